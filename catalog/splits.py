@@ -1,0 +1,119 @@
+"""Evaluation splits with the semantics of the peers we compare against.
+
+- RO 8:1:1 (RecBole's general protocol, ``eval_args`` ``RS [0.8,0.1,0.1]``, ``order RO``,
+  ``group_by user``): interactions are shuffled, grouped by user, and each user's list is cut
+  with RecBole's ``_calcu_split_ids`` arithmetic (valid and test get ``int(0.1 * n)`` each).
+- LOO (LlamaRec's protocol): keep items with >= 5 interactions, then users with >= 5 (one pass,
+  as LlamaRec's ``filter_triplets``); per user sort by (timestamp, item), the last item is test,
+  the second last validation, the rest training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from catalog.types import Dataset
+
+Protocol = Literal["ro811", "loo"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train/validation/test interactions of one dataset (rows of ``dataset.interactions``).
+
+    Attributes:
+        protocol: Which protocol made it.
+        train, valid, test: Interaction frames with ``user_idx`` and ``item_idx``.
+        item_mask: Items eligible for ranking under this protocol (bool per ``item_idx``).
+        user_mask: Users evaluated under this protocol (bool per ``user_idx``).
+    """
+
+    protocol: Protocol
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    item_mask: np.ndarray
+    user_mask: np.ndarray
+    seed: int
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
+
+
+def _ratio_counts(total: int, ratios: tuple[float, ...]) -> list[int]:
+    """RecBole's ``_calcu_split_ids`` counts (the first part absorbs rounding)."""
+    cnt = [int(r * total) for r in ratios]
+    cnt[0] = total - sum(cnt[1:])
+    for i in range(1, len(ratios)):
+        if cnt[0] <= 1:
+            break
+        if 0 < ratios[-i] * total < 1:
+            cnt[-i] += 1
+            cnt[0] -= 1
+    return cnt
+
+
+def ro_split(dataset: Dataset, *, seed: int = 2020, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> Split:
+    """Random-ordered per-user split (RecBole ``RS`` + ``RO`` + ``group_by user``)."""
+    df = dataset.interactions
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(df))
+    shuffled = df.iloc[order]
+    # stable sort by user keeps the shuffled order inside each user
+    shuffled = shuffled.iloc[np.argsort(shuffled["user_idx"].to_numpy(), kind="stable")]
+    users = shuffled["user_idx"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    part = np.empty(len(users), dtype=np.int8)
+    for s, e in zip(starts, ends, strict=True):
+        c = _ratio_counts(int(e - s), ratios)
+        part[s : s + c[0]] = 0
+        part[s + c[0] : s + c[0] + c[1]] = 1
+        part[s + c[0] + c[1] : e] = 2
+    return Split(
+        protocol="ro811",
+        train=shuffled[part == 0],
+        valid=shuffled[part == 1],
+        test=shuffled[part == 2],
+        item_mask=np.ones(dataset.n_items, dtype=bool),
+        user_mask=np.isin(np.arange(dataset.n_users), users),
+        seed=seed,
+    )
+
+
+def loo_split(dataset: Dataset, *, min_user: int = 5, min_item: int = 5, seed: int = 0) -> Split:
+    """Leave-one-out by time after LlamaRec's 5-core filter (deterministic; ``seed`` unused)."""
+    df = dataset.interactions
+    item_counts = df["item_idx"].value_counts()
+    df = df[df["item_idx"].isin(item_counts.index[item_counts >= min_item])]
+    user_counts = df["user_idx"].value_counts()
+    df = df[df["user_idx"].isin(user_counts.index[user_counts >= min_user])]
+    # LlamaRec sorts by (timestamp, sid), sid being the densified item index in id order
+    df = df.sort_values(["user_idx", "timestamp", "item_idx"], kind="stable")
+    pos_from_end = df.groupby("user_idx").cumcount(ascending=False).to_numpy()
+    item_mask = np.zeros(dataset.n_items, dtype=bool)
+    item_mask[df["item_idx"].unique()] = True
+    user_mask = np.zeros(dataset.n_users, dtype=bool)
+    user_mask[df["user_idx"].unique()] = True
+    return Split(
+        protocol="loo",
+        train=df[pos_from_end >= 2],
+        valid=df[pos_from_end == 1],
+        test=df[pos_from_end == 0],
+        item_mask=item_mask,
+        user_mask=user_mask,
+        seed=seed,
+    )
+
+
+def make_split(dataset: Dataset, protocol: Protocol, *, seed: int = 2020) -> Split:
+    """The split for ``protocol`` (``ro811`` or ``loo``)."""
+    if protocol == "ro811":
+        return ro_split(dataset, seed=seed)
+    if protocol == "loo":
+        return loo_split(dataset)
+    raise ValueError(f"unknown protocol {protocol!r}; use 'ro811' or 'loo'")

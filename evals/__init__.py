@@ -1,0 +1,1 @@
+"""trustrec evaluations: metrics, protocols, baselines, suites, reports and benchmarks."""

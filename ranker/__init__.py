@@ -1,0 +1,1 @@
+"""trustrec ranker: the joint two-tower model, training, scoring, explanations and trust."""

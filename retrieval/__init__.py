@@ -1,0 +1,1 @@
+"""trustrec retrieval: text encoder, FAISS index, candidate generators."""

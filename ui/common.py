@@ -1,0 +1,61 @@
+"""Shared CLI plumbing: config loading, console output, JSON emission, clean error exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from agent.config import TrustrecConfig, load_config
+
+console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config file (default ./trustrec.toml or $TRUSTREC_CONFIG).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+T = TypeVar("T")
+
+
+def config_from(path: Path | None) -> TrustrecConfig:
+    with user_errors():
+        return load_config(path)
+
+
+def emit_json(obj: Any, out: Path | None = None) -> None:
+    """Write ``obj`` as JSON to stdout, or to ``out`` when given."""
+    text = json.dumps(obj, indent=2, default=str, sort_keys=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn expected errors into a one-line message and exit code 2 instead of a traceback."""
+    from pydantic import ValidationError
+
+    from catalog.errors import DataError
+    from catalog.fetch import FetchError
+
+    try:
+        yield
+    except (DataError, FetchError, FileNotFoundError, ValueError, KeyError, ValidationError) as e:
+        console.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(2) from None
+
+
+def step(message: str) -> Callable[[str], None]:
+    """A progress callback that prints each step under a heading."""
+    console.print(f"[bold]{message}[/]")
+    return lambda m: console.print(f"  {m}")
