@@ -17,13 +17,21 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Command groups, one module each. Append a line here when adding a group.
+# Shared groups that several modules add commands to: `trustrec eval ...`, `trustrec bench ...`.
+groups: dict[str, typer.Typer] = {
+    "eval": typer.Typer(help="Evaluate: ranking, explanations, calibration, fairness, conversation, suites.", no_args_is_help=True),
+    "bench": typer.Typer(help="Benchmarks that print figures (tables and JSON).", no_args_is_help=True),
+}
+for _group, _sub in groups.items():
+    app.add_typer(_sub, name=_group)
+
+# Command modules, one per area; each has `register(app, groups)`. Append a line when adding one.
 _COMMAND_MODULES = [
     "ui.cmd_data",
 ]
 
 for _name in _COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
+    importlib.import_module(_name).register(app, groups)
 
 
 def main() -> None:

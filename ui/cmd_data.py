@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, step, user_errors
+from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
 
 DatasetOption = Annotated[str | None, typer.Option("--dataset", help="Dataset kind (ml-100k, amazon, table).")]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     data = typer.Typer(help="Obtain, check and describe datasets.", no_args_is_help=True)
     app.add_typer(data, name="data")
 
@@ -56,5 +56,4 @@ def register(app: typer.Typer) -> None:
         t.add_column("value", justify="right")
         for k, v in out.items():
             t.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
-        Console = type(console)
-        Console().print(t)
+        stdout.print(t)

@@ -14,7 +14,8 @@ from rich.console import Console
 
 from agent.config import TrustrecConfig, load_config
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress and messages
+stdout = Console()  # tables and results
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config file (default ./trustrec.toml or $TRUSTREC_CONFIG).")

@@ -1,0 +1,44 @@
+"""Evidence objects: what the ranker knows about one recommendation, for explanation writers.
+
+The LLM writes explanation text from an :class:`Evidence` and nothing else; the grounding guard
+checks the text against it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class HistoryAttribution(BaseModel):
+    """How much one history item moved this score ("because you liked X")."""
+
+    item_id: str
+    title: str
+    value: float = Field(description="Shapley value in score units.")
+
+
+class TrustReport(BaseModel):
+    """Trust in one recommendation; every component in [0, 1] unless stated."""
+
+    confidence: float = Field(ge=0, le=1, description="Calibrated probability of relevance.")
+    uncertainty: float = Field(ge=0, description="Spread of the score under MC dropout / ensemble (score units).")
+    user_support: int = Field(ge=0, description="Interactions of the user.")
+    item_support: int = Field(ge=0, description="Interactions of the item.")
+    cold_start: bool = Field(description="User or item has too little data for a reliable score.")
+    fidelity: float = Field(description="Score drop removing the top-3 attributed history items minus that of 3 random ones.")
+    composite: float = Field(ge=0, le=1, description="Composite trust score; formula in ranker.trust.")
+    components: dict[str, float] = Field(default_factory=dict, description="The normalised terms of the composite.")
+
+
+class Evidence(BaseModel):
+    """Everything shown or said about one recommended item."""
+
+    item_id: str
+    title: str
+    year: int | None = None
+    categories: list[str] = Field(default_factory=list)
+    score: float
+    base_value: float = Field(description="Expected score with no evidence (the Shapley base value).")
+    history: list[HistoryAttribution] = Field(default_factory=list, description="Largest first by |value|.")
+    features: dict[str, float] = Field(default_factory=dict, description="Feature-group Shapley values.")
+    trust: TrustReport | None = None
