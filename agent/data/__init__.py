@@ -1,0 +1,1 @@
+"""Data files shipped with the agent (prompt-injection payloads for robustness tests)."""
