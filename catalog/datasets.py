@@ -10,8 +10,11 @@ from catalog.types import Dataset
 
 
 def load_dataset(
-    config: DataConfig | None = None, workspace: Workspace | None = None, *,
-    progress: Progress | None = None, report: LoadReport | None = None,
+    config: DataConfig | None = None,
+    workspace: Workspace | None = None,
+    *,
+    progress: Progress | None = None,
+    report: LoadReport | None = None,
 ) -> Dataset:
     """Load the dataset ``config`` names, obtaining ml-100k first when it is missing.
 
@@ -22,21 +25,25 @@ def load_dataset(
     """
     cfg = config or DataConfig()
     ws = workspace or Workspace()
-    kw = {"lenient": cfg.lenient, "report": report}
+    lenient = cfg.lenient
     if cfg.dataset == "ml-100k":
         if cfg.source == "path":
             if cfg.path is None:
-                raise ValueError("data.source = 'path' needs data.path: a folder with ml-100k.{inter,item,user} or u.{data,item,user}")
+                raise ValueError(
+                    "data.source = 'path' needs data.path: a folder with ml-100k.{inter,item,user} or u.{data,item,user}"
+                )
             if (cfg.path / "u.data").is_file():
-                return load_movielens_native(cfg.path, **kw)
-            return load_movielens_recbole(cfg.path, **kw)
+                return load_movielens_native(cfg.path, lenient=lenient, report=report)
+            return load_movielens_recbole(cfg.path, lenient=lenient, report=report)
         if cfg.source == "grouplens":
-            return load_movielens_native(download_grouplens(ws.data, progress=progress), **kw)
-        return load_movielens_recbole(ensure_ml100k(ws.data, ws.cache, progress=progress), **kw)
+            return load_movielens_native(download_grouplens(ws.data, progress=progress), lenient=lenient, report=report)
+        return load_movielens_recbole(
+            ensure_ml100k(ws.data, ws.cache, progress=progress), lenient=lenient, report=report
+        )
     if cfg.path is None:
         raise ValueError(f"data.dataset = {cfg.dataset!r} needs data.path")
     if cfg.dataset == "amazon":
         if cfg.items_path is None:
             raise ValueError("data.dataset = 'amazon' needs data.items_path (the metadata JSONL)")
-        return load_amazon_reviews(cfg.path, cfg.items_path, **kw)
-    return load_table(cfg.path, cfg.items_path, mapping=cfg.mapping, **kw)
+        return load_amazon_reviews(cfg.path, cfg.items_path, lenient=lenient, report=report)
+    return load_table(cfg.path, cfg.items_path, mapping=cfg.mapping, lenient=lenient, report=report)

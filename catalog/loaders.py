@@ -72,8 +72,10 @@ def _num(
     integer: bool = False,
     minimum: float | None = None,
 ) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value)
+    if (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
     ):
         if required:
             raise DataError(path, line, name, "missing value", f"give {name} a number")
@@ -125,13 +127,27 @@ def _finish(
     kept: list[dict[str, Any]] = []
     for line, path, row in rows:
         if row["item_id"] not in item_ids:
-            collect.bad(DataError(path, line, "item_id", f"unknown item {row['item_id']!r}",
-                                  "add the item to the item file or remove this row"))
+            collect.bad(
+                DataError(
+                    path,
+                    line,
+                    "item_id",
+                    f"unknown item {row['item_id']!r}",
+                    "add the item to the item file or remove this row",
+                )
+            )
             continue
         if row["user_id"] not in user_ids:
             if not create_users:
-                collect.bad(DataError(path, line, "user_id", f"unknown user {row['user_id']!r}",
-                                      "add the user to the user file or remove this row"))
+                collect.bad(
+                    DataError(
+                        path,
+                        line,
+                        "user_id",
+                        f"unknown user {row['user_id']!r}",
+                        "add the user to the user file or remove this row",
+                    )
+                )
                 continue
             user_ids.add(row["user_id"])
             users.append(User(user_id=row["user_id"]))
@@ -143,7 +159,10 @@ def _finish(
         rated = df[df["kind"] == InteractionKind.RATING.value].dropna(subset=["value"])
         agg = rated.groupby("item_id")["value"].agg(["count", "mean"])
         stats = {k: RatingStats(count=int(r["count"]), mean=float(r["mean"])) for k, r in agg.iterrows()}
-        items = [it.model_copy(update={"rating": stats[it.item_id]}) if it.item_id in stats and it.rating.count == 0 else it for it in items]
+        items = [
+            it.model_copy(update={"rating": stats[it.item_id]}) if it.item_id in stats and it.rating.count == 0 else it
+            for it in items
+        ]
     return Dataset(name=name, items=items, users=users, interactions=df)
 
 
@@ -166,7 +185,9 @@ def _atomic(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         yield line, dict(zip(names, cells, strict=True))
 
 
-def load_movielens_recbole(directory: str | Path, *, lenient: bool = False, report: LoadReport | None = None) -> Dataset:
+def load_movielens_recbole(
+    directory: str | Path, *, lenient: bool = False, report: LoadReport | None = None
+) -> Dataset:
     """Load ml-100k from RecBole's atomic files ``ml-100k.{inter,item,user}``.
 
     Args:
@@ -185,7 +206,9 @@ def load_movielens_recbole(directory: str | Path, *, lenient: bool = False, repo
     for line, r in _atomic(p):
         try:
             if "__error__" in r:
-                raise DataError(p, line, None, r["__error__"], "use tab-separated item_id, movie_title, release_year, class")
+                raise DataError(
+                    p, line, None, r["__error__"], "use tab-separated item_id, movie_title, release_year, class"
+                )
             title = r.get("movie_title", "").strip()
             raw_year = r.get("release_year", "").strip()
             if not raw_year.isdigit():
@@ -199,9 +222,14 @@ def load_movielens_recbole(directory: str | Path, *, lenient: bool = False, repo
             year = _num(raw_year, path=p, line=line, name="release_year", required=False, integer=True)
             if not title:
                 raise DataError(p, line, "movie_title", "empty title", "give every item a title")
-            items.append(Item(item_id=_ident(r.get("item_id"), path=p, line=line, name="item_id"), title=title,
-                              year=int(year) if year is not None else None,
-                              categories=tuple(g for g in r.get("class", "").split() if g != "unknown")))
+            items.append(
+                Item(
+                    item_id=_ident(r.get("item_id"), path=p, line=line, name="item_id"),
+                    title=title,
+                    year=int(year) if year is not None else None,
+                    categories=tuple(g for g in r.get("class", "").split() if g != "unknown"),
+                )
+            )
         except DataError as e:
             collect.bad(e)
     users: list[User] = []
@@ -209,11 +237,21 @@ def load_movielens_recbole(directory: str | Path, *, lenient: bool = False, repo
     for line, r in _atomic(p):
         try:
             if "__error__" in r:
-                raise DataError(p, line, None, r["__error__"], "use tab-separated user_id, age, gender, occupation, zip_code")
+                raise DataError(
+                    p, line, None, r["__error__"], "use tab-separated user_id, age, gender, occupation, zip_code"
+                )
             age = _num(r.get("age"), path=p, line=line, name="age", integer=True, minimum=0)
-            users.append(User(user_id=_ident(r.get("user_id"), path=p, line=line, name="user_id"),
-                              attributes={"age": int(age or 0), "gender": r.get("gender", ""),
-                                          "occupation": r.get("occupation", ""), "zip_code": r.get("zip_code", "")}))
+            users.append(
+                User(
+                    user_id=_ident(r.get("user_id"), path=p, line=line, name="user_id"),
+                    attributes={
+                        "age": int(age or 0),
+                        "gender": r.get("gender", ""),
+                        "occupation": r.get("occupation", ""),
+                        "zip_code": r.get("zip_code", ""),
+                    },
+                )
+            )
         except DataError as e:
             collect.bad(e)
     rows: list[tuple[int, Path, dict[str, Any]]] = []
@@ -222,13 +260,21 @@ def load_movielens_recbole(directory: str | Path, *, lenient: bool = False, repo
         try:
             if "__error__" in r:
                 raise DataError(p, line, None, r["__error__"], "use tab-separated user_id, item_id, rating, timestamp")
-            rows.append((line, p, {
-                "user_id": _ident(r.get("user_id"), path=p, line=line, name="user_id"),
-                "item_id": _ident(r.get("item_id"), path=p, line=line, name="item_id"),
-                "kind": InteractionKind.RATING.value,
-                "value": _num(r.get("rating"), path=p, line=line, name="rating", minimum=0),
-                "timestamp": _num(r.get("timestamp"), path=p, line=line, name="timestamp", minimum=0),
-                "dwell_seconds": None, "amount": None}))
+            rows.append(
+                (
+                    line,
+                    p,
+                    {
+                        "user_id": _ident(r.get("user_id"), path=p, line=line, name="user_id"),
+                        "item_id": _ident(r.get("item_id"), path=p, line=line, name="item_id"),
+                        "kind": InteractionKind.RATING.value,
+                        "value": _num(r.get("rating"), path=p, line=line, name="rating", minimum=0),
+                        "timestamp": _num(r.get("timestamp"), path=p, line=line, name="timestamp", minimum=0),
+                        "dwell_seconds": None,
+                        "amount": None,
+                    },
+                )
+            )
         except DataError as e:
             collect.bad(e)
     if report is not None:
@@ -250,8 +296,13 @@ def load_movielens_native(directory: str | Path, *, lenient: bool = False, repor
         cells = text.split("|")
         try:
             if len(cells) != 5 + len(ML100K_GENRES):
-                raise DataError(p, line, None, f"{len(cells)} fields, expected {5 + len(ML100K_GENRES)}",
-                                "use id|title|release date|video date|url|19 genre flags")
+                raise DataError(
+                    p,
+                    line,
+                    None,
+                    f"{len(cells)} fields, expected {5 + len(ML100K_GENRES)}",
+                    "use id|title|release date|video date|url|19 genre flags",
+                )
             flags = cells[5:]
             for g, f in zip(ML100K_GENRES, flags, strict=True):
                 if f not in ("0", "1"):
@@ -262,8 +313,15 @@ def load_movielens_native(directory: str | Path, *, lenient: bool = False, repor
             if not title:
                 raise DataError(p, line, "title", "empty title", "give every item a title")
             cats = tuple(g for g, f in zip(ML100K_GENRES, flags, strict=True) if f == "1" and g != "unknown")
-            items.append(Item(item_id=_ident(cells[0], path=p, line=line, name="item_id"), title=title, year=year,
-                              categories=cats, attributes={"url": cells[4]} if cells[4] else {}))
+            items.append(
+                Item(
+                    item_id=_ident(cells[0], path=p, line=line, name="item_id"),
+                    title=title,
+                    year=year,
+                    categories=cats,
+                    attributes={"url": cells[4]} if cells[4] else {},
+                )
+            )
         except DataError as e:
             collect.bad(e)
     users: list[User] = []
@@ -274,8 +332,12 @@ def load_movielens_native(directory: str | Path, *, lenient: bool = False, repor
             if len(cells) != 5:
                 raise DataError(p, line, None, f"{len(cells)} fields, expected 5", "use id|age|gender|occupation|zip")
             age = _num(cells[1], path=p, line=line, name="age", integer=True, minimum=0)
-            users.append(User(user_id=_ident(cells[0], path=p, line=line, name="user_id"),
-                              attributes={"age": int(age or 0), "gender": cells[2], "occupation": cells[3], "zip_code": cells[4]}))
+            users.append(
+                User(
+                    user_id=_ident(cells[0], path=p, line=line, name="user_id"),
+                    attributes={"age": int(age or 0), "gender": cells[2], "occupation": cells[3], "zip_code": cells[4]},
+                )
+            )
         except DataError as e:
             collect.bad(e)
     rows: list[tuple[int, Path, dict[str, Any]]] = []
@@ -284,14 +346,24 @@ def load_movielens_native(directory: str | Path, *, lenient: bool = False, repor
         cells = text.split("\t")
         try:
             if len(cells) != 4:
-                raise DataError(p, line, None, f"{len(cells)} fields, expected 4", "use user<TAB>item<TAB>rating<TAB>timestamp")
-            rows.append((line, p, {
-                "user_id": _ident(cells[0], path=p, line=line, name="user_id"),
-                "item_id": _ident(cells[1], path=p, line=line, name="item_id"),
-                "kind": InteractionKind.RATING.value,
-                "value": _num(cells[2], path=p, line=line, name="rating", minimum=0),
-                "timestamp": _num(cells[3], path=p, line=line, name="timestamp", minimum=0),
-                "dwell_seconds": None, "amount": None}))
+                raise DataError(
+                    p, line, None, f"{len(cells)} fields, expected 4", "use user<TAB>item<TAB>rating<TAB>timestamp"
+                )
+            rows.append(
+                (
+                    line,
+                    p,
+                    {
+                        "user_id": _ident(cells[0], path=p, line=line, name="user_id"),
+                        "item_id": _ident(cells[1], path=p, line=line, name="item_id"),
+                        "kind": InteractionKind.RATING.value,
+                        "value": _num(cells[2], path=p, line=line, name="rating", minimum=0),
+                        "timestamp": _num(cells[3], path=p, line=line, name="timestamp", minimum=0),
+                        "dwell_seconds": None,
+                        "amount": None,
+                    },
+                )
+            )
         except DataError as e:
             collect.bad(e)
     if report is not None:
@@ -307,7 +379,12 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            yield line, DataError(path, line, None, f"invalid JSON ({e.msg} at column {e.colno})", "write one JSON object per line")
+            yield (
+                line,
+                DataError(
+                    path, line, None, f"invalid JSON ({e.msg} at column {e.colno})", "write one JSON object per line"
+                ),
+            )
             continue
         if not isinstance(obj, dict):
             yield line, DataError(path, line, None, "not a JSON object", "write one JSON object per line")
@@ -324,7 +401,11 @@ def _price(v: Any, path: Path, line: int) -> float | None:
 
 
 def load_amazon_reviews(
-    reviews: str | Path, metadata: str | Path, *, name: str = "amazon", lenient: bool = False,
+    reviews: str | Path,
+    metadata: str | Path,
+    *,
+    name: str = "amazon",
+    lenient: bool = False,
     report: LoadReport | None = None,
 ) -> Dataset:
     """Load Amazon Reviews 2023 (McAuley lab) reviews JSONL plus item metadata JSONL.
@@ -348,17 +429,33 @@ def load_amazon_reviews(
             cats = obj.get("categories") or []
             if not isinstance(cats, list):
                 raise DataError(mp, line, "categories", "not a list", "write categories as a JSON list of strings")
-            cnt = _num(obj.get("rating_number"), path=mp, line=line, name="rating_number", required=False, integer=True, minimum=0)
+            cnt = _num(
+                obj.get("rating_number"),
+                path=mp,
+                line=line,
+                name="rating_number",
+                required=False,
+                integer=True,
+                minimum=0,
+            )
             mean = _num(obj.get("average_rating"), path=mp, line=line, name="average_rating", required=False, minimum=0)
             details = obj.get("details") or {}
-            items.append(Item(
-                item_id=iid, title=title,
-                description=" ".join(map(str, desc)) if isinstance(desc, list) else str(desc),
-                categories=tuple(str(c) for c in cats) or ((str(obj["main_category"]),) if obj.get("main_category") else ()),
-                brand=(obj.get("store") or None), price=_price(obj.get("price"), mp, line),
-                rating=RatingStats(count=int(cnt or 0), mean=mean),
-                attributes={"features": obj.get("features") or [], "details": details if isinstance(details, dict) else {}},
-            ))
+            items.append(
+                Item(
+                    item_id=iid,
+                    title=title,
+                    description=" ".join(map(str, desc)) if isinstance(desc, list) else str(desc),
+                    categories=tuple(str(c) for c in cats)
+                    or ((str(obj["main_category"]),) if obj.get("main_category") else ()),
+                    brand=(obj.get("store") or None),
+                    price=_price(obj.get("price"), mp, line),
+                    rating=RatingStats(count=int(cnt or 0), mean=mean),
+                    attributes={
+                        "features": obj.get("features") or [],
+                        "details": details if isinstance(details, dict) else {},
+                    },
+                )
+            )
         except DataError as e:
             collect.bad(e)
     rows: list[tuple[int, Path, dict[str, Any]]] = []
@@ -393,14 +490,18 @@ class TableMapping(BaseModel):
 
     user_id: str = Field("user_id", description="Column with the user id.")
     item_id: str = Field("item_id", description="Column with the item id.")
-    kind: str | None = Field(None, description="Column with the behaviour kind; None means all rows are `default_kind`.")
+    kind: str | None = Field(
+        None, description="Column with the behaviour kind; None means all rows are `default_kind`."
+    )
     default_kind: InteractionKind = Field(InteractionKind.RATING, description="Kind used when `kind` is None.")
     value: str | None = Field("rating", description="Column with the rating or strength.")
     timestamp: str | None = Field("timestamp", description="Column with unix seconds.")
     dwell_seconds: str | None = Field(None, description="Column with dwell time in seconds.")
     amount: str | None = Field(None, description="Column with the amount spent.")
     item_title: str = Field("title", description="Items table: title column.")
-    item_categories: str | None = Field("categories", description="Items table: categories column, split on `category_separator`.")
+    item_categories: str | None = Field(
+        "categories", description="Items table: categories column, split on `category_separator`."
+    )
     category_separator: str = Field("|", description="Separator inside the categories cell.")
     item_year: str | None = Field("year", description="Items table: year column.")
     item_price: str | None = Field("price", description="Items table: price column.")
@@ -417,18 +518,31 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False), 2  # CSV: header is line 1
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DataError(path, None, None, f"unreadable CSV ({e})", "save the file as UTF-8 CSV with one header row") from None
+        raise DataError(
+            path, None, None, f"unreadable CSV ({e})", "save the file as UTF-8 CSV with one header row"
+        ) from None
 
 
 def _require_columns(path: Path, df: pd.DataFrame, cols: Iterable[str | None]) -> None:
     for c in cols:
         if c is not None and c not in df.columns:
-            raise DataError(path, None, c, f"column missing (have {list(df.columns)})", "rename the column or set the mapping in config")
+            raise DataError(
+                path,
+                None,
+                c,
+                f"column missing (have {list(df.columns)})",
+                "rename the column or set the mapping in config",
+            )
 
 
 def load_table(
-    interactions: str | Path, items: str | Path | None = None, *, mapping: TableMapping | None = None,
-    name: str = "table", lenient: bool = False, report: LoadReport | None = None,
+    interactions: str | Path,
+    items: str | Path | None = None,
+    *,
+    mapping: TableMapping | None = None,
+    name: str = "table",
+    lenient: bool = False,
+    report: LoadReport | None = None,
 ) -> Dataset:
     """Load interactions (and optionally items) from CSV or Parquet with a column mapping.
 
@@ -446,22 +560,33 @@ def load_table(
         tp = Path(items)
         tdf, toff = _read_table(tp)
         _require_columns(tp, tdf, [m.item_id, m.item_title])
-        opt = {c for c in (m.item_categories, m.item_year, m.item_price, m.item_brand, m.item_description) if c in tdf.columns}
+        opt = {
+            c
+            for c in (m.item_categories, m.item_year, m.item_price, m.item_brand, m.item_description)
+            if c in tdf.columns
+        }
         for i, r in enumerate(tdf.to_dict("records")):
             line = i + toff
             try:
                 iid = _ident(r[m.item_id], path=tp, line=line, name=m.item_id)
-                year = _num(r.get(m.item_year), path=tp, line=line, name=str(m.item_year), required=False, integer=True) if m.item_year in opt else None
+                year = (
+                    _num(r.get(m.item_year), path=tp, line=line, name=str(m.item_year), required=False, integer=True)
+                    if m.item_year in opt
+                    else None
+                )
                 cats = str(r.get(m.item_categories) or "") if m.item_categories in opt else ""
                 title = str(r[m.item_title] or "").strip()
                 if not title:
                     raise DataError(tp, line, m.item_title, "empty title", "give every item a title")
                 catalog[iid] = Item(
-                    item_id=iid, title=title,
+                    item_id=iid,
+                    title=title,
                     categories=tuple(c.strip() for c in cats.split(m.category_separator) if c.strip()),
                     year=int(year) if year is not None else None,
                     price=_price(r.get(m.item_price), tp, line) if m.item_price in opt else None,
-                    brand=(str(r.get(m.item_brand)).strip() or None) if m.item_brand in opt and r.get(m.item_brand) else None,
+                    brand=(str(r.get(m.item_brand)).strip() or None)
+                    if m.item_brand in opt and r.get(m.item_brand)
+                    else None,
                     description=str(r.get(m.item_description) or "") if m.item_description in opt else "",
                 )
             except DataError as e:
@@ -475,15 +600,25 @@ def load_table(
             if kind not in _KINDS:
                 raise DataError(ip, line, m.kind, f"unknown kind {kind!r}", f"use one of {sorted(_KINDS)}")
 
-            def opt_num(col: str | None, **kw: Any) -> float | None:
+            def opt_num(col: str | None, r: dict[Any, Any] = r, line: int = line, **kw: Any) -> float | None:
                 return _num(r.get(col), path=ip, line=line, name=col, required=False, **kw) if col else None
 
             ts = _num(r.get(m.timestamp), path=ip, line=line, name=m.timestamp, minimum=0) if m.timestamp else 0.0
-            rows.append((line, ip, {
-                "user_id": _ident(r[m.user_id], path=ip, line=line, name=m.user_id),
-                "item_id": _ident(r[m.item_id], path=ip, line=line, name=m.item_id),
-                "kind": kind, "value": opt_num(m.value), "timestamp": ts,
-                "dwell_seconds": opt_num(m.dwell_seconds, minimum=0), "amount": opt_num(m.amount, minimum=0)}))
+            rows.append(
+                (
+                    line,
+                    ip,
+                    {
+                        "user_id": _ident(r[m.user_id], path=ip, line=line, name=m.user_id),
+                        "item_id": _ident(r[m.item_id], path=ip, line=line, name=m.item_id),
+                        "kind": kind,
+                        "value": opt_num(m.value),
+                        "timestamp": ts,
+                        "dwell_seconds": opt_num(m.dwell_seconds, minimum=0),
+                        "amount": opt_num(m.amount, minimum=0),
+                    },
+                )
+            )
         except DataError as e:
             collect.bad(e)
     if items is None:

@@ -78,19 +78,28 @@ class Store:
     def upsert_items(self, items: Iterable[Item]) -> int:
         rows = [(it.item_id, it.model_dump_json()) for it in items]
         with self._tx() as c:
-            c.executemany("INSERT INTO items(item_id, doc) VALUES(?, ?) ON CONFLICT(item_id) DO UPDATE SET doc=excluded.doc", rows)
+            c.executemany(
+                "INSERT INTO items(item_id, doc) VALUES(?, ?) ON CONFLICT(item_id) DO UPDATE SET doc=excluded.doc", rows
+            )
         return len(rows)
 
     def upsert_users(self, users: Iterable[User]) -> int:
         rows = [(u.user_id, u.model_dump_json()) for u in users]
         with self._tx() as c:
-            c.executemany("INSERT INTO users(user_id, doc) VALUES(?, ?) ON CONFLICT(user_id) DO UPDATE SET doc=excluded.doc", rows)
+            c.executemany(
+                "INSERT INTO users(user_id, doc) VALUES(?, ?) ON CONFLICT(user_id) DO UPDATE SET doc=excluded.doc", rows
+            )
         return len(rows)
 
     def add_interactions(self, interactions: Iterable[Interaction]) -> int:
-        rows = [(i.user_id, i.item_id, i.kind.value, i.value, i.timestamp, i.dwell_seconds, i.amount) for i in interactions]
+        rows = [
+            (i.user_id, i.item_id, i.kind.value, i.value, i.timestamp, i.dwell_seconds, i.amount) for i in interactions
+        ]
         with self._tx() as c:
-            c.executemany("INSERT INTO interactions(user_id,item_id,kind,value,timestamp,dwell_seconds,amount) VALUES(?,?,?,?,?,?,?)", rows)
+            c.executemany(
+                "INSERT INTO interactions(user_id,item_id,kind,value,timestamp,dwell_seconds,amount) VALUES(?,?,?,?,?,?,?)",
+                rows,
+            )
         return len(rows)
 
     def items(self) -> list[Item]:
@@ -118,11 +127,21 @@ class Store:
         with self._tx() as c:
             cur = c.execute(
                 "INSERT OR IGNORE INTO feedback(event_id,session_id,user_id,item_id,kind,value,timestamp) VALUES(?,?,?,?,?,?,?)",
-                (event.event_id, event.session_id, event.user_id, event.item_id, event.kind.value, event.value, event.timestamp),
+                (
+                    event.event_id,
+                    event.session_id,
+                    event.user_id,
+                    event.item_id,
+                    event.kind.value,
+                    event.value,
+                    event.timestamp,
+                ),
             )
             return cur.rowcount == 1
 
-    def feedback(self, *, session_id: str | None = None, user_id: str | None = None, unconsumed: bool = False) -> list[FeedbackEvent]:
+    def feedback(
+        self, *, session_id: str | None = None, user_id: str | None = None, unconsumed: bool = False
+    ) -> list[FeedbackEvent]:
         q, args = "SELECT event_id,session_id,user_id,item_id,kind,value,timestamp FROM feedback WHERE 1=1", []
         if session_id is not None:
             q += " AND session_id=?"
@@ -134,7 +153,18 @@ class Store:
             q += " AND consumed=0"
         with self._lock:
             rows = self._conn.execute(q + " ORDER BY timestamp, rowid", args).fetchall()
-        return [FeedbackEvent(event_id=r[0], session_id=r[1], user_id=r[2], item_id=r[3], kind=FeedbackKind(r[4]), value=r[5], timestamp=r[6]) for r in rows]
+        return [
+            FeedbackEvent(
+                event_id=r[0],
+                session_id=r[1],
+                user_id=r[2],
+                item_id=r[3],
+                kind=FeedbackKind(r[4]),
+                value=r[5],
+                timestamp=r[6],
+            )
+            for r in rows
+        ]
 
     def mark_consumed(self, event_ids: Iterable[str]) -> None:
         with self._tx() as c:
@@ -173,4 +203,7 @@ class Store:
 
     def meta(self) -> dict[str, int]:
         with self._lock:
-            return {t: int(self._conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in ("items", "users", "interactions", "feedback")}  # noqa: S608
+            return {
+                t: int(self._conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                for t in ("items", "users", "interactions", "feedback")
+            }

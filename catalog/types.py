@@ -121,6 +121,10 @@ class FeedbackEvent(BaseModel):
         return v
 
 
+def _opt_float(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and np.isnan(x)) else float(x)
+
+
 INTERACTION_COLUMNS = ["user_id", "item_id", "kind", "value", "timestamp", "dwell_seconds", "amount"]
 
 
@@ -181,15 +185,16 @@ class Dataset:
             raise KeyError(f"unknown item_id {item_id!r}") from None
 
     def iter_interactions(self) -> Iterator[Interaction]:
-        for row in self.interactions[INTERACTION_COLUMNS].itertuples(index=False):
+        """The interactions as typed records, in frame order."""
+        for row in self.interactions[INTERACTION_COLUMNS].to_dict("records"):
             yield Interaction(
-                user_id=row.user_id,
-                item_id=row.item_id,
-                kind=row.kind,
-                value=None if pd.isna(row.value) else float(row.value),
-                timestamp=float(row.timestamp),
-                dwell_seconds=None if pd.isna(row.dwell_seconds) else float(row.dwell_seconds),
-                amount=None if pd.isna(row.amount) else float(row.amount),
+                user_id=str(row["user_id"]),
+                item_id=str(row["item_id"]),
+                kind=InteractionKind(row["kind"]),
+                value=_opt_float(row["value"]),
+                timestamp=float(row["timestamp"]),
+                dwell_seconds=_opt_float(row["dwell_seconds"]),
+                amount=_opt_float(row["amount"]),
             )
 
     def categories(self) -> list[str]:

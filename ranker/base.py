@@ -79,7 +79,9 @@ class FeatureRanker(Ranker, Protocol):
 
     feature_groups: tuple[str, ...]
 
-    def score_components(self, profiles: Sequence[Profile], items: np.ndarray | None = None) -> dict[str, np.ndarray]: ...
+    def score_components(
+        self, profiles: Sequence[Profile], items: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]: ...
 
 
 def top_n(scores: np.ndarray, n: int, *, exclude: np.ndarray | None = None) -> np.ndarray:

@@ -25,7 +25,9 @@ class TrustReport(BaseModel):
     user_support: int = Field(ge=0, description="Interactions of the user.")
     item_support: int = Field(ge=0, description="Interactions of the item.")
     cold_start: bool = Field(description="User or item has too little data for a reliable score.")
-    fidelity: float = Field(description="Score drop removing the top-3 attributed history items minus that of 3 random ones.")
+    fidelity: float = Field(
+        description="Score drop removing the top-3 attributed history items minus that of 3 random ones."
+    )
     composite: float = Field(ge=0, le=1, description="Composite trust score; formula in ranker.trust.")
     components: dict[str, float] = Field(default_factory=dict, description="The normalised terms of the composite.")
 
@@ -41,4 +43,7 @@ class Evidence(BaseModel):
     base_value: float = Field(description="Expected score with no evidence (the Shapley base value).")
     history: list[HistoryAttribution] = Field(default_factory=list, description="Largest first by |value|.")
     features: dict[str, float] = Field(default_factory=dict, description="Feature-group Shapley values.")
+    feature_base_value: float | None = Field(
+        None, description="Base value of the feature-group attributions (the user's mean score over the catalog)."
+    )
     trust: TrustReport | None = None

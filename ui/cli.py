@@ -19,7 +19,9 @@ app = typer.Typer(
 
 # Shared groups that several modules add commands to: `trustrec eval ...`, `trustrec bench ...`.
 groups: dict[str, typer.Typer] = {
-    "eval": typer.Typer(help="Evaluate: ranking, explanations, calibration, fairness, conversation, suites.", no_args_is_help=True),
+    "eval": typer.Typer(
+        help="Evaluate: ranking, explanations, calibration, fairness, conversation, suites.", no_args_is_help=True
+    ),
     "bench": typer.Typer(help="Benchmarks that print figures (tables and JSON).", no_args_is_help=True),
 }
 for _group, _sub in groups.items():
@@ -28,6 +30,7 @@ for _group, _sub in groups.items():
 # Command modules, one per area; each has `register(app, groups)`. Append a line when adding one.
 _COMMAND_MODULES = [
     "ui.cmd_data",
+    "ui.cmd_index",
 ]
 
 for _name in _COMMAND_MODULES:

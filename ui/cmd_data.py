@@ -16,12 +16,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     app.add_typer(data, name="data")
 
     @data.command("prepare")
-    def prepare(dataset: DatasetOption = None, config: ConfigOption = None, lenient: bool = typer.Option(False, help="Skip bad rows and report them.")) -> None:
+    def prepare(
+        dataset: DatasetOption = None,
+        config: ConfigOption = None,
+        lenient: bool = typer.Option(False, help="Skip bad rows and report them."),
+    ) -> None:
         """Fetch (if needed), verify and load the dataset into the store."""
         from catalog import LoadReport, Store, load_dataset
 
         cfg = config_from(config)
-        updates = {k: v for k, v in {"dataset": dataset, "lenient": lenient or cfg.data.lenient}.items() if v is not None}
+        updates = {
+            k: v for k, v in {"dataset": dataset, "lenient": lenient or cfg.data.lenient}.items() if v is not None
+        }
         dcfg = cfg.data.model_copy(update=updates)
         ws = cfg.workspace()
         report = LoadReport()
