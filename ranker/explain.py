@@ -1,0 +1,414 @@
+"""SHAP attributions for recommendations, and the one-call entry point that assembles evidence.
+
+Two explanations per recommended (user, item):
+
+**Over the user's history items** ("because you liked X"). The players are history entries; a
+coalition is the profile with the other explained entries removed (:meth:`Profile.without`), so a
+Shapley value says how much "you interacted with X" moved this score. The base value is the score
+with every explained entry removed. Methods:
+
+- ``additive`` (exact, fast path): when the ranker declares its score additive in the history
+  (``ranker.additive_in_history = True``, e.g. EASE or ItemKNN: ``score = sum_j w_j B[j, i]``, or
+  ``additive=True`` is passed), each entry's Shapley value is its marginal contribution
+  ``f(H) - f(H \\ {j})``, computed for the whole history in one batched call.
+- ``permutation``: ``shap.PermutationExplainer`` (antithetic permutations, exactly additive by
+  construction) over a binary presence vector with ``shap.maskers.Independent`` and an all-absent
+  background; the masked model turns each presence row into a profile and scores all rows in one
+  ``ranker.score`` call, for all explained items at once (multi-output).
+- ``exact``: ``shap.ExactExplainer`` on the same game when the window has at most
+  ``exact_max_features`` entries.
+
+To bound cost on the non-additive paths only ``max_history`` entries (M, default 20) are players;
+the rest of the history stays in every coalition as fixed context (so the base value is the
+score of the context alone). The window holds the entries whose single removal moves the explained
+scores most (``selection="loo"``, one batched call over the ``selection_pool`` most recent entries)
+or simply the most recent ones (``selection="recent"``).
+
+**Over interpretable feature groups** for a :class:`ranker.base.FeatureRanker`, whose score is a
+sum of group contributions plus a bias: with the catalog's items as background, the exact Shapley
+value of group ``g`` is ``c_g(u, i) - mean_j c_g(u, j)`` and the base value is the user's mean
+score over the catalog.
+
+Additivity is checked for both: ``max |sum(values) + base - score|`` is reported, not assumed.
+
+:func:`explain_recommendations` / :class:`RecommendationExplainer` produce one
+:class:`ranker.evidence.Evidence` per recommended item (scores, both attributions, a trust
+report) plus list-level metrics (:class:`ranker.trust.ListReport`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from catalog.types import Dataset
+from ranker.base import FeatureRanker, Profile, Ranker, top_n
+from ranker.calibration import Calibrator
+from ranker.diversity import DiversityConfig, ItemSimilarity, mmr_rerank
+from ranker.evidence import Evidence, HistoryAttribution
+from ranker.trust import ListReport, TrustConfig, TrustScorer
+
+
+class ShapConfig(BaseModel):
+    """How history attributions are computed."""
+
+    method: Literal["auto", "additive", "permutation", "exact"] = Field(
+        "auto",
+        description="auto = additive when the ranker declares additive_in_history, else exact for small "
+        "windows and permutation otherwise.",
+    )
+    max_history: int = Field(20, ge=1, description="History entries explained (M) on non-additive paths.")
+    selection: Literal["loo", "recent"] = Field(
+        "loo", description="Window: entries with the largest single-removal effect (loo) or the most recent."
+    )
+    selection_pool: int = Field(300, ge=1, description="loo screening looks at this many most recent entries.")
+    n_permutations: int = Field(4, ge=1, description="Antithetic permutations for the Permutation explainer.")
+    exact_max_features: int = Field(8, ge=1, description="Use the Exact explainer up to this window size.")
+    additive_max_history: int = Field(5000, ge=1, description="Above this history length use the window.")
+    top_history: int = Field(5, ge=0, description="History attributions kept per item in the evidence.")
+    batch_profiles: int = Field(2048, ge=1, description="Profiles per ranker.score call on the additive path.")
+    seed: int = Field(0, description="Seed for permutation sampling.")
+
+
+class ExplainConfig(BaseModel):
+    """Everything :class:`RecommendationExplainer` needs besides the ranker and data."""
+
+    shap: ShapConfig = Field(default_factory=ShapConfig, description="History attributions.")
+    trust: TrustConfig = Field(default_factory=TrustConfig, description="Trust report.")
+    diversity: DiversityConfig = Field(default_factory=DiversityConfig, description="MMR re-ranking.")
+
+
+@dataclass(frozen=True)
+class HistoryExplanation:
+    """Shapley values of history entries for several items of one profile.
+
+    Attributes:
+        items: Explained item indices, shape ``(k,)``.
+        positions: Explained history positions (into ``profile.history``), shape ``(m,)``.
+        values: Shapley values, shape ``(k, m)``, score units.
+        base_values: Score with all explained entries removed (context only), shape ``(k,)``.
+        scores: Score of the full profile, shape ``(k,)`` (computed independently of the game).
+        method: ``additive``, ``permutation`` or ``exact``.
+    """
+
+    items: np.ndarray
+    positions: np.ndarray
+    values: np.ndarray
+    base_values: np.ndarray
+    scores: np.ndarray
+    method: str
+
+    @property
+    def additivity_error(self) -> np.ndarray:
+        """``|sum(values) + base - score|`` per item."""
+        return np.abs(self.values.sum(axis=1) + self.base_values - self.scores)
+
+    def top_positions(self, row: int, k: int) -> np.ndarray:
+        """History positions of the ``k`` largest (most positive) values for item ``row``."""
+        order = np.argsort(-self.values[row], kind="stable")[:k]
+        return self.positions[order]
+
+
+@dataclass(frozen=True)
+class FeatureExplanation:
+    """Exact feature-group Shapley values (catalog background) for several items of one profile."""
+
+    groups: tuple[str, ...]
+    values: np.ndarray
+    base_values: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def additivity_error(self) -> np.ndarray:
+        return np.abs(self.values.sum(axis=1) + self.base_values - self.scores)
+
+
+def is_additive_in_history(ranker: Ranker) -> bool:
+    """Whether the ranker declares its score additive in the history entries."""
+    return bool(getattr(ranker, "additive_in_history", False))
+
+
+class ShapExplainer:
+    """SHAP attributions of a ranker's scores over history entries and feature groups.
+
+    Args:
+        ranker: Any :class:`Ranker`; must be deterministic at scoring time (dropout off).
+        config: Attribution settings.
+        additive: Override the ranker's ``additive_in_history`` declaration.
+    """
+
+    def __init__(self, ranker: Ranker, config: ShapConfig | None = None, *, additive: bool | None = None) -> None:
+        self.ranker = ranker
+        self.config = config or ShapConfig()
+        self.additive = is_additive_in_history(ranker) if additive is None else additive
+
+    # ------------------------------------------------------------------ history attributions
+
+    def _score(self, profiles: Sequence[Profile], items: np.ndarray) -> np.ndarray:
+        out = []
+        bs = self.config.batch_profiles
+        for s in range(0, len(profiles), bs):
+            out.append(np.asarray(self.ranker.score(profiles[s : s + bs], items), dtype=np.float64))
+        return np.concatenate(out) if out else np.zeros((0, items.size))
+
+    def _method(self, h: int) -> str:
+        m = self.config.method
+        if m == "auto":
+            if self.additive and h <= self.config.additive_max_history:
+                return "additive"
+            return "exact" if min(h, self.config.max_history) <= self.config.exact_max_features else "permutation"
+        return m
+
+    def _window(self, profile: Profile, items: np.ndarray, full: np.ndarray) -> np.ndarray:
+        """History positions that are players; the rest is fixed context."""
+        h = profile.history.size
+        m = self.config.max_history
+        if h <= m:
+            return np.arange(h)
+        if self.config.selection == "recent":
+            return np.arange(h - m, h)
+        pool = np.arange(max(0, h - self.config.selection_pool), h)
+        drops = full[None, :] - self._score([profile.without([int(p)]) for p in pool], items)
+        scale = np.maximum(np.abs(drops).max(axis=0, keepdims=True), 1e-12)
+        relevance = (np.abs(drops) / scale).max(axis=1)
+        return np.sort(pool[np.argsort(-relevance, kind="stable")[:m]])
+
+    def explain_history(self, profile: Profile, items: np.ndarray | Sequence[int]) -> HistoryExplanation:
+        """Shapley values of the profile's history entries for each of ``items``.
+
+        Returns:
+            A :class:`HistoryExplanation`; an empty history gives ``m = 0`` and base = score.
+        """
+        items = np.asarray(items, dtype=np.int64).reshape(-1)
+        full = self._score([profile], items)[0]
+        h = profile.history.size
+        method = self._method(h)
+        if h == 0:
+            return HistoryExplanation(items, np.zeros(0, np.int64), np.zeros((items.size, 0)), full, full, method)
+        if method == "additive":
+            positions = np.arange(h) if h <= self.config.additive_max_history else self._window(profile, items, full)
+            profiles = [profile.without([int(p)]) for p in positions]
+            profiles.append(profile.without(positions))
+            out = self._score(profiles, items)
+            # additive in history: the marginal contribution is the same in every coalition = Shapley value
+            values = (full[None, :] - out[:-1]).T
+            return HistoryExplanation(items, positions, values, out[-1], full, method)
+        positions = self._window(profile, items, full)
+        values, base = self._shap_game(profile, items, positions, method)
+        return HistoryExplanation(items, positions, values, base, full, method)
+
+    def _shap_game(
+        self, profile: Profile, items: np.ndarray, positions: np.ndarray, method: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import shap
+
+        m = positions.size
+
+        def model(mask_rows: np.ndarray) -> np.ndarray:
+            rows = np.asarray(mask_rows) > 0.5
+            profs = [profile.without(positions[~r]) if (~r).any() else profile for r in rows]
+            return self._score(profs, items)
+
+        masker = shap.maskers.Independent(np.zeros((1, m)), max_samples=1)
+        x = np.ones((1, m))
+        state = np.random.get_state()  # shap seeds and shuffles numpy's global generator
+        try:
+            if method == "exact":
+                expl = shap.explainers.Exact(model, masker)
+                res = expl(x, max_evals=2**m + 1, silent=True)
+            else:
+                expl = shap.explainers.Permutation(model, masker, seed=self.config.seed)
+                res = expl(x, max_evals=self.config.n_permutations * (2 * m + 1), silent=True)
+        finally:
+            np.random.set_state(state)
+        values = np.asarray(res.values, dtype=np.float64)[0]  # (m, k) or (m,) for one item
+        base = np.asarray(res.base_values, dtype=np.float64).reshape(-1)
+        if values.ndim == 1:
+            values = values[:, None]
+        return values.T, np.broadcast_to(base, (items.size,)).copy()
+
+    # ------------------------------------------------------------------ feature-group attributions
+
+    def explain_features(self, profile: Profile, items: np.ndarray | Sequence[int]) -> FeatureExplanation | None:
+        """Exact feature-group Shapley values (catalog background), or None for a plain Ranker."""
+        if not isinstance(self.ranker, FeatureRanker):
+            return None
+        items = np.asarray(items, dtype=np.int64).reshape(-1)
+        comps = self.ranker.score_components([profile], None)
+        groups = tuple(self.ranker.feature_groups)
+        # bias may be a scalar, per item, or shaped like the score
+        bias_all = np.broadcast_to(np.asarray(comps.get("bias", 0.0), dtype=np.float64), (1, self.ranker.n_items))[0]
+        vals = np.stack([np.asarray(comps[g], dtype=np.float64)[0] for g in groups], axis=1)  # (n_items, G)
+        mean = vals.mean(axis=0)
+        values = vals[items] - mean[None, :]
+        base = bias_all[items] + mean.sum()
+        scores = np.asarray(self.ranker.score([profile], items), dtype=np.float64)[0]
+        return FeatureExplanation(groups, values, base, scores)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+class ExplainedRecommendations(BaseModel):
+    """A recommended list with evidence per item and list-level metrics."""
+
+    user_id: str | None = Field(None, description="External user id, when known.")
+    items: list[Evidence] = Field(description="One evidence object per recommended item, best first.")
+    list_report: ListReport = Field(description="Diversity, novelty, regret of the list.")
+    history_method: str = Field(description="How history attributions were computed.")
+    max_additivity_error: float = Field(description="Largest |values + base - score| over history attributions.")
+    feature_max_additivity_error: float | None = Field(None, description="Same for feature groups (None if none).")
+    mmr_lambda: float = Field(description="Relevance weight used for MMR re-ranking (1 = plain ranking).")
+
+
+class RecommendationExplainer:
+    """Recommend, explain and assess trust for one profile at a time, with cached context.
+
+    Args:
+        ranker: The ranker (deterministic scoring).
+        dataset: Catalog: titles, categories, ids.
+        calibrator: Score-to-probability map fitted on validation data.
+        item_counts: Training interactions per item (support, novelty, popularity).
+        config: Attribution, trust and diversity settings.
+        similarity: Item similarity for diversity and MMR (default: category Jaccard).
+        additive: Override the ranker's ``additive_in_history`` declaration.
+    """
+
+    def __init__(
+        self,
+        ranker: Ranker,
+        dataset: Dataset,
+        calibrator: Calibrator,
+        item_counts: np.ndarray,
+        config: ExplainConfig | None = None,
+        *,
+        similarity: ItemSimilarity | None = None,
+        additive: bool | None = None,
+    ) -> None:
+        self.ranker = ranker
+        self.dataset = dataset
+        self.config = config or ExplainConfig()
+        self.similarity = similarity or ItemSimilarity.from_categories(dataset)
+        self.shap = ShapExplainer(ranker, self.config.shap, additive=additive)
+        self.trust = TrustScorer(
+            ranker,
+            calibrator,
+            item_counts,
+            dataset.n_users,
+            self.config.trust,
+            similarity=self.similarity,
+            item_ids=[it.item_id for it in dataset.items],
+        )
+
+    def select(
+        self, profile: Profile, n: int, *, candidates: np.ndarray | None = None, mmr_lambda: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The list (item indices), its scores, and the all-item scores used for it."""
+        lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
+        all_scores = np.asarray(self.ranker.score([profile], None), dtype=np.float64)[0]
+        banned = np.concatenate([profile.history, profile.exclude])
+        masked = all_scores.copy()
+        if candidates is not None:
+            keep = np.zeros(masked.size, dtype=bool)
+            keep[np.asarray(candidates, dtype=np.int64)] = True
+            masked[~keep] = -np.inf
+        pool = top_n(masked, max(n, self.config.diversity.pool) if lam < 1.0 else n, exclude=banned)
+        items = mmr_rerank(pool, masked[pool], self.similarity, n, lam) if lam < 1.0 else pool[:n]
+        return items, all_scores[items], masked
+
+    def __call__(
+        self,
+        profile: Profile,
+        n: int = 10,
+        *,
+        candidates: np.ndarray | None = None,
+        mmr_lambda: float | None = None,
+        user_id: str | None = None,
+    ) -> ExplainedRecommendations:
+        """Top-``n`` for ``profile`` with evidence; see :func:`explain_recommendations`."""
+        lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
+        items, scores, masked = self.select(profile, n, candidates=candidates, mmr_lambda=lam)
+        hist = self.shap.explain_history(profile, items)
+        feats = self.shap.explain_features(profile, items)
+        reports = self.trust.reports(profile, items, hist, n=n, candidate_scores=masked)
+        list_report = self.trust.list_report(profile, items, masked, reports)
+        ds = self.dataset
+        evidence: list[Evidence] = []
+        k_top = self.config.shap.top_history
+        for r, i in enumerate(items):
+            it = ds.items[int(i)]
+            order = np.argsort(-np.abs(hist.values[r]), kind="stable")[:k_top]
+            attributions = [
+                HistoryAttribution(
+                    item_id=ds.items[int(profile.history[hist.positions[o]])].item_id,
+                    title=ds.items[int(profile.history[hist.positions[o]])].title,
+                    value=float(hist.values[r, o]),
+                )
+                for o in order
+            ]
+            evidence.append(
+                Evidence(
+                    item_id=it.item_id,
+                    title=it.title,
+                    year=it.year,
+                    categories=list(it.categories),
+                    score=float(scores[r]),
+                    base_value=float(hist.base_values[r]),
+                    history=attributions,
+                    features={}
+                    if feats is None
+                    else {g: float(v) for g, v in zip(feats.groups, feats.values[r], strict=True)},
+                    feature_base_value=None if feats is None else float(feats.base_values[r]),
+                    trust=reports[r],
+                )
+            )
+        return ExplainedRecommendations(
+            user_id=user_id,
+            items=evidence,
+            list_report=list_report,
+            history_method=hist.method,
+            max_additivity_error=float(hist.additivity_error.max()) if items.size else 0.0,
+            feature_max_additivity_error=None if feats is None else float(feats.additivity_error.max(initial=0.0)),
+            mmr_lambda=lam,
+        )
+
+
+def explain_recommendations(
+    ranker: Ranker,
+    dataset: Dataset,
+    profile: Profile,
+    n: int = 10,
+    *,
+    calibrator: Calibrator,
+    item_counts: np.ndarray,
+    config: ExplainConfig | None = None,
+    candidates: np.ndarray | None = None,
+    mmr_lambda: float | None = None,
+    additive: bool | None = None,
+    **kwargs: Any,
+) -> ExplainedRecommendations:
+    """Recommend ``n`` items for ``profile`` and explain each (the library entry point for the agent).
+
+    Args:
+        ranker: Deterministic ranker.
+        dataset: The catalog.
+        profile: History plus session feedback.
+        n: List length.
+        calibrator: Fitted on validation scores (see :mod:`ranker.calibration`).
+        item_counts: Training interactions per item.
+        config: Attribution, trust and diversity settings.
+        candidates: Restrict to these item indices (e.g. retrieval output).
+        mmr_lambda: Relevance weight for MMR (1 = plain ranking); default from config.
+        additive: Override the ranker's ``additive_in_history`` declaration.
+        **kwargs: Passed to :class:`RecommendationExplainer` (e.g. ``similarity``).
+
+    Returns:
+        :class:`ExplainedRecommendations`: ``.items`` is the ``list[Evidence]``, ``.list_report``
+        the list-level metrics. For repeated calls build one :class:`RecommendationExplainer`.
+    """
+    explainer = RecommendationExplainer(ranker, dataset, calibrator, item_counts, config, additive=additive, **kwargs)
+    return explainer(profile, n, candidates=candidates, mmr_lambda=mmr_lambda)
