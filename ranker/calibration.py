@@ -313,3 +313,44 @@ def fit_calibrator(
         method=cfg.method,
         meta={"protocol": split.protocol, "fitted_on": "valid", **cfg.model_dump()},
     )
+
+
+def ensure_calibrator(
+    ranker: Ranker,
+    split: Split,
+    path: Path,
+    config: CalibrationConfig | None = None,
+    *,
+    checkpoint: Path | None = None,
+) -> tuple[Calibrator, bool]:
+    """Load the calibrator at ``path``, or fit it on validation data and save it there.
+
+    A saved calibrator is reused only when it was fitted for the same protocol, method and, when
+    ``checkpoint`` is given, the same checkpoint file (size and modification time), so a retrained
+    model gets a fresh calibrator.
+
+    Returns:
+        ``(calibrator, fitted)``: ``fitted`` is True when it was fitted now.
+    """
+    cfg = config or CalibrationConfig()
+    stamp = None
+    if checkpoint is not None and Path(checkpoint).is_file():
+        st = Path(checkpoint).stat()
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    path = Path(path)
+    if path.is_file():
+        try:
+            cal = Calibrator.load(path)
+        except (ValueError, KeyError):
+            cal = None
+        if (
+            cal is not None
+            and cal.meta.get("protocol") == split.protocol
+            and cal.method == cfg.method
+            and cal.meta.get("checkpoint") == stamp
+        ):
+            return cal, False
+    cal = fit_calibrator(ranker, split, cfg)
+    cal.meta["checkpoint"] = stamp
+    cal.save(path)
+    return cal, True

@@ -31,6 +31,7 @@ for _group, _sub in groups.items():
 _COMMAND_MODULES = [
     "ui.cmd_data",
     "ui.cmd_index",
+    "ui.cmd_explain",
 ]
 
 for _name in _COMMAND_MODULES:

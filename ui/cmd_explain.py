@@ -1,0 +1,422 @@
+"""`trustrec recommend`, `trustrec eval explanations|calibration|fairness`, `trustrec bench recommend`.
+
+The model is the trained joint ranker of the protocol when its checkpoint exists, else EASE fitted
+on the split's training data (said on stderr and in the JSON ``note``). The calibrator is loaded
+from next to the checkpoint, or fitted on validation data and saved there.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from agent.config import TrustrecConfig
+    from catalog.splits import Split
+    from catalog.types import Dataset
+    from ranker.base import Profile, Ranker
+    from ranker.calibration import Calibrator
+
+ProtocolOption = Annotated[str, typer.Option("--protocol", help="Split protocol: ro811 or loo.")]
+ModelOption = Annotated[
+    str, typer.Option("--model", help="auto (trained joint model, else EASE), joint (fail if untrained) or ease.")
+]
+OutOption = Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON to this file.")]
+
+
+@dataclass
+class Context:
+    """What every command here needs: data, split, ranker, calibrator, popularity."""
+
+    dataset: Dataset
+    split: Split
+    ranker: Ranker
+    model_name: str
+    note: str | None
+    calibrator: Calibrator
+    item_counts: np.ndarray
+    additive: bool | None
+
+
+def load_context(
+    cfg: TrustrecConfig, protocol: str, model: str, *, quiet: bool = False, calibrate: bool = True
+) -> Context:
+    """Load data, split and ranker (joint model preferred, EASE fallback) and the calibrator."""
+    from catalog import load_dataset, make_split
+    from ranker.calibration import CalibrationConfig, calibrator_path, ensure_calibrator
+    from ranker.diversity import item_popularity
+
+    if protocol not in ("ro811", "loo"):
+        raise ValueError(f"unknown protocol {protocol!r}; use ro811 or loo")
+    if model not in ("auto", "joint", "ease"):
+        raise ValueError(f"unknown model {model!r}; use auto, joint or ease")
+    say = (lambda _m: None) if quiet else step(f"loading {cfg.data.dataset} ({protocol})")
+    ws = cfg.workspace()
+    ds = load_dataset(cfg.data, ws)
+    split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
+    ranker: Any = None
+    name = "ease"
+    note = None
+    checkpoint: Path | None = None
+    cal_file: Path
+    additive: bool | None = None
+    if model in ("auto", "joint"):
+        try:
+            from ranker.train import load_trained, model_folder
+
+            ranker = load_trained(ws, protocol)
+            folder = model_folder(ws, protocol)
+            checkpoint = folder / "model.safetensors"
+            cal_file = folder / "calibration.json"
+            name = "joint"
+            say(f"joint ranker from {folder}")
+        except (FileNotFoundError, ImportError) as e:
+            if model == "joint":
+                raise FileNotFoundError(str(e)) from None
+            note = f"no trained joint model ({e}); using EASE fitted on the {protocol} training split instead"
+            console.print(f"[yellow]note:[/] {note}")
+    if ranker is None:
+        from evals.baselines import EASERanker
+
+        say("fitting EASE on the training split")
+        ranker = EASERanker().fit(ds, split)
+        name = "ease"
+        additive = True  # score = history vector @ B: exactly additive in history entries
+        cal_file = calibrator_path(ws.models, "ease", protocol)
+    counts = item_popularity(split.train["item_idx"].to_numpy(), ds.n_items)
+    cal = None
+    if calibrate:
+        cal, fitted = ensure_calibrator(ranker, split, cal_file, CalibrationConfig(), checkpoint=checkpoint)
+        say(("fitted calibrator on validation data, saved to " if fitted else "calibrator from ") + str(cal_file))
+    return Context(ds, split, ranker, name, note, cal, counts, additive)  # type: ignore[arg-type]
+
+
+def _profile(ctx: Context, user: str, history: str) -> Profile:
+    from ranker.base import Profile
+    from ranker.calibration import user_items
+
+    if user not in ctx.dataset.user_index:
+        raise KeyError(f"unknown user {user!r}; user ids are the dataset's (ml-100k: '1' to '943')")
+    u = ctx.dataset.user_index[user]
+    if history == "train":
+        items = user_items(ctx.split.train, ctx.dataset.n_users)[u]
+    elif history == "all":
+        df = ctx.dataset.interactions
+        rows = df[df["user_idx"] == u].sort_values("timestamp", kind="stable")
+        items = rows["item_idx"].to_numpy()
+    else:
+        raise ValueError(f"--history must be train or all, got {history!r}")
+    return Profile(items, user_idx=u)
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @app.command("recommend")
+    def recommend_cmd(
+        user: Annotated[str, typer.Option("--user", help="User id (ml-100k: 1..943).")],
+        n: Annotated[int, typer.Option("--n", min=1, max=100, help="List length.")] = 10,
+        explain: Annotated[bool, typer.Option("--explain", help="Attributions and trust per item.")] = False,
+        mmr_lambda: Annotated[
+            float, typer.Option("--mmr-lambda", min=0.0, max=1.0, help="Relevance weight for MMR (1 = no re-ranking).")
+        ] = 1.0,
+        history: Annotated[
+            str, typer.Option("--history", help="Profile: train (the split's training history) or all interactions.")
+        ] = "train",
+        protocol: ProtocolOption = "ro811",
+        model: ModelOption = "auto",
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+    ) -> None:
+        """Recommend for a user; with --explain, each item's score, confidence, trust and attributions."""
+        from ranker.explain import RecommendationExplainer
+
+        cfg = config_from(config)
+        with user_errors():
+            ctx = load_context(cfg, protocol, model, quiet=json_)
+            profile = _profile(ctx, user, history)
+            rx = RecommendationExplainer(
+                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
+            )
+            t0 = time.perf_counter()
+            if explain:
+                res = rx(profile, n, mmr_lambda=mmr_lambda, user_id=user)
+                payload: dict[str, Any] = res.model_dump()
+            else:
+                items, scores, _ = rx.select(profile, n, mmr_lambda=mmr_lambda)
+                conf = ctx.calibrator.predict(scores)
+                payload = {
+                    "user_id": user,
+                    "items": [
+                        {
+                            "item_id": ctx.dataset.items[int(i)].item_id,
+                            "title": ctx.dataset.items[int(i)].title,
+                            "score": float(s),
+                            "confidence": float(c),
+                        }
+                        for i, s, c in zip(items, scores, conf, strict=True)
+                    ],
+                    "mmr_lambda": mmr_lambda,
+                }
+            elapsed = (time.perf_counter() - t0) * 1000
+        out = {"model": ctx.model_name, "protocol": protocol, "note": ctx.note, "history": history, **payload}
+        out["elapsed_ms"] = round(elapsed, 2)
+        if json_:
+            emit_json(out)
+            return
+        _print_recommendations(out, explain)
+
+    @groups["eval"].command("explanations")
+    def eval_explanations(
+        out: OutOption = None,
+        users: Annotated[int, typer.Option("--users", min=1, help="Users sampled.")] = 100,
+        n: Annotated[int, typer.Option("--n", min=1, help="Items explained per user.")] = 10,
+        protocol: ProtocolOption = "ro811",
+        model: ModelOption = "auto",
+        seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+        config: ConfigOption = None,
+    ) -> None:
+        """Additivity, deletion test vs random, deletion/insertion AUC, comprehensiveness, sufficiency."""
+        from rich.progress import Progress
+
+        from evals.explanations import evaluate_explanations
+
+        cfg = config_from(config)
+        with user_errors():
+            ctx = load_context(cfg, protocol, model, calibrate=False)
+            t0 = time.perf_counter()
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task("explaining", total=users)
+                res = evaluate_explanations(
+                    ctx.ranker, ctx.dataset, ctx.split, n_users=users, n=n, additive=ctx.additive, seed=seed,
+                    progress=lambda d, t: bar.update(task, completed=d, total=t),
+                )  # fmt: skip
+        res = {"model": ctx.model_name, "protocol": protocol, "note": ctx.note, **res}
+        res["wall_s"] = round(time.perf_counter() - t0, 2)
+        _summary(
+            "explanations",
+            {
+                "max additivity error": res["additivity"]["max_error"],
+                "top-3 removal lowers score": res["deletion_test"]["lowered_rate"],
+                "top-3 removal beats 3 random": res["deletion_test"]["beats_random_rate"],
+                "deletion AUC (attribution / random)": _pair(res["deletion_curve"]),
+                "insertion AUC (attribution / random)": _pair(res["insertion_curve"]),
+                "comprehensiveness (attr / random)": _pair2(res["comprehensiveness"]),
+                "sufficiency (attr / random)": _pair2(res["sufficiency"]),
+            },
+            res,
+        )
+        _write(res, out)
+
+    @groups["eval"].command("calibration")
+    def eval_calibration(
+        out: OutOption = None,
+        diagram: Annotated[Path | None, typer.Option("--diagram", help="Reliability diagram PNG path.")] = None,
+        n: Annotated[int, typer.Option("--n", min=1, help="List length of the top-n view.")] = 10,
+        method: Annotated[str, typer.Option("--method", help="isotonic or platt.")] = "isotonic",
+        protocol: ProtocolOption = "ro811",
+        model: ModelOption = "auto",
+        config: ConfigOption = None,
+    ) -> None:
+        """ECE, Brier and a reliability diagram on TEST data; the calibrator is fitted on validation."""
+        from evals.calibration import evaluate_calibration
+        from ranker.calibration import CalibrationConfig
+
+        cfg = config_from(config)
+        with user_errors():
+            ccfg = CalibrationConfig.model_validate({"method": method})
+            ctx = load_context(cfg, protocol, model, calibrate=method == "isotonic")
+            png = diagram or (
+                out.with_suffix(".png")
+                if out
+                else cfg.workspace().reports / f"calibration-{ctx.model_name}-{protocol}.png"
+            )
+            res = evaluate_calibration(
+                ctx.ranker, ctx.dataset, ctx.split, calibrator=ctx.calibrator if method == "isotonic" else None,
+                config=ccfg, n=n, diagram=png, model_name=ctx.model_name, progress=step("calibration"),
+            )  # fmt: skip
+        res = {"note": ctx.note, **res}
+        top = res[f"top_{n}"]
+        _summary(
+            "calibration (test)",
+            {
+                "method": res["calibrator"]["method"],
+                f"top-{n} ECE": top["ece"],
+                f"top-{n} Brier": top["brier"],
+                f"top-{n} mean confidence / hit rate": f"{top['mean_confidence']:.4f} / {top['observed_rate']:.4f}",
+                "sampled ECE (full-catalog weights)": res["sampled"]["ece"],
+                "sampled Brier": res["sampled"]["brier"],
+                "diagram": res["diagram"],
+            },
+            res,
+        )
+        _write(res, out)
+
+    @groups["eval"].command("fairness")
+    def eval_fairness(
+        out: OutOption = None,
+        n: Annotated[int, typer.Option("--n", min=1, help="List length.")] = 10,
+        protocol: ProtocolOption = "ro811",
+        model: ModelOption = "auto",
+        config: ConfigOption = None,
+    ) -> None:
+        """Popularity bias (ARP, Gini, coverage), NDCG@10 by gender and age band, debiasing and MMR trade-offs."""
+        from evals.fairness import evaluate_fairness
+
+        cfg = config_from(config)
+        with user_errors():
+            ctx = load_context(cfg, protocol, model, calibrate=False)
+            res = evaluate_fairness(ctx.ranker, ctx.dataset, ctx.split, n=n, progress=step("fairness"))
+        res = {"model": ctx.model_name, "note": ctx.note, **res}
+        _print_fairness(res, n)
+        _write(res, out)
+
+    @groups["bench"].command("recommend")
+    def bench_recommend(
+        users: Annotated[int, typer.Option("--users", min=1, help="Users timed (one call each).")] = 100,
+        n: Annotated[int, typer.Option("--n", min=1, help="List length.")] = 10,
+        protocol: ProtocolOption = "ro811",
+        model: ModelOption = "auto",
+        seed: Annotated[int, typer.Option("--seed", help="User sampling seed.")] = 0,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+    ) -> None:
+        """p50/p95 wall time of recommend + SHAP explanations + trust for the top n, one user per call."""
+        import numpy as np
+
+        from ranker.base import Profile
+        from ranker.calibration import user_items
+        from ranker.explain import RecommendationExplainer
+
+        cfg = config_from(config)
+        with user_errors():
+            ctx = load_context(cfg, protocol, model, quiet=json_)
+            rx = RecommendationExplainer(
+                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
+            )
+            hist = user_items(ctx.split.train, ctx.dataset.n_users)
+            rng = np.random.default_rng(seed)
+            pool = np.array([u for u in range(ctx.dataset.n_users) if hist[u].size])
+            sample = rng.choice(pool, size=min(users, pool.size), replace=False)
+            for u in sample[:3]:  # warm-up: lazy imports (shap) and caches
+                rx(Profile(hist[u], user_idx=int(u)), n)
+            times, errs = [], []
+            for u in sample:
+                prof = Profile(hist[u], user_idx=int(u))
+                t0 = time.perf_counter()
+                r = rx(prof, n)
+                times.append((time.perf_counter() - t0) * 1000)
+                errs.append(r.max_additivity_error)
+        t = np.asarray(times)
+        res = {
+            "model": ctx.model_name,
+            "protocol": protocol,
+            "note": ctx.note,
+            "users": int(t.size),
+            "n": n,
+            "history_method": r.history_method,
+            "p50_ms": float(np.percentile(t, 50)),
+            "p95_ms": float(np.percentile(t, 95)),
+            "mean_ms": float(t.mean()),
+            "max_ms": float(t.max()),
+            "max_additivity_error": float(max(errs)),
+            "target_p50_ms": 100.0,
+        }
+        if json_:
+            emit_json(res)
+            return
+        _summary(
+            "bench recommend (recommend + explain + trust, top n)", {k: v for k, v in res.items() if k != "note"}, res
+        )
+
+
+# ------------------------------------------------------------------------------------------ printing
+
+
+def _pair(curves: dict[str, Any]) -> str:
+    return f"{curves['attribution']['auc']:.4f} / {curves['random']['auc']:.4f}"
+
+
+def _pair2(d: dict[str, Any]) -> str:
+    return f"{d['attribution']:.4f} / {d['random']:.4f}"
+
+
+def _write(res: dict[str, Any], out: Path | None) -> None:
+    if out is not None:
+        emit_json(res, out)
+
+
+def _summary(title: str, rows: dict[str, Any], res: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{title}: {res.get('model', '')} ({res.get('protocol', '')})")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k, v in rows.items():
+        t.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    stdout.print(t)
+    if res.get("note"):
+        console.print(f"[yellow]note:[/] {res['note']}")
+
+
+def _print_fairness(res: dict[str, Any], n: int) -> None:
+    from rich.table import Table
+
+    rec = res["recommendations"]
+    _summary(
+        "fairness and popularity bias",
+        {
+            f"ndcg@{n}": rec[f"ndcg@{n}"],
+            "ARP (mean train count)": rec["arp"],
+            "Gini": rec["gini"],
+            "coverage": rec["coverage"],
+            "novelty": rec["novelty"],
+            "ILD": rec["ild"],
+            **{f"ndcg@{n} {g}": v[f"ndcg@{n}"] for g, v in res["by_gender"].items() if not g.startswith("_")},
+            **{f"ndcg@{n} age {g}": v[f"ndcg@{n}"] for g, v in res["by_age_band"].items() if not g.startswith("_")},
+        },
+        res,
+    )
+    for key, col, label in (
+        ("popularity_debiasing", "beta", "popularity debiasing"),
+        ("mmr_tradeoff", "lambda", "MMR"),
+    ):
+        t = Table(title=label)
+        for c in (col, f"ndcg@{n}", "arp", "gini", "coverage", "ild"):
+            t.add_column(c, justify="right")
+        for row in res[key]:
+            t.add_row(*(f"{row[c]:.4f}" for c in (col, f"ndcg@{n}", "arp", "gini", "coverage", "ild")))
+        stdout.print(t)
+
+
+def _print_recommendations(out: dict[str, Any], explain: bool) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"user {out['user_id']}: {out['model']} ({out['protocol']}), {out['elapsed_ms']} ms")
+    for c in ("#", "item", "title", "score", "confidence") + (
+        ("trust", "because you liked", "features") if explain else ()
+    ):
+        t.add_column(c)
+    for k, it in enumerate(out["items"], start=1):
+        conf = it["trust"]["confidence"] if explain else it["confidence"]
+        row = [str(k), it["item_id"], it["title"], f"{it['score']:.4f}", f"{conf:.3f}"]
+        if explain:
+            hist = ", ".join(f"{h['title']} ({h['value']:+.3f})" for h in it["history"][:3])
+            feats = ", ".join(f"{g} {v:+.2f}" for g, v in sorted(it["features"].items(), key=lambda x: -abs(x[1]))[:3])
+            row += [f"{it['trust']['composite']:.2f}", hist, feats or "-"]
+        t.add_row(*row)
+    stdout.print(t)
+    if explain:
+        lr = out["list_report"]
+        stdout.print(
+            f"list: ILD {lr['intra_list_diversity']:.3f}, novelty {lr['novelty']:.2f}, expected hits "
+            f"{lr['expected_utility']:.3f}, regret {lr['regret']:.3f}; max additivity error {out['max_additivity_error']:.2e}"
+        )
+    if out.get("note"):
+        console.print(f"[yellow]note:[/] {out['note']}")
