@@ -140,7 +140,10 @@ _INJECTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "ignore_instructions",
             r"\b(ignore|disregard|forget|override|bypass|skip)\b[\w\s,'-]{0,30}\b(previous|prior|above|earlier|all|any|your|the|these|those)\b[\w\s,'-]{0,20}\b(instructions?|prompts?|rules?|directions?|guidelines?|messages?|context)\b",
         ),
-        ("new_instructions", r"\b(new|updated|real|actual|following)\s+(instructions?|rules|directives?|orders)\s*[:\-]"),
+        (
+            "new_instructions",
+            r"\b(new|updated|real|actual|following)\s+(instructions?|rules|directives?|orders)\s*[:\-]",
+        ),
         ("system_prompt", r"\b(system|developer|hidden|initial|original)\s+(prompt|message|instructions?)\b"),
         (
             "role_override",
@@ -150,7 +153,10 @@ _INJECTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "reveal",
             r"\b(reveal|print|show|repeat|output|leak|tell me)\b[\w\s,'-]{0,20}\b(your|the)\s+(prompt|instructions|system prompt|configuration|secrets?|api key)\b",
         ),
-        ("verbatim_output", r"\b(repeat after me|say exactly|respond only with|reply only with|output only|print exactly)\b"),
+        (
+            "verbatim_output",
+            r"\b(repeat after me|say exactly|respond only with|reply only with|output only|print exactly)\b",
+        ),
         ("jailbreak", r"\b(jailbreak|DAN mode|developer mode|do anything now|no restrictions|unfiltered mode)\b"),
         ("chat_template", r"<\|[^|<>]{0,40}\|>|<\s*/?\s*(start_of_turn|end_of_turn|system)\b|\[/?INST\]|<<\s*SYS\s*>>"),
         ("role_label", r"(^|\s)(system|assistant|developer)\s*:\s*\S"),

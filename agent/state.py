@@ -167,8 +167,8 @@ class ConstraintUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _normalise(self) -> ConstraintUpdate:
-        self.include = _unique(self.include)
         self.exclude = _unique(self.exclude)
+        self.include = _drop(_unique(self.include), self.exclude)  # within one turn, an exclusion wins
         self.allow = _unique(self.allow)
         self.reference_item_ids = _unique(self.reference_item_ids)
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
@@ -253,7 +253,9 @@ class DialogState(BaseModel):
         return cls.model_validate(dict(data or {}))
 
     # --- turns ---------------------------------------------------------------------------
-    def with_update(self, update: ConstraintUpdate, *, focus: list[str] | None = None, intent: str | None = None) -> DialogState:
+    def with_update(
+        self, update: ConstraintUpdate, *, focus: list[str] | None = None, intent: str | None = None
+    ) -> DialogState:
         """A copy with one turn applied: constraints merged, focus and intent set, turn counted."""
         new = self.model_copy(deep=True)
         new.constraints = self.constraints.merge(update)
