@@ -282,6 +282,8 @@ class CatalogVocab:
     item_pos: dict[str, int]
     embed: Embedder | None = None
     length_slack: float = 0.03
+    max_candidates: int = 25
+    _close: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _title_emb: np.ndarray | None = field(default=None, repr=False)
     _cat_emb: np.ndarray | None = field(default=None, repr=False)
 
@@ -365,10 +367,15 @@ class CatalogVocab:
     def _keys(self, tok: str) -> list[str]:
         if tok in self.index:
             return [tok]
-        if len(tok) < 4 or tok.isdigit():
+        if len(tok) < 4 or len(tok) > 30 or tok.isdigit():
             return []
-        pool = self.by_initial.get(tok[0], [])
-        return get_close_matches(tok, pool, n=2, cutoff=0.8)
+        hit = self._close.get(tok)
+        if hit is None:
+            pool = [t for t in self.by_initial.get(tok[0], []) if abs(len(t) - len(tok)) <= 2]
+            hit = get_close_matches(tok, pool, n=2, cutoff=0.8)
+            if len(self._close) < 50_000:  # typo corrections repeat; keep them
+                self._close[tok] = hit
+        return hit
 
     def match_title(
         self, span: Sequence[str], *, max_len: int = 8, restrict: Iterable[int] | None = None
@@ -386,6 +393,7 @@ class CatalogVocab:
             return None
         allowed = None if restrict is None else set(restrict)
         cand: dict[int, float] = defaultdict(float)
+        first_hit: dict[int, int] = {}
         for j, t in enumerate(span):
             if t in STOP:
                 continue
@@ -394,9 +402,10 @@ class CatalogVocab:
                 for i in self.index[k]:
                     if allowed is None or i in allowed:
                         cand[i] += w
+                        first_hit.setdefault(i, j)
         if not cand:
             return None
-        top = heapq.nlargest(40, cand, key=cand.__getitem__)
+        top = heapq.nlargest(self.max_candidates, cand, key=cand.__getitem__)
         best: TitleMatch | None = None
         per_length: dict[int, TitleMatch] = {}
         for length in range(len(span), 0, -1):
@@ -407,6 +416,8 @@ class CatalogVocab:
             plain = " ".join(t for t in prefix if not (len(t) == 4 and t.isdigit() and int(t) in years))
             full = " ".join(prefix)
             for i in top:
+                if first_hit[i] >= length:  # the prefix shares no word with this title
+                    continue
                 y = self.years[i]
                 bonus = 0.03 * float(self.popularity[i])
                 if years:
@@ -1271,7 +1282,7 @@ class _Builder:
                         m.take_tokens(i, len(run))
         # the whole message is just a title ("Fargo") -> a reference
         free = [t for t, u in zip(m.toks, m.used, strict=True) if not u]
-        if not self.refs and not self.targets and free and len(free) == len(m.toks) and len(free) <= 8:
+        if not self.refs and not self.targets and free and len(free) == len(m.toks) and len(free) <= 6:
             whole = self.vocab.match_title(free)
             if (
                 whole is not None
