@@ -11,7 +11,8 @@ in an artificially balanced sample. Two methods:
 
 - ``isotonic``: weighted pool-adjacent-violators; prediction interpolates linearly between the
   block centres (monotone non-decreasing by construction), clipped at the ends.
-- ``platt``: weighted logistic regression ``p = sigmoid(a * score + b)`` fitted by Newton steps.
+- ``platt``: weighted logistic regression ``p = sigmoid(a * score + b)`` fitted by Newton steps
+  (tiny ridge; ``a >= 0`` enforced, falling back to the base rate, so the ranking is never reversed).
 
 A fitted :class:`Calibrator` is saved as JSON next to the model checkpoint
 (:func:`calibrator_path`).
@@ -80,12 +81,18 @@ def _platt(x: np.ndarray, y: np.ndarray, w: np.ndarray, iters: int = 100) -> tup
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-(design @ theta)))
         grad = design.T @ (w * (p - y))
-        hess = (design * (w * p * (1 - p))[:, None]).T @ design + 1e-9 * np.eye(2)
+        # a small ridge keeps Newton finite on separable data
+        grad = grad + 1e-6 * theta * w.sum()
+        hess = (design * (w * p * (1 - p))[:, None]).T @ design + 1e-6 * w.sum() * np.eye(2)
         step = np.linalg.solve(hess, grad)
         theta -= step
         if np.abs(step).max() < 1e-10:
             break
     a = theta[0] / sd
+    if not np.isfinite(a) or a < 0:
+        # a calibrator must not reverse the ranking: fall back to the base rate
+        rate = float(np.clip(np.average(y, weights=w), 1e-12, 1 - 1e-12))
+        return 0.0, float(np.log(rate / (1 - rate)))
     return float(a), float(theta[1] - a * mu)
 
 

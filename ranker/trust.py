@@ -18,7 +18,7 @@ Composite trust, in [0, 1], a weighted mean of four terms each in [0, 1]::
 
     composite = (w_c * confidence + w_s * stability + w_u * support + w_f * fidelity_n) / (w_c + w_s + w_u + w_f)
 
-    support    = sqrt(s(user_support) * s(item_support)),  s(x) = min(1, log(1 + x) / log(1 + support_saturation))
+    support    = min(s(user_support), s(item_support)),  s(x) = min(1, log(1 + x) / log(1 + support_saturation))
     fidelity_n = clip((d_top - d_rand) / max(|d_top|, |d_rand|, eps), 0, 1)
 
 with default weights ``w_c = 0.4, w_s = 0.2, w_u = 0.2, w_f = 0.2`` and ``support_saturation = 50``.
@@ -194,7 +194,7 @@ class TrustScorer:
         out = []
         for r, i in enumerate(items):
             item_n = int(self.item_counts[i])
-            support = math.sqrt(s_user * self.support(item_n))
+            support = min(s_user, self.support(item_n))
             denom = max(abs(d_top[r]), abs(d_rand[r]), 1e-9)
             fid_n = float(np.clip((d_top[r] - d_rand[r]) / denom, 0.0, 1.0))
             comps = {
