@@ -1,0 +1,347 @@
+"""The grounding guard and deterministic templates.
+
+Generated text may name only facts present in its source: an item's attributes (descriptions) or
+an :class:`~ranker.evidence.Evidence` (explanations). The guard rejects text that
+
+- names a catalog title, a capitalised name, a number or a category word that the facts lack,
+- omits a required title (the top attributed history item of an explanation),
+- carries unsupported content: links, e-mail addresses, markup, instructions, or is too long.
+
+When the guard keeps failing, callers fall back to the templates here, which render the facts
+deterministically and always pass the guard. Item and user text is *data*: :func:`quote_data`
+strips instruction-like content and quotes it before it enters a prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from catalog.types import Item
+from ranker.evidence import Evidence
+
+__all__ = [
+    "GENRE_WORDS",
+    "Facts",
+    "GroundingGuard",
+    "GroundingResult",
+    "description_facts",
+    "display_title",
+    "evidence_facts",
+    "evidence_line",
+    "facts_line",
+    "normalize_title",
+    "quote_data",
+    "template_description",
+    "template_explanation",
+    "top_history_title",
+]
+
+# Surface words that name a category, mapped to the normalised category (lower case, letters only).
+GENRE_WORDS: dict[str, str] = {
+    "action": "action", "adventure": "adventure", "adventurous": "adventure", "animation": "animation",
+    "animated": "animation", "cartoon": "animation", "children": "children", "children's": "children",
+    "kids": "children", "family": "children", "comedy": "comedy", "comedies": "comedy", "comedic": "comedy",
+    "funny": "comedy", "crime": "crime", "criminal": "crime", "documentary": "documentary",
+    "documentaries": "documentary", "drama": "drama", "dramas": "drama", "dramatic": "drama",
+    "fantasy": "fantasy", "noir": "filmnoir", "film-noir": "filmnoir", "horror": "horror", "scary": "horror",
+    "musical": "musical", "musicals": "musical", "mystery": "mystery", "mysteries": "mystery",
+    "romance": "romance", "romantic": "romance", "romances": "romance", "sci-fi": "scifi", "scifi": "scifi",
+    "science-fiction": "scifi", "thriller": "thriller", "thrillers": "thriller", "suspense": "thriller",
+    "war": "war", "western": "western", "westerns": "western",
+}  # fmt: skip
+
+# Capitalised words that need no support (sentence starters and connectives).
+_COMMON_CAPS = {
+    "a", "also", "an", "and", "as", "based", "because", "both", "fans", "for", "given", "here", "i", "if",
+    "in", "it", "its", "it's", "like", "many", "of", "on", "people", "recommended", "since", "so", "the",
+    "then", "this", "those", "to", "try", "viewers", "we", "with", "you", "your", "you'll", "you've",
+    "similar", "another", "next", "our", "watch", "enjoy", "liked", "categories", "category",
+    "year", "genre", "genres", "by", "price", "brand", "confidence", "from", "movie", "film", "title",
+}  # fmt: skip
+
+_UNSUPPORTED = [
+    (re.compile(r"https?://|www\.|\b[\w-]+\.(com|org|net|io|ly|gov|edu)\b", re.I), "a link"),
+    (re.compile(r"\b[\w.+-]+@[\w-]+\.\w+", re.I), "an e-mail address"),
+    (re.compile(r"[<>{}\[\]`#|\\]|<\|"), "markup"),
+    (
+        re.compile(
+            r"\b(ignore|disregard|instructions?|prompt|system|assistant|click|visit|subscribe|download|"
+            r"password|api[ _-]?key|as an ai|language model|evidence|facts?)\b",
+            re.I,
+        ),
+        "instruction-like or meta text",
+    ),
+]
+
+# Instruction-like content removed from data before it enters a prompt.
+_INJECTION = re.compile(
+    r"(ignore|disregard|forget)\b[^.?!\n]{0,60}\b(instructions?|prompts?|rules|above|previous)\b[^.?!\n]*"
+    r"|\b(system|assistant|user)\s*:"
+    r"|<\|[^|]*\|>|<start_of_turn>|<end_of_turn>|</?[a-z_]+>"
+    r"|https?://\S+|www\.\S+",
+    re.I,
+)
+
+
+def quote_data(text: str, max_chars: int = 200) -> str:
+    """Neutralise untrusted text (item or user text) for a prompt and wrap it in double quotes.
+
+    Removes instruction-like phrases, role markers, tags, links and control characters, replaces
+    double quotes and newlines, and truncates to ``max_chars``.
+    """
+    s = _INJECTION.sub(" ", str(text))
+    s = "".join(ch if ch.isprintable() else " " for ch in s)
+    s = s.replace('"', "'").replace("{", "(").replace("}", ")")
+    s = re.sub(r"\s+", " ", s).strip()[:max_chars]
+    return f'"{s}"'
+
+
+_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
+_ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$")
+
+
+def display_title(title: str) -> str:
+    """'Usual Suspects, The (1995)' -> 'The Usual Suspects'."""
+    t = _YEAR_SUFFIX.sub("", title.strip())
+    m = _ARTICLE_SUFFIX.match(t)
+    if m:
+        sep = "" if m.group(2).endswith("'") else " "
+        t = f"{m.group(2)}{sep}{m.group(1)}"
+    return t
+
+
+def normalize_title(title: str) -> str:
+    """Lower-case words of the display title, punctuation dropped: 'the usual suspects'."""
+    return _norm(display_title(title))
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("'", "")))
+
+
+def _title_variants(title: str) -> set[str]:
+    d = display_title(title)
+    out = {_norm(d), _norm(_YEAR_SUFFIX.sub("", title))}
+    m = re.match(r"^(the|a|an) (.+)$", _norm(d))
+    if m:
+        out.add(m.group(2))
+    return {v for v in out if v}
+
+
+def _cat_key(category: str) -> str:
+    return re.sub(r"[^a-z]", "", category.lower().replace("'s", ""))
+
+
+@dataclass
+class Facts:
+    """What a text may name."""
+
+    titles: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    numbers: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)
+    required_titles: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GroundingResult:
+    """The guard's verdict: ``ok`` and the reasons it failed (empty when ok)."""
+
+    ok: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+class GroundingGuard:
+    """Checks generated text against :class:`Facts`.
+
+    Args:
+        catalog_titles: Every title in the catalog; naming one that is not in the facts fails.
+        max_chars: Longest accepted text.
+        max_sentences: Most sentences accepted.
+    """
+
+    def __init__(self, catalog_titles: Iterable[str] = (), *, max_chars: int = 400, max_sentences: int = 2) -> None:
+        self.max_chars = max_chars
+        self.max_sentences = max_sentences
+        # Multi-word titles only: one-word titles ("Heat", "Big") are ordinary words in lower case and
+        # are caught by the capitalised-name rule when written as names.
+        titles = {v for t in catalog_titles for v in _title_variants(t) if " " in v and len(v) >= 8}
+        self._titles = sorted(titles, key=len, reverse=True)
+        self._title_re = (
+            re.compile(r"\b(" + "|".join(re.escape(t) for t in self._titles) + r")\b") if self._titles else None
+        )
+
+    def check(self, text: str, facts: Facts) -> GroundingResult:
+        """Check ``text`` against ``facts``; see the module docs for the rules."""
+        reasons: list[str] = []
+        s = text.strip()
+        if not s:
+            return GroundingResult(False, ["empty text"])
+        if len(s) > self.max_chars:
+            reasons.append(f"longer than {self.max_chars} characters")
+        n_sent = len([x for x in re.split(r"(?<=[.!?])\s+", s) if x.strip()])
+        if n_sent > self.max_sentences:
+            reasons.append(f"{n_sent} sentences, more than {self.max_sentences}")
+        for rx, what in _UNSUPPORTED:
+            m = rx.search(s)
+            if m:
+                reasons.append(f"unsupported content ({what}): {m.group(0)!r}")
+        norm = f" {_norm(s)} "
+        for t in facts.required_titles:
+            if not any(f" {v} " in norm for v in _title_variants(t)):
+                reasons.append(f"does not mention {display_title(t)!r}")
+        # Remove the allowed titles, then check what is left.
+        rest = norm
+        for v in sorted({v for t in facts.titles for v in _title_variants(t)}, key=len, reverse=True):
+            rest = rest.replace(f" {v} ", " ")
+        if self._title_re is not None:
+            for m in self._title_re.finditer(rest):
+                reasons.append(f"names a title not in the facts: {m.group(0)!r}")
+        allowed_numbers = set(facts.numbers)
+        for num in re.findall(r"\d+", rest):
+            if num not in allowed_numbers:
+                reasons.append(f"number {num} not in the facts")
+        allowed_cats = {_cat_key(c) for c in facts.categories}
+        lowered = s.lower()
+        for v in {v for t in facts.titles for v in _title_variants(t)}:
+            lowered = re.sub(r"\b" + r"\W+".join(re.escape(w) for w in v.split()) + r"\b", " ", lowered)
+        for w in re.findall(r"[a-z][a-z'-]*[a-z]", lowered):
+            key = GENRE_WORDS.get(w) or GENRE_WORDS.get(w.rstrip("s"))
+            if key is not None and key not in allowed_cats and not (key == "scifi" and "scifi" in allowed_cats):
+                reasons.append(f"category word {w!r} not in the facts")
+        allowed_words = set(_COMMON_CAPS) | {w.lower() for w in facts.words}
+        for t in facts.titles:
+            allowed_words.update(re.findall(r"[a-z0-9']+", display_title(t).lower()))
+        for c in facts.categories:
+            allowed_words.update(re.findall(r"[a-z0-9']+", c.lower()))
+        for w in re.findall(r"\b[A-Z][\w'-]*", s):
+            parts = [p for p in re.split(r"[-']", w.lower()) if p]
+            if w.lower() not in allowed_words and not all(p in allowed_words or p == "s" for p in parts):
+                reasons.append(f"unsupported name {w!r}")
+        return GroundingResult(not reasons, list(dict.fromkeys(reasons)))
+
+
+# ----------------------------------------------------------------------------- facts and templates
+def _num_strings(x: float | int | None) -> set[str]:
+    if x is None:
+        return set()
+    out = {str(int(x))} if float(x).is_integer() else set()
+    out.update(re.findall(r"\d+", f"{float(x):.2f}"))
+    return out
+
+
+def description_facts(item: Item) -> Facts:
+    """The facts a description of ``item`` may name: title, year, categories, brand, price."""
+    nums = _num_strings(item.year) | _num_strings(item.price)
+    nums.update(re.findall(r"\d+", item.title))
+    words = set(re.findall(r"[A-Za-z0-9']+", item.brand or ""))
+    return Facts(titles=[item.title], categories=list(item.categories), numbers=nums, words=words,
+                 required_titles=[item.title])  # fmt: skip
+
+
+def facts_line(item: Item) -> str:
+    """The attributes of ``item`` as one prompt line, untrusted text quoted."""
+    parts = [f"title {quote_data(display_title(item.title))}"]
+    if item.year is not None:
+        parts.append(f"year {item.year}")
+    if item.categories:
+        parts.append("categories " + ", ".join(quote_data(c)[1:-1] for c in item.categories))
+    if item.brand:
+        parts.append(f"brand {quote_data(item.brand)}")
+    if item.price is not None:
+        parts.append(f"price {item.price:.2f}")
+    return "; ".join(parts)
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def template_description(item: Item) -> str:
+    """A deterministic, grounded description from the attributes."""
+    head = display_title(item.title)
+    if item.year is not None:
+        head += f" ({item.year})"
+    text = head + (f" is listed under {_join(list(item.categories))}." if item.categories else ".")
+    if item.brand:
+        text += f" Brand: {item.brand}"
+        text += f", price {item.price:.2f}." if item.price is not None else "."
+    elif item.price is not None:
+        text += f" Price {item.price:.2f}."
+    return text
+
+
+def top_history_title(ev: Evidence) -> str | None:
+    """Title of the history item that raised the score most (largest positive value), if any."""
+    pos = [h for h in ev.history if h.value > 0]
+    return max(pos, key=lambda h: h.value).title if pos else None
+
+
+def _liked(ev: Evidence, k: int = 2) -> list[str]:
+    top = top_history_title(ev)
+    pos = sorted((h for h in ev.history if h.value > 0), key=lambda h: -h.value)
+    titles = [h.title for h in pos[:k]]
+    if top is not None and top not in titles:
+        titles.insert(0, top)
+    return titles
+
+
+def evidence_facts(ev: Evidence) -> Facts:
+    """The facts an explanation of ``ev`` may name; the top attributed history item is required."""
+    titles = [ev.title, *(h.title for h in ev.history)]
+    nums = _num_strings(ev.year)
+    for t in titles:
+        nums.update(re.findall(r"\d+", t))
+    if ev.trust is not None:
+        nums.add(str(round(ev.trust.confidence * 100)))
+    top = top_history_title(ev)
+    return Facts(titles=titles, categories=list(ev.categories), numbers=nums,
+                 required_titles=[top] if top else [])  # fmt: skip
+
+
+_FEATURE_WORDS = {
+    "text": "it matches what you asked for",
+    "text_match": "it matches what you asked for",
+    "collaborative": "people with similar taste liked it",
+    "cf": "people with similar taste liked it",
+    "attributes": "its categories suit you",
+    "popularity": "it is popular",
+    "session": "it fits your feedback in this chat",
+    "session_feedback": "it fits your feedback in this chat",
+}
+
+
+def evidence_line(ev: Evidence) -> str:
+    """The evidence as one prompt line: item, year, categories, liked titles, main signal."""
+    head = f"recommended {quote_data(display_title(ev.title))}"
+    meta = [str(ev.year)] if ev.year is not None else []
+    if ev.categories:
+        meta.append(", ".join(quote_data(c)[1:-1] for c in ev.categories))
+    if meta:
+        head += f" ({'; '.join(meta)})"
+    liked = _liked(ev)
+    if liked:
+        head += "; because you liked " + _join([quote_data(display_title(t)) for t in liked])
+    return head
+
+
+def template_explanation(ev: Evidence) -> str:
+    """A deterministic, grounded explanation rendered from the evidence."""
+    name = display_title(ev.title)
+    if ev.year is not None:
+        name += f" ({ev.year})"
+    liked = _liked(ev)
+    if liked:
+        text = f"Recommended because you liked {_join([display_title(t) for t in liked])}: {name}"
+    else:
+        text = f"Recommended: {name}"
+    text += f" is listed under {_join(list(ev.categories))}." if ev.categories else "."
+    pos = {k: v for k, v in ev.features.items() if v > 0}
+    if pos:
+        key = max(pos, key=lambda k: pos[k])
+        reason = _FEATURE_WORDS.get(key.lower())
+        if reason:
+            text += f" Also, {reason}."
+    return text
