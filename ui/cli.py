@@ -32,6 +32,7 @@ _COMMAND_MODULES = [
     "ui.cmd_data",
     "ui.cmd_index",
     "ui.cmd_explain",
+    "ui.cmd_llm",
 ]
 
 for _name in _COMMAND_MODULES:
