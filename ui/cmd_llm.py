@@ -1,0 +1,289 @@
+"""`trustrec describe`, `trustrec explain`, `trustrec llm health`, `trustrec eval grounding`, `trustrec bench llm`.
+
+Explanations come from the real evidence producer (:class:`ranker.explain.RecommendationExplainer`
+through :func:`ui.cmd_explain.load_context`: the trained joint ranker, or EASE when none is trained)
+and are written by the configured LLM (default: the embedded gemma-3-270m) behind the grounding
+guard, falling back to the deterministic template.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
+
+if TYPE_CHECKING:
+    from agent.config import LLMConfig, TrustrecConfig
+
+BackendOption = Annotated[
+    str | None, typer.Option("--backend", help="LLM backend: embedded, openai or vllm-inprocess (default from config).")
+]
+MaxTokensOption = Annotated[int | None, typer.Option("--max-new-tokens", min=1, help="Token cap per text.")]
+
+
+def _llm_cfg(cfg: TrustrecConfig, backend: str | None, max_new_tokens: int | None = None) -> LLMConfig:
+    upd: dict[str, Any] = {}
+    if backend:
+        upd["backend"] = backend
+    if max_new_tokens:
+        upd["max_new_tokens"] = max_new_tokens
+    return cfg.llm.model_validate({**cfg.llm.model_dump(), **upd})
+
+
+def _load_llm(cfg: TrustrecConfig, lcfg: LLMConfig) -> Any:
+    """Build the chat model; load the embedded one now (with a message) so timing is visible."""
+    from agent.llm import make_chat_model
+    from agent.llm.embedded import EmbeddedChatModel, cache_ready
+
+    ws = cfg.workspace()
+    model = make_chat_model(lcfg, ws)
+    if isinstance(model, EmbeddedChatModel):
+        src = "workspace cache" if cache_ready(ws.models) else "packaged GGUF (first time: de-quantising, minutes)"
+        console.print(f"[bold]loading the embedded model[/] from {src}")
+        lm = model.loaded()
+        console.print(f"  loaded in {lm.load_s:.1f} s")
+    return model
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    llm_app = typer.Typer(help="LLM backend checks.", no_args_is_help=True)
+    app.add_typer(llm_app, name="llm")
+
+    @llm_app.command("health")
+    def health_cmd(backend: BackendOption = None, config: ConfigOption = None, json_: JsonFlag = False) -> None:
+        """Check the configured LLM backend (loads the embedded model once, then writes one token)."""
+        from agent.llm import check_health
+
+        cfg = config_from(config)
+        with user_errors():
+            h = check_health(_llm_cfg(cfg, backend), cfg.workspace())
+        if json_:
+            emit_json(h.model_dump())
+        else:
+            colour = "green" if h.ok else "red"
+            stdout.print(f"[{colour}]{'ok' if h.ok else 'FAILED'}[/] {h.backend} {h.model}: {h.detail} ({h.latency_s:.2f} s)")
+        if not h.ok:
+            raise typer.Exit(1)
+
+    @app.command("describe")
+    def describe_cmd(
+        items: Annotated[str | None, typer.Option("--items", help="Comma-separated item ids, e.g. 1,50,181.")] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Every catalog item (resumable).")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Rewrite descriptions already stored.")] = False,
+        backend: BackendOption = None,
+        max_new_tokens: MaxTokensOption = None,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+    ) -> None:
+        """Write item descriptions from attributes and store them with provenance (resumable batch job)."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from agent.describe import Describer, DescriptionStore
+        from catalog import load_dataset
+
+        if bool(items) == all_:
+            console.print("[bold red]error:[/] give either --items 1,50,181 or --all")
+            raise typer.Exit(2)
+        cfg = config_from(config)
+        ws = cfg.workspace()
+        with user_errors():
+            ds = load_dataset(cfg.data, ws)
+            if items:
+                ids = [s.strip() for s in items.split(",") if s.strip()]
+                unknown = [i for i in ids if i not in ds.item_index]
+                if unknown:
+                    raise KeyError(f"unknown item ids {unknown}; ids are the catalog's (ml-100k: '1' to '1682')")
+                chosen = [ds.items[ds.item_index[i]] for i in ids]
+            else:
+                chosen = list(ds.items)
+            lcfg = _llm_cfg(cfg, backend, max_new_tokens)
+            describer = Describer(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ds.items])
+            with DescriptionStore(ws.store_path) as store:
+                done = store.done_ids(describer.version)
+                skip = 0 if force else sum(it.item_id in done for it in chosen)
+                if skip:
+                    console.print(f"  resuming: {skip} of {len(chosen)} already described with {describer.version}")
+                cols = (TextColumn("describing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+                with Progress(*cols, console=console, transient=True) as bar:
+                    task = bar.add_task("describe", total=len(chosen) - skip)
+                    describer.run(chosen, store, force=force, progress=lambda d, t, _x: bar.update(task, completed=d))
+                results = [store.get(it.item_id) for it in chosen]
+        rows = [r.model_dump() for r in results if r is not None]
+        if json_:
+            emit_json(rows)
+            return
+        from rich.table import Table
+
+        t = Table(title=f"descriptions ({describer.version}, stored in {ws.store_path.name}: item_descriptions)")
+        for c in ("item", "title", "description", "writer", "grounded", "tries"):
+            t.add_column(c)
+        for it, r in zip(chosen, results, strict=True):
+            if r is not None:
+                t.add_row(it.item_id, it.title, r.text, r.writer, "yes" if r.grounded else "NO", str(r.attempts))
+        stdout.print(t)
+        n_ok = sum(r["grounded"] for r in rows)
+        console.print(f"{n_ok}/{len(rows)} grounded; {sum(r['writer'] == 'template' for r in rows)} from the template")
+
+    @app.command("explain")
+    def explain_cmd(
+        user: Annotated[str, typer.Option("--user", help="User id (ml-100k: 1..943).")],
+        n: Annotated[int, typer.Option("--n", min=1, max=50, help="Items to recommend and explain.")] = 3,
+        history: Annotated[str, typer.Option("--history", help="Profile: train or all.")] = "train",
+        protocol: Annotated[str, typer.Option("--protocol", help="ro811 or loo.")] = "ro811",
+        model: Annotated[str, typer.Option("--model", help="Ranker: auto, joint or ease.")] = "auto",
+        backend: BackendOption = None,
+        max_new_tokens: MaxTokensOption = None,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+    ) -> None:
+        """Recommend for a user and print an LLM explanation per item, marked grounded (llm) or template."""
+        from agent.writer import ExplanationWriter
+        from ranker.explain import RecommendationExplainer
+        from ui.cmd_explain import _profile, load_context
+
+        cfg = config_from(config)
+        with user_errors():
+            ctx = load_context(cfg, protocol, model, quiet=json_)
+            rx = RecommendationExplainer(ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive)
+            res = rx(_profile(ctx, user, history), n, user_id=user)
+            lcfg = _llm_cfg(cfg, backend, max_new_tokens)
+            writer = ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items])
+            say = step(f"writing {len(res.items)} explanations")
+            out: list[dict[str, Any]] = []
+            for ev in res.items:
+                ex = writer.write(ev)
+                say(f"{ev.title}: {ex.writer} in {ex.seconds:.1f} s")
+                out.append({"evidence": ev.model_dump(), "explanation": ex.model_dump()})
+        if json_:
+            emit_json({"user_id": user, "ranker": ctx.model_name, "note": ctx.note, "items": out})
+            return
+        for k, row in enumerate(out, start=1):
+            evd, exd = row["evidence"], row["explanation"]
+            mark = "[green]grounded (llm)[/]" if exd["writer"] == "llm" else "[yellow]template[/]"
+            stdout.print(f"{k}. [bold]{evd['title']}[/] ({evd['year']}) score {evd['score']:.3f}  {mark}")
+            stdout.print(f"   {exd['text']}")
+        n_llm = sum(r["explanation"]["writer"] == "llm" for r in out)
+        console.print(f"{n_llm}/{len(out)} written by the LLM and grounded; the rest by the template")
+
+    @groups["eval"].command("grounding")
+    def eval_grounding(
+        users: Annotated[int, typer.Option("--users", min=1, help="Users (the first N user ids).")] = 50,
+        n: Annotated[int, typer.Option("--n", min=1, help="Items explained per user.")] = 10,
+        protocol: Annotated[str, typer.Option("--protocol", help="ro811 or loo.")] = "ro811",
+        model: Annotated[str, typer.Option("--model", help="Ranker: auto, joint or ease.")] = "auto",
+        backend: BackendOption = None,
+        max_new_tokens: MaxTokensOption = None,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+    ) -> None:
+        """Grounding rate of LLM explanations: first-try passes of the guard over the top n of each user."""
+        from collections import Counter
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from agent.writer import ExplanationWriter
+        from ranker.explain import RecommendationExplainer
+        from ui.cmd_explain import _profile, load_context
+
+        cfg = config_from(config)
+        with user_errors():
+            ctx = load_context(cfg, protocol, model, quiet=json_)
+            rx = RecommendationExplainer(ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive)
+            lcfg = _llm_cfg(cfg, backend, max_new_tokens).model_copy(update={"grounding_retries": 0})
+            writer = ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items])
+            ids = [u.user_id for u in ctx.dataset.users[:users]]
+            total = passed = errors = 0
+            reasons: Counter[str] = Counter()
+            t0 = time.perf_counter()
+            cols = (TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*cols, console=console, transient=True) as bar:
+                task = bar.add_task("grounding", total=len(ids) * n)
+                for uid in ids:
+                    for ev in rx(_profile(ctx, uid, "train"), n, user_id=uid).items:
+                        ex = writer.write(ev)
+                        total += 1
+                        passed += ex.first_try_grounded
+                        errors += ex.attempts == 0 or any(r.startswith("LLM") for r in ex.reasons)
+                        reasons.update(r.split(":")[0] for r in ex.reasons)
+                        bar.advance(task)
+        res = {
+            "users": len(ids), "n": n, "explanations": total, "first_try_grounded": passed,
+            "grounding_rate": passed / total if total else 0.0, "llm_errors": errors,
+            "backend": lcfg.backend, "prompt_version": writer.prompt.version, "ranker": ctx.model_name,
+            "top_failure_reasons": dict(reasons.most_common(8)), "wall_s": round(time.perf_counter() - t0, 1),
+            "shown_grounded_rate": 1.0,
+        }  # fmt: skip
+        if json_:
+            emit_json(res)
+            return
+        stdout.print(f"grounding rate (first try, {lcfg.backend}, {writer.prompt.version}): {passed}/{total} = {res['grounding_rate']:.3f}")
+        stdout.print(f"failure reasons: {res['top_failure_reasons']}; LLM errors {errors}; wall {res['wall_s']} s")
+        stdout.print("shown explanations: every failing text is replaced by the template, which passes the guard")
+
+    @groups["bench"].command("llm")
+    def bench_llm(
+        tokens: Annotated[int, typer.Option("--tokens", min=1, max=512, help="Tokens generated for the speed figures.")] = 32,
+        cold: Annotated[bool, typer.Option("--cold/--no-cold", help="Also time the cold load from GGUF (minutes).")] = True,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+    ) -> None:
+        """Embedded model: cold load (GGUF), cached load (workspace), time to first token, tokens per second."""
+        from agent.llm.embedded import (
+            CACHE_SUBDIR,
+            cache_ready,
+            load_from_cache,
+            load_from_gguf,
+            save_cache,
+            set_threads,
+        )
+
+        cfg = config_from(config)
+        ws = cfg.workspace()
+        res: dict[str, Any] = {"model": "gemma-3-270m-q4_k_m (base)", "threads": set_threads(cfg.llm.threads)}
+        with user_errors():
+            target = ws.models / CACHE_SUBDIR
+            if cold or not cache_ready(ws.models):
+                console.print("cold load from the packaged GGUF (de-quantising)...")
+                lm = load_from_gguf(ws.cache)
+                res["cold_load_s"] = round(lm.load_s, 2)
+                if not cache_ready(ws.models):
+                    save_cache(lm, target)
+                del lm
+            console.print("cached load from the workspace safetensors...")
+            lm = load_from_cache(target)
+            res["cached_load_s"] = round(lm.load_s, 2)
+            prompt = (
+                "Each line of facts describes one movie. Write one short sentence using only these facts.\n\n"
+                'Facts: title "Star Wars"; year 1977; categories Action, Adventure, Romance, Sci-Fi, War.\nDescription:'
+            )
+            res["prompt_tokens"] = lm.count_tokens(prompt)
+            for _run in ("warmup", "measured"):
+                t0 = time.perf_counter()
+                first = None
+                text = ""
+                for piece in lm.stream_text(prompt, max_new_tokens=tokens, stop=None):
+                    if first is None:
+                        first = time.perf_counter() - t0
+                    text += piece
+                total = time.perf_counter() - t0
+            n_out = lm.count_tokens(text)
+            res.update({
+                "ttft_s": round(first or 0.0, 3), "generated_tokens": n_out, "generate_s": round(total, 2),
+                "tokens_per_s": round((n_out - 1) / (total - (first or 0.0)), 2) if n_out > 1 else None,
+                "sample": text.strip()[:200],
+            })  # fmt: skip
+        if json_:
+            emit_json(res)
+            return
+        from rich.table import Table
+
+        t = Table(title="bench llm (embedded model, CPU)")
+        t.add_column("figure")
+        t.add_column("value", justify="right")
+        for k, v in res.items():
+            t.add_row(k, str(v))
+        stdout.print(t)
+        emit_json(res)
