@@ -64,7 +64,13 @@ _EXPORTS = {
     "index_folder": "retrieval.build",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "HAS_GPU", "Candidates", "EncoderConfig", "FaissIndex", "Filters", "HybridRetriever", "IndexConfig",
+    "IndexManifest", "IndexMismatchError", "ItemToItemRetriever", "Query", "RetrievalConfig", "Retriever",
+    "SemanticRetriever", "TextEncoder", "UserVectorProvider", "UserVectorRetriever", "build_index",
+    "build_or_load_index", "catalog_hash", "index_folder", "reciprocal_rank_fusion",
+]  # fmt: skip
+assert sorted(__all__) == sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

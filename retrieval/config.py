@@ -36,7 +36,9 @@ class IndexConfig(BaseModel):
     flat_max_items: int = Field(100_000, ge=1, description="Largest catalog served by the exact flat index in 'auto'.")
     hnsw_m: int = Field(32, ge=4, le=256, description="HNSW graph degree M (more: higher recall, more memory).")
     hnsw_ef_construction: int = Field(
-        100, ge=8, description="HNSW efConstruction: candidate list size while building (more: better graph, slower build)."
+        100,
+        ge=8,
+        description="HNSW efConstruction: candidate list size while building (more: better graph, slower build).",
     )
     hnsw_ef_search: int = Field(
         64, ge=1, description="HNSW efSearch: candidate list size per query (raised to n when n is larger)."

@@ -73,7 +73,10 @@ class Filters(BaseModel):
             return False
         if item.item_id in self.exclude_ids:
             return False
-        for value, low, high in ((item.year, self.year_min, self.year_max), (item.price, self.price_min, self.price_max)):
+        for value, low, high in (
+            (item.year, self.year_min, self.year_max),
+            (item.price, self.price_min, self.price_max),
+        ):
             if low is None and high is None:
                 continue
             if value is None or (low is not None and value < low) or (high is not None and value > high):
@@ -90,6 +93,7 @@ class AttributeTable:
 
     def __init__(self) -> None:
         self.item_ids: np.ndarray = np.zeros(0, dtype=object)  # label -> item_id (None = unused)
+        self.in_use = np.zeros(0, dtype=bool)
         self.year = np.zeros(0, dtype=np.float64)  # NaN = unknown
         self.price = np.zeros(0, dtype=np.float64)
         self.categories: dict[str, np.ndarray] = {}  # folded name -> bool per label
@@ -106,6 +110,7 @@ class AttributeTable:
         new = max(size, int(self.capacity * 1.5) + 16)
         extra = new - self.capacity
         self.item_ids = np.concatenate([self.item_ids, np.full(extra, None, dtype=object)])
+        self.in_use = np.concatenate([self.in_use, np.zeros(extra, dtype=bool)])
         self.year = np.concatenate([self.year, np.full(extra, np.nan)])
         self.price = np.concatenate([self.price, np.full(extra, np.nan)])
         for k, col in self.categories.items():
@@ -131,6 +136,7 @@ class AttributeTable:
                 self.label_of.pop(old, None)
             self.item_ids[label] = iid
             self.label_of[iid] = label
+        self.in_use[labels] = True
         for col in self.categories.values():
             col[labels] = False
         if categories is not None:
@@ -168,6 +174,7 @@ class AttributeTable:
             if iid is not None:
                 self.label_of.pop(iid, None)
         self.item_ids[labels] = None
+        self.in_use[labels] = False
         self.year[labels] = np.nan
         self.price[labels] = np.nan
         for col in self.categories.values():
@@ -175,7 +182,7 @@ class AttributeTable:
 
     def used(self) -> np.ndarray:
         """Boolean mask of rows in use."""
-        return np.not_equal(self.item_ids, None)
+        return self.in_use.copy()
 
     def category_names(self) -> list[str]:
         """Categories present, as first spelled, sorted."""

@@ -31,6 +31,7 @@ from retrieval.candidates import Candidates
 from retrieval.config import IndexConfig
 from retrieval.filters import AttributeTable, Filters
 
+_faiss_any: Any = faiss  # the bundled stubs lack some SWIG classes (SearchParametersHNSW)
 ProgressFn = Callable[[int, int], None]
 FORMAT_VERSION = 1
 REBUILD_HINT = "run `trustrec index build` to rebuild it"
@@ -148,6 +149,7 @@ class FaissIndex:
         return "flat" if count <= self.config.flat_max_items else "hnsw"
 
     def _new_faiss_index(self, kind: str) -> Any:
+        inner: Any
         if kind == "flat":
             inner = faiss.IndexFlatIP(self.dim)
         else:
@@ -364,7 +366,9 @@ class FaissIndex:
             out.append(Candidates(ids, row_s[valid], (source,) * len(ids), lab))
         return out
 
-    def search_labels(self, queries: np.ndarray, n: int, filters: Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search_labels(
+        self, queries: np.ndarray, n: int, filters: Filters | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`search` but returns raw ``(labels, scores)`` arrays ``(m, k)``, ``k = min(n, allowed)``."""
         q = _as_matrix(queries, self.dim)
         if n < 0:
@@ -379,11 +383,12 @@ class FaissIndex:
         params: Any = None
         sel = None if allowed is None else faiss.IDSelectorBatch(allowed)
         if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(self.config.hnsw_ef_search, k))
+            params = _faiss_any.SearchParametersHNSW(efSearch=max(self.config.hnsw_ef_search, k))
             if sel is not None:
                 params.sel = sel
         elif sel is not None:
-            params = faiss.SearchParameters(sel=sel)
+            params = faiss.SearchParameters()
+            params.sel = sel
         target = self._gpu() if params is None else None
         if target is not None:
             scores, labels = target.search(q, k)
@@ -450,7 +455,9 @@ class FaissIndex:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tag = f".tmp{os.getpid()}"
-        idx_tmp, attr_tmp, man_tmp = (folder / f"{name}{tag}" for name in ("index.faiss", "attributes.json", "manifest.json"))
+        idx_tmp, attr_tmp, man_tmp = (
+            folder / f"{name}{tag}" for name in ("index.faiss", "attributes.json", "manifest.json")
+        )
         faiss.write_index(self._index, str(idx_tmp))
         attr_tmp.write_text(json.dumps(self.attributes.to_json()))
         manifest = IndexManifest(

@@ -81,7 +81,9 @@ class SemanticRetriever:
             return Candidates.empty()
         vec = self.encoder.encode_query(q.text)
         if vec.shape[0] != self.index.dim:
-            raise IndexMismatchError(f"encoder gives {vec.shape[0]}-d vectors, index holds {self.index.dim}-d; {REBUILD_HINT}")
+            raise IndexMismatchError(
+                f"encoder gives {vec.shape[0]}-d vectors, index holds {self.index.dim}-d; {REBUILD_HINT}"
+            )
         return self.index.search(vec, n, filters, source=self.name)[0]
 
 
@@ -109,7 +111,7 @@ class UserVectorRetriever:
 
 
 class ItemToItemRetriever:
-    """"More like this": the mean of the reference items' vectors -> nearest other items."""
+    """More like this: the mean of the reference items' vectors -> nearest other items."""
 
     def __init__(self, index: FaissIndex, *, name: str = "item") -> None:
         self.index, self.name = index, name

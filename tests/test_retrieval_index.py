@@ -46,7 +46,9 @@ def make_catalog(n: int, seed: int) -> tuple[list[Item], np.ndarray]:
 
 def build(items: list[Item], vecs: np.ndarray, kind: str = "flat", **cfg: object) -> FaissIndex:
     config = IndexConfig(kind=kind, hnsw_m=8, hnsw_ef_construction=32, hnsw_ef_search=16, **cfg)  # type: ignore[arg-type]
-    return FaissIndex.build(vecs, [it.item_id for it in items], config, items=items, encoder_id="enc-a", catalog_hash="cat-1")
+    return FaissIndex.build(
+        vecs, [it.item_id for it in items], config, items=items, encoder_id="enc-a", catalog_hash="cat-1"
+    )
 
 
 def brute_force(items: list[Item], vecs: np.ndarray, q: np.ndarray, n: int, flt: Filters) -> list[str]:

@@ -141,7 +141,9 @@ def test_cli_index_search_json(ws: Workspace, index: FaissIndex, monkeypatch: py
     rows = json.loads(res.stdout)
     assert len(rows) == 10 and len({r["item_id"] for r in rows}) == 10
     assert all(r["title"] and isinstance(r["score"], float) for r in rows)
-    res = runner.invoke(app, ["index", "search", "space adventure", "--n", "10", "--json", "--exclude-category", "Sci-Fi"])
+    res = runner.invoke(
+        app, ["index", "search", "space adventure", "--n", "10", "--json", "--exclude-category", "Sci-Fi"]
+    )
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
     assert len(rows) == 10 and not any("Sci-Fi" in r["categories"] for r in rows)

@@ -89,7 +89,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         year_max: Annotated[int | None, typer.Option(help="Latest year, inclusive.")] = None,
         price_min: Annotated[float | None, typer.Option(help="Lowest price, inclusive.")] = None,
         price_max: Annotated[float | None, typer.Option(help="Highest price, inclusive.")] = None,
-        like: Annotated[list[str] | None, typer.Option(help="Item id to find more like (repeatable); fused by RRF.")] = None,
+        like: Annotated[
+            list[str] | None, typer.Option(help="Item id to find more like (repeatable); fused by RRF.")
+        ] = None,
         config: ConfigOption = None,
         json_: JsonFlag = False,
     ) -> None:
@@ -155,7 +157,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from rich.table import Table
 
         t = Table(title=f"{query!r}: top {len(rows)}")
-        for col, justify in (("item_id", "right"), ("title", "left"), ("year", "right"), ("categories", "left"), ("score", "right")):
+        for col, justify in (
+            ("item_id", "right"),
+            ("title", "left"),
+            ("year", "right"),
+            ("categories", "left"),
+            ("score", "right"),
+        ):
             t.add_column(col, justify=justify)  # type: ignore[arg-type]
         for r in rows:
             t.add_row(r["item_id"], r["title"], str(r["year"] or ""), ", ".join(r["categories"]), f"{r['score']:.4f}")
@@ -163,10 +171,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @groups["bench"].command("retrieval")
     def bench_retrieval(
-        sizes: Annotated[str, typer.Option(help="Comma-separated catalog sizes; the catalog's own size uses real vectors.")] = "1682,100000,1000000",
+        sizes: Annotated[
+            str, typer.Option(help="Comma-separated catalog sizes; the catalog's own size uses real vectors.")
+        ] = "1682,100000,1000000",
         queries: Annotated[int, typer.Option(min=10, help="Queries per size.")] = 200,
-        ef_search: Annotated[str, typer.Option(help="HNSW efSearch values to sweep, comma-separated (default: config).")] = "",
-        json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON to this file.")] = None,
+        ef_search: Annotated[
+            str, typer.Option(help="HNSW efSearch values to sweep, comma-separated (default: config).")
+        ] = "",
+        json_out: Annotated[
+            Path | None, typer.Option("--json", help="Also write the rows as JSON to this file.")
+        ] = None,
         config: ConfigOption = None,
     ) -> None:
         """Build time, p50/p95 single-query latency and recall@10 (vs exact) of flat and HNSW indexes."""
