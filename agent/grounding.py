@@ -181,7 +181,10 @@ class GroundingGuard:
             return GroundingResult(False, ["empty text"])
         if len(s) > self.max_chars:
             reasons.append(f"longer than {self.max_chars} characters")
-        n_sent = len([x for x in re.split(r"(?<=[.!?])\s+", s) if x.strip()])
+        flat = s  # titles may hold punctuation ("Kill! Kill!"): count sentences without them
+        for t in sorted({display_title(t) for t in facts.titles} | set(facts.titles), key=len, reverse=True):
+            flat = re.sub(r"(?<!\w)" + re.escape(t) + r"(?!\w)", "T", flat, flags=re.I)
+        n_sent = len([x for x in re.split(r"(?<=[.!?])\s+", flat) if x.strip()])
         if n_sent > self.max_sentences:
             reasons.append(f"{n_sent} sentences, more than {self.max_sentences}")
         for rx, what in _UNSUPPORTED:
@@ -213,10 +216,11 @@ class GroundingGuard:
                 reasons.append(f"category word {w!r} not in the facts")
         allowed_words = set(_COMMON_CAPS) | {w.lower() for w in facts.words}
         for t in facts.titles:
-            allowed_words.update(re.findall(r"[a-z0-9']+", display_title(t).lower()))
+            allowed_words.update(re.findall(r"[\w']+", display_title(t).lower()))
         for c in facts.categories:
-            allowed_words.update(re.findall(r"[a-z0-9']+", c.lower()))
-        for w in re.findall(r"\b[A-Z][\w'-]*", s):
+            allowed_words.update(re.findall(r"[\w']+", c.lower()))
+        allowed_words.add("t")  # the placeholder left where an allowed title was
+        for w in re.findall(r"\b[A-Z][\w'-]*", flat):
             parts = [p for p in re.split(r"[-']", w.lower()) if p]
             if w.lower() not in allowed_words and not all(p in allowed_words or p == "s" for p in parts):
                 reasons.append(f"unsupported name {w!r}")
