@@ -21,36 +21,56 @@ class RankerConfig(BaseModel):
     )
     max_tokens: int = Field(32, ge=8, le=512, description="Token limit of an item's text (title, year, genres).")
     trainable_layers: int = Field(
-        1, ge=1, le=12, description="Top transformer layers of the LM fine-tuned with the recommender; the rest are frozen and cached."
+        1,
+        ge=1,
+        le=12,
+        description="Top transformer layers of the LM fine-tuned with the recommender; the rest are frozen and cached.",
     )
     lm_items_per_step: int = Field(
-        64, ge=1, description="Items per step whose text vector is recomputed through the trainable LM layers (the gradient path)."
+        64,
+        ge=1,
+        description="Items per step whose text vector is recomputed through the trainable LM layers (the gradient path).",
     )
     lm_lr: float = Field(3e-5, gt=0, description="Learning rate of the LM's trainable layers.")
     # --- two-tower ---
     dim: int = Field(64, ge=8, description="Dimension of user and item vectors.")
     history_len: int = Field(50, ge=1, description="Most recent history items the user tower attends over.")
     dropout: float = Field(0.2, ge=0, lt=1, description="Dropout on item/user vectors during training.")
-    year_buckets: int = Field(10, ge=1, description="Number of release-year buckets (quantiles of the catalog's years).")
-    temperature: float = Field(0.1, gt=0, description="Softmax temperature of the two-tower loss (on cosine-like scores).")
-    negatives: int = Field(256, ge=0, description="Uniformly sampled negatives per batch, added to the in-batch negatives.")
-    # --- training ---
-    epochs: int = Field(6, ge=1, description="Maximum epochs (early stopping may end sooner).")
-    batch_size: int = Field(512, ge=2, description="Training examples (user, positive item) per step.")
-    examples_per_epoch: int | None = Field(
-        40_000, ge=1, description="Training examples drawn per epoch (None = every training interaction once)."
+    year_buckets: int = Field(
+        10, ge=1, description="Number of release-year buckets (quantiles of the catalog's years)."
     )
-    lr: float = Field(3e-3, gt=0, description="Learning rate of the embeddings and the user tower (AdamW).")
+    temperature: float = Field(
+        0.1, gt=0, description="Softmax temperature of the two-tower loss (on cosine-like scores)."
+    )
+    negatives: int = Field(
+        256, ge=0, description="Uniformly sampled negatives per batch, added to the in-batch negatives."
+    )
+    # --- training ---
+    epochs: int = Field(4, ge=1, description="Maximum epochs (early stopping may end sooner).")
+    batch_size: int = Field(1024, ge=2, description="Training examples (user, positive item) per step.")
+    examples_per_epoch: int | None = Field(
+        20_000, ge=1, description="Training examples drawn per epoch (None = every training interaction once)."
+    )
+    lr: float = Field(1e-2, gt=0, description="Learning rate of the embeddings and the user tower (AdamW).")
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay (decoupled).")
     patience: int = Field(2, ge=1, description="Epochs without validation NDCG@10 gain before stopping early.")
     # --- interpretable features of the additive head ---
-    ease_lambda: float = Field(400.0, gt=0, description="L2 penalty of the closed-form item-item (EASE) model fit on the train split.")
-    transition_window: int = Field(3, ge=1, description="Later items (in time order) counted as transitions of an item.")
-    transition_smoothing: float = Field(5.0, ge=0, description="Added to each row total when normalising transition counts.")
+    ease_lambda: float = Field(
+        400.0, gt=0, description="L2 penalty of the closed-form item-item (EASE) model fit on the train split."
+    )
+    transition_window: int = Field(
+        3, ge=1, description="Later items (in time order) counted as transitions of an item."
+    )
+    transition_smoothing: float = Field(
+        5.0, ge=0, description="Added to each row total when normalising transition counts."
+    )
     recency_grid: list[float] = Field(
         [1.0, 0.95, 0.9, 0.8], description="History recency decays tried on validation (1.0 = order ignored)."
     )
     head_grid: list[float] = Field(
-        [0.0, 0.03, 0.1, 0.3, 1.0], description="Head weights tried per feature on validation (features are standardised)."
+        [0.0, 0.03, 0.1, 0.3, 1.0],
+        description="Head weights tried per feature on validation (features are standardised).",
     )
-    tune_head: bool = Field(True, description="Tune head weights and recency on validation (model selection, never test).")
+    tune_head: bool = Field(
+        True, description="Tune head weights and recency on validation (model selection, never test)."
+    )

@@ -65,7 +65,7 @@ class ShapConfig(BaseModel):
     selection: Literal["loo", "recent"] = Field(
         "loo", description="Window: entries with the largest single-removal effect (loo) or the most recent."
     )
-    selection_pool: int = Field(300, ge=1, description="loo screening looks at this many most recent entries.")
+    selection_pool: int = Field(50, ge=1, description="loo screening looks at this many most recent entries.")
     n_permutations: int = Field(4, ge=1, description="Antithetic permutations for the Permutation explainer.")
     exact_max_features: int = Field(8, ge=1, description="Use the Exact explainer up to this window size.")
     additive_max_history: int = Field(5000, ge=1, description="Above this history length use the window.")
@@ -233,20 +233,32 @@ class ShapExplainer:
 
     # ------------------------------------------------------------------ feature-group attributions
 
-    def explain_features(self, profile: Profile, items: np.ndarray | Sequence[int]) -> FeatureExplanation | None:
-        """Exact feature-group Shapley values (catalog background), or None for a plain Ranker."""
+    def explain_features(
+        self,
+        profile: Profile,
+        items: np.ndarray | Sequence[int],
+        components: dict[str, np.ndarray] | None = None,
+    ) -> FeatureExplanation | None:
+        """Exact feature-group Shapley values (catalog background), or None for a plain Ranker.
+
+        Args:
+            profile: The scored profile.
+            items: Explained items.
+            components: ``score_components([profile], None)`` when already computed (saves a call).
+        """
         if not isinstance(self.ranker, FeatureRanker):
             return None
         items = np.asarray(items, dtype=np.int64).reshape(-1)
-        comps = self.ranker.score_components([profile], None)
+        comps = components if components is not None else self.ranker.score_components([profile], None)
         groups = tuple(self.ranker.feature_groups)
+        n_items = self.ranker.n_items
         # bias may be a scalar, per item, or shaped like the score
-        bias_all = np.broadcast_to(np.asarray(comps.get("bias", 0.0), dtype=np.float64), (1, self.ranker.n_items))[0]
+        bias_all = np.broadcast_to(np.asarray(comps.get("bias", 0.0), dtype=np.float64), (1, n_items))[0]
         vals = np.stack([np.asarray(comps[g], dtype=np.float64)[0] for g in groups], axis=1)  # (n_items, G)
         mean = vals.mean(axis=0)
         values = vals[items] - mean[None, :]
         base = bias_all[items] + mean.sum()
-        scores = np.asarray(self.ranker.score([profile], items), dtype=np.float64)[0]
+        scores = vals[items].sum(axis=1) + bias_all[items]
         return FeatureExplanation(groups, values, base, scores)
 
 
@@ -307,18 +319,34 @@ class RecommendationExplainer:
     def select(
         self, profile: Profile, n: int, *, candidates: np.ndarray | None = None, mmr_lambda: float | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The list (item indices), its scores, and the all-item scores used for it."""
+        """The list (item indices), its scores, and the all-item scores (ineligible items ``-inf``)."""
+        items, scores, masked, _ = self._select(profile, n, candidates, mmr_lambda)
+        return items, scores, masked
+
+    def _select(
+        self, profile: Profile, n: int, candidates: np.ndarray | None, mmr_lambda: float | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
         lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
-        all_scores = np.asarray(self.ranker.score([profile], None), dtype=np.float64)[0]
+        comps = None
+        if isinstance(self.ranker, FeatureRanker):
+            # one call gives the scores and the feature-group background
+            comps = self.ranker.score_components([profile], None)
+            all_scores = np.asarray(comps.get("bias", 0.0), dtype=np.float64) + sum(
+                np.asarray(comps[g], dtype=np.float64) for g in self.ranker.feature_groups
+            )
+            all_scores = np.broadcast_to(all_scores, (1, self.ranker.n_items))[0].copy()
+        else:
+            all_scores = np.asarray(self.ranker.score([profile], None), dtype=np.float64)[0]
         banned = np.concatenate([profile.history, profile.exclude])
         masked = all_scores.copy()
         if candidates is not None:
             keep = np.zeros(masked.size, dtype=bool)
             keep[np.asarray(candidates, dtype=np.int64)] = True
             masked[~keep] = -np.inf
-        pool = top_n(masked, max(n, self.config.diversity.pool) if lam < 1.0 else n, exclude=banned)
+        masked[banned] = -np.inf
+        pool = top_n(masked, max(n, self.config.diversity.pool) if lam < 1.0 else n)
         items = mmr_rerank(pool, masked[pool], self.similarity, n, lam) if lam < 1.0 else pool[:n]
-        return items, all_scores[items], masked
+        return items, all_scores[items], masked, comps
 
     def __call__(
         self,
@@ -331,9 +359,9 @@ class RecommendationExplainer:
     ) -> ExplainedRecommendations:
         """Top-``n`` for ``profile`` with evidence; see :func:`explain_recommendations`."""
         lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
-        items, scores, masked = self.select(profile, n, candidates=candidates, mmr_lambda=lam)
+        items, scores, masked, comps = self._select(profile, n, candidates, lam)
         hist = self.shap.explain_history(profile, items)
-        feats = self.shap.explain_features(profile, items)
+        feats = self.shap.explain_features(profile, items, comps)
         reports = self.trust.reports(profile, items, hist, n=n, candidate_scores=masked)
         list_report = self.trust.list_report(profile, items, masked, reports)
         ds = self.dataset

@@ -7,7 +7,8 @@ Per item (:class:`ranker.evidence.TrustReport`):
 - ``uncertainty`` = standard deviation of the item's score over ``n_samples`` perturbed scorings:
   MC dropout when the ranker offers ``score_samples(profiles, items, n_samples, seed)``, otherwise a
   bootstrap over the history (entries resampled with replacement; multiplicities become weights).
-  From the same samples, ``stability`` = share of samples in which the item stays in the top-``n``.
+  From the same samples, ``stability`` = share of samples in which the item stays in the top-``n``
+  (among the ``stability_pool`` strongest candidates and the list itself).
 - ``user_support`` / ``item_support`` = interactions of the user (distinct history items) and of
   the item (training data); ``cold_start`` when either is below ``cold_start_min`` (default 5).
 - ``fidelity`` = ``d_top - d_rand`` in score units, where ``d_top`` is the score drop when the
@@ -53,6 +54,7 @@ class TrustConfig(BaseModel):
     cold_start_min: int = Field(5, ge=0, description="Fewer interactions than this (user or item) = cold start.")
     support_saturation: int = Field(50, ge=1, description="Interactions at which the support term reaches 1.")
     n_samples: int = Field(16, ge=2, description="Bootstrap / MC-dropout samples for uncertainty and stability.")
+    stability_pool: int = Field(100, ge=1, description="Top candidates among which top-n stability is measured.")
     fidelity_k: int = Field(3, ge=1, description="History entries removed in the fidelity test.")
     fidelity_random_draws: int = Field(5, ge=1, description="Random removals averaged for the fidelity baseline.")
     weight_confidence: float = Field(0.4, ge=0, description="Weight of the calibrated probability.")
@@ -111,42 +113,67 @@ class TrustScorer:
 
     # ------------------------------------------------------------------ components
 
-    def samples(self, profile: Profile, n_samples: int | None = None) -> np.ndarray:
-        """All-item scores under perturbation, shape ``(n_samples, n_items)``."""
-        s = n_samples or self.config.n_samples
-        sampler = getattr(self.ranker, "score_samples", None)
-        if callable(sampler):
-            out = np.asarray(sampler([profile], None, n_samples=s, seed=self.config.seed), dtype=np.float64)
-            return out[:, 0, :]
+    def _bootstrap_profiles(self, profile: Profile, n_samples: int) -> list[Profile]:
         rng = np.random.default_rng(self.config.seed)
         h = profile.history.size
         if h == 0:
-            return np.repeat(np.asarray(self.ranker.score([profile], None), dtype=np.float64), s, axis=0)
-        profiles = []
-        for _ in range(s):
+            return [profile] * n_samples
+        out = []
+        for _ in range(n_samples):
             counts = np.bincount(rng.integers(0, h, size=h), minlength=h)
             keep = np.flatnonzero(counts)
-            profiles.append(
+            out.append(
                 Profile(profile.history[keep], profile.weights[keep] * counts[keep], profile.user_idx, profile.exclude)
             )
-        return np.asarray(self.ranker.score(profiles, None), dtype=np.float64)
+        return out
 
-    def fidelity(self, profile: Profile, hist: HistoryExplanation) -> tuple[np.ndarray, np.ndarray]:
-        """Score drops ``(d_top, d_rand)`` per explained item (see the module docstring)."""
-        items = hist.items
+    def _fidelity_profiles(self, profile: Profile, hist: HistoryExplanation) -> list[Profile]:
         k = self.config.fidelity_k
         h = profile.history.size
-        if h == 0 or items.size == 0:
-            z = np.zeros(items.size)
-            return z, z.copy()
+        if h == 0 or hist.items.size == 0:
+            return []
         rng = np.random.default_rng(self.config.seed + 1)
         draws = [rng.choice(h, size=min(k, h), replace=False) for _ in range(self.config.fidelity_random_draws)]
-        tops = [hist.top_positions(r, k) for r in range(items.size)]
-        profiles = [profile.without(t) for t in tops] + [profile.without(d) for d in draws]
-        out = np.asarray(self.ranker.score(profiles, items), dtype=np.float64)
-        d_top = hist.scores - out[np.arange(items.size), np.arange(items.size)]
-        d_rand = (hist.scores[None, :] - out[items.size :]).mean(axis=0)
-        return d_top, d_rand
+        tops = [hist.top_positions(r, k) for r in range(hist.items.size)]
+        return [profile.without(t) for t in tops] + [profile.without(d) for d in draws]
+
+    def perturbed(
+        self, profile: Profile, hist: HistoryExplanation, pool: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores on ``pool`` (sorted, holding every explained item) under perturbation ``(n_samples, len(pool))`` and the fidelity drops.
+
+        One ranker call scores the bootstrap resamples and the fidelity profiles together; a ranker
+        with ``score_samples(profiles, items, n_samples=, seed=)`` (MC dropout) supplies the samples.
+
+        Returns:
+            ``(samples, d_top, d_rand)``; the drops are per item of ``hist.items``.
+        """
+        s = self.config.n_samples
+        fid = self._fidelity_profiles(profile, hist)
+        sampler = getattr(self.ranker, "score_samples", None)
+        use_sampler = callable(sampler)
+        boot = [] if use_sampler else self._bootstrap_profiles(profile, s)
+        out = (
+            np.asarray(self.ranker.score(boot + fid, pool), dtype=np.float64)
+            if boot or fid
+            else np.zeros((0, pool.size))
+        )
+        if use_sampler:
+            assert sampler is not None
+            samples = np.asarray(sampler([profile], pool, n_samples=s, seed=self.config.seed), dtype=np.float64)[
+                :, 0, :
+            ]
+        else:
+            samples = out[:s]
+        k = hist.items.size
+        if not fid:
+            return samples, np.zeros(k), np.zeros(k)
+        f = out[len(boot) :]
+        col = np.searchsorted(pool, hist.items)  # pool is sorted and holds every item
+        at_items = f[:, col]  # (k + draws, k)
+        d_top = hist.scores - at_items[np.arange(k), np.arange(k)]
+        d_rand = (hist.scores[None, :] - at_items[k:]).mean(axis=0)
+        return samples, d_top, d_rand
 
     def support(self, n_interactions: int) -> float:
         sat = self.config.support_saturation
@@ -174,18 +201,20 @@ class TrustScorer:
         items = np.asarray(items, dtype=np.int64)
         cfg = self.config
         n = n or items.size
-        samples = self.samples(profile)
-        banned = np.concatenate([profile.history, profile.exclude])
-        if candidate_scores is not None:
-            samples = np.where(np.isfinite(candidate_scores)[None, :], samples, -np.inf)
+        if candidate_scores is None:
+            candidate_scores = np.asarray(self.ranker.score([profile], None), dtype=np.float64)[0]
+        eligible = np.asarray(candidate_scores, dtype=np.float64).copy()
+        eligible[np.concatenate([profile.history, profile.exclude])] = -np.inf
+        # stability is measured among the strongest candidates: items far down rarely enter a top-n
+        pool = np.union1d(items, top_n(eligible, cfg.stability_pool))
+        samples, d_top, d_rand = self.perturbed(profile, hist, pool)
         retained = np.zeros(items.size)
         for row in samples:
-            retained += np.isin(items, top_n(row, n, exclude=banned))
-        stability = retained / samples.shape[0]
-        finite = np.where(np.isfinite(samples[:, items]), samples[:, items], np.nan)
-        std = np.nan_to_num(np.nanstd(finite, axis=0))
+            retained += np.isin(items, pool[top_n(row, n)])
+        stability = retained / max(samples.shape[0], 1)
+        col = np.searchsorted(pool, items)
+        std = samples[:, col].std(axis=0) if samples.size else np.zeros(items.size)
         probs = np.clip(self.calibrator.predict(hist.scores), 0.0, 1.0)
-        d_top, d_rand = self.fidelity(profile, hist)
         user_n = int(np.unique(profile.history).size)
         s_user = self.support(user_n)
         wsum = cfg.weight_confidence + cfg.weight_stability + cfg.weight_support + cfg.weight_fidelity

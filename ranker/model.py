@@ -1,0 +1,366 @@
+"""The joint ranker: a hybrid two-tower network with a fine-tuned language model, plus an additive head.
+
+Score of item ``i`` for a profile (history ``h_k`` with weights ``w_k``; recency ``r_k = decay**age``;
+base weight ``a_k = clip(w_k, 0, 1)`` and session part ``e_k = w_k - a_k``)::
+
+    score = two_tower + collaborative + text + attributes + popularity + session + bias
+
+- ``two_tower``: cosine of the user tower (attention over history item vectors, weighted by ``w``,
+  plus a user-id embedding) and the item tower (fine-tuned LM text vector + item-id + genre + year
+  embeddings).
+- ``collaborative``: ``sum_k r_k a_k (EASE[h_k, i], transition[h_k, i])`` (closed form, train split).
+- ``text``: similarity of the item's LM text vector to the recency-weighted history text profile.
+- ``attributes``: genre and release-year match with the history.
+- ``popularity``: standardised log train popularity.
+- ``session``: the collaborative and text terms again with the session part ``e`` (likes above an
+  ordinary interaction, dislikes below zero), so this session's feedback moves scores at once.
+
+Each term is a head weight times a standardised feature, so ``score_components`` add up to
+``score`` exactly (feature-group Shapley values are the components themselves).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ranker.base import Profile
+from ranker.config import Ablation, RankerConfig
+from ranker.features import ItemFeatures
+
+ALL_GROUPS: tuple[str, ...] = ("two_tower", "collaborative", "text", "attributes", "popularity", "session")
+#: Raw features each head weight multiplies (standardised by ``scales``).
+HEAD_KEYS: tuple[str, ...] = ("two_tower", "ease", "transition", "text", "genre", "year", "popularity")
+
+
+def groups_for(ablation: Ablation) -> tuple[str, ...]:
+    """Feature groups active in an ablation (text-only: no ids, no collaborative signal; id-only: no LM)."""
+    if ablation == "text-only":
+        return ("two_tower", "text", "attributes", "session")
+    if ablation == "id-only":
+        return ("two_tower", "collaborative", "attributes", "popularity", "session")
+    return ALL_GROUPS
+
+
+def heads_for(ablation: Ablation) -> tuple[str, ...]:
+    """Head weights that exist in an ablation."""
+    if ablation == "text-only":
+        return ("two_tower", "text", "genre", "year")
+    if ablation == "id-only":
+        return ("two_tower", "ease", "transition", "genre", "year", "popularity")
+    return HEAD_KEYS
+
+
+class TwoTowerNet(nn.Module):
+    """User and item towers. Padding rows: item ``n_items``, user ``n_users`` (unknown user)."""
+
+    def __init__(
+        self,
+        *,
+        n_users: int,
+        n_items: int,
+        genres: np.ndarray,
+        year_bucket: np.ndarray,
+        n_year_buckets: int,
+        text_dim: int | None,
+        use_ids: bool,
+        dim: int,
+        history_len: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.n_users, self.n_items, self.dim, self.history_len = n_users, n_items, dim, history_len
+        g = torch.as_tensor(genres, dtype=torch.float32)
+        self.register_buffer("genres", g / g.sum(1, keepdim=True).clamp_min(1.0))
+        self.register_buffer("year_bucket", torch.as_tensor(year_bucket, dtype=torch.long))
+        self.genre = nn.Linear(g.shape[1], dim, bias=False)
+        self.year = nn.Embedding(n_year_buckets + 1, dim)
+        self.text_proj = nn.Linear(text_dim, dim) if text_dim else None
+        self.item_id = nn.Embedding(n_items, dim) if use_ids else None
+        self.user_id = nn.Embedding(n_users + 1, dim, padding_idx=n_users) if use_ids else None
+        self.query = nn.Parameter(torch.zeros(dim))
+        self.key = nn.Linear(dim, dim, bias=False)
+        self.value = nn.Linear(dim, dim, bias=False)
+        self.recency = nn.Embedding(history_len, 1)
+        self.drop = nn.Dropout(dropout)
+        for emb in (self.year, self.item_id, self.user_id):
+            if emb is not None:
+                nn.init.normal_(emb.weight, std=0.05)
+        nn.init.zeros_(self.recency.weight)
+        if self.user_id is not None:
+            with torch.no_grad():
+                self.user_id.weight[n_users].zero_()
+
+    def item_vectors(self, text_vecs: torch.Tensor | None, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Item-tower output ``(len(items), dim)``; ``text_vecs`` rows align with ``items``."""
+        if items is None:
+            items = torch.arange(self.n_items)
+        v = self.genre(self.genres[items]) + self.year(self.year_bucket[items])
+        if self.text_proj is not None and text_vecs is not None:
+            v = v + self.text_proj(text_vecs)
+        if self.item_id is not None:
+            v = v + self.item_id(items)
+        return self.drop(v)
+
+    def user_vectors(
+        self, item_vecs: torch.Tensor, hist: torch.Tensor, weights: torch.Tensor, age: torch.Tensor, users: torch.Tensor
+    ) -> torch.Tensor:
+        """User-tower output ``(B, dim)``.
+
+        Args:
+            item_vecs: ``(n_items, dim)`` item vectors.
+            hist: ``(B, L)`` history item indices, ``n_items`` = padding.
+            weights: ``(B, L)`` history weights (0 on padding).
+            age: ``(B, L)`` position from the most recent entry, clipped to ``history_len - 1``.
+            users: ``(B,)`` user indices, ``n_users`` = unknown.
+        """
+        padded = torch.cat([item_vecs, item_vecs.new_zeros(1, self.dim)])
+        k = padded[hist]
+        q = self.query.expand(hist.shape[0], -1)
+        uid = self.user_id(users) if self.user_id is not None else None
+        if uid is not None:
+            q = q + uid
+        logits = (self.key(k) @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(self.dim) + self.recency(age).squeeze(-1)
+        pad = hist >= self.n_items
+        logits = logits.masked_fill(pad, -1e9)
+        alpha = torch.softmax(logits, dim=-1) * (~pad).to(logits.dtype)
+        u = ((alpha * weights).unsqueeze(-1) * self.value(k)).sum(1)
+        if uid is not None:
+            u = u + uid
+        return self.drop(u)
+
+
+def pad_histories(
+    profiles: Sequence[Profile], n_items: int, n_users: int, history_len: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Padded ``(hist, weights, age, users)`` tensors of the last ``history_len`` entries of each profile."""
+    b = len(profiles)
+    hist = np.full((b, history_len), n_items, dtype=np.int64)
+    w = np.zeros((b, history_len), dtype=np.float32)
+    age = np.zeros((b, history_len), dtype=np.int64)
+    users = np.full(b, n_users, dtype=np.int64)
+    for r, p in enumerate(profiles):
+        h, pw = p.history[-history_len:], p.weights[-history_len:]
+        m = h.size
+        if m:
+            hist[r, :m], w[r, :m] = h, pw
+            age[r, :m] = np.arange(m - 1, -1, -1)
+        if p.user_idx is not None and 0 <= p.user_idx < n_users:
+            users[r] = p.user_idx
+    return torch.from_numpy(hist), torch.from_numpy(w), torch.from_numpy(age), torch.from_numpy(users)
+
+
+class JointRanker:
+    """The trained joint model behind the :class:`ranker.base.FeatureRanker` contract.
+
+    Scoring needs no language model at run time: the fine-tuned LM's item text vectors are part
+    of the model state (``text_vecs``); :mod:`ranker.train` owns the LM during training.
+
+    Attributes:
+        feature_groups: Active groups (depends on the ablation); with ``bias`` they sum to the score.
+        head: Head weight per raw feature (see :data:`HEAD_KEYS`) plus ``bias`` and ``decay``.
+        scales: Standard deviation of each raw feature on training users (the standardisation).
+    """
+
+    def __init__(
+        self,
+        config: RankerConfig,
+        *,
+        n_users: int,
+        features: ItemFeatures,
+        year_bucket: np.ndarray,
+        text_vecs: np.ndarray | None,
+        ablation: Ablation = "joint",
+        protocol: str = "ro811",
+        item_mask: np.ndarray | None = None,
+    ) -> None:
+        self.config = config
+        self.ablation: Ablation = ablation
+        self.protocol = protocol
+        self.features = features
+        self._n_items = int(features.ease.shape[0])
+        self.n_users = n_users
+        self.year_bucket = np.asarray(year_bucket, dtype=np.int64)
+        self.item_mask = np.ones(self._n_items, dtype=bool) if item_mask is None else np.asarray(item_mask, dtype=bool)
+        use_text = ablation != "id-only"
+        if use_text and text_vecs is None:
+            raise ValueError(f"ablation {ablation!r} needs item text vectors from the language model")
+        self.text_vecs = torch.as_tensor(text_vecs, dtype=torch.float32) if use_text and text_vecs is not None else None
+        self.net = TwoTowerNet(
+            n_users=n_users, n_items=self._n_items, genres=features.genres, year_bucket=self.year_bucket,
+            n_year_buckets=config.year_buckets, text_dim=None if self.text_vecs is None else int(self.text_vecs.shape[1]),
+            use_ids=ablation != "text-only", dim=config.dim, history_len=config.history_len, dropout=config.dropout,
+        )  # fmt: skip
+        self.feature_groups: tuple[str, ...] = groups_for(ablation)
+        self.head: dict[str, float] = {k: 0.0 for k in heads_for(ablation)}
+        self.head.update(bias=0.0, decay=1.0)
+        if "ease" in self.head:
+            self.head["ease"] = 1.0
+        else:
+            self.head["text"] = 1.0
+        self.scales: dict[str, float] = {k: 1.0 for k in HEAD_KEYS}
+        self._item_cache: torch.Tensor | None = None
+        self._raw_cache: dict[str, dict[str, np.ndarray]] = {}
+
+    # ----- contract -----
+    @property
+    def n_items(self) -> int:
+        return self._n_items
+
+    def score(self, profiles: Sequence[Profile], items: np.ndarray | None = None) -> np.ndarray:
+        """Scores ``(len(profiles), len(items))`` (all items when ``items`` is None); higher is better."""
+        comps = self.score_components(profiles, items)
+        total = comps.pop("bias").copy()
+        for g in self.feature_groups:
+            total += comps[g]
+        return total
+
+    def score_components(self, profiles: Sequence[Profile], items: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per-group contributions (each shaped like :meth:`score`) plus ``bias``; they sum to the score."""
+        sel = np.arange(self._n_items) if items is None else np.asarray(items, dtype=np.int64)
+        raw = self.raw_features(profiles, sel)
+        h, s = self.head, self.scales
+
+        def term(key: str, name: str | None = None) -> np.ndarray:
+            w = h.get(key, 0.0)
+            x = raw[name or key]
+            return (w / s[key]) * x if w else np.zeros_like(x)
+
+        out: dict[str, np.ndarray] = {}
+        for g in self.feature_groups:
+            if g == "two_tower":
+                out[g] = term("two_tower")
+            elif g == "collaborative":
+                out[g] = term("ease") + term("transition")
+            elif g == "text":
+                out[g] = term("text")
+            elif g == "attributes":
+                out[g] = term("genre") + term("year")
+            elif g == "popularity":
+                out[g] = term("popularity")
+            elif g == "session":
+                parts = [term(k, f"session_{k}") for k in ("ease", "transition", "text") if k in h]
+                out[g] = np.sum(parts, axis=0)
+        out["bias"] = np.full((len(profiles), sel.size), h["bias"], dtype=np.float64)
+        return out
+
+    # ----- vectors -----
+    def item_vectors(self) -> np.ndarray:
+        """Unit-norm two-tower item vectors ``(n_items, dim)`` (for FAISS user-vector retrieval)."""
+        return nn.functional.normalize(self._items(), dim=-1).numpy().astype(np.float32)
+
+    def user_vector(self, profile: Profile) -> np.ndarray:
+        """Unit-norm two-tower user vector ``(dim,)``; its inner product with :meth:`item_vectors`
+        is the raw ``two_tower`` feature."""
+        return self.user_vectors([profile])[0]
+
+    def user_vectors(self, profiles: Sequence[Profile]) -> np.ndarray:
+        """Unit-norm two-tower user vectors ``(len(profiles), dim)``."""
+        with torch.no_grad():
+            self.net.eval()
+            u = self.net.user_vectors(
+                self._items(), *pad_histories(profiles, self._n_items, self.n_users, self.config.history_len)
+            )
+            return nn.functional.normalize(u, dim=-1).numpy().astype(np.float32)
+
+    def invalidate(self) -> None:
+        """Forget cached item vectors (after the network or text vectors changed)."""
+        self._item_cache = None
+        self._raw_cache.clear()
+
+    def _items(self) -> torch.Tensor:
+        if self._item_cache is None:
+            with torch.no_grad():
+                self.net.eval()
+                self._item_cache = self.net.item_vectors(self.text_vecs)
+        return self._item_cache
+
+    # ----- features -----
+    def _history_matrices(self, profiles: Sequence[Profile]) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(P, n_items)`` recency-weighted base (``a``) and session (``e``) history weights."""
+        decay = float(self.head.get("decay", 1.0))
+        base = np.zeros((len(profiles), self._n_items), dtype=np.float32)
+        sess = np.zeros_like(base)
+        for r, p in enumerate(profiles):
+            if not p.history.size:
+                continue
+            rec = decay ** np.arange(p.history.size - 1, -1, -1, dtype=np.float64)
+            a = np.clip(p.weights, 0.0, 1.0)
+            np.add.at(base[r], p.history, (rec * a).astype(np.float32))
+            np.add.at(sess[r], p.history, (rec * (p.weights - a)).astype(np.float32))
+        return base, sess
+
+    def raw_features(self, profiles: Sequence[Profile], items: np.ndarray) -> dict[str, np.ndarray]:
+        """Unweighted features ``(P, len(items))`` for every head key (zeros where the ablation lacks them).
+
+        The last results are memoised by profile content, items and decay (validation sweeps over
+        head weights re-score the same profiles); :meth:`invalidate` clears the memo.
+        """
+        h = hashlib.blake2b(digest_size=16)
+        h.update(np.asarray([self.head.get("decay", 1.0)]).tobytes())
+        h.update(np.ascontiguousarray(items).tobytes())
+        for p in profiles:
+            h.update(np.asarray([-1 if p.user_idx is None else p.user_idx, p.history.size]).tobytes())
+            h.update(p.history.tobytes())
+            h.update(p.weights.tobytes())
+        key = h.hexdigest()
+        if key in self._raw_cache:
+            return self._raw_cache[key]
+        out = self._compute_raw(profiles, items)
+        if len(self._raw_cache) >= 2:
+            self._raw_cache.pop(next(iter(self._raw_cache)))
+        self._raw_cache[key] = out
+        return out
+
+    def _compute_raw(self, profiles: Sequence[Profile], items: np.ndarray) -> dict[str, np.ndarray]:
+        f = self.features
+        base, sess = self._history_matrices(profiles)
+        has_sess = bool(np.any(sess))
+        norm = base.sum(1, keepdims=True) + 1.0
+        zeros = np.zeros((len(profiles), items.size), dtype=np.float64)
+        keys = set(self.head)
+
+        def mm(x: np.ndarray, m: np.ndarray, on: bool = True) -> np.ndarray:
+            return (x @ m).astype(np.float64) if on else zeros
+
+        out: dict[str, np.ndarray] = {}
+        e = f.ease[:, items] if "ease" in keys else None
+        t = f.transition[:, items] if "transition" in keys else None
+        out["ease"] = zeros if e is None else mm(base, e)
+        out["session_ease"] = zeros if e is None else mm(sess, e, has_sess)
+        out["transition"] = zeros if t is None else mm(base, t)
+        out["session_transition"] = zeros if t is None else mm(sess, t, has_sess)
+        if "text" in keys and self.text_vecs is not None:
+            tv = self.text_vecs.numpy()
+            out["text"] = mm((base @ tv) / norm, tv[items].T)
+            out["session_text"] = mm((sess @ tv) / norm, tv[items].T, has_sess)
+        else:
+            out["text"] = out["session_text"] = zeros
+        out["genre"] = mm((base @ f.genres) / norm, f.genres[items].T)
+        out["year"] = mm((base @ f.year) / norm, f.year[items].T)
+        out["popularity"] = np.broadcast_to(f.popularity[items].astype(np.float64), (len(profiles), items.size)).copy()
+        u = torch.from_numpy(self.user_vectors(profiles))
+        v = nn.functional.normalize(self._items()[torch.from_numpy(items)], dim=-1)
+        out["two_tower"] = (u @ v.T).numpy().astype(np.float64)
+        return out
+
+    def fit_scales(self, profiles: Sequence[Profile]) -> None:
+        """Set each raw feature's scale to its standard deviation over ``profiles`` x all items."""
+        raw = self.raw_features(profiles, np.flatnonzero(self.item_mask))
+        for k in HEAD_KEYS:
+            sd = float(np.std(raw[k])) if k in raw else 0.0
+            self.scales[k] = sd if sd > 1e-9 else 1.0
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description (config, ablation, head, scales) stored next to the weights."""
+        return {
+            "config": self.config.model_dump(), "ablation": self.ablation, "protocol": self.protocol,
+            "n_users": self.n_users, "n_items": self._n_items, "head": self.head, "scales": self.scales,
+            "feature_groups": list(self.feature_groups),
+        }  # fmt: skip

@@ -1,0 +1,427 @@
+"""Training of the joint ranker: the LM's top layers and the two towers learn together.
+
+Loss: softmax cross-entropy of each (history, positive item) example against the batch's other
+positives and uniformly sampled negatives. Per step, a random subset of the batch's positive items
+get fresh text vectors through the trainable LM layers (the gradient path into the language model);
+all other items use text vectors refreshed once per epoch. The additive head's weights, the history
+recency decay and early stopping are chosen on validation data through the ``validate`` callback
+(``ranker`` never imports ``evals``; the CLI passes ``evals.ranking.evaluate``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from catalog.config import Workspace
+from catalog.splits import Split
+from catalog.types import Dataset
+from ranker.base import Profile
+from ranker.checkpoint import load_model, load_train_state, save_model, save_train_state
+from ranker.config import Ablation, RankerConfig
+from ranker.features import attribute_indices, fit_features, train_sequences
+from ranker.model import JointRanker, heads_for, pad_histories
+
+Validate = Callable[[JointRanker], dict[str, float]]
+METRIC = "ndcg@10"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    model: JointRanker
+    folder: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_metric: float = float("-inf")
+    wall_s: float = 0.0
+
+
+def model_folder(workspace: Workspace, protocol: str, ablation: Ablation = "joint") -> Path:
+    """Checkpoint folder of one (protocol, ablation) model in the workspace."""
+    return workspace.models / f"ranker-{protocol}-{ablation}"
+
+
+def train_profiles(split: Split, n_users: int, users: np.ndarray | None = None) -> list[Profile]:
+    """Profiles whose history is each user's train items (in the split's order)."""
+    seqs = train_sequences(split.train, n_users)
+    ids = np.arange(n_users) if users is None else users
+    return [Profile(seqs[u], user_idx=int(u)) for u in ids]
+
+
+def holdout_validation(split: Split, n_users: int, *, on: str = "valid", k: int = 10) -> Validate:
+    """A small full-ranking NDCG@k/Recall@k on ``split.valid`` (history = train, train items masked).
+
+    For development and :func:`ensure_trained` without a caller-supplied callback; the reported
+    figures come from ``evals.ranking``.
+    """
+    target = split.valid if on == "valid" else split.test
+    users = np.unique(target["user_idx"].to_numpy())
+    truth: dict[int, set[int]] = {}
+    for u, i in zip(target["user_idx"].to_numpy(), target["item_idx"].to_numpy(), strict=True):
+        truth.setdefault(int(u), set()).add(int(i))
+    profiles = train_profiles(split, n_users, users)
+    if on != "valid":  # test: validation items are known history too, so mask them
+        seen = train_sequences(split.valid, n_users)
+        profiles = [Profile(p.history, user_idx=p.user_idx, exclude=seen[int(p.user_idx or 0)]) for p in profiles]
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+
+    def validate(model: JointRanker) -> dict[str, float]:
+        ndcg, rec = [], []
+        for s in range(0, len(profiles), 256):
+            chunk = profiles[s : s + 256]
+            scores = model.score(chunk)
+            scores[:, ~split.item_mask] = -np.inf
+            for r, p in enumerate(chunk):
+                scores[r, p.history] = -np.inf
+                scores[r, p.exclude] = -np.inf
+            top = np.argsort(-scores, axis=1)[:, :k]
+            for r, p in enumerate(chunk):
+                t = truth[int(p.user_idx or 0)]
+                hits = np.array([i in t for i in top[r]], dtype=float)
+                ndcg.append(float((hits * disc).sum() / disc[: min(len(t), k)].sum()))
+                rec.append(float(hits.sum() / len(t)))
+        return {f"ndcg@{k}": float(np.mean(ndcg)), f"recall@{k}": float(np.mean(rec))}
+
+    return validate
+
+
+def plot_learning_curve(history: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
+    """Loss and validation NDCG@10 per epoch as a PNG (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(ep, [h["loss"] for h in history], "o-", color="tab:blue", label="train loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("train loss", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(ep, [h.get(METRIC, np.nan) for h in history], "s-", color="tab:red", label=f"valid {METRIC}")
+    ax2.set_ylabel(f"valid {METRIC}", color="tab:red")
+    ax.set_title(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+class Trainer:
+    """Trains one (protocol, ablation) joint ranker with checkpoints, resume and early stopping.
+
+    Args:
+        dataset: The dataset (items give texts and attributes).
+        split: The protocol's split; only ``train`` is used for fitting, ``validate`` sees validation.
+        config: Hyperparameters.
+        folder: Checkpoint folder (best model at the top, resumable state in ``last/``).
+        validate: ``validate(model) -> {"ndcg@10": ..., ...}`` on validation data.
+        ablation: ``joint``, ``text-only`` or ``id-only``.
+        seed: Seed of every random choice (examples, negatives, initialisation).
+        cache_dir: Where the frozen LM layers' outputs are cached.
+        progress: Show tqdm progress bars (stderr).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        split: Split,
+        config: RankerConfig,
+        folder: Path,
+        validate: Validate,
+        *,
+        ablation: Ablation = "joint",
+        seed: int = 2020,
+        cache_dir: Path | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.ds, self.split, self.cfg, self.folder = dataset, split, config, folder
+        self.validate, self.ablation, self.seed, self.progress = validate, ablation, seed, progress
+        self.sequential = split.protocol == "loo"
+        torch.manual_seed(seed)
+        np.random.seed(seed % (2**32))
+        genres, bucket, _ = attribute_indices(dataset, config.year_buckets)
+        del genres
+        self.lm: Any = None
+        text_vecs = None
+        if ablation != "id-only":
+            from tqdm.auto import tqdm
+
+            from ranker.text import LMTextTower
+
+            bar = tqdm(
+                total=dataset.n_items, desc="caching frozen LM layers", unit="item", disable=not progress, leave=False
+            )
+
+            def tick(done: int, total: int) -> None:
+                bar.n = done
+                bar.refresh()
+
+            self.lm = LMTextTower(
+                [it.text() for it in dataset.items], config.encoder_path, trainable_layers=config.trainable_layers,
+                max_tokens=config.max_tokens, progress=tick, cache_dir=cache_dir,
+            )  # fmt: skip
+            bar.close()
+            text_vecs = self.lm.encode_all().numpy()
+        feats = fit_features(
+            dataset, split.train, ease_lambda=config.ease_lambda, window=config.transition_window,
+            smoothing=config.transition_smoothing, year_buckets=config.year_buckets,
+        )  # fmt: skip
+        self.model = JointRanker(
+            config, n_users=dataset.n_users, features=feats, year_bucket=bucket, text_vecs=text_vecs,
+            ablation=ablation, protocol=split.protocol, item_mask=split.item_mask,
+        )  # fmt: skip
+        self.seqs = train_sequences(split.train, dataset.n_users)
+        rng = np.random.default_rng(seed)
+        users = np.flatnonzero([s.size > 0 for s in self.seqs])
+        self.scale_profiles = train_profiles(
+            split, dataset.n_users, rng.choice(users, min(200, users.size), replace=False)
+        )
+        params = [{"params": [p for p in self.model.net.parameters() if p.requires_grad], "lr": config.lr}]
+        if self.lm is not None:
+            params.append({"params": list(self.lm.top.parameters()), "lr": config.lm_lr})
+        self.opt = torch.optim.AdamW(params, weight_decay=config.weight_decay)
+
+    # ----- examples -----
+    def _examples(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(users, positives, padded histories) for one epoch."""
+        cfg, ni = self.cfg, self.ds.n_items
+        tr = self.split.train
+        users_all = tr["user_idx"].to_numpy()
+        n = len(tr) if cfg.examples_per_epoch is None else min(len(tr), cfg.examples_per_epoch)
+        # positions inside each user's sequence, drawn uniformly over interactions
+        lens = np.array([s.size for s in self.seqs])
+        pick_users = users_all[rng.choice(len(tr), n, replace=False)]
+        pos_in = np.floor(rng.random(n) * lens[pick_users]).astype(np.int64)
+        if self.sequential:
+            keep = pos_in > 0
+            pick_users, pos_in = pick_users[keep], pos_in[keep]
+        hist = np.full((pick_users.size, cfg.history_len), ni, dtype=np.int64)
+        pos = np.empty(pick_users.size, dtype=np.int64)
+        L = cfg.history_len
+        for r, (u, k) in enumerate(zip(pick_users, pos_in, strict=True)):
+            s = self.seqs[u]
+            pos[r] = s[k]
+            if self.sequential:
+                h = s[max(0, k - L) : k]
+            else:
+                h = np.delete(s, k)
+                if h.size > L:
+                    h = h[np.sort(rng.choice(h.size, L, replace=False))]
+            hist[r, : h.size] = h
+        return pick_users, pos, hist
+
+    def _epoch(self, epoch: int) -> float:
+        from tqdm.auto import tqdm
+
+        cfg, net, ni = self.cfg, self.model.net, self.ds.n_items
+        rng = np.random.default_rng([self.seed, epoch])
+        torch.manual_seed(self.seed * 1000 + epoch)
+        users, pos, hist = self._examples(rng)
+        order = rng.permutation(users.size)
+        eligible = torch.from_numpy(np.flatnonzero(self.split.item_mask))
+        text_cache = self.model.text_vecs
+        net.train()
+        if self.lm is not None:
+            self.lm.train()
+        losses = []
+        steps = range(0, users.size, cfg.batch_size)
+        bar = tqdm(steps, desc=f"epoch {epoch}", unit="step", disable=not self.progress, leave=False)
+        for s in bar:
+            idx = order[s : s + cfg.batch_size]
+            if idx.size < 2:
+                continue
+            b_hist = torch.from_numpy(hist[idx])
+            pad = b_hist >= ni
+            w = (~pad).to(torch.float32)
+            m = (~pad).sum(1, keepdim=True)
+            age = (m - 1 - torch.arange(cfg.history_len)).clamp(min=0, max=cfg.history_len - 1)
+            b_users = torch.from_numpy(users[idx]) if net.user_id is not None else torch.full((idx.size,), net.n_users)
+            b_pos = torch.from_numpy(pos[idx])
+            text = None
+            if self.lm is not None and text_cache is not None:
+                uniq = torch.unique(b_pos)
+                fresh_items = uniq[torch.randperm(uniq.numel())[: cfg.lm_items_per_step]]
+                text = text_cache.index_copy(0, fresh_items, self.lm(fresh_items))
+            item_vecs = net.item_vectors(text)
+            u = net.user_vectors(item_vecs, b_hist, w, age, b_users)
+            neg = eligible[torch.randint(eligible.numel(), (cfg.negatives,))]
+            cand = torch.cat([b_pos, neg])
+            logits = nn.functional.normalize(u, dim=-1) @ nn.functional.normalize(item_vecs[cand], dim=-1).T
+            logits = logits / cfg.temperature
+            dup = (cand[None, :] == b_pos[:, None]) & ~torch.eye(idx.size, cand.numel(), dtype=torch.bool)
+            logits = logits.masked_fill(dup, -1e9)
+            loss = nn.functional.cross_entropy(logits, torch.arange(idx.size))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        bar.close()
+        if self.lm is not None:
+            self.model.text_vecs = self.lm.encode_all()
+        self.model.invalidate()
+        return float(np.mean(losses)) if losses else float("nan")
+
+    # ----- head (model selection on validation) -----
+    def _search(self, key: str, grid: Sequence[float], best: float) -> float:
+        """Coordinate step: try ``grid`` for head weight ``key``; keep the best by validation NDCG@10."""
+        head = self.model.head
+        keep = head[key]
+        for v in grid:
+            if v == keep:
+                continue
+            head[key] = v
+            m = self.validate(self.model)[METRIC]
+            if m > best + 1e-6:
+                best, keep = m, v
+        head[key] = keep
+        return best
+
+    def tune_head(self, keys: Sequence[str]) -> float:
+        """Tune recency decay (when in ``keys``) and head weights on validation. Returns the best NDCG@10."""
+        best = self.validate(self.model)[METRIC]
+        for key in keys:
+            grid = self.cfg.recency_grid if key == "decay" else self.cfg.head_grid
+            best = self._search(key, grid, best)
+        return best
+
+    # ----- the loop -----
+    def fit(self, epochs: int | None = None, *, resume: bool = False) -> TrainResult:
+        """Train up to ``epochs`` (config default), resuming from ``folder/last`` when asked and present."""
+        t0 = time.perf_counter()
+        epochs = epochs or self.cfg.epochs
+        last = self.folder / "last"
+        res = TrainResult(model=self.model, folder=self.folder)
+        start, stale = 1, 0
+        prior_wall = 0.0
+        state = None
+        if resume and (last / "model.safetensors").is_file():
+            loaded, lm_state, _ = load_model(last)
+            self.model.net.load_state_dict(loaded.net.state_dict())
+            self.model.text_vecs, self.model.head, self.model.scales = loaded.text_vecs, loaded.head, loaded.scales
+            self.model.invalidate()
+            if self.lm is not None and lm_state:
+                self.lm.top.load_state_dict(lm_state)
+            state = load_train_state(last, self.opt)
+        if state is not None:
+            start, stale = int(state["epoch"]) + 1, int(state["stale"])
+            res.history, res.best_epoch, res.best_metric = (
+                state["history"],
+                int(state["best_epoch"]),
+                float(state["best_metric"]),
+            )
+            prior_wall = float(state.get("wall_s", 0.0))
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / "log.jsonl").write_text("")
+            self.model.fit_scales(self.scale_profiles)
+            anchor = "ease" if "ease" in self.model.head else "text"
+            heads = [k for k in heads_for(self.ablation) if k not in ("two_tower", anchor)]
+            if self.cfg.tune_head:
+                res.best_metric = self.tune_head(["decay", *heads])
+            else:
+                res.best_metric = self.validate(self.model)[METRIC]
+            res.best_epoch = 0
+            save_model(
+                self.model,
+                self.folder,
+                lm_state=self._lm_state(),
+                extra={"epoch": 0, "valid": {METRIC: res.best_metric}},
+            )
+            res.history.append(
+                {"epoch": 0, "loss": float("nan"), METRIC: res.best_metric, "head": dict(self.model.head)}
+            )
+        for epoch in range(start, epochs + 1):
+            te = time.perf_counter()
+            loss = self._epoch(epoch)
+            self.model.scales["two_tower"] = 1.0
+            self.model.fit_scales(self.scale_profiles)
+            if self.cfg.tune_head:
+                self.model.head["two_tower"] = max(self.model.head["two_tower"], 0.0)
+                metric = self.tune_head(["two_tower"])
+            else:
+                self.model.head["two_tower"] = 1.0
+                metric = self.validate(self.model)[METRIC]
+            metrics = self.validate(self.model)
+            row = {
+                "epoch": epoch,
+                "loss": loss,
+                **metrics,
+                "head": dict(self.model.head),
+                "epoch_s": time.perf_counter() - te,
+            }
+            res.history.append(row)
+            with (self.folder / "log.jsonl").open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if metric > res.best_metric + 1e-6:
+                res.best_metric, res.best_epoch, stale = metric, epoch, 0
+                save_model(self.model, self.folder, lm_state=self._lm_state(), extra={"epoch": epoch, "valid": metrics})
+            else:
+                stale += 1
+            save_model(self.model, last, lm_state=self._lm_state(), extra={"epoch": epoch})
+            save_train_state(
+                last, self.opt, {
+                    "epoch": epoch, "stale": stale, "history": res.history, "best_epoch": res.best_epoch,
+                    "best_metric": res.best_metric, "wall_s": prior_wall + time.perf_counter() - t0,
+                },
+            )  # fmt: skip
+            if stale >= self.cfg.patience:
+                break
+        best, _, _ = load_model(self.folder)
+        res.model = best
+        res.wall_s = prior_wall + time.perf_counter() - t0
+        return res
+
+    def _lm_state(self) -> dict[str, torch.Tensor] | None:
+        return None if self.lm is None else dict(self.lm.top.state_dict())
+
+
+def load_trained(workspace: Workspace, protocol: str = "ro811", ablation: Ablation = "joint") -> JointRanker:
+    """The trained model of ``protocol``/``ablation`` from the workspace.
+
+    Raises:
+        FileNotFoundError: Not trained yet; run ``trustrec train --protocol {protocol}`` or use :func:`ensure_trained`.
+    """
+    folder = model_folder(workspace, protocol, ablation)
+    if not (folder / "model.safetensors").is_file():
+        raise FileNotFoundError(
+            f"no trained ranker in {folder}; run `trustrec train --protocol {protocol} --ablation {ablation}`"
+        )
+    return load_model(folder)[0]
+
+
+def ensure_trained(
+    workspace: Workspace,
+    dataset: Dataset,
+    split: Split,
+    *,
+    config: RankerConfig | None = None,
+    ablation: Ablation = "joint",
+    validate: Validate | None = None,
+    seed: int = 2020,
+    progress: bool = True,
+) -> JointRanker:
+    """Load the trained model, training it first (with progress bars) when no checkpoint exists.
+
+    ``validate`` defaults to :func:`holdout_validation` on ``split``'s validation data.
+    """
+    folder = model_folder(workspace, split.protocol, ablation)
+    if (folder / "model.safetensors").is_file():
+        return load_model(folder)[0]
+    trainer = Trainer(
+        dataset, split, config or RankerConfig(), folder, validate or holdout_validation(split, dataset.n_users),
+        ablation=ablation, seed=seed, cache_dir=workspace.cache, progress=progress,
+    )  # fmt: skip
+    return trainer.fit().model
