@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -169,6 +169,28 @@ def history_profiles(dataset: Dataset, split: Split, on: Part = "test") -> EvalS
     )
 
 
+@overload
+def evaluate_set(
+    ranker: Ranker,
+    evalset: EvalSet,
+    *,
+    ks: Sequence[int] = ...,
+    batch_size: int = ...,
+    per_user: Literal[False] = ...,
+) -> dict[str, float]: ...
+
+
+@overload
+def evaluate_set(
+    ranker: Ranker,
+    evalset: EvalSet,
+    *,
+    ks: Sequence[int] = ...,
+    batch_size: int = ...,
+    per_user: Literal[True],
+) -> dict[str, np.ndarray]: ...
+
+
 def evaluate_set(
     ranker: Ranker,
     evalset: EvalSet,
@@ -263,6 +285,12 @@ def _pop(dataset: Dataset, split: Split) -> Ranker:
     return PopRanker().fit(dataset, split)
 
 
+def _pop_recbole(dataset: Dataset, split: Split) -> Ranker:
+    from evals.baselines import PopConfig, PopRanker
+
+    return PopRanker(PopConfig(counting="recbole")).fit(dataset, split)
+
+
 def _itemknn(dataset: Dataset, split: Split) -> Ranker:
     from evals.baselines import ItemKNNRanker
 
@@ -281,7 +309,13 @@ def _bpr(dataset: Dataset, split: Split) -> Ranker:
     return BPRRanker().fit(dataset, split, progress=True)
 
 
-_MODELS: dict[str, RankerFactory] = {"pop": _pop, "itemknn": _itemknn, "ease": _ease, "bpr": _bpr}
+_MODELS: dict[str, RankerFactory] = {
+    "pop": _pop,
+    "pop-recbole": _pop_recbole,
+    "itemknn": _itemknn,
+    "ease": _ease,
+    "bpr": _bpr,
+}
 
 
 def register_ranking_model(name: str, factory: RankerFactory, *, replace: bool = False) -> None:

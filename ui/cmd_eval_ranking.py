@@ -1,0 +1,91 @@
+"""`trustrec eval ranking`: full-ranking figures of the registered models under ro811 and/or loo."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ui.common import ConfigOption, config_from, console, emit_json, stdout, step, user_errors
+
+TABLE_METRICS = ("recall@10", "mrr@10", "ndcg@10", "hit@10", "precision@10", "ndcg@5", "ndcg@20")
+DEFAULT_MODELS = "pop,itemknn,ease,bpr"
+_SHORT = {"recall": "R", "mrr": "MRR", "ndcg": "N", "hit": "Hit", "precision": "P"}
+_SHORT = {m: f"{_SHORT[m.split('@')[0]]}@{m.split('@')[1]}" for m in TABLE_METRICS}
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @groups["eval"].command("ranking")
+    def ranking(
+        protocol: Annotated[
+            str, typer.Option("--protocol", "-p", help="ro811 (RecBole RO 8:1:1), loo (LlamaRec), or both: ro811,loo.")
+        ] = "ro811",
+        models: Annotated[
+            str, typer.Option("--models", "-m", help="Comma-separated model names (see evals.ranking.ranking_models).")
+        ] = DEFAULT_MODELS,
+        json_out: Annotated[
+            Path | None, typer.Option("--json", help="Write {protocol: {model: {metric: value}}} (test) to this file.")
+        ] = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Fit each model on the training part and print test-split metrics (valid figures go to the JSON)."""
+        from catalog import load_dataset, make_split
+        from evals.ranking import evaluate_set, history_profiles, ranking_models
+
+        cfg = config_from(config)
+        registry = ranking_models()
+        protocols = [p.strip() for p in protocol.split(",") if p.strip()]
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        with user_errors():
+            bad_p = [p for p in protocols if p not in ("ro811", "loo")]
+            if bad_p or not protocols:
+                raise ValueError(f"unknown protocol {', '.join(bad_p) or '(none)'}; use ro811, loo or ro811,loo")
+            unknown = [m for m in names if m not in registry]
+            if unknown or not names:
+                raise ValueError(f"unknown model {', '.join(unknown) or '(none)'}; choose from {', '.join(registry)}")
+            ds = load_dataset(cfg.data, cfg.workspace(), progress=step("loading dataset"))
+
+        test: dict[str, dict[str, dict[str, float]]] = {}
+        valid: dict[str, dict[str, dict[str, float]]] = {}
+        timing: dict[str, dict[str, dict[str, float]]] = {}
+        for proto in protocols:
+            split = make_split(ds, proto, seed=cfg.data.seed)  # type: ignore[arg-type]
+            sets = {on: history_profiles(ds, split, on) for on in ("valid", "test")}
+            console.print(f"[bold]{proto}[/]: {split.sizes()}, {len(sets['test'])} test users")
+            test[proto], valid[proto], timing[proto] = {}, {}, {}
+            for name in names:
+                console.print(f"  fitting {name} ...")
+                t0 = time.perf_counter()
+                ranker = registry[name](ds, split)
+                fit_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                test[proto][name] = {k: float(v) for k, v in evaluate_set(ranker, sets["test"]).items()}
+                eval_s = time.perf_counter() - t0
+                valid[proto][name] = {k: float(v) for k, v in evaluate_set(ranker, sets["valid"]).items()}
+                timing[proto][name] = {"fit_s": round(fit_s, 3), "test_eval_s": round(eval_s, 4)}
+                console.print(f"    ndcg@10 {test[proto][name]['ndcg@10']:.4f} (fit {fit_s:.1f} s)")
+            _print_table(proto, test[proto], timing[proto])
+
+        if json_out is not None:
+            out: dict[str, Any] = dict(test)
+            out["valid"] = valid
+            out["timing"] = timing
+            out["meta"] = {"dataset": ds.name, "split": "test", "seed": cfg.data.seed, "ks": [5, 10, 20]}
+            emit_json(out, json_out)
+
+
+def _print_table(protocol: str, rows: dict[str, dict[str, float]], timing: dict[str, dict[str, float]]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    title = {"ro811": "RO 8:1:1 (RecBole), full ranking, test", "loo": "LOO (LlamaRec, 5-core), full ranking, test"}
+    t = Table(title=title.get(protocol, protocol), box=box.SIMPLE_HEAD, padding=(0, 0))  # fits 80 columns
+    t.add_column("model", no_wrap=True)
+    for m in TABLE_METRICS:
+        t.add_column(_SHORT.get(m, m), justify="right", no_wrap=True)
+    t.add_column("fit s", justify="right", no_wrap=True)
+    for name, vals in rows.items():
+        t.add_row(name, *(f"{vals[m]:.4f}" for m in TABLE_METRICS), f"{timing[name]['fit_s']:.1f}")
+    stdout.print(t)
