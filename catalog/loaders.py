@@ -517,7 +517,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
         return pd.read_parquet(path), 1  # Parquet: 1-based row numbers
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False), 2  # CSV: header is line 1
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(
             path, None, None, f"unreadable CSV ({e})", "save the file as UTF-8 CSV with one header row"
         ) from None

@@ -237,6 +237,14 @@ def _wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.002)
 
 
+def _finished(ack: Path) -> Callable[[], bool]:
+    def done() -> bool:
+        a = _read_acks(ack)
+        return bool(a["end"] or a["errors"])
+
+    return done
+
+
 def _stored_ids(db: Path) -> tuple[set[str], str]:
     with Store(db) as s:
         integrity = s.integrity_check()
@@ -360,9 +368,7 @@ def concurrent_writers(
     stored, integrity = _stored_ids(db)
     expected = {e for p in plans for e in p}
     errors = [e for a in per for e in a["errors"]]
-    per_ok = all(
-        len(a["new"]) == events and len(a["dup"]) == duplicates and a["end"] and not a["errors"] for a in per
-    )
+    per_ok = all(len(a["new"]) == events and len(a["dup"]) == duplicates and a["end"] and not a["errors"] for a in per)
     exact = stored == expected and per_ok and len(stored) == writers * events
     if progress:
         progress(f"concurrent: {writers} writers, {len(stored)} stored of {writers * events} expected")
@@ -482,7 +488,7 @@ def torn_wal_recovery(
             order = {e: i for i, e in enumerate(ids)}
             if mode == "truncate":
                 pid = host.spawn(db=str(db), ack=str(ack), ids=ids, linger=True)
-                _wait_for(lambda a=ack: _read_acks(a)["end"] or bool(_read_acks(a)["errors"]), 120.0, "torn writer")
+                _wait_for(_finished(ack), 120.0, "torn writer")
                 os.kill(pid, signal.SIGKILL)  # leaves the WAL un-checkpointed, as a crash would
                 _wait_gone(pid, 30.0)
                 acks = _read_acks(ack)

@@ -32,6 +32,7 @@ _COMMAND_MODULES = [
     "ui.cmd_data",
     "ui.cmd_index",
     "ui.cmd_explain",
+    "ui.cmd_suite",
     "ui.cmd_llm",
     "ui.cmd_eval_ranking",
 ]

@@ -1,0 +1,1 @@
+"""Built-in evaluation suites (package data): smoke.yaml, full.yaml."""
