@@ -58,9 +58,8 @@ class VLLMChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        import vllm
-
         engine = self._get_engine()
+        import vllm
         role = {SystemMessage: "system", HumanMessage: "user", AIMessage: "assistant"}
         conv = [{"role": role.get(type(m), "user"), "content": str(m.content)} for m in messages]
         params = vllm.SamplingParams(max_tokens=self.max_new_tokens, temperature=self.temperature, stop=stop or None)
