@@ -6,6 +6,7 @@ a grounded answer, streaming (SSE chunks), a tool call, a hang past the timeout,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -50,10 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
-            pass
 
     def do_GET(self) -> None:
         if self.path.endswith("/models"):
