@@ -177,14 +177,22 @@ class ShapExplainer:
         relevance = (np.abs(drops) / scale).max(axis=1)
         return np.sort(pool[np.argsort(-relevance, kind="stable")[:m]])
 
-    def explain_history(self, profile: Profile, items: np.ndarray | Sequence[int]) -> HistoryExplanation:
+    def explain_history(
+        self, profile: Profile, items: np.ndarray | Sequence[int], scores: np.ndarray | None = None
+    ) -> HistoryExplanation:
         """Shapley values of the profile's history entries for each of ``items``.
+
+        Args:
+            profile: The scored profile.
+            items: Explained items.
+            scores: Their scores for the full profile when already computed (saves a call); the
+                additivity check compares the game against these.
 
         Returns:
             A :class:`HistoryExplanation`; an empty history gives ``m = 0`` and base = score.
         """
         items = np.asarray(items, dtype=np.int64).reshape(-1)
-        full = self._score([profile], items)[0]
+        full = self._score([profile], items)[0] if scores is None else np.asarray(scores, dtype=np.float64)
         h = profile.history.size
         method = self._method(h)
         if h == 0:
@@ -360,7 +368,7 @@ class RecommendationExplainer:
         """Top-``n`` for ``profile`` with evidence; see :func:`explain_recommendations`."""
         lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
         items, scores, masked, comps = self._select(profile, n, candidates, lam)
-        hist = self.shap.explain_history(profile, items)
+        hist = self.shap.explain_history(profile, items, scores)
         feats = self.shap.explain_features(profile, items, comps)
         reports = self.trust.reports(profile, items, hist, n=n, candidate_scores=masked)
         list_report = self.trust.list_report(profile, items, masked, reports)
