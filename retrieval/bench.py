@@ -19,6 +19,7 @@ from retrieval.config import IndexConfig
 from retrieval.index import FaissIndex
 
 StageProgress = Callable[[str, int, int], None]
+RowCallback = Callable[[dict[str, Any]], None]
 
 
 def synthetic_vectors(
@@ -87,6 +88,7 @@ def bench_vectors(
     k: int = 10,
     ef_search: Sequence[int] = (),
     progress: StageProgress | None = None,
+    on_row: RowCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for the exact flat index and HNSW (one row per efSearch) over ``vectors``.
 
@@ -97,6 +99,11 @@ def bench_vectors(
     ids = [str(i) for i in range(n)]
     rows: list[dict[str, Any]] = []
 
+    def emit(row: dict[str, Any]) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
     def note(stage: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda d, t: progress(f"{stage} n={n}", d, t))
 
@@ -105,7 +112,7 @@ def bench_vectors(
     flat_build = time.perf_counter() - t
     exact, _ = flat.search_labels(queries, k)
     times, _ = _latencies(flat, queries, k)
-    rows.append(_row(dataset, n, "flat", flat_build, times, 1.0, len(queries), {}))
+    emit(_row(dataset, n, "flat", flat_build, times, 1.0, len(queries), {}))
     del flat
     gc.collect()
 
@@ -116,7 +123,7 @@ def bench_vectors(
         hnsw.set_ef_search(ef)
         times, found = _latencies(hnsw, queries, k)
         params = {"M": cfg.hnsw_m, "efConstruction": cfg.hnsw_ef_construction, "efSearch": ef}
-        rows.append(_row(dataset, n, "hnsw", hnsw_build, times, recall_at_k(found, exact, k), len(queries), params))
+        emit(_row(dataset, n, "hnsw", hnsw_build, times, recall_at_k(found, exact, k), len(queries), params))
     del hnsw
     gc.collect()
     return rows
@@ -149,8 +156,12 @@ def bench_retrieval(
     seed: int = 0,
     dim: int = 384,
     progress: StageProgress | None = None,
+    on_row: RowCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Benchmark each size; a size equal to ``len(real_vectors)`` uses the real vectors and queries.
+
+    Args:
+        on_row: Called with each row as soon as it is measured (long runs report as they go).
 
     Returns:
         One dict per (size, index kind, efSearch): dataset, items, index, params, build_s,
@@ -168,7 +179,7 @@ def bench_retrieval(
             if progress is not None:
                 progress(f"generate n={size}", 1, 1)
             name = "synthetic"
-        rows += bench_vectors(vecs, qs, config, dataset=name, ef_search=ef_search, progress=progress)
+        rows += bench_vectors(vecs, qs, config, dataset=name, ef_search=ef_search, progress=progress, on_row=on_row)
         del vecs
         gc.collect()
     return rows

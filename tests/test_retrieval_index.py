@@ -243,3 +243,11 @@ def test_public_api_is_pinned() -> None:
     }  # fmt: skip
     for name in retrieval.__all__:
         assert getattr(retrieval, name) is not None
+
+
+def test_import_is_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, retrieval; assert not {'faiss', 'torch', 'sentence_transformers'} & set(sys.modules), sys.modules.keys()"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -218,6 +218,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     ef_search=efs,
                     seed=cfg.seed,
                     progress=progress,
+                    on_row=lambda r: console.print(f"  measured: {r}"),
                 )
         from rich.table import Table
 
