@@ -27,7 +27,7 @@ class RankerConfig(BaseModel):
         description="Top transformer layers of the LM fine-tuned with the recommender; the rest are frozen and cached.",
     )
     lm_items_per_step: int = Field(
-        64,
+        32,
         ge=1,
         description="Items per step whose text vector is recomputed through the trainable LM layers (the gradient path).",
     )

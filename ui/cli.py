@@ -35,6 +35,7 @@ _COMMAND_MODULES = [
     "ui.cmd_suite",
     "ui.cmd_llm",
     "ui.cmd_eval_ranking",
+    "ui.cmd_train",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,71 @@
+"""`trustrec train`: fine-tune the joint ranker (language model + two towers + additive head)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @app.command("train")
+    def train(
+        protocol: Annotated[str, typer.Option("--protocol", "-p", help="ro811 (RecBole RO 8:1:1) or loo (LlamaRec).")] = "ro811",
+        ablation: Annotated[str, typer.Option("--ablation", help="joint, text-only or id-only.")] = "joint",
+        resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+        epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs (default from config).")] = None,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+    ) -> None:
+        """Train on the split's train part, select on validation, report valid and test figures."""
+        t_start = time.perf_counter()
+        from catalog import load_dataset, make_split
+        from evals.ranking import evaluate_set, history_profiles
+        from ranker.train import Trainer, model_folder, plot_learning_curve
+
+        cfg = config_from(config)
+        with user_errors():
+            if protocol not in ("ro811", "loo"):
+                raise ValueError(f"unknown protocol {protocol!r}; use ro811 or loo")
+            if ablation not in ("joint", "text-only", "id-only"):
+                raise ValueError(f"unknown ablation {ablation!r}; use joint, text-only or id-only")
+            ws = cfg.workspace()
+            ds = load_dataset(cfg.data, ws, progress=step("loading dataset"))
+        split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
+        valid_set = history_profiles(ds, split, "valid")
+        folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
+        console.print(f"[bold]training[/] {ablation} on {protocol} {split.sizes()} -> {folder}")
+        trainer = Trainer(
+            ds, split, cfg.ranker, folder, lambda m: evaluate_set(m, valid_set, ks=(10,)),  # type: ignore[arg-type,return-value]
+            ablation=ablation, seed=cfg.seed, cache_dir=ws.cache,  # type: ignore[arg-type]
+        )  # fmt: skip
+        res = trainer.fit(epochs, resume=resume)
+        for row in res.history:
+            console.print(f"  epoch {row['epoch']}: loss {row['loss']:.4f}  valid ndcg@10 {row.get('ndcg@10', float('nan')):.4f}")
+        png = plot_learning_curve(res.history, ws.reports / f"learning-curve-{protocol}-{ablation}.png", f"{ablation} on {protocol}")
+        valid = evaluate_set(res.model, valid_set)
+        test = evaluate_set(res.model, history_profiles(ds, split, "test"))
+        wall = time.perf_counter() - t_start
+        out = {
+            "protocol": protocol, "ablation": ablation, "best_epoch": res.best_epoch, "folder": str(folder),
+            "learning_curve": str(png), "log": str(folder / "log.jsonl"), "head": res.model.head,
+            "valid": valid, "test": test, "train_wall_s": round(res.wall_s, 1), "wall_s": round(wall, 1),
+        }  # fmt: skip
+        if json_:
+            emit_json(out)
+            return
+        from rich.table import Table
+
+        t = Table(title=f"trustrec {ablation} on {protocol} (best epoch {res.best_epoch})")
+        t.add_column("metric")
+        t.add_column("valid", justify="right")
+        t.add_column("test", justify="right")
+        for k in ("ndcg@10", "recall@10", "mrr@10", "hit@10", "ndcg@20", "recall@20"):
+            if k in test:
+                t.add_row(k, f"{valid[k]:.4f}", f"{test[k]:.4f}")
+        stdout.print(t)
+        console.print(f"learning curve: {png}; log: {folder / 'log.jsonl'}")
+        console.print(f"[green]wall time:[/] training {res.wall_s:.1f} s, whole command {wall:.1f} s")
