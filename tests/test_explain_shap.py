@@ -157,3 +157,27 @@ def test_cli_recommend_explain_json() -> None:
     assert out["max_additivity_error"] <= 1e-4
     bad = CliRunner().invoke(app, ["recommend", "--user", "nobody", "--model", "ease"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.slow
+def test_trained_joint_model_explanations(data, histories, counts) -> None:
+    """On the trained joint model (skipped until `trustrec train --protocol ro811` has run)."""
+    from catalog import Workspace
+    from ranker.calibration import CalibrationConfig, fit_calibrator
+
+    try:
+        from ranker.train import load_trained
+
+        model = load_trained(Workspace(), "ro811")
+    except (FileNotFoundError, ImportError) as e:
+        pytest.skip(f"no trained joint model: {e}")
+    ds, split = data
+    cal = fit_calibrator(model, split, CalibrationConfig(max_users=100))
+    for u in (195, 404):
+        out = explain_recommendations(model, ds, profile_of(histories, u), 5, calibrator=cal, item_counts=counts)
+        assert out.history_method in ("permutation", "exact")
+        assert out.max_additivity_error <= 1e-4
+        assert out.feature_max_additivity_error is not None and out.feature_max_additivity_error <= 1e-4
+        for ev in out.items:
+            assert set(ev.features) == set(model.feature_groups)
+            assert ev.trust is not None and 0 <= ev.trust.composite <= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from explain_helpers import calibrator, counts, data, ease, histories, profile_of
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ranker.base import Profile
@@ -86,9 +86,7 @@ def _explainer(ease, data, calibrator, counts, **trust):  # type: ignore[no-unty
     return RecommendationExplainer(ease, ds, calibrator, counts, cfg, additive=True)
 
 
-@settings(
-    max_examples=6, deadline=None, suppress_health_check=[__import__("hypothesis").HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(user=st.integers(0, 942), n=st.integers(1, 15))
 def test_trust_components_in_range(ease, data, histories, calibrator, counts, user: int, n: int) -> None:
     rx = _explainer(ease, data, calibrator, counts, n_samples=6)
