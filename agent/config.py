@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from agent.understand import UnderstandConfig
 from catalog.config import DataConfig, Workspace
 from ranker.config import RankerConfig
 from retrieval.config import RetrievalConfig
@@ -63,6 +64,27 @@ class LLMConfig(BaseModel):
 
 class AgentConfig(BaseModel):
     """Dialog behaviour and safety bounds."""
+
+    mode: Literal["auto", "guided", "tools"] = Field(
+        "auto",
+        description="guided: deterministic understanding, the LLM only writes text (for the embedded base model); "
+        "tools: an instruct model calls the tools (langchain create_agent); auto: tools for backend=openai, else guided.",
+    )
+    protocol: Literal["ro811", "loo"] = Field("ro811", description="Which trained ranker serves recommendations.")
+    default_n: int = Field(5, ge=1, le=50, description="List length when the user does not say.")
+    n_candidates: int = Field(300, ge=10, le=5000, description="Candidates retrieved per turn before ranking.")
+    llm_explanations: int = Field(
+        2, ge=0, le=50, description="How many cards per turn get LLM-written explanations (the rest use the template)."
+    )
+    like_boost: float = Field(1.0, ge=0, le=10, description="Extra history weight of a session like or reference item.")
+    dislike_penalty: float = Field(1.0, ge=0, le=10, description="Negative history weight of a session dislike.")
+    understand: UnderstandConfig = Field(
+        default_factory=UnderstandConfig, description="Guided understanding thresholds and the message safety cap."
+    )
+    turn_timeout_s: float = Field(60.0, gt=0, description="Wall-clock bound of one turn (LLM calls included).")
+    model_call_limit: int = Field(6, ge=1, le=50, description="Tool mode: most model calls per turn.")
+    tool_call_limit: int = Field(8, ge=1, le=50, description="Tool mode: most tool calls per turn.")
+    max_sessions_cached: int = Field(1000, ge=1, description="Most per-session locks kept in memory.")
 
 
 class ServerConfig(BaseModel):

@@ -1,0 +1,315 @@
+"""Guided mode: a LangGraph graph understand -> retrieve -> rank -> explain -> write.
+
+Understanding is deterministic (rules plus embedding similarity, :mod:`agent.understand`); the
+LLM only writes explanation text, through the grounding guard. The dialog state lives in the
+graph state and is checkpointed by thread id (the session id) with LangGraph's ``SqliteSaver``,
+so a session survives a process restart.
+
+Item and user text are data: they reach the LLM only as quoted evidence fields, and the reply
+text around the cards is written from templates.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypedDict
+
+import numpy as np
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+
+from agent.engine import Engine
+from agent.reply import ItemCard, Reply
+from agent.state import DialogState
+from agent.understand import Intent, Understanding, apply_understanding, understand
+from catalog import FeedbackEvent
+from ranker.evidence import Evidence
+
+RECOMMENDING = {Intent.RECOMMEND, Intent.REFINE, Intent.FEEDBACK}
+FOCUSED = {Intent.EXPLAIN, Intent.COMPARE, Intent.DESCRIBE}
+
+
+class TurnState(TypedDict, total=False):
+    """Graph state. ``dialog`` persists across turns; the rest is per turn."""
+
+    dialog: dict[str, Any]
+    session_id: str
+    message: str
+    user_id: str | None
+    understanding: dict[str, Any] | None
+    candidates: list[int]
+    evidence: list[dict[str, Any]]
+    list_report: dict[str, Any] | None
+    notes: list[str]
+    events: list[dict[str, Any]]
+    reply: dict[str, Any] | None
+
+
+def _emit(text: str) -> None:
+    """Stream a piece of reply text to ``stream_mode="custom"`` listeners (no-op otherwise)."""
+    try:
+        get_stream_writer()({"delta": text})
+    except RuntimeError:  # not inside a streaming run
+        pass
+
+
+class GuidedTurn:
+    """The nodes of the guided graph, bound to one :class:`Engine`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+
+    # ------------------------------------------------------------------ understand
+    def understand(self, s: TurnState) -> dict[str, Any]:
+        e = self.e
+        dialog = DialogState.from_graph(s.get("dialog"))
+        dialog.session_id = s["session_id"]
+        uid = s.get("user_id")
+        if uid is not None and uid != dialog.user_id:
+            dialog.user_id = uid
+        u = understand(s["message"], dialog, e.vocab, e.config.agent.understand)
+        new = apply_understanding(dialog, u)
+        events: list[dict[str, Any]] = []
+        # Feedback the user states in words is their own event (the LLM never writes feedback).
+        for k, fb in enumerate(u.feedback):
+            ev = fb.to_event(f"{new.session_id}:t{new.turn}:{k}", new.session_id, new.user_id)
+            e.store.add_feedback(ev)
+            new.apply_feedback(ev)
+            events.append(ev.model_dump(mode="json"))
+        return {
+            "dialog": new.to_graph(),
+            "understanding": u.model_dump(mode="json"),
+            "candidates": [],
+            "evidence": [],
+            "list_report": None,
+            "notes": list(u.notes),
+            "events": events,
+            "reply": None,
+        }
+
+    @staticmethod
+    def route(s: TurnState) -> str:
+        u = Understanding.model_validate(s["understanding"])
+        if u.clarify:
+            return "write"
+        if u.intent in FOCUSED and u.items:
+            return "focus"
+        if u.intent in RECOMMENDING or u.wants_new_items:
+            return "retrieve"
+        return "write"
+
+    # ------------------------------------------------------------------ retrieve
+    def retrieve(self, s: TurnState) -> dict[str, Any]:
+        from retrieval import Filters, HybridRetriever, ItemToItemRetriever, Query
+
+        e = self.e
+        dialog = DialogState.from_graph(s["dialog"])
+        u = Understanding.model_validate(s["understanding"])
+        c = dialog.constraints
+        excluded = set(dialog.feedback.excluded())
+        if u.wants_new_items:
+            excluded |= set(dialog.shown_history)
+        filters = Filters(
+            include_categories=frozenset(c.include_categories),
+            exclude_categories=frozenset(c.exclude_categories),
+            year_min=c.year_min, year_max=c.year_max, price_min=c.price_min, price_max=c.price_max,
+            exclude_ids=frozenset(excluded),
+        )  # fmt: skip
+        items = e.dataset.items
+        allowed = np.asarray([i for i, it in enumerate(items) if filters.matches(it)], dtype=np.int64)
+        notes = list(s.get("notes", []))
+        if c.query or c.reference_item_ids:
+            gens: list[Any] = []
+            if c.query:
+                gens.append(e.semantic)  # type: ignore[attr-defined]
+            if c.reference_item_ids:
+                gens.append(ItemToItemRetriever(e.index))
+            retriever = gens[0] if len(gens) == 1 else HybridRetriever(gens, k=e.config.retrieval.rrf_k)
+            q = Query(text=c.query or None, item_ids=tuple(c.reference_item_ids))
+            cands = retriever.retrieve(q, e.config.agent.n_candidates, filters)
+            chosen = np.asarray([e.dataset.item_index[i] for i in cands.item_ids], dtype=np.int64)
+        else:
+            chosen = allowed
+        n = c.n or e.config.agent.default_n
+        if chosen.size < n:
+            notes.append(
+                f"only {chosen.size} items match your constraints" if chosen.size else "no items match your constraints"
+            )
+        return {"candidates": chosen.tolist(), "notes": notes}
+
+    # ------------------------------------------------------------------ rank + explain
+    def rank(self, s: TurnState) -> dict[str, Any]:
+        e = self.e
+        dialog = DialogState.from_graph(s["dialog"])
+        cands = np.asarray(s.get("candidates", []), dtype=np.int64)
+        if cands.size == 0:
+            return {"evidence": [], "list_report": None}
+        n = dialog.constraints.n or e.config.agent.default_n
+        diversity = dialog.constraints.diversity
+        lam = 1.0 - 0.5 * (diversity if diversity is not None else e.config.agent.understand.default_diversity)
+        profile = e.profile(dialog)
+        with e.lock:
+            out = e.explainer(profile, n, candidates=cands, mmr_lambda=lam, user_id=dialog.user_id)
+        return {
+            "evidence": [ev.model_dump(mode="json") for ev in out.items],
+            "list_report": out.list_report.model_dump(mode="json"),
+        }
+
+    # ------------------------------------------------------------------ focus (explain / compare / describe)
+    def focus(self, s: TurnState) -> dict[str, Any]:
+        e = self.e
+        dialog = DialogState.from_graph(s["dialog"])
+        u = Understanding.model_validate(s["understanding"])
+        profile = e.profile(dialog)
+        evidence: list[dict[str, Any]] = []
+        for ref in u.items[:4]:
+            i = e.item_idx(ref.item_id)
+            if i is None:
+                continue
+            # explain the item as if recommended: drop it from the profile's history and exclusions
+            p = profile
+            if i in p.history:
+                p = p.without(np.flatnonzero(p.history == i))
+            p = type(p)(p.history, p.weights, p.user_idx, p.exclude[p.exclude != i])
+            with e.lock:
+                out = e.explainer(p, 1, candidates=np.asarray([i]), mmr_lambda=1.0, user_id=dialog.user_id)
+            evidence.extend(ev.model_dump(mode="json") for ev in out.items)
+        return {"evidence": evidence}
+
+    # ------------------------------------------------------------------ write
+    def write(self, s: TurnState) -> dict[str, Any]:
+        e = self.e
+        dialog = DialogState.from_graph(s["dialog"])
+        u = Understanding.model_validate(s["understanding"])
+        evidence = [Evidence.model_validate(x) for x in s.get("evidence", [])]
+        notes = list(s.get("notes", []))
+        intent = u.intent
+        focused = intent in FOCUSED and bool(u.items)
+        head = _headline(e, dialog, u, evidence, focused)
+        _emit(head)
+        cards: list[ItemCard] = []
+        degraded = False
+        budget = e.config.agent.llm_explanations if not focused else max(1, e.config.agent.llm_explanations)
+        deadline = time.monotonic() + e.config.agent.turn_timeout_s
+        for pos, ev in enumerate(evidence, start=1):
+            card = ItemCard.from_evidence(pos, ev, description=e.description(ev.item_id))
+            if intent == Intent.DESCRIBE and focused:
+                d = e.descriptions.get(ev.item_id)
+                if d is None and time.monotonic() < deadline:
+                    d = e.describer.describe(e.dataset.item(ev.item_id))
+                    e.descriptions.put(d)
+                if d is not None and d.grounded:
+                    card.description = d.text
+            if pos <= budget and time.monotonic() < deadline:
+                x = e.writer.write(ev)
+            else:
+                x = _template(ev)
+            card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
+            degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
+            cards.append(card)
+            _emit(f"\n{pos}. {card.title}" + (f" ({card.year})" if card.year else "") + f": {card.explanation}")
+        if not focused and evidence:
+            dialog.record_shown([ev.item_id for ev in evidence])
+        elif focused:
+            dialog.focus = [ev.item_id for ev in evidence]
+        text = head + "".join(
+            f"\n{c.position}. {c.title}" + (f" ({c.year})" if c.year else "") + f": {c.explanation}" for c in cards
+        )
+        reply = Reply(
+            session_id=dialog.session_id,
+            text=text,
+            cards=cards,
+            intent=str(intent),
+            constraints=dialog.constraints.model_dump(mode="json", exclude_defaults=True),
+            notes=notes,
+            degraded=degraded,
+            list_report=s.get("list_report"),
+            suggested_feedback=s.get("events", []),
+        )
+        return {"dialog": dialog.to_graph(), "reply": reply.model_dump(mode="json")}
+
+
+def _template(ev: Evidence) -> Any:
+    """The deterministic explanation (used past the LLM budget or deadline)."""
+    from agent.grounding import template_explanation
+    from agent.writer import Explanation
+
+    return Explanation(item_id=ev.item_id, text=template_explanation(ev), writer="template", grounded=True,
+                       attempts=0, first_try_grounded=False, prompt_version="template/1", backend="none",
+                       model="none", seconds=0.0)  # fmt: skip
+
+
+def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[Evidence], focused: bool) -> str:
+    """The reply's lead sentence, from templates only (never from item or user text)."""
+    c = dialog.constraints
+    intent = u.intent
+    if u.clarify:
+        return u.clarify
+    if intent == Intent.HELP or (intent == Intent.CHITCHAT and not evidence):
+        return (
+            "I recommend movies and show why. Try: 'a sci-fi movie from the 80s', 'no horror', "
+            "'something like Star Wars', 'why the second one?', 'more like number 3', or 'what do you know about me?'."
+        )
+    if intent == Intent.MEMORY:
+        m = dialog.memory()
+        parts = [f"{k}: {v}" for k, v in m["constraints"].items()]
+        names = lambda ids: ", ".join(e.vocab.label(i) for i in ids) or "none"  # noqa: E731
+        return (
+            "Here is what I remember. Constraints: "
+            + ("; ".join(parts) or "none")
+            + f". Liked: {names(m['liked'])}. Disliked: {names(m['disliked'])}."
+        )
+    if intent == Intent.RESET:
+        return "Starting over: I cleared the constraints for this session."
+    if focused:
+        if not evidence:
+            return "I could not find that item."
+        if intent == Intent.COMPARE and len(evidence) >= 2:
+            a, b = evidence[0], evidence[1]
+            ca = a.trust.confidence if a.trust else 0.0
+            cb = b.trust.confidence if b.trust else 0.0
+            better = a if ca >= cb else b
+            return (
+                f"Comparing {a.title} and {b.title}: my confidence is {ca:.0%} vs {cb:.0%}, "
+                f"so {better.title} fits you better."
+            )
+        if intent == Intent.DESCRIBE:
+            return f"About {evidence[0].title}:"
+        return f"Why {evidence[0].title}:"
+    if not evidence:
+        return "No items match those constraints. Try relaxing a genre or the years."
+    what = " or ".join(c.include_categories) if c.include_categories else ""
+    years = ""
+    if c.year_min is not None and c.year_max is not None:
+        years = f" from {c.year_min} to {c.year_max}"
+    elif c.year_min is not None:
+        years = f" from {c.year_min} on"
+    elif c.year_max is not None:
+        years = f" up to {c.year_max}"
+    lead = "Updated picks:" if intent in (Intent.REFINE, Intent.FEEDBACK) else "Here are"
+    return f"{lead} {len(evidence)} {what + ' ' if what else ''}movies{years}, best first:"
+
+
+def build_graph(engine: Engine, checkpointer: Any) -> Any:
+    """The compiled guided graph with ``checkpointer`` (thread id = session id)."""
+    t = GuidedTurn(engine)
+    g = StateGraph(TurnState)
+    g.add_node("understand", t.understand)
+    g.add_node("retrieve", t.retrieve)
+    g.add_node("rank", t.rank)
+    g.add_node("focus", t.focus)
+    g.add_node("write", t.write)
+    g.add_edge(START, "understand")
+    g.add_conditional_edges("understand", t.route, {"retrieve": "retrieve", "focus": "focus", "write": "write"})
+    g.add_edge("retrieve", "rank")
+    g.add_edge("rank", "write")
+    g.add_edge("focus", "write")
+    g.add_edge("write", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def feedback_into(dialog: DialogState, event: FeedbackEvent) -> DialogState:
+    """The dialog after one user feedback event (idempotent by event id)."""
+    d = dialog.model_copy(deep=True)
+    d.apply_feedback(event)
+    return d

@@ -1,0 +1,236 @@
+"""The public API other apps embed: :class:`Recommender`.
+
+One instance per process serves many sessions. Every turn runs through a LangGraph graph whose
+state (constraints, session feedback, shown items) is checkpointed in SQLite by session id, so a
+session survives a restart. Feedback is stored durably (idempotent by event id) before it is
+applied to the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from agent.config import TrustrecConfig, load_config
+from agent.engine import Engine
+from agent.reply import Reply
+from agent.safety import check_message
+from agent.state import DialogState, MemoryPart
+from catalog import FeedbackEvent
+
+MAX_ID_CHARS = 128
+
+
+def _check_id(name: str, value: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_CHARS:
+        raise ValueError(f"{name} must be a non-empty string of at most {MAX_ID_CHARS} characters")
+    return value
+
+
+class Recommender:
+    """The conversational recommender.
+
+    Args:
+        engine: The built components (:meth:`Engine.build`).
+        sessions_path: SQLite file for the dialog checkpoints (default: the workspace store folder).
+
+    Use :meth:`from_config` rather than the constructor.
+    """
+
+    def __init__(self, engine: Engine, *, sessions_path: Path | None = None) -> None:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from agent.guided import build_graph
+
+        self.engine = engine
+        path = sessions_path or engine.workspace.store_path.with_name("sessions.sqlite3")
+        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA secure_delete=ON")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS trustrec_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)")
+        self._saver = SqliteSaver(self._conn)
+        self._graph = build_graph(engine, self._saver)
+        self._locks: OrderedDict[str, threading.Lock] = OrderedDict()
+        self._locks_guard = threading.Lock()
+        self.mode = _mode(engine.config)
+        self._tools_agent: Any = None
+
+    @classmethod
+    def from_config(
+        cls, source: str | Path | dict[str, Any] | TrustrecConfig | None = None, *,
+        progress: Callable[[str], None] | None = None, llm: Any = "config",
+    ) -> Recommender:
+        """Build from a TOML path, a dict, a config object, or the default locations.
+
+        Args:
+            source: Config source (see :func:`agent.config.load_config`).
+            progress: Called with one line per set-up step (the first run trains and indexes).
+            llm: ``"config"`` (build the configured model), ``None`` (templates only) or a chat model.
+        """
+        cfg = source if isinstance(source, TrustrecConfig) else load_config(source)
+        return cls(Engine.build(cfg, progress=progress, llm=llm))
+
+    # ---------------------------------------------------------------- sessions
+    def _lock(self, session_id: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.pop(session_id, None) or threading.Lock()
+            self._locks[session_id] = lock
+            while len(self._locks) > self.engine.config.agent.max_sessions_cached:
+                old, old_lock = next(iter(self._locks.items()))
+                if old_lock.locked():
+                    break
+                self._locks.pop(old)
+            return lock
+
+    def _cfg(self, session_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": session_id}}
+
+    def _dialog(self, session_id: str) -> DialogState:
+        snap = self._graph.get_state(self._cfg(session_id))
+        d = DialogState.from_graph((snap.values or {}).get("dialog"))
+        d.session_id = session_id
+        return d
+
+    def _save_dialog(self, dialog: DialogState) -> None:
+        self._graph.update_state(self._cfg(dialog.session_id), {"dialog": dialog.to_graph()}, as_node="write")
+
+    def _remember_session(self, session_id: str, user_id: str | None) -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT INTO trustrec_sessions(session_id, user_id) VALUES(?, ?) "
+                "ON CONFLICT(session_id) DO UPDATE SET user_id=COALESCE(excluded.user_id, user_id)",
+                (session_id, user_id),
+            )
+
+    # ---------------------------------------------------------------- chat
+    def _input(self, session_id: str, message: str, user_id: str | None) -> dict[str, Any]:
+        _check_id("session_id", session_id)
+        if user_id is not None:
+            _check_id("user_id", user_id)
+        text = check_message(message, self.engine.config.agent.understand.safety)
+        self._remember_session(session_id, user_id)
+        return {"session_id": session_id, "message": text, "user_id": user_id}
+
+    def chat(self, session_id: str, message: str, user_id: str | None = None) -> Reply:
+        """One turn: understand, retrieve, rank, explain, write.
+
+        Raises:
+            ValueError: Empty or too long ids; ``MessageTooLong`` (a ValueError) for a long message.
+        """
+        inp = self._input(session_id, message, user_id)
+        with self._lock(session_id):
+            if self.mode == "tools":
+                from agent.tools_mode import run_tools_turn
+
+                return run_tools_turn(self, inp)
+            out = self._graph.invoke(inp, self._cfg(session_id))
+        return Reply.model_validate(out["reply"])
+
+    async def achat(self, session_id: str, message: str, user_id: str | None = None) -> Reply:
+        """:meth:`chat` without blocking the event loop."""
+        return await asyncio.to_thread(self.chat, session_id, message, user_id)
+
+    def stream(self, session_id: str, message: str, user_id: str | None = None) -> Iterator[str | Reply]:
+        """Yield reply text as it is written, then the final :class:`Reply`."""
+        inp = self._input(session_id, message, user_id)
+        with self._lock(session_id):
+            if self.mode == "tools":
+                from agent.tools_mode import run_tools_turn
+
+                reply = run_tools_turn(self, inp)
+                yield reply.text
+                yield reply
+                return
+            final: dict[str, Any] | None = None
+            for mode, chunk in self._graph.stream(inp, self._cfg(session_id), stream_mode=["custom", "values"]):
+                if mode == "custom" and isinstance(chunk, dict) and "delta" in chunk:
+                    yield str(chunk["delta"])
+                elif mode == "values":
+                    final = chunk
+        assert final is not None and final.get("reply") is not None
+        yield Reply.model_validate(final["reply"])
+
+    # ---------------------------------------------------------------- feedback and memory
+    def feedback(self, event: FeedbackEvent) -> bool:
+        """Store a user's feedback durably, then apply it to the session at once.
+
+        Returns:
+            False when this ``event_id`` was seen before (nothing changes), else True.
+
+        Raises:
+            KeyError: The item is not in the catalog.
+        """
+        if self.engine.item_idx(event.item_id) is None:
+            raise KeyError(f"unknown item_id {event.item_id!r}")
+        new = self.engine.store.add_feedback(event)
+        with self._lock(event.session_id):
+            dialog = self._dialog(event.session_id)
+            if event.user_id is not None and dialog.user_id is None:
+                dialog.user_id = event.user_id
+            if dialog.apply_feedback(event):
+                self._remember_session(event.session_id, event.user_id)
+                self._save_dialog(dialog)
+        return new
+
+    def profile(self, session_id: str) -> dict[str, Any]:
+        """The editable preference memory of a session: constraints, likes, dislikes (with titles)."""
+        _check_id("session_id", session_id)
+        d = self._dialog(session_id)
+        mem = d.memory()
+        label = self.engine.vocab.label
+        return {
+            "session_id": session_id,
+            "user_id": d.user_id,
+            "turn": d.turn,
+            "constraints": mem["constraints"],
+            "liked": [{"item_id": i, "title": label(i)} for i in mem["liked"]],
+            "disliked": [{"item_id": i, "title": label(i)} for i in mem["disliked"]],
+            "not_interested": [{"item_id": i, "title": label(i)} for i in mem["not_interested"]],
+            "shown": [{"item_id": i, "title": label(i)} for i in d.shown],
+        }
+
+    def edit_profile(self, session_id: str, **constraints: Any) -> dict[str, Any]:
+        """Set constraint fields (validated) and return the new profile."""
+        with self._lock(session_id):
+            d = self._dialog(session_id)
+            d.edit_constraints(**constraints)
+            self._save_dialog(d)
+        return self.profile(session_id)
+
+    def clear_profile(self, session_id: str, part: MemoryPart = "all") -> dict[str, Any]:
+        """Forget part of the memory (constraints, likes, dislikes, not_interested, ratings, feedback, all)."""
+        with self._lock(session_id):
+            d = self._dialog(session_id)
+            d.clear(part)
+            self._save_dialog(d)
+        return self.profile(session_id)
+
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Erase a user: their store rows and every session they had, leaving no trace in the files."""
+        _check_id("user_id", user_id)
+        counts = self.engine.store.delete_user(user_id)
+        rows = self._conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
+        for (sid,) in rows:
+            self._saver.delete_thread(sid)
+        with self._conn:
+            self._conn.execute("DELETE FROM trustrec_sessions WHERE user_id=?", (user_id,))
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.execute("VACUUM")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return {**counts, "sessions": len(rows)}
+
+    def close(self) -> None:
+        self._conn.close()
+        self.engine.close()
+
+
+def _mode(cfg: TrustrecConfig) -> str:
+    if cfg.agent.mode != "auto":
+        return cfg.agent.mode
+    return "tools" if cfg.llm.backend == "openai" else "guided"

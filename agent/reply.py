@@ -1,0 +1,65 @@
+"""The typed reply of one chat turn: text plus item cards with evidence and provenance."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ranker.evidence import Evidence, HistoryAttribution, TrustReport
+
+Writer = Literal["llm", "template"]
+
+
+class ItemCard(BaseModel):
+    """One recommended item as shown: what it is, how sure we are, why, and who wrote the why."""
+
+    position: int = Field(ge=1, description="1-based position in the list.")
+    item_id: str
+    title: str
+    year: int | None = None
+    categories: list[str] = Field(default_factory=list)
+    description: str = Field("", description="Item description (generated with provenance, or empty).")
+    score: float = Field(description="Ranker score (higher is better).")
+    confidence: float | None = Field(None, ge=0, le=1, description="Calibrated probability of relevance.")
+    trust: TrustReport | None = None
+    history: list[HistoryAttribution] = Field(default_factory=list, description="'Because you liked X' attributions.")
+    features: dict[str, float] = Field(default_factory=dict, description="Feature-group attributions.")
+    base_value: float = Field(0.0, description="Shapley base value of the history attributions.")
+    explanation: str = Field("", description="The explanation text shown.")
+    writer: Writer = Field("template", description="Who wrote the explanation: the LLM or the deterministic template.")
+    grounded: bool = Field(True, description="Whether the explanation passed the grounding guard.")
+
+    @classmethod
+    def from_evidence(cls, position: int, ev: Evidence, *, description: str = "") -> ItemCard:
+        return cls(
+            position=position,
+            item_id=ev.item_id,
+            title=ev.title,
+            year=ev.year,
+            categories=list(ev.categories),
+            description=description,
+            score=ev.score,
+            confidence=ev.trust.confidence if ev.trust else None,
+            trust=ev.trust,
+            history=list(ev.history),
+            features=dict(ev.features),
+            base_value=ev.base_value,
+        )
+
+
+class Reply(BaseModel):
+    """What one turn returns to the UI or an embedding app."""
+
+    session_id: str
+    text: str = Field(description="The reply text (plain text; the UI escapes it).")
+    cards: list[ItemCard] = Field(default_factory=list)
+    intent: str = Field("chit-chat", description="What the agent understood the turn to be.")
+    constraints: dict[str, Any] = Field(default_factory=dict, description="Active constraints after this turn.")
+    notes: list[str] = Field(default_factory=list, description="What was ignored or adjusted, and why.")
+    degraded: bool = Field(False, description="True when the LLM failed and templates were used.")
+    list_report: dict[str, Any] | None = Field(None, description="Diversity, novelty, coverage, regret of the list.")
+    suggested_feedback: list[dict[str, Any]] = Field(
+        default_factory=list, description="Feedback the message seemed to express; applied only as user events."
+    )
+    mode: Literal["guided", "tools"] = "guided"
