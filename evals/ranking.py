@@ -309,7 +309,26 @@ def _bpr(dataset: Dataset, split: Split) -> Ranker:
     return BPRRanker().fit(dataset, split, progress=True)
 
 
+def _joint(ablation: str) -> RankerFactory:
+    """The joint ranker (ranker.train), loaded from the workspace or trained with validation selection."""
+
+    def factory(dataset: Dataset, split: Split) -> Ranker:
+        from catalog.config import Workspace
+        from ranker.train import ensure_trained
+
+        valid = history_profiles(dataset, split, "valid")
+        return ensure_trained(
+            Workspace(), dataset, split, ablation=ablation,  # type: ignore[arg-type]
+            validate=lambda m: evaluate_set(m, valid, ks=(10,)),
+        )  # fmt: skip
+
+    return factory
+
+
 _MODELS: dict[str, RankerFactory] = {
+    "trustrec": _joint("joint"),
+    "text-only": _joint("text-only"),
+    "id-only": _joint("id-only"),
     "pop": _pop,
     "pop-recbole": _pop_recbole,
     "itemknn": _itemknn,

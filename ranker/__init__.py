@@ -1,7 +1,13 @@
 """trustrec ranker: the joint two-tower model, training, scoring, explanations and trust."""
 
+# --- the contract and the joint model (torch-heavy modules load lazily on first attribute access)
+from typing import Any as _Any
+
+from ranker.base import FeatureRanker, Profile, Ranker, Recommendations, recommend, top_n
+
 # --- explanations and trust (ranker.explain, ranker.trust, ranker.calibration, ranker.diversity); shap loads lazily
 from ranker.calibration import CalibrationConfig, Calibrator, ensure_calibrator, fit_calibrator
+from ranker.config import RankerConfig
 from ranker.diversity import DiversityConfig, ItemSimilarity, mmr_rerank
 from ranker.explain import (
     ExplainConfig,
@@ -12,6 +18,25 @@ from ranker.explain import (
     explain_recommendations,
 )
 from ranker.trust import ListReport, TrustConfig, TrustScorer
+
+_LAZY = {
+    "JointRanker": "ranker.model", "Trainer": "ranker.train", "TrainResult": "ranker.train",
+    "ensure_trained": "ranker.train", "load_trained": "ranker.train", "model_folder": "ranker.train",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ranker' has no attribute {name!r}")
+
+
+__all__ = [
+    "FeatureRanker", "JointRanker", "Profile", "Ranker", "RankerConfig", "Recommendations", "TrainResult",
+    "Trainer", "ensure_trained", "load_trained", "model_folder", "recommend", "top_n",
+]  # fmt: skip
 
 __all__ = [
     *globals().get("__all__", []),

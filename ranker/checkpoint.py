@@ -45,8 +45,8 @@ def save_model(
     """Write ``model`` (and the LM's trainable layers, when given) to ``folder``. Returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {f"net.{k}": v for k, v in model.net.state_dict().items()}
-    for k, v in model.features.arrays().items():
-        tensors[f"feat.{k}"] = torch.from_numpy(np.ascontiguousarray(v))
+    for k, arr in model.features.arrays().items():
+        tensors[f"feat.{k}"] = torch.from_numpy(np.ascontiguousarray(arr))
     tensors["year_bucket"] = torch.from_numpy(model.year_bucket)
     tensors["item_mask"] = torch.from_numpy(model.item_mask.astype(np.uint8))
     if model.text_vecs is not None:

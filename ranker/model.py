@@ -60,6 +60,9 @@ def heads_for(ablation: Ablation) -> tuple[str, ...]:
 class TwoTowerNet(nn.Module):
     """User and item towers. Padding rows: item ``n_items``, user ``n_users`` (unknown user)."""
 
+    genres: torch.Tensor
+    year_bucket: torch.Tensor
+
     def __init__(
         self,
         *,

@@ -45,6 +45,9 @@ class LMTextTower(nn.Module):
             split point), so a second run skips the frozen forward pass. None = no disk cache.
     """
 
+    hidden: torch.Tensor
+    mask: torch.Tensor
+
     def __init__(
         self,
         texts: Sequence[str],

@@ -28,7 +28,7 @@ from ranker.base import Profile
 from ranker.checkpoint import load_model, load_train_state, save_model, save_train_state
 from ranker.config import Ablation, RankerConfig
 from ranker.features import attribute_indices, fit_features, train_sequences
-from ranker.model import JointRanker, heads_for, pad_histories
+from ranker.model import JointRanker, heads_for
 
 Validate = Callable[[JointRanker], dict[str, float]]
 METRIC = "ndcg@10"

@@ -39,7 +39,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         console.print(f"[bold]training[/] {ablation} on {protocol} {split.sizes()} -> {folder}")
         trainer = Trainer(
-            ds, split, cfg.ranker, folder, lambda m: evaluate_set(m, valid_set, ks=(10,)),  # type: ignore[arg-type,return-value]
+            ds, split, cfg.ranker, folder, lambda m: evaluate_set(m, valid_set, ks=(10,)),
             ablation=ablation, seed=cfg.seed, cache_dir=ws.cache,  # type: ignore[arg-type]
         )  # fmt: skip
         res = trainer.fit(epochs, resume=resume)
