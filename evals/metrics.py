@@ -45,6 +45,16 @@ def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
         return np.zeros((s.shape[0], 0), dtype=np.int64)
     if k < s.shape[1]:
         part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrary members of a tie at the k-th score; take the lowest indices instead
+        kth = np.take_along_axis(s, part, axis=1).min(axis=1, keepdims=True)
+        tied = np.flatnonzero((s >= kth).sum(axis=1) > k)
+        if tied.size:
+            st, kt = s[tied], kth[tied]
+            above = st > kt
+            at = st == kt
+            need = k - above.sum(axis=1, keepdims=True)
+            chosen = above | (at & (np.cumsum(at, axis=1) <= need))
+            part[tied] = np.nonzero(chosen)[1].reshape(tied.size, k)
     else:
         part = np.broadcast_to(np.arange(s.shape[1]), s.shape).copy()
     part_scores = np.take_along_axis(s, part, axis=1)
