@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 from agent.config import TrustrecConfig, load_config
 from agent.engine import Engine
-from agent.reply import Reply
+from agent.reply import ItemCard, Reply
 from agent.safety import check_message
 from agent.state import DialogState, MemoryPart
 from catalog import FeedbackEvent
@@ -155,6 +156,57 @@ class Recommender:
                     final = chunk
         assert final is not None and final.get("reply") is not None
         yield Reply.model_validate(final["reply"])
+
+    def recommend(self, user_id: str | None, n: int, session_id: str | None = None) -> Reply:
+        """A list of ``n`` recommendations with evidence, without a chat message to parse.
+
+        Args:
+            user_id: A known user (their history is used) or None (cold start).
+            n: List length (1..MAX_N of the dialog constraints).
+            session_id: The session to record the list in; a fresh one when None.
+
+        Raises:
+            ValueError: Bad ids or ``n`` out of range.
+        """
+        sid = session_id or f"rec-{uuid.uuid4().hex}"
+        _check_id("session_id", sid)
+        with self._lock(sid):
+            d = self._dialog(sid)
+            if user_id is not None:
+                d.user_id = _check_id("user_id", user_id)
+            d.edit_constraints(n=n)
+            self._save_dialog(d)
+        return self.chat(sid, "recommend", user_id)
+
+    def explain(self, session_id: str, item_id: str, user_id: str | None = None) -> ItemCard:
+        """Explain one item for a session's user as if it were recommended now.
+
+        Raises:
+            KeyError: The item is not in the catalog.
+            ValueError: Bad ids.
+        """
+        import numpy as np
+
+        from ranker.base import Profile
+
+        _check_id("session_id", session_id)
+        e = self.engine
+        i = e.item_idx(item_id)
+        if i is None:
+            raise KeyError(f"unknown item_id {item_id!r}")
+        d = self._dialog(session_id)
+        if user_id is not None:
+            d.user_id = _check_id("user_id", user_id)
+        p = e.profile(d)
+        keep = p.history != i  # explain as if recommended: the item itself is neither evidence nor excluded
+        p = Profile(p.history[keep], p.weights[keep], p.user_idx, p.exclude[p.exclude != i])
+        with e.lock:
+            out = e.explainer(p, 1, candidates=np.asarray([i]), mmr_lambda=1.0, user_id=d.user_id)
+        ev = out.items[0]
+        card = ItemCard.from_evidence(1, ev, description=e.description(item_id))
+        x = e.writer.write(ev)
+        card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
+        return card
 
     # ---------------------------------------------------------------- feedback and memory
     def feedback(self, event: FeedbackEvent) -> bool:
