@@ -60,6 +60,7 @@ class Engine:
         from ranker.calibration import CalibrationConfig, ensure_calibrator
         from ranker.diversity import item_popularity
         from ranker.explain import RecommendationExplainer
+        from ranker.jit_cache import enable_shap_jit_cache
         from ranker.train import ensure_trained, model_folder
         from retrieval import SemanticRetriever, TextEncoder, build_or_load_index
 
@@ -80,6 +81,9 @@ class Engine:
         say("calibrator " + ("fitted on validation data" if fitted else "loaded"))
         counts = item_popularity(split.train["item_idx"].to_numpy(), ds.n_items)
         explainer = RecommendationExplainer(ranker, ds, cal, counts)
+        enable_shap_jit_cache(ws.cache / "numba")
+        say("warming up the explainer (compiles shap's kernels once; cached on disk afterwards)")
+        _warm_up(explainer, split)
         encoder = TextEncoder(config.retrieval.encoder)
         index = build_or_load_index(ds, ws, config.retrieval, encoder=encoder, progress=_stage(say))
         say(f"index ready ({index.ntotal if hasattr(index, 'ntotal') else ds.n_items} items)")
@@ -151,6 +155,14 @@ class Engine:
     def close(self) -> None:
         self.store.close()
         self.descriptions.close()
+
+
+def _warm_up(explainer: Any, split: Split) -> None:
+    """Run one explanation so the first user's turn does not pay for start-up compilation."""
+    users = split.train.groupby("user_idx")["item_idx"].apply(lambda s: s.to_numpy())
+    if len(users):
+        hist = np.asarray(users.iloc[0], dtype=np.int64)
+        explainer(Profile(hist[-30:]), 3)
 
 
 def _stage(say: Progress) -> Callable[[str, int, int], None]:
