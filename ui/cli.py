@@ -36,6 +36,7 @@ _COMMAND_MODULES = [
     "ui.cmd_llm",
     "ui.cmd_eval_ranking",
     "ui.cmd_train",
+    "ui.cmd_conversation",
 ]
 
 for _name in _COMMAND_MODULES:
