@@ -212,25 +212,52 @@ class ShapExplainer:
     def _shap_game(
         self, profile: Profile, items: np.ndarray, positions: np.ndarray, method: str
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Run shap on the presence game, every coalition scored in one ranker call.
+
+        shap's explainers ask for one batch of coalitions per permutation. Which coalitions they ask
+        for depends only on the seeded permutations, never on the model's outputs, so a first pass
+        with a recording model collects them; the distinct ones are scored in a single
+        ``ranker.score`` call; a second pass with the same seed replays the scores to shap.
+        """
         import shap
 
         m = positions.size
+        recorded: list[np.ndarray] = []
 
-        def model(mask_rows: np.ndarray) -> np.ndarray:
+        def profiles_for(rows: np.ndarray) -> list[Profile]:
+            return [profile.without(positions[~r]) if (~r).any() else profile for r in rows]
+
+        def record(mask_rows: np.ndarray) -> np.ndarray:
             rows = np.asarray(mask_rows) > 0.5
-            profs = [profile.without(positions[~r]) if (~r).any() else profile for r in rows]
-            return self._score(profs, items)
+            recorded.append(rows)
+            return np.zeros((rows.shape[0], items.size))
+
+        table: dict[bytes, np.ndarray] = {}
+
+        def replay(mask_rows: np.ndarray) -> np.ndarray:
+            rows = np.asarray(mask_rows) > 0.5
+            missing = [r for r in rows if r.tobytes() not in table]
+            if missing:  # not expected; score directly rather than fail
+                for r, v in zip(missing, self._score(profiles_for(np.asarray(missing)), items), strict=True):
+                    table[r.tobytes()] = v
+            return np.stack([table[r.tobytes()] for r in rows])
 
         masker = shap.maskers.Independent(np.zeros((1, m)), max_samples=1)
         x = np.ones((1, m))
+
+        def run(model: Any) -> Any:
+            if method == "exact":
+                return shap.explainers.Exact(model, masker)(x, max_evals=2**m + 1, silent=True)
+            expl = shap.explainers.Permutation(model, masker, seed=self.config.seed)
+            return expl(x, max_evals=self.config.n_permutations * (2 * m + 1), silent=True)
+
         state = np.random.get_state()  # shap seeds and shuffles numpy's global generator
         try:
-            if method == "exact":
-                expl = shap.explainers.Exact(model, masker)
-                res = expl(x, max_evals=2**m + 1, silent=True)
-            else:
-                expl = shap.explainers.Permutation(model, masker, seed=self.config.seed)
-                res = expl(x, max_evals=self.config.n_permutations * (2 * m + 1), silent=True)
+            run(record)
+            uniq = np.unique(np.concatenate(recorded), axis=0) if recorded else np.zeros((0, m), dtype=bool)
+            for r, v in zip(uniq, self._score(profiles_for(uniq), items), strict=True):
+                table[r.tobytes()] = v
+            res = run(replay)
         finally:
             np.random.set_state(state)
         values = np.asarray(res.values, dtype=np.float64)[0]  # (m, k) or (m,) for one item

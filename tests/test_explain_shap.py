@@ -181,3 +181,32 @@ def test_trained_joint_model_explanations(data, histories, counts) -> None:
         for ev in out.items:
             assert set(ev.features) == set(model.feature_groups)
             assert ev.trust is not None and 0 <= ev.trust.composite <= 1
+
+
+class _Counting:
+    """Counts ranker.score calls (to check that coalitions are batched)."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.calls, self.rows = inner, 0, 0
+
+    @property
+    def n_items(self) -> int:
+        return int(self.inner.n_items)
+
+    def score(self, profiles, items=None):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        self.rows += len(profiles)
+        return self.inner.score(profiles, items)
+
+
+def test_coalitions_are_scored_in_one_call(ease, histories) -> None:
+    ranker = _Counting(SaturatingRanker(ease))
+    prof = profile_of(histories, 404)
+    items = recommend(ranker, prof, 10).item_idx
+    ranker.calls = ranker.rows = 0
+    ex = ShapExplainer(ranker, ShapConfig(max_history=20, n_permutations=4)).explain_history(prof, items)
+    # one call for the full score, one for the window screening, one for every coalition of the game
+    assert ranker.calls == 3
+    assert ex.additivity_error.max() <= 1e-4
+    # distinct coalitions only: the full profile is shared by every permutation
+    assert ranker.rows <= 1 + 50 + 4 * (2 * 20 + 1)
