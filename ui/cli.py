@@ -37,6 +37,7 @@ _COMMAND_MODULES = [
     "ui.cmd_eval_ranking",
     "ui.cmd_train",
     "ui.cmd_conversation",
+    "ui.cmd_serve",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,103 @@
+"""`trustrec serve`: the browser app and HTTP API on one server; `trustrec chat`: a terminal chat."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+
+from ui.common import ConfigOption, config_from, console, stdout, step, user_errors
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @app.command("serve")
+    def serve(
+        host: Annotated[str | None, typer.Option(help="Bind address (default server.host: 127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option(help="TCP port (default server.port: 7860).")] = None,
+        no_llm: Annotated[bool, typer.Option("--no-llm", help="Template explanations only (no LLM).")] = False,
+        config: ConfigOption = None,
+    ) -> None:
+        """Serve the chat app at / and the HTTP API at /v1 (docs at /docs). Prepares data, model and index on first run."""
+        import uvicorn
+
+        from agent.recommender import Recommender
+        from ui.api import create_api
+
+        cfg = config_from(config)
+        updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+        cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update=updates)})
+        with user_errors():
+            rec = Recommender.from_config(
+                cfg, progress=step("preparing the recommender"), llm=None if no_llm else "config"
+            )
+        api = create_api(rec)
+        h, p = cfg.server.host, cfg.server.port
+        if h not in ("127.0.0.1", "localhost", "::1"):
+            console.print(f"[yellow]warning:[/] binding {h}: the app is reachable from other machines and has no login")
+        console.print(f"[green]serving[/] http://{h}:{p}/  (API docs http://{h}:{p}/docs)  Ctrl+C stops")
+        try:
+            uvicorn.run(api, host=h, port=p, log_level="warning", timeout_graceful_shutdown=5)
+        finally:
+            rec.close()
+
+    @app.command("chat")
+    def chat(
+        user: Annotated[
+            str | None, typer.Option("--user", help="A known user id (e.g. 196); default a new user.")
+        ] = None,
+        session: Annotated[str | None, typer.Option("--session", help="Continue this session id.")] = None,
+        no_llm: Annotated[bool, typer.Option("--no-llm", help="Template explanations only (no LLM).")] = False,
+        config: ConfigOption = None,
+    ) -> None:
+        """Chat in the terminal through the same Recommender API as the web app (type 'quit' to stop)."""
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        from agent.recommender import Recommender
+        from agent.safety import MessageTooLong
+
+        cfg = config_from(config)
+        with user_errors():
+            rec = Recommender.from_config(
+                cfg, progress=step("preparing the recommender"), llm=None if no_llm else "config"
+            )
+        if user is not None and user not in rec.engine.dataset.user_index:
+            console.print(f"[bold red]error:[/] unknown user {user!r}; omit --user to chat as a new user")
+            raise typer.Exit(2)
+        sid = session or f"cli-{uuid.uuid4().hex}"
+        console.print(f"session {sid}" + (f", user {user}" if user else ", new user") + "; 'quit' stops")
+        try:
+            while True:
+                try:
+                    msg = console.input("[bold cyan]you> [/]").strip()
+                except (EOFError, KeyboardInterrupt):
+                    break
+                if msg.lower() in ("quit", "exit", ":q"):
+                    break
+                if not msg:
+                    continue
+                try:
+                    reply = rec.chat(sid, msg, user)
+                except MessageTooLong as e:
+                    console.print(f"[bold red]error:[/] {e}")
+                    continue
+                if not reply.cards:
+                    stdout.print(Panel(Text(reply.text), title="trustrec", border_style="blue"))
+                    continue
+                t = Table(show_lines=True, title=Text(reply.text.splitlines()[0]) if reply.text else None)
+                for col in ("#", "item", "trust", "confidence", "why", "writer"):
+                    t.add_column(col)
+                for c in reply.cards:
+                    comp = c.trust.composite if c.trust else None
+                    t.add_row(
+                        str(c.position), Text(f"{c.title} ({c.year})" if c.year else c.title),
+                        f"{comp:.2f}" if comp is not None else "-",
+                        f"{c.confidence:.0%}" if c.confidence is not None else "-", Text(c.explanation), c.writer,
+                    )  # fmt: skip
+                stdout.print(t)
+                for n in reply.notes:
+                    console.print(f"[dim]note: {n}[/]")
+        finally:
+            rec.close()
