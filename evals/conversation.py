@@ -365,6 +365,7 @@ class TurnRecord(BaseModel):
         None, description="Rank of the target by score among this turn's candidates (None: not a candidate)."
     )
     candidates: int | None = Field(None, description="Number of eligible candidates this turn.")
+    writers: dict[str, int] = Field(default_factory=dict, description="Cards per explanation writer (llm, template).")
     seconds: float = 0.0
 
 
@@ -516,7 +517,7 @@ def _play(rec: Any, sim: SimulatedUser, session_id: str, probe: _Probe, max_turn
                 turn=turn, move=move.kind, message=move.message, feedback=move.feedback, intent=reply.intent,
                 constraints=constraints, shown=shown, target_position=pos,
                 target_rank=probe.last.get("target_rank"), candidates=probe.last.get("candidates"),
-                seconds=round(dt, 3),
+                writers=dict(Counter(str(c.writer) for c in reply.cards)), seconds=round(dt, 3),
             )
         )  # fmt: skip
         if pos is not None:

@@ -199,3 +199,41 @@ def test_cli_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     assert "success within 5 turns" in res.output and "average turns" in res.output
     data = json.loads(out.read_text())
     assert data["users"] == 2 and len(data["success_by_turn"]) == 5 and data["llm"] is False
+
+
+def test_simulated_user_reveals_attributes_in_order_and_dislikes_the_furthest_item(ml100k: Any) -> None:
+    from agent.reply import ItemCard
+    from evals.conversation import SimulatedUser
+
+    items = {it.title: it for it in ml100k.items}
+    target = items["Empire Strikes Back, The"]  # Action Adventure Drama Romance Sci-Fi War, 1980
+    ref = items["Star Wars"]
+    sim = SimulatedUser(user_id="1", target=target, references=[ref], genres=["Sci-Fi"], config=SimulatorConfig(n=3))
+
+    def cards(*titles: str) -> list[ItemCard]:
+        return [
+            ItemCard(position=k, item_id=items[t].item_id, title=t, year=items[t].year,
+                     categories=list(items[t].categories), score=0.0)
+            for k, t in enumerate(titles, start=1)
+        ]  # fmt: skip
+
+    assert sim.opening().message == "I'd like a sci-fi movie. Show me 3 movies."
+    shown = cards("Aliens", "Blade Runner", "Alien")  # Alien: Action Horror Sci-Fi Thriller (1979)
+    m = sim.react(shown)
+    assert m is not None and m.kind == "decade" and m.message == "Something from the 80s."
+    assert [f["title"] for f in m.feedback] == ["Blade Runner"]  # Film-Noir Sci-Fi: shares the least
+    close = SimulatedUser(user_id="1", target=target, references=[], genres=["Sci-Fi"], config=SimulatorConfig())
+    m2 = close.react(cards("Star Trek: The Wrath of Khan"))  # genre Jaccard 0.5: not far enough to dislike
+    assert m2 is not None and m2.feedback == []
+    shown = cards("Aliens", "Alien", "Terminator, The")
+    m = sim.react(shown)
+    assert m is not None and m.kind == "exclude" and m.message == "No thriller, please."  # most common non-target genre
+    m = sim.react(cards("Star Trek: The Wrath of Khan", "Sleeper", "Brazil"))
+    assert m is not None and m.kind == "reference" and m.message == "Something like Star Wars."
+    assert [f["title"] for f in m.feedback] == ["Sleeper"]  # Comedy Sci-Fi from 1973: the furthest
+    m = sim.react(cards("Star Trek: The Wrath of Khan", "Brazil"))
+    assert m is not None and m.kind == "period" and m.message == "Preferably from the early 80s."
+    m = sim.react(cards("Brazil", "Star Trek: The Wrath of Khan"))
+    assert m is not None and m.kind == "more_like" and m.message == "More like number 2."
+    m = sim.react(cards("Brazil"))
+    assert m is not None and m.kind == "others"
