@@ -11,6 +11,7 @@ text around the cards is written from templates.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, TypedDict
 
@@ -32,7 +33,7 @@ FOCUSED = {Intent.EXPLAIN, Intent.COMPARE, Intent.DESCRIBE}
 class TurnState(TypedDict, total=False):
     """Graph state. ``dialog`` persists across turns; the rest is per turn."""
 
-    dialog: dict[str, Any]
+    dialog: Any  # DialogStateDict (JSON primitives)
     session_id: str
     message: str
     user_id: str | None
@@ -47,10 +48,8 @@ class TurnState(TypedDict, total=False):
 
 def _emit(text: str) -> None:
     """Stream a piece of reply text to ``stream_mode="custom"`` listeners (no-op otherwise)."""
-    try:
+    with contextlib.suppress(RuntimeError):  # not inside a streaming run
         get_stream_writer()({"delta": text})
-    except RuntimeError:  # not inside a streaming run
-        pass
 
 
 class GuidedTurn:
@@ -200,10 +199,8 @@ class GuidedTurn:
                     e.descriptions.put(d)
                 if d is not None and d.grounded:
                     card.description = d.text
-            if pos <= budget and time.monotonic() < deadline:
-                x = e.writer.write(ev)
-            else:
-                x = _template(ev)
+            use_llm = pos <= budget and time.monotonic() < deadline
+            x = e.writer.write(ev) if use_llm else _template(ev)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
             cards.append(card)
@@ -293,7 +290,7 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
 def build_graph(engine: Engine, checkpointer: Any) -> Any:
     """The compiled guided graph with ``checkpointer`` (thread id = session id)."""
     t = GuidedTurn(engine)
-    g = StateGraph(TurnState)
+    g: Any = StateGraph(TurnState)  # node callables are typed by TurnState; langgraph's overloads are too narrow
     g.add_node("understand", t.understand)
     g.add_node("retrieve", t.retrieve)
     g.add_node("rank", t.rank)

@@ -64,8 +64,11 @@ class Recommender:
 
     @classmethod
     def from_config(
-        cls, source: str | Path | dict[str, Any] | TrustrecConfig | None = None, *,
-        progress: Callable[[str], None] | None = None, llm: Any = "config",
+        cls,
+        source: str | Path | dict[str, Any] | TrustrecConfig | None = None,
+        *,
+        progress: Callable[[str], None] | None = None,
+        llm: Any = "config",
     ) -> Recommender:
         """Build from a TOML path, a dict, a config object, or the default locations.
 

@@ -39,7 +39,7 @@ def enable_shap_jit_cache(cache_dir: Path | None = None) -> bool:
         try:
             import sys
 
-            import shap.explainers  # noqa: F401  (imports every module that holds kernels)
+            import shap.explainers
             import shap.maskers  # noqa: F401
             from numba.core.registry import CPUDispatcher
         except ImportError:
