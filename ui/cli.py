@@ -29,6 +29,7 @@ for _group, _sub in groups.items():
 
 # Command modules, one per area; each has `register(app, groups)`. Append a line when adding one.
 _COMMAND_MODULES = [
+    "ui.cmd_bench",
     "ui.cmd_data",
     "ui.cmd_index",
     "ui.cmd_explain",
