@@ -99,6 +99,14 @@ def load_context(
     return Context(ds, split, ranker, name, note, cal, counts, additive)  # type: ignore[arg-type]
 
 
+def _shap_jit_cache(cfg: TrustrecConfig, ctx: Context) -> None:
+    """Keep shap's numba kernels compiled on disk (20-60 s per process otherwise) when shap will run."""
+    if not ctx.additive:
+        from ranker.jit_cache import enable_shap_jit_cache
+
+        enable_shap_jit_cache(cfg.workspace().cache / "numba")
+
+
 def _profile(ctx: Context, user: str, history: str) -> Profile:
     from ranker.base import Profile
     from ranker.calibration import user_items
@@ -140,6 +148,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
+            if explain:
+                _shap_jit_cache(cfg, ctx)
             profile = _profile(ctx, user, history)
             rx = RecommendationExplainer(
                 ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
@@ -190,6 +200,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, calibrate=False)
+            _shap_jit_cache(cfg, ctx)
             t0 = time.perf_counter()
             with Progress(console=console, transient=True) as bar:
                 task = bar.add_task("explaining", total=users)
