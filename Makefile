@@ -24,7 +24,7 @@ setup: $(STAMP)
 	$(BIN)/trustrec data prepare
 
 run: setup
-	$(BIN)/trustrec data stats
+	$(BIN)/trustrec serve
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

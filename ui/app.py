@@ -294,11 +294,11 @@ def build_app(recommender: Recommender) -> gr.Blocks:
                 else:
                     reply = part
         except MessageTooLong as e:
-            msgs[-1] = {"role": "assistant", "content": chat_text(f"⚠️ {e}")}
+            msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
             return
         except ValueError as e:
-            msgs[-1] = {"role": "assistant", "content": chat_text(f"⚠️ {e}")}
+            msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
             return
         assert reply is not None
@@ -396,11 +396,11 @@ def build_app(recommender: Recommender) -> gr.Blocks:
                 with gr.Group():
                     picker = gr.Radio([], label="Selected recommendation", elem_id="tr-picker")
                     with gr.Row():
-                        like = gr.Button("👍 Like", elem_id="tr-like", size="sm")
-                        dislike = gr.Button("👎 Dislike", elem_id="tr-dislike", size="sm")
-                        not_int = gr.Button("🚫 Not interested", elem_id="tr-notint", size="sm")
+                        like = gr.Button("Like", elem_id="tr-like", size="sm")
+                        dislike = gr.Button("Dislike", elem_id="tr-dislike", size="sm")
+                        not_int = gr.Button("Not interested", elem_id="tr-notint", size="sm")
                     status = gr.HTML('<div class="tr-status"></div>', elem_id="tr-status")
-                plot = gr.Plot(label="Why this item (SHAP)", elem_id="tr-shap")
+                plot = gr.Plot(label="Why this item (SHAP)", show_label=False, elem_id="tr-shap")
                 with gr.Accordion("What I remember about you", open=True):
                     memory = gr.HTML(memory_html({}), elem_id="tr-memory")
                     with gr.Row():
