@@ -511,7 +511,10 @@ def _play(rec: Any, sim: SimulatedUser, session_id: str, probe: _Probe, max_turn
         pos = shown.index(target.item_id) + 1 if target.item_id in shown else None
         constraints = dict(reply.constraints)
         if move.kind == "reference":
-            ref_understood = move.revealed["reference"] in (constraints.get("reference_item_ids") or [])
+            # by title: ml-100k lists a few titles twice under two ids (e.g. Desperate Measures)
+            said = _norm(move.revealed["reference_title"])
+            got = [engine.dataset.item_index.get(i) for i in constraints.get("reference_item_ids") or []]
+            ref_understood = any(i is not None and _norm(engine.dataset.items[i].title) == said for i in got)
         transcript.append(
             TurnRecord(
                 turn=turn, move=move.kind, message=move.message, feedback=move.feedback, intent=reply.intent,
