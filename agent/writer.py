@@ -15,10 +15,18 @@ from collections.abc import Iterable
 from typing import Literal
 
 from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field
 
 from agent.config import LLMConfig
-from agent.grounding import GroundingGuard, evidence_facts, evidence_line, template_explanation
+from agent.grounding import (
+    GroundingGuard,
+    display_title,
+    evidence_facts,
+    evidence_line,
+    template_explanation,
+    top_history_title,
+)
 from agent.llm.backends import complete, model_label, prompt_style
 from agent.llm.errors import LLMError
 from agent.prompts import Prompt, load_prompt
@@ -79,12 +87,18 @@ class ExplanationWriter:
         model = model_label(self.llm) if self.llm is not None else "none"
         if self.llm is not None:
             msgs = self.prompt.messages(evidence=evidence_line(ev))
+            prefill = _prefill(ev) if self.prompt.style == "fewshot" else ""
+            if prefill:
+                # A base model continues text: starting its answer with the strongest evidence
+                # makes it name the top attributed history item (the guard requires it).
+                msgs.append(AIMessage(prefill))
             for attempt in range(1 + self.cfg.grounding_retries):
                 attempts += 1
                 try:
                     # Retries sample a little so they can differ from the greedy first try.
                     llm = self.llm if attempt == 0 else _with_temperature(self.llm, 0.7)
-                    text = _clean(complete(llm, msgs, timeout_s=self.cfg.timeout_s, stop=list(self.prompt.stop)))
+                    out = complete(llm, msgs, timeout_s=self.cfg.timeout_s, stop=list(self.prompt.stop))
+                    text = _clean(f"{prefill} {out.strip()}" if prefill else out)
                 except LLMError as e:
                     reasons.append(f"{type(e).__name__}: {e}")
                     break
@@ -106,6 +120,12 @@ class ExplanationWriter:
     def write_many(self, evidence: Iterable[Evidence]) -> list[Explanation]:
         """One explanation per evidence, in order."""
         return [self.write(ev) for ev in evidence]
+
+
+def _prefill(ev: Evidence) -> str:
+    """The start of a few-shot answer: "Because you liked <top history item>," (empty without one)."""
+    top = top_history_title(ev)
+    return f"Because you liked {display_title(top)}," if top else ""
 
 
 def _clean(text: str) -> str:
