@@ -828,7 +828,7 @@ _DECADE_WORDS = {
     "nineties": 90,
 }
 _DEC = r"(?:(early|mid|late)[\s-]*)?(?:(1[89]\d0|20\d0)s|(\d)0s|(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))"
-_YEAR = r"(1[89]\d\d|20\d\d)"
+_YEAR = r"(1[89]\d\d|20\d\d)(?!s\b)"  # "1980s" is a decade, not the year 1980
 _YEAR_OR_DEC = rf"(?:the\s+)?(?:{_YEAR}|{_DEC})"
 _RX_RANGE = re.compile(
     rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|through|until|till|-)\s*{_YEAR_OR_DEC}|\b{_YEAR_OR_DEC}\s*(?:-|to|through|until|till)\s*{_YEAR_OR_DEC}"

@@ -409,3 +409,13 @@ def test_understand_vocabulary_soup(vocab: CatalogVocab, words: list[str], n_sho
 def test_understand_very_long_text(vocab: CatalogVocab, text: str) -> None:
     u = understand(text, None, vocab)
     assert len(u.text) <= 2000
+
+
+def test_four_digit_decades_are_decades() -> None:
+    """"the 1980s" is 1980-1989, not the single year 1980 (found by the conversation simulator)."""
+    from catalog import load_dataset
+
+    vocab = CatalogVocab.from_dataset(load_dataset())
+    for text, lo, hi in [("a drama from the 1930s", 1930, 1939), ("movies in the 1990s", 1990, 1999)]:
+        u = understand(text, DialogState(), vocab)
+        assert (u.slots.year_min, u.slots.year_max) == (lo, hi), text
