@@ -46,10 +46,15 @@ class RankerConfig(BaseModel):
         256, ge=0, description="Uniformly sampled negatives per batch, added to the in-batch negatives."
     )
     # --- training ---
-    epochs: int = Field(4, ge=1, description="Maximum epochs (early stopping may end sooner).")
+    epochs: int = Field(5, ge=1, description="Maximum epochs (early stopping may end sooner).")
     batch_size: int = Field(1024, ge=2, description="Training examples (user, positive item) per step.")
     examples_per_epoch: int | None = Field(
-        20_000, ge=1, description="Training examples drawn per epoch (None = every training interaction once)."
+        None,
+        ge=1,
+        description=(
+            "Training examples drawn per epoch (None = the whole residual fold; without residual mode, 20,000 "
+            "train interactions)."
+        ),
     )
     lr: float = Field(1e-2, gt=0, description="Learning rate of the embeddings and the user tower (AdamW).")
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay (decoupled).")
@@ -64,11 +69,38 @@ class RankerConfig(BaseModel):
     transition_smoothing: float = Field(
         5.0, ge=0, description="Added to each row total when normalising transition counts."
     )
+    ease_lambda_grid: list[float] = Field(
+        [250.0, 500.0, 1000.0], description="EASE penalties tried on validation (the best replaces ease_lambda)."
+    )
+    rp3_alpha: float = Field(0.8, gt=0, description="RP3beta: power of the random-walk transition probabilities.")
+    rp3_beta: float = Field(0.6, ge=0, description="RP3beta: popularity penalty exponent of the target item.")
+    rp3_beta_grid: list[float] = Field([0.5, 0.7], description="Further RP3beta betas tried on validation.")
+    seq_window: int = Field(30, ge=1, description="Items before a position the closed-form next-item model reads.")
+    seq_decay: float = Field(0.85, gt=0, le=1, description="Recency decay of the next-item model's input window.")
+    seq_lambda: float = Field(200.0, gt=0, description="L2 penalty of the closed-form next-item model.")
+    seq_lambda_grid: list[float] = Field(
+        [50.0, 500.0], description="Further next-item penalties tried on validation (sequential protocols)."
+    )
+    uknn_k: int = Field(50, ge=1, description="Neighbours of the user-kNN feature (cosine over train histories).")
+    residual: bool = Field(
+        True,
+        description=(
+            "Train the two-tower on what the collaborative features miss: their score (fit on a held-out fold of "
+            "train) is a fixed logit offset in the loss, so the towers learn the residual."
+        ),
+    )
+    residual_holdout: float = Field(
+        0.2, gt=0, lt=1, description="Share of each user's train items held out as two-tower targets (residual mode)."
+    )
+    offset_scale: float = Field(
+        1.0, ge=0, description="Logit units per standard deviation of the collaborative offset (residual mode)."
+    )
+    head_rounds: int = Field(2, ge=1, description="Rounds of coordinate search over the head weights.")
     recency_grid: list[float] = Field(
-        [1.0, 0.95, 0.9, 0.8], description="History recency decays tried on validation (1.0 = order ignored)."
+        [1.0, 0.95, 0.9, 0.8, 0.7], description="History recency decays tried on validation (1.0 = order ignored)."
     )
     head_grid: list[float] = Field(
-        [0.0, 0.03, 0.1, 0.3, 1.0],
+        [0.0, 0.03, 0.1, 0.2, 0.3, 0.5, 1.0],
         description="Head weights tried per feature on validation (features are standardised).",
     )
     tune_head: bool = Field(

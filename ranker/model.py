@@ -5,10 +5,13 @@ base weight ``a_k = clip(w_k, 0, 1)`` and session part ``e_k = w_k - a_k``)::
 
     score = two_tower + collaborative + text + attributes + popularity + session + bias
 
-- ``two_tower``: cosine of the user tower (attention over history item vectors, weighted by ``w``,
-  plus a user-id embedding) and the item tower (fine-tuned LM text vector + item-id + genre + year
-  embeddings).
-- ``collaborative``: ``sum_k r_k a_k (EASE[h_k, i], transition[h_k, i])`` (closed form, train split).
+- ``two_tower``: cosine of the user tower (position-aware attention over the last history item
+  vectors, weighted by ``w``, plus a last-item term and a user-id embedding) and the item tower
+  (fine-tuned LM text vector + item-id + genre + year embeddings). In residual training
+  (:mod:`ranker.train`) it learns what the collaborative terms miss.
+- ``collaborative``: ``sum_k r_k a_k (EASE, RP3beta, transition)[h_k, i]``, the closed-form next-item
+  model over the last ``seq_window`` items (own decay ``seq_decay``) and user-kNN (cosine neighbours
+  among train users, the user's own row excluded); all fit in closed form on the train split.
 - ``text``: similarity of the item's LM text vector to the recency-weighted history text profile.
 - ``attributes``: genre and release-year match with the history.
 - ``popularity``: standardised log train popularity.
@@ -36,7 +39,12 @@ from ranker.features import ItemFeatures
 
 ALL_GROUPS: tuple[str, ...] = ("two_tower", "collaborative", "text", "attributes", "popularity", "session")
 #: Raw features each head weight multiplies (standardised by ``scales``).
-HEAD_KEYS: tuple[str, ...] = ("two_tower", "ease", "transition", "text", "genre", "year", "popularity")
+HEAD_KEYS: tuple[str, ...] = (
+    "two_tower", "ease", "rp3", "seq", "uknn", "transition", "text", "genre", "year", "popularity",
+)  # fmt: skip
+#: Head keys of the collaborative group, and those with a session term.
+COLLAB_KEYS: tuple[str, ...] = ("ease", "rp3", "seq", "uknn", "transition")
+SESSION_KEYS: tuple[str, ...] = ("ease", "rp3", "seq", "transition", "text")
 
 
 def groups_for(ablation: Ablation) -> tuple[str, ...]:
@@ -53,7 +61,7 @@ def heads_for(ablation: Ablation) -> tuple[str, ...]:
     if ablation == "text-only":
         return ("two_tower", "text", "genre", "year")
     if ablation == "id-only":
-        return ("two_tower", "ease", "transition", "genre", "year", "popularity")
+        return ("two_tower", *COLLAB_KEYS, "genre", "year", "popularity")
     return HEAD_KEYS
 
 
@@ -91,11 +99,13 @@ class TwoTowerNet(nn.Module):
         self.key = nn.Linear(dim, dim, bias=False)
         self.value = nn.Linear(dim, dim, bias=False)
         self.recency = nn.Embedding(history_len, 1)
+        self.last = nn.Linear(dim, dim, bias=False)  # the most recent item's own say (next-item transitions)
         self.drop = nn.Dropout(dropout)
         for emb in (self.year, self.item_id, self.user_id):
             if emb is not None:
                 nn.init.normal_(emb.weight, std=0.05)
         nn.init.zeros_(self.recency.weight)
+        nn.init.zeros_(self.last.weight)
         if self.user_id is not None:
             with torch.no_grad():
                 self.user_id.weight[n_users].zero_()
@@ -134,6 +144,9 @@ class TwoTowerNet(nn.Module):
         logits = logits.masked_fill(pad, -1e9)
         alpha = torch.softmax(logits, dim=-1) * (~pad).to(logits.dtype)
         u = ((alpha * weights).unsqueeze(-1) * self.value(k)).sum(1)
+        last = ((~pad).sum(1) - 1).clamp_min(0)
+        k_last = k[torch.arange(hist.shape[0]), last] * (~pad).any(1, keepdim=True).to(k.dtype)
+        u = u + self.last(k_last)
         if uid is not None:
             u = u + uid
         return self.drop(u)
@@ -210,6 +223,8 @@ class JointRanker:
         self.scales: dict[str, float] = {k: 1.0 for k in HEAD_KEYS}
         self._item_cache: torch.Tensor | None = None
         self._raw_cache: dict[str, dict[str, np.ndarray]] = {}
+        #: While True every head feature is computed (validation sweeps); else only weighted ones.
+        self.tuning = False
 
     # ----- contract -----
     @property
@@ -240,7 +255,7 @@ class JointRanker:
             if g == "two_tower":
                 out[g] = term("two_tower")
             elif g == "collaborative":
-                out[g] = term("ease") + term("transition")
+                out[g] = np.sum([term(k) for k in COLLAB_KEYS if k in h], axis=0)
             elif g == "text":
                 out[g] = term("text")
             elif g == "attributes":
@@ -248,7 +263,7 @@ class JointRanker:
             elif g == "popularity":
                 out[g] = term("popularity")
             elif g == "session":
-                parts = [term(k, f"session_{k}") for k in ("ease", "transition", "text") if k in h]
+                parts = [term(k, f"session_{k}") for k in SESSION_KEYS if k in h]
                 out[g] = np.sum(parts, axis=0)
         out["bias"] = np.full((len(profiles), sel.size), h["bias"], dtype=np.float64)
         return out
@@ -285,18 +300,24 @@ class JointRanker:
         return self._item_cache
 
     # ----- features -----
-    def _history_matrices(self, profiles: Sequence[Profile]) -> tuple[np.ndarray, np.ndarray]:
-        """Dense ``(P, n_items)`` recency-weighted base (``a``) and session (``e``) history weights."""
-        decay = float(self.head.get("decay", 1.0))
+    def _history_matrices(
+        self, profiles: Sequence[Profile], decay: float | None = None, window: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(P, n_items)`` recency-weighted base (``a``) and session (``e``) history weights.
+
+        ``decay`` defaults to the head's; ``window`` keeps only the last entries (None = all).
+        """
+        decay = float(self.head.get("decay", 1.0)) if decay is None else decay
         base = np.zeros((len(profiles), self._n_items), dtype=np.float32)
         sess = np.zeros_like(base)
         for r, p in enumerate(profiles):
-            if not p.history.size:
+            hist, wts = (p.history, p.weights) if window is None else (p.history[-window:], p.weights[-window:])
+            if not hist.size:
                 continue
-            rec = decay ** np.arange(p.history.size - 1, -1, -1, dtype=np.float64)
-            a = np.clip(p.weights, 0.0, 1.0)
-            np.add.at(base[r], p.history, (rec * a).astype(np.float32))
-            np.add.at(sess[r], p.history, (rec * (p.weights - a)).astype(np.float32))
+            rec = decay ** np.arange(hist.size - 1, -1, -1, dtype=np.float64)
+            a = np.clip(wts, 0.0, 1.0)
+            np.add.at(base[r], hist, (rec * a).astype(np.float32))
+            np.add.at(sess[r], hist, (rec * (wts - a)).astype(np.float32))
         return base, sess
 
     def raw_features(self, profiles: Sequence[Profile], items: np.ndarray) -> dict[str, np.ndarray]:
@@ -307,6 +328,7 @@ class JointRanker:
         """
         h = hashlib.blake2b(digest_size=16)
         h.update(np.asarray([self.head.get("decay", 1.0)]).tobytes())
+        h.update(",".join(sorted(self._raw_keys())).encode())
         h.update(np.ascontiguousarray(items).tobytes())
         for p in profiles:
             h.update(np.asarray([-1 if p.user_idx is None else p.user_idx, p.history.size]).tobytes())
@@ -321,41 +343,78 @@ class JointRanker:
         self._raw_cache[key] = out
         return out
 
+    def _raw_keys(self) -> set[str]:
+        """Head keys whose raw feature is computed: all while tuning, else those with a weight."""
+        if self.tuning:
+            return {k for k in HEAD_KEYS if k in self.head}
+        return {k for k in HEAD_KEYS if self.head.get(k, 0.0)}
+
     def _compute_raw(self, profiles: Sequence[Profile], items: np.ndarray) -> dict[str, np.ndarray]:
         f = self.features
         base, sess = self._history_matrices(profiles)
         has_sess = bool(np.any(sess))
         norm = base.sum(1, keepdims=True) + 1.0
         zeros = np.zeros((len(profiles), items.size), dtype=np.float64)
-        keys = set(self.head)
+        keys = self._raw_keys()
 
         def mm(x: np.ndarray, m: np.ndarray, on: bool = True) -> np.ndarray:
             return (x @ m).astype(np.float64) if on else zeros
 
         out: dict[str, np.ndarray] = {}
-        e = f.ease[:, items] if "ease" in keys else None
-        t = f.transition[:, items] if "transition" in keys else None
-        out["ease"] = zeros if e is None else mm(base, e)
-        out["session_ease"] = zeros if e is None else mm(sess, e, has_sess)
-        out["transition"] = zeros if t is None else mm(base, t)
-        out["session_transition"] = zeros if t is None else mm(sess, t, has_sess)
+        for k in ("ease", "rp3", "transition"):
+            m = getattr(f, k)[:, items] if k in keys else None
+            out[k] = zeros if m is None else mm(base, m)
+            out[f"session_{k}"] = zeros if m is None else mm(sess, m, has_sess)
+        if "seq" in keys and f.seq is not None:
+            sb, ss = self._history_matrices(profiles, self.config.seq_decay, self.config.seq_window)
+            m = f.seq[:, items]
+            out["seq"], out["session_seq"] = mm(sb, m), mm(ss, m, bool(np.any(ss)))
+        else:
+            out["seq"] = out["session_seq"] = zeros
+        out["uknn"] = self._uknn(profiles, items) if "uknn" in keys else zeros
         if "text" in keys and self.text_vecs is not None:
             tv = self.text_vecs.numpy()
             out["text"] = mm((base @ tv) / norm, tv[items].T)
             out["session_text"] = mm((sess @ tv) / norm, tv[items].T, has_sess)
         else:
             out["text"] = out["session_text"] = zeros
-        out["genre"] = mm((base @ f.genres) / norm, f.genres[items].T)
-        out["year"] = mm((base @ f.year) / norm, f.year[items].T)
+        out["genre"] = mm((base @ f.genres) / norm, f.genres[items].T, "genre" in keys)
+        out["year"] = mm((base @ f.year) / norm, f.year[items].T, "year" in keys)
         out["popularity"] = np.broadcast_to(f.popularity[items].astype(np.float64), (len(profiles), items.size)).copy()
         u = torch.from_numpy(self.user_vectors(profiles))
         v = nn.functional.normalize(self._items()[torch.from_numpy(items)], dim=-1)
         out["two_tower"] = (u @ v.T).numpy().astype(np.float64)
         return out
 
+    def _uknn(self, profiles: Sequence[Profile], items: np.ndarray) -> np.ndarray:
+        """User-kNN: cosine neighbours among train users (own row excluded), their items summed by similarity."""
+        x = self.features.users
+        zeros = np.zeros((len(profiles), items.size), dtype=np.float64)
+        if x is None or not x.shape[0]:
+            return zeros
+        b = np.zeros((len(profiles), self._n_items), dtype=np.float32)
+        for r, p in enumerate(profiles):
+            if p.history.size:
+                b[r, p.history] = np.clip(p.weights, 0.0, 1.0)
+        bn = b / np.maximum(np.sqrt((b * b).sum(1, keepdims=True)), 1e-9)
+        xn = x / np.maximum(np.sqrt(x.sum(1, keepdims=True)), 1.0)
+        sim = bn @ xn.T
+        for r, p in enumerate(profiles):
+            if p.user_idx is not None and 0 <= p.user_idx < sim.shape[1]:
+                sim[r, p.user_idx] = 0.0
+        k = min(self.config.uknn_k, sim.shape[1] - 1)
+        if k > 0:
+            thr = -np.partition(-sim, k - 1, axis=1)[:, k - 1 : k]
+            sim = np.where(sim >= thr, sim, 0.0)
+        return (sim @ x[:, items]).astype(np.float64)
+
     def fit_scales(self, profiles: Sequence[Profile]) -> None:
         """Set each raw feature's scale to its standard deviation over ``profiles`` x all items."""
-        raw = self.raw_features(profiles, np.flatnonzero(self.item_mask))
+        was, self.tuning = self.tuning, True
+        try:
+            raw = self.raw_features(profiles, np.flatnonzero(self.item_mask))
+        finally:
+            self.tuning = was
         for k in HEAD_KEYS:
             sd = float(np.std(raw[k])) if k in raw else 0.0
             self.scales[k] = sd if sd > 1e-9 else 1.0

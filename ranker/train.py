@@ -1,11 +1,21 @@
-"""Training of the joint ranker: the LM's top layers and the two towers learn together.
+"""Training of the joint ranker: closed-form collaborative features, then the LM's top layers and the
+two towers learn together on what those features miss.
 
-Loss: softmax cross-entropy of each (history, positive item) example against the batch's other
-positives and uniformly sampled negatives. Per step, a random subset of the batch's positive items
-get fresh text vectors through the trainable LM layers (the gradient path into the language model);
-all other items use text vectors refreshed once per epoch. The additive head's weights, the history
-recency decay and early stopping are chosen on validation data through the ``validate`` callback
-(``ranker`` never imports ``evals``; the CLI passes ``evals.ranking.evaluate``).
+1. Collaborative features (:mod:`ranker.features`) are fit in closed form on train; their
+   hyperparameters (history recency decay, EASE penalty, RP3beta beta, next-item penalty) are each
+   chosen on validation, then the head weights by coordinate search on validation NDCG@10.
+2. Two-tower training. Loss: softmax cross-entropy of each (history, positive item) example against
+   the batch's other positives and uniformly sampled negatives. In residual mode (default when
+   collaborative features exist) the examples are a held-out fold of train (``residual_holdout`` of
+   each user's train items: random under ro811, the latest under loo) and the logits carry a fixed
+   offset: the head's collaborative score from features refit on the rest of train, so the towers
+   learn the residual rather than re-learn EASE. Per step, a random subset of the batch's positive
+   items get fresh text vectors through the trainable LM layers (the gradient path into the language
+   model); all other items use text vectors refreshed once per epoch.
+3. After each epoch the two-tower head weight is chosen on validation; early stopping on validation.
+
+Everything is chosen on validation data through the ``validate`` callback (``ranker`` never imports
+``evals``; the CLI passes ``evals.ranking.evaluate_set``); test data is never seen here.
 """
 
 from __future__ import annotations
@@ -27,7 +37,17 @@ from catalog.types import Dataset
 from ranker.base import Profile
 from ranker.checkpoint import load_model, load_train_state, save_model, save_train_state
 from ranker.config import Ablation, RankerConfig
-from ranker.features import attribute_indices, fit_features, train_sequences
+from ranker.features import (
+    attribute_indices,
+    ease_matrix,
+    fit_features,
+    interaction_matrix,
+    rp3_matrix,
+    seq_gram,
+    seq_matrix,
+    train_sequences,
+    transition_matrix,
+)
 from ranker.model import JointRanker, heads_for
 
 Validate = Callable[[JointRanker], dict[str, float]]
@@ -44,6 +64,7 @@ class TrainResult:
     best_epoch: int = 0
     best_metric: float = float("-inf")
     wall_s: float = 0.0
+    tuned: dict[str, Any] = field(default_factory=dict)
 
 
 def model_folder(workspace: Workspace, protocol: str, ablation: Ablation = "joint") -> Path:
@@ -176,7 +197,9 @@ class Trainer:
             text_vecs = self.lm.encode_all().numpy()
         feats = fit_features(
             dataset, split.train, ease_lambda=config.ease_lambda, window=config.transition_window,
-            smoothing=config.transition_smoothing, year_buckets=config.year_buckets,
+            smoothing=config.transition_smoothing, year_buckets=config.year_buckets, rp3_alpha=config.rp3_alpha,
+            rp3_beta=config.rp3_beta, seq_decay=config.seq_decay, seq_window=config.seq_window,
+            seq_lambda=config.seq_lambda,
         )  # fmt: skip
         self.model = JointRanker(
             config, n_users=dataset.n_users, features=feats, year_bucket=bucket, text_vecs=text_vecs,
@@ -188,6 +211,10 @@ class Trainer:
         self.scale_profiles = train_profiles(
             split, dataset.n_users, rng.choice(users, min(200, users.size), replace=False)
         )
+        self.residual = config.residual and "ease" in self.model.head
+        #: head weights re-tuned with the two-tower after each epoch (those it may overlap with)
+        self._retune = [k for k in ("text", "seq", "transition") if k in self.model.head]
+        self._fold: dict[str, Any] | None = None
         params = [{"params": [p for p in self.model.net.parameters() if p.requires_grad], "lr": config.lr}]
         if self.lm is not None:
             params.append({"params": list(self.lm.top.parameters()), "lr": config.lm_lr})
@@ -199,7 +226,7 @@ class Trainer:
         cfg, ni = self.cfg, self.ds.n_items
         tr = self.split.train
         users_all = tr["user_idx"].to_numpy()
-        n = len(tr) if cfg.examples_per_epoch is None else min(len(tr), cfg.examples_per_epoch)
+        n = min(len(tr), cfg.examples_per_epoch or 20_000)
         # positions inside each user's sequence, drawn uniformly over interactions
         lens = np.array([s.size for s in self.seqs])
         pick_users = users_all[rng.choice(len(tr), n, replace=False)]
@@ -222,21 +249,116 @@ class Trainer:
             hist[r, : h.size] = h
         return pick_users, pos, hist
 
+    # ----- residual mode: a held-out fold of train with the collaborative score as a logit offset -----
+    def _residual_fold(self) -> dict[str, Any]:
+        """Held-out examples of train, their tower histories, and sparse offset inputs (built once).
+
+        The fold's collaborative features are refit on train minus the held-out items with the
+        hyperparameters and head weights chosen on validation, so each example's offset is an
+        out-of-sample collaborative score, as at test time.
+        """
+        if self._fold is not None:
+            return self._fold
+        import scipy.sparse as sp
+
+        cfg, ni, head, sc = self.cfg, self.ds.n_items, self.model.head, self.model.scales
+        rng = np.random.default_rng([self.seed, 7])
+        rest: list[np.ndarray] = []
+        ex_u, ex_pos, ex_hist = [], [], []
+        for u, s in enumerate(self.seqs):
+            n_out = round(cfg.residual_holdout * s.size) if s.size >= 3 else 0
+            if n_out == 0:
+                rest.append(s)
+                continue
+            if self.sequential:  # the latest items, each predicted from everything before it
+                rest.append(s[: s.size - n_out])
+                for k in range(s.size - n_out, s.size):
+                    ex_u.append(u)
+                    ex_pos.append(s[k])
+                    ex_hist.append(s[:k])
+            else:
+                held = np.zeros(s.size, dtype=bool)
+                held[rng.choice(s.size, n_out, replace=False)] = True
+                rest.append(s[~held])
+                for i in s[held]:
+                    ex_u.append(u)
+                    ex_pos.append(i)
+                    ex_hist.append(s[~held])
+        x = interaction_matrix(rest, ni)
+        # item-item offset weights from the fold's features with the head's weights and scales
+        main = np.zeros((ni, ni), dtype=np.float32)
+        if head.get("ease", 0.0):
+            main += (head["ease"] / sc["ease"]) * ease_matrix(x, cfg.ease_lambda)
+        if head.get("rp3", 0.0):
+            main += (head["rp3"] / sc["rp3"]) * rp3_matrix(x, cfg.rp3_alpha, cfg.rp3_beta)
+        if head.get("transition", 0.0):
+            tm = transition_matrix(rest, ni, window=cfg.transition_window, smoothing=cfg.transition_smoothing)
+            main += (head["transition"] / sc["transition"]) * tm
+        seqw = None
+        if head.get("seq", 0.0):
+            gram = seq_gram(rest, ni, decay=cfg.seq_decay, window=cfg.seq_window)
+            seqw = (head["seq"] / sc["seq"]) * seq_matrix(gram, cfg.seq_lambda)
+        pop = np.zeros(ni, dtype=np.float32)
+        if head.get("popularity", 0.0):
+            lp = np.log1p(x.sum(0))
+            pop = ((head["popularity"] / sc["popularity"]) * (lp - lp.mean()) / (lp.std() + 1e-9)).astype(np.float32)
+        decay = float(head.get("decay", 1.0))
+
+        def rows(window: int | None, d: float) -> Any:
+            r_i, c_i, v_i = [], [], []
+            for r, h in enumerate(ex_hist):
+                h = h if window is None else h[-window:]
+                r_i.append(np.full(h.size, r))
+                c_i.append(h)
+                v_i.append(d ** np.arange(h.size - 1, -1, -1.0))
+            cat = (np.concatenate(v_i), (np.concatenate(r_i), np.concatenate(c_i)))
+            return sp.csr_matrix(cat, shape=(len(ex_hist), ni), dtype=np.float32)
+
+        L = cfg.history_len
+        hist = np.full((len(ex_hist), L), ni, dtype=np.int64)
+        for r, h in enumerate(ex_hist):
+            h = h[-L:]
+            hist[r, : h.size] = h
+        self._fold = {
+            "users": np.asarray(ex_u, dtype=np.int64), "pos": np.asarray(ex_pos, dtype=np.int64), "hist": hist,
+            "main": main, "seq": seqw, "pop": pop, "rows": rows(None, decay),
+            "seq_rows": None if seqw is None else rows(cfg.seq_window, cfg.seq_decay),
+        }  # fmt: skip
+        return self._fold
+
+    def _offsets(self, idx: np.ndarray, cand: torch.Tensor) -> torch.Tensor:
+        """Collaborative offsets ``(len(idx), len(cand))`` of fold examples ``idx`` (std units)."""
+        f = self._fold
+        assert f is not None
+        c = cand.numpy()
+        off = np.asarray(f["rows"][idx] @ f["main"][:, c]) + f["pop"][c][None, :]
+        if f["seq"] is not None:
+            off = off + np.asarray(f["seq_rows"][idx] @ f["seq"][:, c])
+        return torch.from_numpy(off.astype(np.float32))
+
     def _epoch(self, epoch: int) -> float:
         from tqdm.auto import tqdm
 
         cfg, net, ni = self.cfg, self.model.net, self.ds.n_items
         rng = np.random.default_rng([self.seed, epoch])
         torch.manual_seed(self.seed * 1000 + epoch)
-        users, pos, hist = self._examples(rng)
-        order = rng.permutation(users.size)
+        if self.residual:
+            fold = self._residual_fold()
+            users, pos, hist = fold["users"], fold["pos"], fold["hist"]
+            ex = np.arange(users.size)
+            if cfg.examples_per_epoch is not None and users.size > cfg.examples_per_epoch:
+                ex = rng.choice(users.size, cfg.examples_per_epoch, replace=False)
+            order = ex[rng.permutation(ex.size)]
+        else:
+            users, pos, hist = self._examples(rng)
+            order = rng.permutation(users.size)
         eligible = torch.from_numpy(np.flatnonzero(self.split.item_mask))
         text_cache = self.model.text_vecs
         net.train()
         if self.lm is not None:
             self.lm.train()
         losses = []
-        steps = range(0, users.size, cfg.batch_size)
+        steps = range(0, order.size, cfg.batch_size)
         bar = tqdm(steps, desc=f"epoch {epoch}", unit="step", disable=not self.progress, leave=False)
         for s in bar:
             idx = order[s : s + cfg.batch_size]
@@ -260,6 +382,8 @@ class Trainer:
             cand = torch.cat([b_pos, neg])
             logits = nn.functional.normalize(u, dim=-1) @ nn.functional.normalize(item_vecs[cand], dim=-1).T
             logits = logits / cfg.temperature
+            if self.residual:
+                logits = logits + cfg.offset_scale * self._offsets(idx, cand)
             dup = (cand[None, :] == b_pos[:, None]) & ~torch.eye(idx.size, cand.numel(), dtype=torch.bool)
             logits = logits.masked_fill(dup, -1e9)
             loss = nn.functional.cross_entropy(logits, torch.arange(idx.size))
@@ -289,13 +413,81 @@ class Trainer:
         head[key] = keep
         return best
 
-    def tune_head(self, keys: Sequence[str]) -> float:
-        """Tune recency decay (when in ``keys``) and head weights on validation. Returns the best NDCG@10."""
-        best = self.validate(self.model)[METRIC]
-        for key in keys:
-            grid = self.cfg.recency_grid if key == "decay" else self.cfg.head_grid
-            best = self._search(key, grid, best)
+    def tune_head(self, keys: Sequence[str], rounds: int = 1) -> float:
+        """Tune recency decay (when in ``keys``) and head weights on validation. Returns the best NDCG@10.
+
+        Coordinate search: ``rounds`` passes over ``keys``, each trying its grid with the others fixed.
+        """
+        self.model.tuning = True
+        try:
+            best = self.validate(self.model)[METRIC]
+            for _ in range(rounds):
+                before = best
+                for key in keys:
+                    grid = self.cfg.recency_grid if key == "decay" else self.cfg.head_grid
+                    best = self._search(key, grid, best)
+                if best <= before + 1e-6:
+                    break
+        finally:
+            self.model.tuning = False
         return best
+
+    def _solo(self, key: str) -> float:
+        """Validation NDCG@10 of feature ``key`` alone (head weight 1, all others 0)."""
+        saved = dict(self.model.head)
+        self.model.head.update({k: 0.0 for k in self.model.head if k not in ("decay",)})
+        self.model.head[key] = 1.0
+        try:
+            return self.validate(self.model)[METRIC]
+        finally:
+            self.model.head.clear()
+            self.model.head.update(saved)
+
+    def tune_features(self) -> dict[str, Any]:
+        """Choose the recency decay and each collaborative feature's hyperparameters on validation.
+
+        Each feature is refit in closed form on train per candidate and scored alone on validation;
+        the winners are written into the model's config (so checkpoints record them). Returns the choices.
+        """
+        m, cfg = self.model, self.cfg
+        if "ease" not in m.head:
+            return {}
+        x = interaction_matrix(self.seqs, self.ds.n_items)
+        chosen: dict[str, Any] = {}
+
+        def pick(key: str, param: str, values: Sequence[float], refit: Callable[[float], np.ndarray]) -> None:
+            best_v, best = getattr(cfg, param), self._solo(key)
+            cur = getattr(m.features, key)
+            for v in values:
+                if v == best_v:
+                    continue
+                setattr(m.features, key, refit(v))
+                m.invalidate()
+                score = self._solo(key)
+                if score > best + 1e-6:
+                    best_v, best, cur = v, score, getattr(m.features, key)
+            setattr(m.features, key, cur)
+            m.invalidate()
+            chosen[param] = best_v
+            chosen[f"{key}_solo_{METRIC}"] = best
+
+        # decay first (with EASE alone), then each feature's own hyperparameter
+        best_d, best = m.head.get("decay", 1.0), self._solo("ease")
+        for d in cfg.recency_grid:
+            m.head["decay"] = d
+            score = self._solo("ease")
+            if score > best + 1e-6:
+                best_d, best = d, score
+        m.head["decay"] = best_d
+        chosen["decay"] = best_d
+        pick("ease", "ease_lambda", cfg.ease_lambda_grid, lambda v: ease_matrix(x, v))
+        pick("rp3", "rp3_beta", cfg.rp3_beta_grid, lambda v: rp3_matrix(x, cfg.rp3_alpha, v))
+        if self.sequential:
+            gram = seq_gram(self.seqs, self.ds.n_items, decay=cfg.seq_decay, window=cfg.seq_window)
+            pick("seq", "seq_lambda", cfg.seq_lambda_grid, lambda v: seq_matrix(gram, v))
+        self.cfg = cfg.model_copy(update={k: v for k, v in chosen.items() if k in RankerConfig.model_fields})
+        m.config = self.cfg
+        return chosen
 
     # ----- the loop -----
     def fit(self, epochs: int | None = None, *, resume: bool = False) -> TrainResult:
@@ -311,6 +503,10 @@ class Trainer:
             loaded, lm_state, _ = load_model(last)
             self.model.net.load_state_dict(loaded.net.state_dict())
             self.model.text_vecs, self.model.head, self.model.scales = loaded.text_vecs, loaded.head, loaded.scales
+            self.model.features, self.model.config = loaded.features, loaded.config
+            self.cfg = loaded.config.model_copy(
+                update={k: getattr(self.cfg, k) for k in ("epochs", "patience", "examples_per_epoch")}
+            )
             self.model.invalidate()
             if self.lm is not None and lm_state:
                 self.lm.top.load_state_dict(lm_state)
@@ -326,12 +522,16 @@ class Trainer:
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / "log.jsonl").write_text("")
-            self.model.fit_scales(self.scale_profiles)
             anchor = "ease" if "ease" in self.model.head else "text"
             heads = [k for k in heads_for(self.ablation) if k not in ("two_tower", anchor)]
             if self.cfg.tune_head:
-                res.best_metric = self.tune_head(["decay", *heads])
+                res.tuned = self.tune_features()
+                self.model.fit_scales(self.scale_profiles)
+                res.best_metric = self.tune_head(
+                    [*(["decay"] if anchor == "text" else []), *heads], self.cfg.head_rounds
+                )
             else:
+                self.model.fit_scales(self.scale_profiles)
                 res.best_metric = self.validate(self.model)[METRIC]
             res.best_epoch = 0
             save_model(
@@ -341,8 +541,9 @@ class Trainer:
                 extra={"epoch": 0, "valid": {METRIC: res.best_metric}},
             )
             res.history.append(
-                {"epoch": 0, "loss": float("nan"), METRIC: res.best_metric, "head": dict(self.model.head)}
-            )
+                {"epoch": 0, "loss": float("nan"), METRIC: res.best_metric, "head": dict(self.model.head),
+                 "tuned": res.tuned, "epoch_s": time.perf_counter() - t0}
+            )  # fmt: skip
         for epoch in range(start, epochs + 1):
             te = time.perf_counter()
             loss = self._epoch(epoch)
@@ -350,7 +551,7 @@ class Trainer:
             self.model.fit_scales(self.scale_profiles)
             if self.cfg.tune_head:
                 self.model.head["two_tower"] = max(self.model.head["two_tower"], 0.0)
-                metric = self.tune_head(["two_tower"])
+                metric = self.tune_head(["two_tower", *self._retune], 1)
             else:
                 self.model.head["two_tower"] = 1.0
                 metric = self.validate(self.model)[METRIC]

@@ -59,7 +59,10 @@ def test_contracts(trained) -> None:  # type: ignore[no-untyped-def]
 
 def test_components_sum_to_score(trained) -> None:  # type: ignore[no-untyped-def]
     model = trained[1].model
-    model.head.update(two_tower=0.3, transition=0.1, text=0.2, genre=0.1, year=0.05, popularity=0.1, bias=0.25)
+    model.head.update(
+        two_tower=0.3, transition=0.1, text=0.2, genre=0.1, year=0.05, popularity=0.1, bias=0.25, rp3=0.2, seq=0.3,
+        uknn=0.1,
+    )  # fmt: skip
     profiles = _profiles(model)
     items = np.array([3, 7, 100, 1500, 49])
     for sel in (None, items):
@@ -105,3 +108,31 @@ def test_checkpoint_round_trip_scores_identically(trained, tmp_path) -> None:  #
     assert meta["ablation"] == "joint" and lm_state
     assert all(torch.equal(lm_state[k], v) for k, v in trainer.lm.top.state_dict().items())
     assert not list(tmp_path.joinpath("ck").glob("*.pt")) and not list(tmp_path.joinpath("ck").glob("*.pkl"))
+
+
+def test_residual_examples_are_out_of_sample(trained) -> None:  # type: ignore[no-untyped-def]
+    trainer = trained[0]
+    fold = trainer._fold
+    assert trainer.residual and fold is not None and fold["users"].size > 1000
+    rows = fold["rows"]
+    for r in range(0, fold["users"].size, 97):  # the target is never part of its own offset's input
+        assert fold["pos"][r] not in rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
+        assert fold["pos"][r] not in fold["hist"][r]
+    idx = np.arange(5)
+    cand = torch.arange(50)
+    expected = np.asarray(rows[idx] @ fold["main"][:, :50]) + fold["pop"][:50]
+    if fold["seq"] is not None:
+        expected = expected + np.asarray(fold["seq_rows"][idx] @ fold["seq"][:, :50])
+    np.testing.assert_allclose(trainer._offsets(idx, cand).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_user_knn_leaves_out_the_user_themself(trained) -> None:  # type: ignore[no-untyped-def]
+    trainer = trained[0]
+    model = trained[1].model
+    u = int(np.argmax([s.size for s in trainer.seqs]))
+    own = trainer.seqs[u]
+    items = np.arange(model.n_items)
+    with_self = model._uknn([Profile(own)], items)[0]
+    without = model._uknn([Profile(own, user_idx=u)], items)[0]
+    # the user's own row is the most similar one when not excluded: it adds exactly their items
+    assert with_self[own].sum() > without[own].sum()
