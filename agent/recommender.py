@@ -105,7 +105,9 @@ class Recommender:
         self._graph.update_state(self._cfg(dialog.session_id), {"dialog": dialog.to_graph()}, as_node="write")
 
     def _remember_session(self, session_id: str, user_id: str | None) -> None:
-        with self._conn:
+        # the connection is shared with the SqliteSaver across request threads: hold its lock (unlocked
+        # concurrent use raised "cannot commit - no transaction is active" and SystemError under load)
+        with self._saver.lock, self._conn:
             self._conn.execute(
                 "INSERT INTO trustrec_sessions(session_id, user_id) VALUES(?, ?) "
                 "ON CONFLICT(session_id) DO UPDATE SET user_id=COALESCE(excluded.user_id, user_id)",
@@ -270,14 +272,16 @@ class Recommender:
         """Erase a user: their store rows and every session they had, leaving no trace in the files."""
         _check_id("user_id", user_id)
         counts = self.engine.store.delete_user(user_id)
-        rows = self._conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
+        with self._saver.lock:
+            rows = self._conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
         for (sid,) in rows:
-            self._saver.delete_thread(sid)
-        with self._conn:
-            self._conn.execute("DELETE FROM trustrec_sessions WHERE user_id=?", (user_id,))
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._conn.execute("VACUUM")
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._saver.delete_thread(sid)  # takes the saver's lock itself
+        with self._saver.lock:
+            with self._conn:
+                self._conn.execute("DELETE FROM trustrec_sessions WHERE user_id=?", (user_id,))
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return {**counts, "sessions": len(rows)}
 
     def close(self) -> None:
