@@ -25,7 +25,8 @@ Artifacts are plot data that :mod:`evals.report` knows how to draw (``bars``, ``
 
 Check kinds registered here: ``ranking``, ``explanations``, ``calibration``, ``fairness``,
 ``conversation`` (needs ``agent.Recommender``; simulated users need ``evals.conversation``),
-``robustness`` and ``reliability`` (:mod:`evals.reliability`).
+``robustness``, ``reliability`` (:mod:`evals.reliability`) and ``reliability-http``
+(:mod:`evals.reliability_http`).
 """
 
 from __future__ import annotations
@@ -1282,3 +1283,41 @@ def check_reliability(params: dict[str, Any], ctx: SuiteContext) -> dict[str, An
         }
     }
     return {"metrics": res, "artifacts": artifacts, "notes": []}
+
+
+# --------------------------------------------------------------------------- check: reliability-http
+
+
+@_check("reliability-http")
+def check_reliability_http(params: dict[str, Any], ctx: SuiteContext) -> dict[str, Any]:
+    """The HTTP API and the agent under fuzzing, concurrent sessions, a failing LLM server, size and
+    queue bounds, injection payloads and file-route traversal (loopback only, private workspaces).
+
+    Params: the fields of :class:`evals.reliability_http.HttpReliabilityConfig`.
+    """
+    from evals.reliability_http import HttpReliabilityConfig, run_http_reliability
+
+    cfg = HttpReliabilityConfig.model_validate(params)
+    res = run_http_reliability(ctx.config, ctx.work_dir / "reliability-http", cfg, progress=lambda m: ctx.say("  " + m))
+    m = res["metrics"]
+    artifacts: dict[str, Any] = {}
+    lat = (m.get("concurrent") or {}).get("latency_s")
+    if lat:
+        labels = [k for k in lat if k != "all"] + ["all"]
+        artifacts["http_latency"] = {
+            "type": "bars",
+            "title": f"Chat turn latency, {m['concurrent']['sessions']} concurrent sessions (template-only)",
+            "labels": labels,
+            "series": {"p50": [lat[k]["p50"] for k in labels], "p95": [lat[k]["p95"] for k in labels]},
+            "ylabel": "s",
+        }
+    fz = m.get("fuzz")
+    if fz and "examples" in fz:
+        keys = ["2xx", "3xx", "4xx", "5xx", "dropped", "timeout"]
+        artifacts["http_fuzz"] = {
+            "type": "bars",
+            "title": f"Fuzzed API requests by answer ({fz['examples']} requests)",
+            "labels": keys,
+            "series": {"requests": [fz.get(k, 0) for k in keys]},
+        }
+    return {"metrics": m, "artifacts": artifacts, "notes": res["notes"]}
