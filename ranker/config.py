@@ -72,6 +72,17 @@ class RankerConfig(BaseModel):
     ease_lambda_grid: list[float] = Field(
         [250.0, 500.0, 1000.0], description="EASE penalties tried on validation (the best replaces ease_lambda)."
     )
+    ease_text: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Weight of the language model's item-text kernel added to EASE's Gram matrix (text-informed EASE; "
+            "0 = plain EASE, and always 0 without text)."
+        ),
+    )
+    ease_text_grid: list[float] = Field(
+        [10.0, 30.0, 100.0], description="Text-kernel weights of EASE tried on validation (joint model only)."
+    )
     rp3_alpha: float = Field(0.8, gt=0, description="RP3beta: power of the random-walk transition probabilities.")
     rp3_beta: float = Field(0.6, ge=0, description="RP3beta: popularity penalty exponent of the target item.")
     rp3_beta_grid: list[float] = Field([0.5, 0.7], description="Further RP3beta betas tried on validation.")

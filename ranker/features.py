@@ -1,6 +1,8 @@
 """Interpretable item-side features of the additive head, fit in closed form on the train split only.
 
-- ``ease``: closed-form item-item weights (EASE, Steck 2019) of the binary train matrix.
+- ``ease``: closed-form item-item weights (EASE, Steck 2019) of the binary train matrix; with text,
+  the Gram matrix gets ``ease_text * T T^T`` added (T: the language model's unit item-text vectors),
+  so items the LM describes alike share evidence (the LM's say inside the collaborative model).
 - ``rp3``: RP3beta (Paudel et al. 2017): three-step random-walk item-item probabilities
   ``P_iu^a P_ui^a`` divided by the target's popularity to the power ``beta``.
 - ``seq``: a closed-form next-item model (SLIST-like ridge regression, Choi et al. 2021): the next
@@ -98,9 +100,16 @@ def interaction_matrix(seqs: list[np.ndarray], n_items: int) -> np.ndarray:
     return x
 
 
-def ease_matrix(x: np.ndarray, lam: float) -> np.ndarray:
-    """EASE item-item weights of a binary user-item matrix ``x`` with L2 penalty ``lam`` (zero diagonal)."""
+def ease_matrix(x: np.ndarray, lam: float, text: np.ndarray | None = None, text_weight: float = 0.0) -> np.ndarray:
+    """EASE item-item weights of a binary user-item matrix ``x`` with L2 penalty ``lam`` (zero diagonal).
+
+    ``text`` (``(n_items, d)`` unit vectors) with ``text_weight > 0`` adds ``text_weight * text @ text.T``
+    to the Gram matrix, as if every pair of items co-occurred in proportion to their text similarity.
+    """
     gram = x.T @ x
+    if text is not None and text_weight > 0:
+        t = np.asarray(text, dtype=np.float64)
+        gram += text_weight * (t @ t.T)
     gram[np.diag_indices(gram.shape[0])] += lam
     p = np.linalg.inv(gram)
     b = -p / np.diag(p)
@@ -178,6 +187,8 @@ def fit_features(
     seq_decay: float = 0.85,
     seq_window: int = 30,
     seq_lambda: float = 200.0,
+    text: np.ndarray | None = None,
+    ease_text: float = 0.0,
 ) -> ItemFeatures:
     """Fit every item-side feature on ``train`` (interactions of the train split only)."""
     ni = dataset.n_items
@@ -190,7 +201,7 @@ def fit_features(
     year = np.zeros((ni, year_buckets + 1), dtype=np.float32)
     year[np.arange(ni), bucket] = 1.0
     return ItemFeatures(
-        ease=ease_matrix(x, ease_lambda),
+        ease=ease_matrix(x, ease_lambda, text, ease_text),
         transition=transition_matrix(seqs, ni, window=window, smoothing=smoothing),
         popularity=logpop.astype(np.float32),
         genres=genres,

@@ -199,7 +199,7 @@ class Trainer:
             dataset, split.train, ease_lambda=config.ease_lambda, window=config.transition_window,
             smoothing=config.transition_smoothing, year_buckets=config.year_buckets, rp3_alpha=config.rp3_alpha,
             rp3_beta=config.rp3_beta, seq_decay=config.seq_decay, seq_window=config.seq_window,
-            seq_lambda=config.seq_lambda,
+            seq_lambda=config.seq_lambda, text=text_vecs, ease_text=config.ease_text,
         )  # fmt: skip
         self.model = JointRanker(
             config, n_users=dataset.n_users, features=feats, year_bucket=bucket, text_vecs=text_vecs,
@@ -288,7 +288,7 @@ class Trainer:
         # item-item offset weights from the fold's features with the head's weights and scales
         main = np.zeros((ni, ni), dtype=np.float32)
         if head.get("ease", 0.0):
-            main += (head["ease"] / sc["ease"]) * ease_matrix(x, cfg.ease_lambda)
+            main += (head["ease"] / sc["ease"]) * ease_matrix(x, cfg.ease_lambda, self._text(), cfg.ease_text)
         if head.get("rp3", 0.0):
             main += (head["rp3"] / sc["rp3"]) * rp3_matrix(x, cfg.rp3_alpha, cfg.rp3_beta)
         if head.get("transition", 0.0):
@@ -480,7 +480,11 @@ class Trainer:
                 best_d, best = d, score
         m.head["decay"] = best_d
         chosen["decay"] = best_d
-        pick("ease", "ease_lambda", cfg.ease_lambda_grid, lambda v: ease_matrix(x, v))
+        text = self._text()
+        pick("ease", "ease_lambda", cfg.ease_lambda_grid, lambda v: ease_matrix(x, v, text, cfg.ease_text))
+        if text is not None:
+            lam = float(chosen["ease_lambda"])
+            pick("ease", "ease_text", cfg.ease_text_grid, lambda v: ease_matrix(x, lam, text, v))
         pick("rp3", "rp3_beta", cfg.rp3_beta_grid, lambda v: rp3_matrix(x, cfg.rp3_alpha, v))
         if self.sequential:
             gram = seq_gram(self.seqs, self.ds.n_items, decay=cfg.seq_decay, window=cfg.seq_window)
@@ -584,6 +588,11 @@ class Trainer:
         res.model = best
         res.wall_s = prior_wall + time.perf_counter() - t0
         return res
+
+    def _text(self) -> np.ndarray | None:
+        """The model's current item text vectors (numpy), or None without a language model."""
+        tv = self.model.text_vecs
+        return None if tv is None else tv.numpy()
 
     def _lm_state(self) -> dict[str, torch.Tensor] | None:
         return None if self.lm is None else dict(self.lm.top.state_dict())

@@ -10,7 +10,7 @@ from ranker.config import RankerConfig
 #: One short epoch on the residual fold, no hyperparameter grids: seconds, not minutes.
 TINY = RankerConfig(
     epochs=1, batch_size=256, examples_per_epoch=1024, negatives=64, lm_items_per_step=8, history_len=20,
-    recency_grid=[1.0], head_grid=[0.0, 0.1, 0.5], ease_lambda_grid=[], rp3_beta_grid=[], seq_lambda_grid=[],
+    recency_grid=[1.0], head_grid=[0.0, 0.1, 0.5], ease_lambda_grid=[], ease_text_grid=[], rp3_beta_grid=[], seq_lambda_grid=[],
     head_rounds=1, seq_window=10,
 )  # fmt: skip
 

@@ -72,3 +72,13 @@ def test_checkpoint_reader_refuses_weights_from_another_save(tmp_path, monkeypat
     (tmp_path / "meta.json").write_text(json.dumps({"format": 1, "save_id": "new"}))
     meta, tensors = checkpoint._read_pair(tmp_path / "model.safetensors", tmp_path / "meta.json")
     assert meta["save_id"] == "new" and set(tensors) == {"a"}
+
+
+def test_text_kernel_lets_ease_link_items_the_language_model_describes_alike() -> None:
+    # items 0 and 2 are never consumed together, but their texts are identical
+    x = interaction_matrix([np.array([0, 1]), np.array([1, 2]), np.array([3])], 4)
+    text = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    plain = ease_matrix(x, 1.0)
+    np.testing.assert_allclose(ease_matrix(x, 1.0, text, 0.0), plain)
+    informed = ease_matrix(x, 1.0, text, 2.0)
+    assert informed[0, 2] > plain[0, 2] and informed[2, 0] > plain[2, 0]

@@ -49,10 +49,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         valid = evaluate_set(res.model, valid_set)
         test = evaluate_set(res.model, history_profiles(ds, split, "test"))
         wall = time.perf_counter() - t_start
+        import os
+
+        tuned = res.history[0].get("tuned", {}) if res.history else {}
         out = {
             "protocol": protocol, "ablation": ablation, "best_epoch": res.best_epoch, "folder": str(folder),
             "learning_curve": str(png), "log": str(folder / "log.jsonl"), "head": res.model.head,
             "valid": valid, "test": test, "train_wall_s": round(res.wall_s, 1), "wall_s": round(wall, 1),
+            "tuned": tuned, "load_average": [round(x, 2) for x in os.getloadavg()],
         }  # fmt: skip
         if json_:
             emit_json(out)
