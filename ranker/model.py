@@ -9,7 +9,8 @@ base weight ``a_k = clip(w_k, 0, 1)`` and session part ``e_k = w_k - a_k``)::
   vectors, weighted by ``w``, plus a last-item term and a user-id embedding) and the item tower
   (fine-tuned LM text vector + item-id + genre + year embeddings). In residual training
   (:mod:`ranker.train`) it learns what the collaborative terms miss.
-- ``collaborative``: ``sum_k r_k a_k (EASE, RP3beta, transition)[h_k, i]``, the closed-form next-item
+- ``collaborative``: ``sum_k r_k a_k (EASE, RP3beta, transition)[h_k, i]`` (EASE's Gram matrix may
+  include the language model's item-text kernel, see :mod:`ranker.features`), the closed-form next-item
   model over the last ``seq_window`` items (own decay ``seq_decay``) and user-kNN (cosine neighbours
   among train users, the user's own row excluded); all fit in closed form on the train split.
 - ``text``: similarity of the item's LM text vector to the recency-weighted history text profile.
