@@ -17,10 +17,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ablation: Annotated[str, typer.Option("--ablation", help="joint, text-only or id-only.")] = "joint",
         resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
         epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs (default from config).")] = None,
+        incremental: Annotated[
+            bool, typer.Option("--incremental", help="Fold the stored dialog feedback into the trained model.")
+        ] = False,
         config: ConfigOption = None,
         json_: JsonFlag = False,
     ) -> None:
         """Train on the split's train part, select on validation, report valid and test figures."""
+        if incremental:
+            _incremental(protocol, ablation, config, json_)
+            return
         t_start = time.perf_counter()
         from catalog import load_dataset, make_split
         from evals.ranking import evaluate_set, history_profiles
@@ -73,3 +79,42 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         stdout.print(t)
         console.print(f"learning curve: {png}; log: {folder / 'log.jsonl'}")
         console.print(f"[green]wall time:[/] training {res.wall_s:.1f} s, whole command {wall:.1f} s")
+
+
+def _incremental(protocol: str, ablation: str, config: object, json_: bool) -> None:
+    """`train --incremental`: refit the collaborative features on train + unconsumed positive feedback."""
+    from catalog import Store, load_dataset, make_split
+    from evals.ranking import evaluate_set, history_profiles
+    from ranker.checkpoint import load_model, save_model
+    from ranker.incremental import fold_feedback
+    from ranker.train import model_folder
+
+    cfg = config_from(config)  # type: ignore[arg-type]
+    with user_errors():
+        ws = cfg.workspace()
+        ds = load_dataset(cfg.data, ws, progress=None if json_ else step("loading dataset"))
+        split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
+        folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
+        model, lm_state, meta = load_model(folder)
+        with Store(ws.store_path) as store:
+            events = store.feedback(unconsumed=True)
+            valid_set = history_profiles(ds, split, "valid")
+            model, res = fold_feedback(model, ds, split, events, lambda m: evaluate_set(m, valid_set, ks=(10,)))
+            if res.new_interactions:
+                own = {"format", "save_id", *model.metadata()}
+                keep: dict[str, object] = {k: v for k, v in meta.items() if k not in own}
+                keep["incremental_events"] = int(meta.get("incremental_events", 0)) + res.events
+                save_model(model, folder, lm_state=lm_state, extra=keep)
+            store.mark_consumed([e.event_id for e in events])
+    out = {
+        "protocol": protocol, "ablation": ablation, "folder": str(folder), "events": res.events,
+        "new_interactions": res.new_interactions, "valid_before": res.before, "valid_after": res.after,
+    }  # fmt: skip
+    if json_:
+        emit_json(out)
+        return
+    stdout.print(
+        f"folded {res.events} feedback events ({res.new_interactions} new positive interactions) into {folder}"
+    )
+    for k in sorted(res.before):
+        stdout.print(f"  valid {k}: before {res.before[k]:.4f}  after {res.after[k]:.4f}")
