@@ -37,7 +37,8 @@ class LLMConfig(BaseModel):
     """
 
     backend: Literal["embedded", "openai", "vllm-inprocess"] = Field(
-        "embedded", description="Which chat model writes text: embedded CPU model, OpenAI-compatible server, or in-process vLLM."
+        "embedded",
+        description="Which chat model writes text: embedded CPU model, OpenAI-compatible server, or in-process vLLM.",
     )
     model: str = Field(
         "gemma-3-270m",
@@ -45,8 +46,12 @@ class LLMConfig(BaseModel):
         "a label for the embedded model.",
     )
     base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint (backend=openai).")
-    api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server (vLLM accepts any unless --api-key is set).")
-    timeout_s: float = Field(60.0, gt=0, description="Wall-clock limit of one LLM call in seconds; past it callers get LLMTimeout.")
+    api_key: str = Field(
+        "EMPTY", description="API key for the OpenAI-compatible server (vLLM accepts any unless --api-key is set)."
+    )
+    timeout_s: float = Field(
+        60.0, gt=0, description="Wall-clock limit of one LLM call in seconds; past it callers get LLMTimeout."
+    )
     max_retries: int = Field(1, ge=0, le=10, description="Transport retries of the OpenAI client (backend=openai).")
     max_new_tokens: int = Field(64, ge=1, le=4096, description="Token cap of one generated text.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature; 0 means greedy.")
@@ -54,7 +59,10 @@ class LLMConfig(BaseModel):
         None, ge=1, description="torch CPU threads for the embedded model; default min(4, number of CPU cores)."
     )
     grounding_retries: int = Field(
-        1, ge=0, le=5, description="Extra generations after a text fails the grounding guard, before the template is used."
+        1,
+        ge=0,
+        le=5,
+        description="Extra generations after a text fails the grounding guard, before the template is used.",
     )
     health_timeout_s: float = Field(10.0, gt=0, description="Limit of a health check in seconds.")
     cache_weights: bool = Field(

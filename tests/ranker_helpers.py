@@ -15,13 +15,21 @@ TINY = RankerConfig(
 )  # fmt: skip
 
 
-def make_trainer(ml100k, folder: Path, *, protocol: str = "ro811", ablation: str = "joint", config: RankerConfig = TINY):  # type: ignore[no-untyped-def]
+def make_trainer(
+    ml100k, folder: Path, *, protocol: str = "ro811", ablation: str = "joint", config: RankerConfig = TINY
+):  # type: ignore[no-untyped-def]
     from evals.ranking import evaluate_set, history_profiles
     from ranker.train import Trainer
 
     split = make_split(ml100k, protocol)  # type: ignore[arg-type]
     valid = history_profiles(ml100k, split, "valid")
     return Trainer(
-        ml100k, split, config, folder, lambda m: evaluate_set(m, valid, ks=(10,)),  # type: ignore[arg-type,return-value]
-        ablation=ablation, cache_dir=Workspace().cache, progress=False,  # type: ignore[arg-type]
+        ml100k,
+        split,
+        config,
+        folder,
+        lambda m: evaluate_set(m, valid, ks=(10,)),  # type: ignore[arg-type,return-value]
+        ablation=ablation,
+        cache_dir=Workspace().cache,
+        progress=False,  # type: ignore[arg-type]
     )

@@ -74,8 +74,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode == "ungrounded":
             self._send(200, json.dumps(_completion("Watch Titanic (1997), visit http://spam.example now!")).encode())
         elif mode == "tool":
-            call = {"id": "call_1", "type": "function",
-                    "function": {"name": "recommend", "arguments": json.dumps({"query": "space opera", "n": 3})}}
+            call = {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "recommend", "arguments": json.dumps({"query": "space opera", "n": 3})},
+            }
             self._send(200, json.dumps(_completion(None, [call])).encode())
         elif req.get("stream"):
             self.send_response(200)

@@ -39,7 +39,7 @@ def test_fold_changes_collaborative_scores_toward_the_liked_item(ml100k) -> None
     feats = fit_features(ml100k, split.train, ease_lambda=250.0, window=3, smoothing=5.0, year_buckets=10)
 
     class Tiny:  # the JointRanker surface fold_feedback uses: config, text_vecs, features, invalidate
-        class config:  # noqa: N801
+        class config:
             ease_lambda, transition_window, transition_smoothing, year_buckets = 250.0, 3, 5.0, 10
             rp3_alpha, rp3_beta, seq_decay, seq_window, seq_lambda, ease_text = 0.8, 0.6, 0.85, 30, 200.0, 0.0
 

@@ -21,7 +21,10 @@ def trained(ml100k, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def _profiles(model, n: int = 6) -> list[Profile]:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(0)
-    out = [Profile(rng.choice(model.n_items, size=k, replace=False), user_idx=int(u)) for u, k in zip(range(n), (1, 5, 20, 40, 3, 60), strict=False)]
+    out = [
+        Profile(rng.choice(model.n_items, size=k, replace=False), user_idx=int(u))
+        for u, k in zip(range(n), (1, 5, 20, 40, 3, 60), strict=False)
+    ]
     out.append(Profile(np.array([0, 49, 99]), weights=np.array([1.0, 2.0, -1.0])))  # session like and dislike
     out.append(Profile(np.zeros(0, dtype=np.int64)))  # cold user
     return out

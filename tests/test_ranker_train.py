@@ -41,7 +41,11 @@ def test_resume_continues_from_the_last_epoch(ml100k, tmp_path) -> None:  # type
 def test_ablations_drop_their_groups(ml100k, tmp_path, ablation) -> None:  # type: ignore[no-untyped-def]
     from ranker.base import Profile
 
-    model = make_trainer(ml100k, tmp_path / ablation, ablation=ablation, config=TINY.model_copy(update={"epochs": 1})).fit().model
+    model = (
+        make_trainer(ml100k, tmp_path / ablation, ablation=ablation, config=TINY.model_copy(update={"epochs": 1}))
+        .fit()
+        .model
+    )
     if ablation == "text-only":
         assert "collaborative" not in model.feature_groups and "popularity" not in model.feature_groups
         assert model.net.item_id is None and model.net.user_id is None

@@ -82,7 +82,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             except FileNotFoundError as e:
                 console.print(f"[yellow]note:[/] {e}")
             res = bench_eval(ds, split, rankers)
-        rows = [(f"{k[:-2]} pass (ms)", f"{v * 1000:.1f}") for k, v in res.items() if k.endswith("_s") and k != "anchor_floor_s"]
+        rows = [
+            (f"{k[:-2]} pass (ms)", f"{v * 1000:.1f}")
+            for k, v in res.items()
+            if k.endswith("_s") and k != "anchor_floor_s"
+        ]
         rows.append(("anchor floor (ms)", "~10 (5-30 us per user x 943)"))
         _table(f"full-ranking evaluation, {res['users']} users x {res['items']} items", rows)
         emit_json(res, out) if out else None

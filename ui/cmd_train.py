@@ -13,7 +13,9 @@ from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, s
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("train")
     def train(
-        protocol: Annotated[str, typer.Option("--protocol", "-p", help="ro811 (RecBole RO 8:1:1) or loo (LlamaRec).")] = "ro811",
+        protocol: Annotated[
+            str, typer.Option("--protocol", "-p", help="ro811 (RecBole RO 8:1:1) or loo (LlamaRec).")
+        ] = "ro811",
         ablation: Annotated[str, typer.Option("--ablation", help="joint, text-only or id-only.")] = "joint",
         resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
         epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs (default from config).")] = None,
@@ -50,8 +52,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         )  # fmt: skip
         res = trainer.fit(epochs, resume=resume)
         for row in res.history:
-            console.print(f"  epoch {row['epoch']}: loss {row['loss']:.4f}  valid ndcg@10 {row.get('ndcg@10', float('nan')):.4f}")
-        png = plot_learning_curve(res.history, ws.reports / f"learning-curve-{protocol}-{ablation}.png", f"{ablation} on {protocol}")
+            console.print(
+                f"  epoch {row['epoch']}: loss {row['loss']:.4f}  valid ndcg@10 {row.get('ndcg@10', float('nan')):.4f}"
+            )
+        png = plot_learning_curve(
+            res.history, ws.reports / f"learning-curve-{protocol}-{ablation}.png", f"{ablation} on {protocol}"
+        )
         valid = evaluate_set(res.model, valid_set)
         test = evaluate_set(res.model, history_profiles(ds, split, "test"))
         wall = time.perf_counter() - t_start

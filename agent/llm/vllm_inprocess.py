@@ -60,6 +60,7 @@ class VLLMChatModel(BaseChatModel):
     ) -> ChatResult:
         engine = self._get_engine()
         import vllm
+
         role = {SystemMessage: "system", HumanMessage: "user", AIMessage: "assistant"}
         conv = [{"role": role.get(type(m), "user"), "content": str(m.content)} for m in messages]
         params = vllm.SamplingParams(max_tokens=self.max_new_tokens, temperature=self.temperature, stop=stop or None)

@@ -80,7 +80,9 @@ def _parse(doc: Any, source: str) -> Prompt:
         raise PromptError(f"{source}: missing keys {missing}")
     inputs = tuple(doc["inputs"])
     if _placeholders(doc["template"]) != set(inputs):
-        raise PromptError(f"{source}: template placeholders {sorted(_placeholders(doc['template']))} != inputs {list(inputs)}")
+        raise PromptError(
+            f"{source}: template placeholders {sorted(_placeholders(doc['template']))} != inputs {list(inputs)}"
+        )
     examples: tuple[tuple[str, str], ...] = ()
     if style == "fewshot":
         try:
