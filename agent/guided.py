@@ -43,6 +43,7 @@ class TurnState(TypedDict, total=False):
     list_report: dict[str, Any] | None
     notes: list[str]
     events: list[dict[str, Any]]
+    llm_ok: bool  # False: the LLM already failed this turn, use templates
     reply: dict[str, Any] | None
 
 
@@ -187,7 +188,8 @@ class GuidedTurn:
         head = _headline(e, dialog, u, evidence, focused)
         _emit(head)
         cards: list[ItemCard] = []
-        degraded = False
+        # a turn that already saw the LLM fail (here or in tool mode) does not wait on it again
+        degraded = not s.get("llm_ok", True)
         budget = e.config.agent.llm_explanations if not focused else max(1, e.config.agent.llm_explanations)
         deadline = time.monotonic() + e.config.agent.turn_timeout_s
         for pos, ev in enumerate(evidence, start=1):
@@ -199,7 +201,7 @@ class GuidedTurn:
                     e.descriptions.put(d)
                 if d is not None and d.grounded:
                     card.description = d.text
-            use_llm = pos <= budget and time.monotonic() < deadline
+            use_llm = not degraded and pos <= budget and time.monotonic() < deadline
             x = e.writer.write(ev) if use_llm else _template(ev)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))

@@ -121,7 +121,7 @@ class Recommender:
             _check_id("user_id", user_id)
         text = check_message(message, self.engine.config.agent.understand.safety)
         self._remember_session(session_id, user_id)
-        return {"session_id": session_id, "message": text, "user_id": user_id}
+        return {"session_id": session_id, "message": text, "user_id": user_id, "llm_ok": True}
 
     def chat(self, session_id: str, message: str, user_id: str | None = None) -> Reply:
         """One turn: understand, retrieve, rank, explain, write.

@@ -85,7 +85,7 @@ def run_tools_turn(rec: Recommender, inp: dict[str, Any]) -> Reply:
     if degraded:
         # same tools, deterministic driver: the guided graph answers this turn
         rec._save_dialog(dialog)
-        out_state = rec._graph.invoke(inp, rec._cfg(session_id))
+        out_state = rec._graph.invoke({**inp, "llm_ok": e.llm is None}, rec._cfg(session_id))
         reply = Reply.model_validate(out_state["reply"])
         return reply.model_copy(update={"degraded": True, "notes": [*reply.notes, *notes], "mode": "tools"})
     turn = GuidedTurn(e)
