@@ -36,6 +36,12 @@ class CalibrationConfig(BaseModel):
     """How the score-to-probability calibrator is fitted."""
 
     method: Literal["isotonic", "platt"] = Field("isotonic", description="Isotonic regression or Platt scaling.")
+    fit_on: Literal["top_n", "sampled"] = Field(
+        "top_n",
+        description="top_n: every validation user's top `top_n` of the full ranking (the region where confidence "
+        "is shown and regret is computed); sampled: validation positives plus weighted sampled negatives.",
+    )
+    top_n: int = Field(20, ge=1, description="List depth of the top_n fit.")
     negatives_per_positive: int = Field(
         50, ge=1, description="Unseen items sampled per validation positive (weighted to stand for all unseen)."
     )
@@ -301,6 +307,14 @@ def fit_calibrator(
 ) -> Calibrator:
     """Fit a calibrator on the split's VALIDATION data (see the module docstring)."""
     cfg = config or CalibrationConfig()
+    if cfg.fit_on == "top_n":
+        top = top_n_sample(ranker, split, n=cfg.top_n, which="valid")
+        if top["score"].size == 0:
+            raise ValueError(f"split {split.protocol!r} has no validation interactions to calibrate on")
+        return Calibrator.fit(
+            top["score"], top["label"], np.ones(top["score"].size), method=cfg.method,
+            meta={"protocol": split.protocol, "fitted_on": "valid", **cfg.model_dump()},
+        )  # fmt: skip
     sample = labelled_sample(
         ranker,
         split,
@@ -354,6 +368,7 @@ def ensure_calibrator(
             cal is not None
             and cal.meta.get("protocol") == split.protocol
             and cal.method == cfg.method
+            and all(cal.meta.get(k) == v for k, v in cfg.model_dump().items())
             and cal.meta.get("checkpoint") == stamp
         ):
             return cal, False
