@@ -165,7 +165,9 @@ class Describer:
                 if attempt and "temperature" in type(llm).model_fields:
                     llm = llm.model_copy(update={"temperature": 0.7})
                 try:
-                    text = " ".join(complete(llm, msgs, timeout_s=self.cfg.timeout_s, stop=list(self.prompt.stop)).split())
+                    text = " ".join(
+                        complete(llm, msgs, timeout_s=self.cfg.timeout_s, stop=list(self.prompt.stop)).split()
+                    )
                 except LLMError as e:
                     reasons.append(f"{type(e).__name__}: {e}")
                     break

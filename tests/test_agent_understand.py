@@ -412,7 +412,7 @@ def test_understand_very_long_text(vocab: CatalogVocab, text: str) -> None:
 
 
 def test_four_digit_decades_are_decades() -> None:
-    """"the 1980s" is 1980-1989, not the single year 1980 (found by the conversation simulator)."""
+    """ "the 1980s" is 1980-1989, not the single year 1980 (found by the conversation simulator)."""
     from catalog import load_dataset
 
     vocab = CatalogVocab.from_dataset(load_dataset())

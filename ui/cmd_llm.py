@@ -64,7 +64,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             emit_json(h.model_dump())
         else:
             colour = "green" if h.ok else "red"
-            stdout.print(f"[{colour}]{'ok' if h.ok else 'FAILED'}[/] {h.backend} {h.model}: {h.detail} ({h.latency_s:.2f} s)")
+            stdout.print(
+                f"[{colour}]{'ok' if h.ok else 'FAILED'}[/] {h.backend} {h.model}: {h.detail} ({h.latency_s:.2f} s)"
+            )
         if not h.ok:
             raise typer.Exit(1)
 
@@ -147,10 +149,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
-            rx = RecommendationExplainer(ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive)
+            rx = RecommendationExplainer(
+                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
+            )
             res = rx(_profile(ctx, user, history), n, user_id=user)
             lcfg = _llm_cfg(cfg, backend, max_new_tokens)
-            writer = ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items])
+            writer = ExplanationWriter(
+                _load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items]
+            )
             say = step(f"writing {len(res.items)} explanations")
             out: list[dict[str, Any]] = []
             for ev in res.items:
@@ -191,9 +197,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
-            rx = RecommendationExplainer(ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive)
+            rx = RecommendationExplainer(
+                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
+            )
             lcfg = _llm_cfg(cfg, backend, max_new_tokens).model_copy(update={"grounding_retries": 0})
-            writer = ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items])
+            writer = ExplanationWriter(
+                _load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items]
+            )
             ids = [u.user_id for u in ctx.dataset.users[:users]]
             total = passed = errors = 0
             reasons: Counter[str] = Counter()
@@ -219,14 +229,20 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if json_:
             emit_json(res)
             return
-        stdout.print(f"grounding rate (first try, {lcfg.backend}, {writer.prompt.version}): {passed}/{total} = {res['grounding_rate']:.3f}")
+        stdout.print(
+            f"grounding rate (first try, {lcfg.backend}, {writer.prompt.version}): {passed}/{total} = {res['grounding_rate']:.3f}"
+        )
         stdout.print(f"failure reasons: {res['top_failure_reasons']}; LLM errors {errors}; wall {res['wall_s']} s")
         stdout.print("shown explanations: every failing text is replaced by the template, which passes the guard")
 
     @groups["bench"].command("llm")
     def bench_llm(
-        tokens: Annotated[int, typer.Option("--tokens", min=1, max=512, help="Tokens generated for the speed figures.")] = 32,
-        cold: Annotated[bool, typer.Option("--cold/--no-cold", help="Also time the cold load from GGUF (minutes).")] = True,
+        tokens: Annotated[
+            int, typer.Option("--tokens", min=1, max=512, help="Tokens generated for the speed figures.")
+        ] = 32,
+        cold: Annotated[
+            bool, typer.Option("--cold/--no-cold", help="Also time the cold load from GGUF (minutes).")
+        ] = True,
         config: ConfigOption = None,
         json_: JsonFlag = False,
     ) -> None:
