@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evals.reliability_http import file_route_paths
 from tests.ui_helpers import running_server, shared_recommender
 
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -128,25 +129,7 @@ def test_file_routes_refuse_paths_outside_the_app(server: str) -> None:
     ok_status, ok_body = _raw_get(server, "/")
     assert ok_status == 200 and b"<html" in ok_body.lower()  # the route table works at all
     targets = ["/etc/passwd", db, sessions, secret]
-    paths: list[str] = []
-    for t in targets:
-        enc = t.replace("/", "%2F")
-        paths += [f"/gradio_api/file={t}", f"/gradio_api/file/{t.lstrip('/')}", f"/gradio_api/file={enc}",
-                  f"/gradio_api/file={enc.replace('%', '%25')}", f"/file={t}"]  # fmt: skip
-    traversal = "../" * 12 + "etc/passwd"
-    for prefix in ("/gradio_api/file=", "/gradio_api/file/", "/static/", "/assets/", "/svelte/", "/gradio_api/file=./"):
-        paths += [
-            prefix + traversal,
-            prefix + traversal.replace("/", "%2F"),
-            prefix + traversal.replace("..", "%2e%2e"),
-        ]
-    paths += [
-        "/gradio_api/file=..%5C..%5C..%5Cetc%5Cpasswd",
-        "/gradio_api/file=http://127.0.0.1:"
-        + str(urlparse(server).port)
-        + "/healthz",  # no server-side fetch of local URLs
-        "/gradio_api/proxy=http://127.0.0.1:" + str(urlparse(server).port) + "/healthz",
-    ]
+    paths = file_route_paths(targets, int(urlparse(server).port or 0))
     leaks = []
     for p in paths:
         status, body = _raw_get(server, p)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from catalog.types import Dataset
     from ranker.base import Profile, Ranker
     from ranker.calibration import Calibrator
+    from ranker.explain import RecommendationExplainer
 
 ProtocolOption = Annotated[str, typer.Option("--protocol", help="Split protocol: ro811 or loo.")]
 ModelOption = Annotated[
@@ -44,6 +45,14 @@ class Context:
     calibrator: Calibrator
     item_counts: np.ndarray
     additive: bool | None
+
+    def explainer(self) -> RecommendationExplainer:
+        """The recommend + explain + trust pipeline over this context's ranker and calibrator."""
+        from ranker.explain import RecommendationExplainer
+
+        return RecommendationExplainer(
+            self.ranker, self.dataset, self.calibrator, self.item_counts, additive=self.additive
+        )
 
 
 def load_context(
@@ -143,7 +152,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_: JsonFlag = False,
     ) -> None:
         """Recommend for a user; with --explain, each item's score, confidence, trust and attributions."""
-        from ranker.explain import RecommendationExplainer
 
         cfg = config_from(config)
         with user_errors():
@@ -151,9 +159,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             if explain:
                 _shap_jit_cache(cfg, ctx)
             profile = _profile(ctx, user, history)
-            rx = RecommendationExplainer(
-                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
-            )
+            rx = ctx.explainer()
             t0 = time.perf_counter()
             if explain:
                 res = rx(profile, n, mmr_lambda=mmr_lambda, user_id=user)
@@ -303,14 +309,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from ranker.base import Profile
         from ranker.calibration import user_items
-        from ranker.explain import RecommendationExplainer
 
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
-            rx = RecommendationExplainer(
-                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
-            )
+            rx = ctx.explainer()
             hist = user_items(ctx.split.train, ctx.dataset.n_users)
             rng = np.random.default_rng(seed)
             pool = np.array([u for u in range(ctx.dataset.n_users) if hist[u].size])

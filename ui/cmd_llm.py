@@ -33,6 +33,13 @@ def _llm_cfg(cfg: TrustrecConfig, backend: str | None, max_new_tokens: int | Non
     return cfg.llm.model_validate({**cfg.llm.model_dump(), **upd})
 
 
+def _writer(cfg: TrustrecConfig, lcfg: LLMConfig, dataset: Any) -> Any:
+    """An explanation writer over the configured model that knows every catalog title."""
+    from agent.writer import ExplanationWriter
+
+    return ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in dataset.items])
+
+
 def _load_llm(cfg: TrustrecConfig, lcfg: LLMConfig) -> Any:
     """Build the chat model; load the embedded one now (with a message) so timing is visible."""
     from agent.llm import make_chat_model
@@ -142,21 +149,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_: JsonFlag = False,
     ) -> None:
         """Recommend for a user and print an LLM explanation per item, marked grounded (llm) or template."""
-        from agent.writer import ExplanationWriter
-        from ranker.explain import RecommendationExplainer
         from ui.cmd_explain import _profile, load_context
 
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
-            rx = RecommendationExplainer(
-                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
-            )
+            rx = ctx.explainer()
             res = rx(_profile(ctx, user, history), n, user_id=user)
             lcfg = _llm_cfg(cfg, backend, max_new_tokens)
-            writer = ExplanationWriter(
-                _load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items]
-            )
+            writer = _writer(cfg, lcfg, ctx.dataset)
             say = step(f"writing {len(res.items)} explanations")
             out: list[dict[str, Any]] = []
             for ev in res.items:
@@ -190,20 +191,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from agent.writer import ExplanationWriter
-        from ranker.explain import RecommendationExplainer
         from ui.cmd_explain import _profile, load_context
 
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
-            rx = RecommendationExplainer(
-                ctx.ranker, ctx.dataset, ctx.calibrator, ctx.item_counts, additive=ctx.additive
-            )
+            rx = ctx.explainer()
             lcfg = _llm_cfg(cfg, backend, max_new_tokens).model_copy(update={"grounding_retries": 0})
-            writer = ExplanationWriter(
-                _load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ctx.dataset.items]
-            )
+            writer = _writer(cfg, lcfg, ctx.dataset)
             ids = [u.user_id for u in ctx.dataset.users[:users]]
             total = passed = errors = 0
             reasons: Counter[str] = Counter()
