@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from agent.understand import UnderstandConfig
 from catalog.config import DataConfig, Workspace
-from ranker.config import RankerConfig
+from ranker.config import ColdStartConfig, RankerConfig
 from retrieval.config import RetrievalConfig
 
 _TOML_PATH: ContextVar[Path | None] = ContextVar("trustrec_toml", default=None)
@@ -112,6 +112,9 @@ class TrustrecConfig(BaseSettings):
     data: DataConfig = Field(default_factory=DataConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ranker: RankerConfig = Field(default_factory=RankerConfig)
+    coldstart: ColdStartConfig = Field(
+        default_factory=ColdStartConfig, description="New and short profiles: the prior, the blend, calibration."
+    )
     llm: LLMConfig = Field(default_factory=LLMConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)

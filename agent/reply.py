@@ -48,6 +48,15 @@ class ItemCard(BaseModel):
         )
 
 
+class OnboardingItem(BaseModel):
+    """A title offered to a new person to react to (a like lands as a session like)."""
+
+    item_id: str
+    title: str
+    year: int | None = None
+    categories: list[str] = Field(default_factory=list)
+
+
 class Reply(BaseModel):
     """What one turn returns to the UI or an embedding app."""
 
@@ -63,3 +72,7 @@ class Reply(BaseModel):
         default_factory=list, description="Feedback the message seemed to express; applied only as user events."
     )
     mode: Literal["guided", "tools"] = "guided"
+    onboarding: list[OnboardingItem] = Field(
+        default_factory=list,
+        description="For a session with nothing known yet: a few diverse popular titles to react to (skippable).",
+    )

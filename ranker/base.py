@@ -49,6 +49,11 @@ class Profile:
         return Profile(self.history[keep], self.weights[keep], self.user_idx, self.exclude)
 
 
+def profile_size(profile: Profile) -> int:
+    """Distinct items with a positive weight (history plus session likes): what a score can rest on."""
+    return int(np.unique(profile.history[profile.weights > 0]).size)
+
+
 @dataclass(frozen=True)
 class Recommendations:
     """Top-n for one profile: item indices and scores, best first."""

@@ -117,3 +117,26 @@ class RankerConfig(BaseModel):
     tune_head: bool = Field(
         True, description="Tune head weights and recency on validation (model selection, never test)."
     )
+
+
+class ColdStartConfig(BaseModel):
+    """How new and short profiles are ranked and calibrated (see :mod:`ranker.coldstart`)."""
+
+    enabled: bool = Field(True, description="Blend the prior for short profiles; False = the trained ranker alone.")
+    warm_k: int = Field(15, ge=1, description="Profiles with at least this many positive items use the ranker alone.")
+    tune_ks: list[int] = Field(
+        [1, 2, 3, 5, 10], description="Profile sizes at which the blend weight is tuned on validation users."
+    )
+    quality_grid: list[float] = Field([0.0, 0.25, 0.5, 1.0, 2.0], description="Candidate weights of rating quality.")
+    shrinkage_grid: list[float] = Field([5.0, 20.0, 50.0], description="Candidate pseudo-counts m of the average.")
+    blend_grid: list[float] = Field(
+        [0.0, 0.1, 0.2, 0.5, 1.0, 2.0], description="Candidate prior weights (per unit spread of the other terms)."
+    )
+    cooccurrence_grid: list[float] = Field(
+        [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0], description="Candidate co-occurrence weights (per unit spread)."
+    )
+    calibration_buckets: list[tuple[int, int]] = Field(
+        [(0, 0), (1, 5), (6, 14)], description="Profile-size buckets with their own calibrator (inclusive bounds)."
+    )
+    calibration_top_n: int = Field(20, ge=1, description="List depth of each bucket's calibration sample.")
+    seed: int = Field(0, description="Seed for the sizes drawn within a calibration bucket.")

@@ -15,6 +15,7 @@ class HistoryAttribution(BaseModel):
     item_id: str
     title: str
     value: float = Field(description="Shapley value in score units.")
+    session: bool = Field(False, description="A like given in this session (not part of the stored history).")
 
 
 class TrustReport(BaseModel):
@@ -30,6 +31,10 @@ class TrustReport(BaseModel):
     )
     composite: float = Field(ge=0, le=1, description="Composite trust score; formula in ranker.trust.")
     components: dict[str, float] = Field(default_factory=dict, description="The normalised terms of the composite.")
+    profile_size: int = Field(0, ge=0, description="Positive items the score rests on (history plus session likes).")
+    basis: list[str] = Field(
+        default_factory=list, description="What the recommendation rests on, in words, strongest first."
+    )
 
 
 class Evidence(BaseModel):
@@ -47,3 +52,9 @@ class Evidence(BaseModel):
         None, description="Base value of the feature-group attributions (the user's mean score over the catalog)."
     )
     trust: TrustReport | None = None
+    matches: list[str] = Field(
+        default_factory=list, description="The session's constraints this item satisfies, in words ('Comedy', '1990-1999')."
+    )
+    popularity_rank: float | None = Field(
+        None, ge=0, le=1, description="Share of catalog items with fewer training interactions (1 = most popular)."
+    )

@@ -341,6 +341,9 @@ class RecommendationExplainer:
         self.config = config or ExplainConfig()
         self.similarity = similarity or ItemSimilarity.from_categories(dataset)
         self.shap = ShapExplainer(ranker, self.config.shap, additive=additive)
+        counts = np.asarray(item_counts, dtype=np.int64)
+        # share of catalog items with fewer training interactions (1 = the most popular)
+        self.popularity_rank = np.searchsorted(np.sort(counts), counts, side="left") / max(counts.size - 1, 1)
         self.trust = TrustScorer(
             ranker,
             calibrator,
@@ -405,14 +408,20 @@ class RecommendationExplainer:
         for r, i in enumerate(items):
             it = ds.items[int(i)]
             order = np.argsort(-np.abs(hist.values[r]), kind="stable")[:k_top]
-            attributions = [
-                HistoryAttribution(
-                    item_id=ds.items[int(profile.history[hist.positions[o]])].item_id,
-                    title=ds.items[int(profile.history[hist.positions[o]])].title,
-                    value=float(hist.values[r, o]),
-                )
-                for o in order
-            ]
+            attributions = []
+            for o in order:
+                pos = int(hist.positions[o])
+                h_it = ds.items[int(profile.history[pos])]
+                attributions.append(
+                    HistoryAttribution(
+                        item_id=h_it.item_id, title=h_it.title, value=float(hist.values[r, o]),
+                        session=bool(profile.weights[pos] > 1.0),
+                    )
+                )  # fmt: skip
+            features = (
+                {} if feats is None else {g: float(v) for g, v in zip(feats.groups, feats.values[r], strict=True)}
+            )
+            reports[r].basis = basis_words(attributions, features, reports[r].profile_size)
             evidence.append(
                 Evidence(
                     item_id=it.item_id,
@@ -422,11 +431,10 @@ class RecommendationExplainer:
                     score=float(scores[r]),
                     base_value=float(hist.base_values[r]),
                     history=attributions,
-                    features={}
-                    if feats is None
-                    else {g: float(v) for g, v in zip(feats.groups, feats.values[r], strict=True)},
+                    features=features,
                     feature_base_value=None if feats is None else float(feats.base_values[r]),
                     trust=reports[r],
+                    popularity_rank=float(min(1.0, self.popularity_rank[int(i)])),
                 )
             )
         return ExplainedRecommendations(
@@ -438,6 +446,33 @@ class RecommendationExplainer:
             feature_max_additivity_error=None if feats is None else float(feats.additivity_error.max(initial=0.0)),
             mmr_lambda=lam,
         )
+
+
+#: What each feature group means, in words (the trust report's ``basis``).
+GROUP_WORDS: dict[str, str] = {
+    "prior": "how popular and well rated it is overall",
+    "popularity": "how popular it is",
+    "collaborative": "what people with similar taste chose",
+    "text": "how its text resembles what you liked",
+    "attributes": "categories and years you like",
+    "session": "your feedback in this chat",
+    "two_tower": "the learned model of your taste",
+}
+
+
+def basis_words(history: Sequence[HistoryAttribution], features: dict[str, float], profile_size: int) -> list[str]:
+    """What one recommendation rests on, strongest first: the top liked item, then positive feature groups."""
+    out: list[str] = []
+    if profile_size == 0:
+        out.append("nothing known about you yet")
+    top = max((h for h in history if h.value > 0), key=lambda h: h.value, default=None)
+    if top is not None:
+        first = " (your first like)" if top.session and profile_size == 1 else ""
+        out.append(f"your {'like of' if top.session else 'interest in'} {top.title}{first}")
+    for g, v in sorted(features.items(), key=lambda kv: -kv[1]):
+        if v > 0 and g in GROUP_WORDS and len(out) < 3:
+            out.append(GROUP_WORDS[g])
+    return out
 
 
 def explain_recommendations(

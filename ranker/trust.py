@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ranker.base import Profile, Ranker, top_n
+from ranker.base import Profile, Ranker, profile_size, top_n
 from ranker.calibration import Calibrator
 from ranker.diversity import ItemSimilarity, intra_list_diversity, novelty
 from ranker.evidence import TrustReport
@@ -175,6 +175,12 @@ class TrustScorer:
         d_rand = (hist.scores[None, :] - at_items[k:]).mean(axis=0)
         return samples, d_top, d_rand
 
+    def calibrator_for(self, profile: Profile) -> Calibrator:
+        """The calibrator of this profile's size bucket when the calibrator has buckets
+        (:class:`ranker.coldstart.SizeAwareCalibrator`), else the one calibrator."""
+        pick = getattr(self.calibrator, "for_profile", None)
+        return pick(profile) if callable(pick) else self.calibrator
+
     def support(self, n_interactions: int) -> float:
         sat = self.config.support_saturation
         return float(min(1.0, math.log1p(max(n_interactions, 0)) / math.log1p(sat)))
@@ -214,7 +220,7 @@ class TrustScorer:
         stability = retained / max(samples.shape[0], 1)
         col = np.searchsorted(pool, items)
         std = samples[:, col].std(axis=0) if samples.size else np.zeros(items.size)
-        probs = np.clip(self.calibrator.predict(hist.scores), 0.0, 1.0)
+        probs = np.clip(self.calibrator_for(profile).predict(hist.scores), 0.0, 1.0)
         user_n = int(np.unique(profile.history).size)
         s_user = self.support(user_n)
         wsum = cfg.weight_confidence + cfg.weight_stability + cfg.weight_support + cfg.weight_fidelity
@@ -248,6 +254,7 @@ class TrustScorer:
                     fidelity=float(d_top[r] - d_rand[r]),
                     composite=float(np.clip(composite, 0.0, 1.0)),
                     components=comps,
+                    profile_size=profile_size(profile),
                 )
             )
         return out
@@ -262,7 +269,7 @@ class TrustScorer:
         s[banned] = -np.inf
         eligible = np.isfinite(s)
         p = np.zeros(s.size)
-        p[eligible] = np.clip(self.calibrator.predict(s[eligible]), 0.0, 1.0)
+        p[eligible] = np.clip(self.calibrator_for(profile).predict(s[eligible]), 0.0, 1.0)
         shown_p = p[items] if items.size else np.zeros(0)
         best_items = top_n(np.where(eligible, p, -np.inf), items.size)
         best = float(p[best_items].sum()) if best_items.size else 0.0

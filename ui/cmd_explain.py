@@ -105,6 +105,14 @@ def load_context(
     if calibrate:
         cal, fitted = ensure_calibrator(ranker, split, cal_file, CalibrationConfig(), checkpoint=checkpoint)
         say(("fitted calibrator on validation data, saved to " if fitted else "calibrator from ") + str(cal_file))
+        if name == "joint" and checkpoint is not None:
+            from ranker.coldstart import ensure_cold_start
+
+            # the same new-user blend and size-aware calibration as the agent (warm users: unchanged)
+            ranker, cal = ensure_cold_start(
+                ranker, split, ds.n_users, cal, checkpoint.parent / "coldstart.json", cfg.coldstart,
+                checkpoint=checkpoint, progress=say,
+            )  # fmt: skip
     return Context(ds, split, ranker, name, note, cal, counts, additive)  # type: ignore[arg-type]
 
 
@@ -275,6 +283,34 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         )
         _write(res, out)
 
+    @groups["eval"].command("coldstart")
+    def eval_coldstart(
+        out: OutOption = None,
+        ks: Annotated[str, typer.Option("--ks", help="Known items per user, comma-separated.")] = "0,1,3,5,10",
+        plot: Annotated[Path | None, typer.Option("--plot", help="NDCG-vs-k PNG path.")] = None,
+        protocol: ProtocolOption = "ro811",
+        config: ConfigOption = None,
+    ) -> None:
+        """New users: test users cut to their first k training items; NDCG/Recall/Hit@10 and ECE by profile size."""
+        from evals.coldstart import evaluate_cold_start
+
+        cfg = config_from(config)
+        with user_errors():
+            try:
+                k_list = sorted({int(x) for x in ks.split(",") if x.strip()})
+            except ValueError:
+                raise ValueError(f"--ks {ks!r}: give whole numbers separated by commas, e.g. 0,1,3,5,10") from None
+            if not k_list or min(k_list) < 0:
+                raise ValueError(f"--ks {ks!r}: give non-negative whole numbers, e.g. 0,1,3,5,10")
+            ctx = load_context(cfg, protocol, "joint")
+            png = plot or (out.with_suffix(".png") if out else cfg.workspace().reports / f"coldstart-{protocol}.png")
+            res = evaluate_cold_start(
+                ctx.ranker, ctx.calibrator, getattr(ctx.ranker, "base", None), ctx.dataset, ctx.split, k_list,
+                plot=png, progress=step("cold start"),
+            )  # fmt: skip
+        _print_coldstart(res)
+        _write(res, out)
+
     @groups["eval"].command("fairness")
     def eval_fairness(
         out: OutOption = None,
@@ -434,3 +470,30 @@ def _print_recommendations(out: dict[str, Any], explain: bool) -> None:
         )
     if out.get("note"):
         console.print(f"[yellow]note:[/] {out['note']}")
+
+
+def _print_coldstart(res: dict[str, Any]) -> None:
+    """The cold-start table (NDCG / Recall / Hit @10 per model and k), the bars and ECE by profile size."""
+    from rich.table import Table
+
+    table = Table(title=f"cold start ({res['protocol']} test users, first k training items by time)")
+    table.add_column("model")
+    for k in res["ks"]:
+        table.add_column(f"k={k}\nNDCG / Recall / Hit", justify="right")
+    for name, rows in res["table"].items():
+        table.add_row(
+            name, *(f"{rows[str(k)]['ndcg@10']:.4f} / {rows[str(k)]['recall@10']:.4f} / {rows[str(k)]['hit@10']:.3f}"
+                    for k in res["ks"])
+        )  # fmt: skip
+    console.print(table)
+    for bar, ok in res["requirements"].items():
+        console.print(f"  {'[green]met[/]' if ok else '[red]NOT met[/]'}  {bar}")
+    cal = Table(title="calibration by profile size (top-10, test items)")
+    for c in ("profile", "ECE", "Brier", "mean confidence", "hit rate", "n"):
+        cal.add_column(c, justify="right")
+    for name, v in res["calibration"].items():
+        cal.add_row(name, f"{v['ece']:.4f}", f"{v['brier']:.4f}", f"{v['mean_confidence']:.4f}",
+                    f"{v['hit_rate']:.4f}", str(v["n"]))  # fmt: skip
+    console.print(cal)
+    if res.get("plot"):
+        console.print(f"plot: {res['plot']}")
