@@ -81,6 +81,12 @@ class AgentConfig(BaseModel):
     protocol: Literal["ro811", "loo"] = Field("ro811", description="Which trained ranker serves recommendations.")
     default_n: int = Field(5, ge=1, le=50, description="List length when the user does not say.")
     n_candidates: int = Field(300, ge=10, le=5000, description="Candidates retrieved per turn before ranking.")
+    fresh_lists: bool = Field(
+        True, description="A later list in a session leaves out items shown earlier, while enough others match."
+    )
+    n_candidates_new: int = Field(
+        40, ge=10, le=5000, description="Candidates for a free-text wish when nothing is known about the person yet."
+    )
     llm_explanations: int = Field(
         2, ge=0, le=50, description="How many cards per turn get LLM-written explanations (the rest use the template)."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,7 @@ class Engine:
         from ranker.calibration import CalibrationConfig, ensure_calibrator
         from ranker.diversity import item_popularity
         from ranker.explain import RecommendationExplainer
+        from ranker.coldstart import category_groups, ensure_cold_start
         from ranker.jit_cache import enable_shap_jit_cache
         from ranker.train import ensure_trained, model_folder
         from retrieval import SemanticRetriever, TextEncoder, build_or_load_index
@@ -83,6 +84,10 @@ class Engine:
         explainer = RecommendationExplainer(ranker, ds, cal, counts)
         enable_shap_jit_cache(ws.cache / "numba")
         say("warming up the explainer (compiles shap's kernels once; cached on disk afterwards)")
+        ranker, cal = ensure_cold_start(
+            ranker, split, ds.n_users, cal, folder / "coldstart.json", config.coldstart,
+            checkpoint=folder / "model.safetensors", progress=say, item_groups=category_groups(ds.items),
+        )  # fmt: skip
         _warm_up(explainer, split)
         encoder = TextEncoder(config.retrieval.encoder)
         index = build_or_load_index(ds, ws, config.retrieval, encoder=encoder, progress=_stage(say))
@@ -90,7 +95,7 @@ class Engine:
         vocab = CatalogVocab.from_dataset(ds, embed=encoder.encode)
         chat_model = _make_llm(config, ws, say) if llm == "config" else llm
         titles = [it.title for it in ds.items]
-        writer = ExplanationWriter(chat_model, config.llm, catalog_titles=titles)
+        writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items)
         describer = Describer(chat_model, config.llm, catalog_titles=titles)
         df = ds.interactions.sort_values(["user_idx", "timestamp"], kind="stable")
         groups = df.groupby("user_idx")["item_idx"].apply(lambda s: s.to_numpy())
@@ -98,7 +103,7 @@ class Engine:
         for u, items in groups.items():
             histories[int(u)] = items.astype(np.int64)  # type: ignore[call-overload]
         engine = cls(
-            config=config, workspace=ws, dataset=ds, split=split, vocab=vocab, store=Store(ws.store_path),
+            config=config, workspace=ws, dataset=ds, split=split, vocab=vocab, store=store,
             ranker=ranker, explainer=explainer, index=index, encoder=encoder, writer=writer, describer=describer,
             descriptions=DescriptionStore(ws.store_path), llm=chat_model, histories=histories, lock=threading.RLock(),
         )  # fmt: skip

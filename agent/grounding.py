@@ -8,7 +8,9 @@ an :class:`~ranker.evidence.Evidence` (explanations). The guard rejects text tha
 - carries unsupported content: links, e-mail addresses, markup, instructions, or is too long.
 
 When the guard keeps failing, callers fall back to the templates here, which render the facts
-deterministically and always pass the guard. Item and user text is *data*: :func:`quote_data`
+deterministically and always pass the guard and the claim checker (:mod:`agent.claims`): they say
+"because you liked" only for positively attributed history items, "popular" only when the
+evidence's popularity rank supports it, and "Matches: ..." exactly the satisfied constraints. Item and user text is *data*: :func:`quote_data`
 strips instruction-like content and quotes it before it enters a prompt.
 """
 
@@ -278,14 +280,22 @@ def template_description(item: Item) -> str:
 
 
 def top_history_title(ev: Evidence) -> str | None:
-    """Title of the history item that raised the score most (largest positive value), if any."""
-    pos = [h for h in ev.history if h.value > 0]
+    """Title of the liked history item that raised the score most (largest positive value), if any.
+
+    Items the person only asked "something like" (``reference``) are not likes and never count.
+    """
+    pos = [h for h in ev.history if h.value > 0 and not h.reference]
     return max(pos, key=lambda h: h.value).title if pos else None
+
+
+def _references(ev: Evidence, k: int = 2) -> list[str]:
+    """Titles the person asked for something like that raised this score, strongest first."""
+    return [h.title for h in sorted((h for h in ev.history if h.value > 0 and h.reference), key=lambda h: -h.value)][:k]
 
 
 def _liked(ev: Evidence, k: int = 2) -> list[str]:
     top = top_history_title(ev)
-    pos = sorted((h for h in ev.history if h.value > 0), key=lambda h: -h.value)
+    pos = sorted((h for h in ev.history if h.value > 0 and not h.reference), key=lambda h: -h.value)
     titles = [h.title for h in pos[:k]]
     if top is not None and top not in titles:
         titles.insert(0, top)
@@ -300,25 +310,36 @@ def evidence_facts(ev: Evidence) -> Facts:
         nums.update(re.findall(r"\d+", t))
     if ev.trust is not None:
         nums.add(str(round(ev.trust.confidence * 100)))
+    if ev.year is not None:
+        nums.add(str(ev.year // 10 * 10))  # "the 1990s"
+    # the satisfied constraints may be named ("Matches: Comedy, 1990-1999"; "no Romance")
+    cats = list(ev.categories)
+    words = {"popular", "matches"}
+    for m in ev.matches:
+        nums.update(re.findall(r"\d+", m))
+        words.update(re.findall(r"[A-Za-z']+", m))
+        for w in re.findall(r"[a-z][a-z'-]*[a-z]", m.lower()):
+            key = GENRE_WORDS.get(w)
+            if key is not None and key not in {_cat_key(c) for c in cats}:
+                cats.append(w)
     top = top_history_title(ev)
-    return Facts(titles=titles, categories=list(ev.categories), numbers=nums,
+    return Facts(titles=titles, categories=cats, numbers=nums, words=words,
                  required_titles=[top] if top else [])  # fmt: skip
 
 
 _FEATURE_WORDS = {
     "text": "it matches what you asked for",
-    "text_match": "it matches what you asked for",
     "collaborative": "people with similar taste liked it",
-    "cf": "people with similar taste liked it",
     "attributes": "its categories suit you",
     "popularity": "it is popular",
     "session": "it fits your feedback in this chat",
-    "session_feedback": "it fits your feedback in this chat",
 }
 
 
 def evidence_line(ev: Evidence) -> str:
-    """The evidence as one prompt line: item, year, categories, liked titles, main signal."""
+    """The evidence as one prompt line: item, year, categories, liked titles, popularity, matches."""
+    from agent.claims import is_popular
+
     head = f"recommended {quote_data(display_title(ev.title))}"
     meta = [str(ev.year)] if ev.year is not None else []
     if ev.categories:
@@ -328,24 +349,81 @@ def evidence_line(ev: Evidence) -> str:
     liked = _liked(ev)
     if liked:
         head += "; because you liked " + _join([quote_data(display_title(t)) for t in liked])
+    refs = _references(ev)
+    if refs:
+        head += "; similar to " + _join([quote_data(display_title(t)) for t in refs]) + ", as you asked"
+    if is_popular(ev.popularity_rank):
+        head += "; popular"
+    if ev.matches:
+        head += "; matches " + ", ".join(quote_data(m)[1:-1] for m in ev.matches)
     return head
 
 
+def _session_note(ev: Evidence, title: str) -> str:
+    """'(your first like)' / '(liked in this chat)' after a session like, else ''."""
+    h = next((h for h in ev.history if h.title == title), None)
+    if h is None or not h.session:
+        return ""
+    others = [x for x in ev.history if x.value > 0 and x is not h]
+    only = not others and (ev.trust is None or ev.trust.profile_size <= 1)
+    return " (your first like)" if only else " (liked in this chat)"
+
+
+def _who_like(ev: Evidence) -> str:
+    """'Comedy from the 1990s': the asked-for categories (else the item's) and the asked-for decade."""
+    keys = {_cat_key(m): m for m in ev.matches}
+    cats = [c for c in ev.categories if _cat_key(c) in keys] or list(ev.categories[:2])
+    text = _join(cats) if cats else ""
+    ranged = any(re.fullmatch(r"\s*\d{4}\s*-\s*\d{4}\s*", m) for m in ev.matches)
+    if ranged and ev.year is not None:
+        text += f" from the {ev.year // 10 * 10}s" if text else f"titles from the {ev.year // 10 * 10}s"
+    return text
+
+
 def template_explanation(ev: Evidence) -> str:
-    """A deterministic, grounded explanation rendered from the evidence."""
+    """A deterministic explanation rendered from the evidence; every claim in it is true.
+
+    Warm: "Recommended because you liked A and B: T (1995) is listed under X and Y." One session
+    like: "Because you liked A (your first like): ...". No positive history attribution (a new
+    user): "Popular with viewers who like X from the 1990s: T (1995) ..." only when the item is
+    popular, and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
+    liked" without a positive attribution.
+    """
+    from agent.claims import is_popular
+
     name = display_title(ev.title)
     if ev.year is not None:
         name += f" ({ev.year})"
+    listed = f" is listed under {_join(list(ev.categories))}." if ev.categories else "."
     liked = _liked(ev)
     if liked:
-        text = f"Recommended because you liked {_join([display_title(t) for t in liked])}: {name}"
+        notes = [_session_note(ev, t) for t in liked]
+        parts = [display_title(t) + note for t, note in zip(liked, notes, strict=True)]
+        lead = "Because you liked" if any(notes) else "Recommended because you liked"
+        text = f"{lead} {_join(parts)}: {name}{listed}"
+        pos = {k: v for k, v in ev.features.items() if v > 0}
+        if pos:
+            key = max(pos, key=lambda k: pos[k])
+            reason = _FEATURE_WORDS.get(key.lower())
+            if key.lower() == "popularity" and not is_popular(ev.popularity_rank):
+                reason = None
+            if reason and key.lower() == "text" and not ev.matches:
+                reason = None
+            if reason:
+                text += f" Also, {reason}."
+        return text
+    refs = _references(ev)
+    if refs:  # the person asked for something like these: that is the reason, not a like
+        text = f"Similar to {_join([display_title(t) for t in refs])}, as you asked: {name}{listed}"
+        if ev.matches:
+            text += " Matches: " + ", ".join(ev.matches) + "."
+        return text
+    # nothing liked yet: say only what the constraints and the popularity figure support
+    if is_popular(ev.popularity_rank):
+        who = _who_like(ev)
+        text = f"Popular with viewers who like {who}: {name}{listed}" if who else f"Popular: {name}{listed}"
     else:
-        text = f"Recommended: {name}"
-    text += f" is listed under {_join(list(ev.categories))}." if ev.categories else "."
-    pos = {k: v for k, v in ev.features.items() if v > 0}
-    if pos:
-        key = max(pos, key=lambda k: pos[k])
-        reason = _FEATURE_WORDS.get(key.lower())
-        if reason:
-            text += f" Also, {reason}."
+        text = f"Recommended: {name}{listed}"
+    if ev.matches:
+        text += " Matches: " + ", ".join(ev.matches) + "."
     return text

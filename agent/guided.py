@@ -20,10 +20,13 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 from agent.engine import Engine
-from agent.reply import ItemCard, Reply
+from agent.onboarding import answer as onboarding_answer
+from agent.onboarding import offer_line, onboarding_items, should_offer
+from agent.reply import ItemCard, OnboardingItem, Reply
 from agent.state import DialogState
 from agent.understand import Intent, Understanding, apply_understanding, understand
 from catalog import FeedbackEvent
+from ranker.base import profile_size
 from ranker.evidence import Evidence
 
 RECOMMENDING = {Intent.RECOMMEND, Intent.REFINE, Intent.FEEDBACK}
@@ -68,7 +71,9 @@ class GuidedTurn:
         if uid is not None and uid != dialog.user_id:
             dialog.user_id = uid
         u = understand(s["message"], dialog, e.vocab, e.config.agent.understand)
+        u = onboarding_answer(s["message"], dialog, e, u)  # positions refer to a pending offer's titles
         new = apply_understanding(dialog, u)
+        new.onboarding = []  # the offer is answered (or passed over) on the turn right after it
         events: list[dict[str, Any]] = []
         # Feedback the user states in words is their own event (the LLM never writes feedback).
         for k, fb in enumerate(u.feedback):
@@ -126,11 +131,23 @@ class GuidedTurn:
                 gens.append(ItemToItemRetriever(e.index))
             retriever = gens[0] if len(gens) == 1 else HybridRetriever(gens, k=e.config.retrieval.rrf_k)
             q = Query(text=c.query or None, item_ids=tuple(c.reference_item_ids))
-            cands = retriever.retrieve(q, e.config.agent.n_candidates, filters)
+            # with little known the order leans on popularity, so a wish in words or "like X" must narrow
+            # the pool harder (the ranker alone decides for profiles of warm_k items and more)
+            pool = e.config.agent.n_candidates
+            if profile_size(e.profile(dialog)) < e.config.coldstart.warm_k:
+                pool = min(pool, e.config.agent.n_candidates_new)
+            cands = retriever.retrieve(q, pool, filters)
             chosen = np.asarray([e.dataset.item_index[i] for i in cands.item_ids], dtype=np.int64)
         else:
             chosen = allowed
         n = c.n or e.config.agent.default_n
+        if e.config.agent.fresh_lists and not u.wants_new_items and dialog.shown_history:
+            # the person saw the earlier lists and asked for something else: show what they have not seen
+            # yet while enough of it matches (liked items are history and never shown again anyway)
+            seen = [e.dataset.item_index[i] for i in dialog.shown_history if i in e.dataset.item_index]
+            fresh = chosen[~np.isin(chosen, np.asarray(seen, dtype=np.int64))]
+            if fresh.size >= n:
+                chosen = fresh
         if chosen.size < n:
             notes.append(
                 f"only {chosen.size} items match your constraints" if chosen.size else "no items match your constraints"
@@ -150,6 +167,9 @@ class GuidedTurn:
         profile = e.profile(dialog)
         with e.lock:
             out = e.explainer(profile, n, candidates=cands, mmr_lambda=lam, user_id=dialog.user_id)
+        for ev in out.items:
+            ev.matches = constraint_matches(dialog, ev)
+        mark_requests(dialog, out.items)
         return {
             "evidence": [ev.model_dump(mode="json") for ev in out.items],
             "list_report": out.list_report.model_dump(mode="json"),
@@ -173,6 +193,7 @@ class GuidedTurn:
             p = type(p)(p.history, p.weights, p.user_idx, p.exclude[p.exclude != i])
             with e.lock:
                 out = e.explainer(p, 1, candidates=np.asarray([i]), mmr_lambda=1.0, user_id=dialog.user_id)
+            mark_requests(dialog, out.items)
             evidence.extend(ev.model_dump(mode="json") for ev in out.items)
         return {"evidence": evidence}
 
@@ -202,7 +223,7 @@ class GuidedTurn:
                 if d is not None and d.grounded:
                     card.description = d.text
             use_llm = not degraded and pos <= budget and time.monotonic() < deadline
-            x = e.writer.write(ev) if use_llm else _template(ev)
+            x = e.writer.write(ev) if use_llm else e.writer.template(ev)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
             cards.append(card)
@@ -214,6 +235,15 @@ class GuidedTurn:
         text = head + "".join(
             f"\n{c.position}. {c.title}" + (f" ({c.year})" if c.year else "") + f": {c.explanation}" for c in cards
         )
+        offer: list[OnboardingItem] = []
+        if not focused and evidence and should_offer(e, dialog):
+            shown_now = [ev.item_id for ev in evidence]
+            offer = onboarding_items(e, dialog.constraints, exclude=[*shown_now, *dialog.feedback.excluded()])
+            if offer:
+                dialog.onboarding, dialog.onboarding_offered = [o.item_id for o in offer], True
+                line = "\n" + offer_line(offer)
+                _emit(line)
+                text += line
         reply = Reply(
             session_id=dialog.session_id,
             text=text,
@@ -224,18 +254,40 @@ class GuidedTurn:
             degraded=degraded,
             list_report=s.get("list_report"),
             suggested_feedback=s.get("events", []),
+            onboarding=offer,
         )
         return {"dialog": dialog.to_graph(), "reply": reply.model_dump(mode="json")}
 
 
-def _template(ev: Evidence) -> Any:
-    """The deterministic explanation (used past the LLM budget or deadline)."""
-    from agent.grounding import template_explanation
-    from agent.writer import Explanation
+def mark_requests(dialog: DialogState, evidence: list[Evidence]) -> None:
+    """Tell items the person asked "something like" apart from their likes (both weigh as session likes).
 
-    return Explanation(item_id=ev.item_id, text=template_explanation(ev), writer="template", grounded=True,
-                       attempts=0, first_try_grounded=False, prompt_version="template/1", backend="none",
-                       model="none", seconds=0.0)  # fmt: skip
+    "Something like X" is not "I liked X": such attributions are marked ``reference`` (not ``session``),
+    so no shown sentence and no trust basis calls them liked.
+    """
+    from ranker.explain import basis_words
+
+    asked = set(dialog.constraints.reference_item_ids) - set(dialog.feedback.liked)
+    if not asked:
+        return
+    for ev in evidence:
+        changed = False
+        for h in ev.history:
+            if h.item_id in asked:
+                h.reference, h.session, changed = True, False, True
+        if changed and ev.trust is not None:
+            ev.trust.basis = basis_words(ev.history, ev.features, ev.trust.profile_size)
+
+
+def constraint_matches(dialog: DialogState, ev: Evidence) -> list[str]:
+    """The session's constraints this item satisfies, in words: its asked-for categories, the year range."""
+    c = dialog.constraints
+    out = [g for g in ev.categories if g in set(c.include_categories)]
+    if ev.year is not None and (c.year_min is not None or c.year_max is not None):
+        lo = "" if c.year_min is None else str(c.year_min)
+        hi = "" if c.year_max is None else str(c.year_max)
+        out.append(f"{lo}-{hi}" if lo and hi else (f"{lo} or later" if lo else f"{hi} or earlier"))
+    return out
 
 
 def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[Evidence], focused: bool) -> str:

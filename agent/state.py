@@ -219,6 +219,8 @@ class DialogStateDict(TypedDict, total=False):
     focus: list[str]
     applied_event_ids: list[str]
     last_intent: str | None
+    onboarding: list[str]
+    onboarding_offered: bool
 
 
 class DialogState(BaseModel):
@@ -236,8 +238,13 @@ class DialogState(BaseModel):
     focus: list[str] = Field(default_factory=list, description='Items the last turn was about ("that one").')
     applied_event_ids: list[str] = Field(default_factory=list, description="Feedback event ids already applied.")
     last_intent: str | None = Field(None, description="Intent of the last turn.")
+    onboarding: list[str] = Field(
+        default_factory=list,
+        description="Titles offered to a new person on the last turn; the next turn's positions refer to them.",
+    )
+    onboarding_offered: bool = Field(False, description="Whether onboarding was offered (once per session).")
 
-    @field_validator("shown", "shown_history", "focus", "applied_event_ids")
+    @field_validator("shown", "shown_history", "focus", "applied_event_ids", "onboarding")
     @classmethod
     def _dedupe(cls, v: list[str]) -> list[str]:
         return _unique(v)

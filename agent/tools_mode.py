@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from agent.guided import GuidedTurn
+from agent.onboarding import answer as onboarding_answer
 from agent.reply import Reply
 from agent.safety import detect_injection, neutralise
 from agent.tools import PLANS, TurnContext, all_tools, use_context
@@ -48,9 +49,18 @@ def run_tools_turn(rec: Recommender, inp: dict[str, Any]) -> Reply:
     if inp.get("user_id") is not None:
         dialog.user_id = inp["user_id"]
     u = understand(message, dialog, e.vocab, cfg.understand)
-    planned = apply_understanding(dialog, u)
+    answered = onboarding_answer(message, dialog, e, u)
+    planned = apply_understanding(dialog, answered)
     # the model sets constraints through tools; keep only the turn count, focus and intent from the rules
     planned.constraints = dialog.constraints
+    planned.onboarding = []
+    if answered is not u:
+        # an answer to the onboarding offer: the titles the user says they liked are their own events
+        u = answered
+        for k, fb in enumerate(u.feedback):
+            ev = fb.to_event(f"{session_id}:t{planned.turn}:{k}", session_id, planned.user_id)
+            e.store.add_feedback(ev)
+            planned.apply_feedback(ev)
     allowed = PLANS.get(u.intent, frozenset())
     ctx = TurnContext(e, planned, allowed, max_calls=cfg.tool_call_limit)
     notes = list(u.notes)

@@ -4,12 +4,16 @@
 history titles quoted as data), asks the LLM, and checks the answer with the
 :class:`~agent.grounding.GroundingGuard`. A failing answer is regenerated up to
 ``LLMConfig.grounding_retries`` times; then, or when the LLM is unavailable or times out, the
-evidence is rendered by :func:`~agent.grounding.template_explanation`. Every
-:class:`Explanation` says which writer produced it and whether it is grounded.
+evidence is rendered by :func:`~agent.grounding.template_explanation`. Every text, the LLM's and
+the template's, must also pass the :class:`~agent.claims.ClaimChecker` (each claim true of the
+evidence and the catalog: who liked what, which title is recommended, years, categories,
+audiences, popularity). Every :class:`Explanation` says which writer produced it, whether it is
+grounded and whether its claims were verified.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from typing import Literal
@@ -18,8 +22,10 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field
 
+from agent.claims import ClaimChecker, ClaimVerdict
 from agent.config import LLMConfig
 from agent.grounding import (
+    Facts,
     GroundingGuard,
     display_title,
     evidence_facts,
@@ -30,6 +36,7 @@ from agent.grounding import (
 from agent.llm.backends import complete, model_label, prompt_style
 from agent.llm.errors import LLMError
 from agent.prompts import Prompt, load_prompt
+from catalog.types import Item
 from ranker.evidence import Evidence
 
 Writer = Literal["llm", "template"]
@@ -40,12 +47,20 @@ class Explanation(BaseModel):
 
     item_id: str
     text: str
-    writer: Writer = Field(description="'llm' when the model's text passed the guard, else 'template'.")
+    writer: Writer = Field(
+        description="'llm' when the model's text passed the guard and the claim checker, else 'template'."
+    )
     grounded: bool = Field(description="The shown text passed the grounding guard.")
     attempts: int = Field(description="LLM generations tried (0 when the LLM was not reachable).")
-    first_try_grounded: bool = Field(description="The first LLM generation passed the guard.")
+    first_try_grounded: bool = Field(description="The first LLM generation passed the guard and the claim checker.")
     reasons: list[str] = Field(default_factory=list, description="Why rejected LLM texts failed, or the LLM error.")
-    rejected: list[str] = Field(default_factory=list, description="The LLM texts the guard rejected.")
+    rejected: list[str] = Field(default_factory=list, description="The LLM texts the guard or the checker rejected.")
+    verified: bool | None = Field(
+        None, description="The shown text passed the claim checker (None: not checked, e.g. built elsewhere)."
+    )
+    claim_failures: list[str] = Field(
+        default_factory=list, description="Claims of the shown text that failed (empty when verified)."
+    )
     prompt_version: str
     backend: str
     model: str
@@ -53,12 +68,14 @@ class Explanation(BaseModel):
 
 
 class ExplanationWriter:
-    """Writes grounded explanations from evidence (see module docs).
+    """Writes grounded explanations whose claims are verified (see module docs).
 
     Args:
         llm: The chat model; None means template only.
         cfg: Limits (timeout, retries) and backend name for provenance.
-        catalog_titles: Every catalog title, so naming one outside the evidence is caught.
+        catalog: The catalog items: titles for the guard, years and categories for the claim checker.
+        catalog_titles: Every catalog title, when the items are not at hand (the claim checker then
+            knows only the titles and the years written in them).
         style: Prompt style; default from the backend (``fewshot`` for the embedded base model).
     """
 
@@ -67,22 +84,40 @@ class ExplanationWriter:
         llm: BaseChatModel | None,
         cfg: LLMConfig | None = None,
         *,
+        catalog: Iterable[Item] | None = None,
         catalog_titles: Iterable[str] = (),
         style: str | None = None,
     ) -> None:
         self.llm = llm
         self.cfg = cfg or LLMConfig()
         self.prompt: Prompt = load_prompt("explain", style or prompt_style(self.cfg))
-        self.guard = GroundingGuard(catalog_titles)
+        items = list(catalog) if catalog is not None else _title_items(catalog_titles)
+        self.guard = GroundingGuard([it.title for it in items])
+        self.checker = ClaimChecker(items)
+
+    def facts(self, ev: Evidence) -> Facts:
+        """The guard's facts: the evidence plus the catalog years and categories of the liked items."""
+        facts = evidence_facts(ev)
+        for h in ev.history:
+            it = self.checker.items.get(h.item_id)
+            if h.value > 0 and it is not None:
+                if it.year is not None:
+                    facts.numbers.update({str(it.year), str(it.year // 10 * 10)})
+                facts.categories.extend(c for c in it.categories if c not in facts.categories)
+        return facts
+
+    def verify(self, text: str, ev: Evidence) -> tuple[bool, ClaimVerdict, list[str]]:
+        """``(ok, claim verdict, reasons)``: the text passes the guard and every claim holds."""
+        g = self.guard.check(text, self.facts(ev))
+        v = self.checker.check(text, ev)
+        return g.ok and v.ok, v, [*g.reasons, *v.reasons]
 
     def write(self, ev: Evidence) -> Explanation:
         """One explanation for ``ev``; never raises for LLM failures (falls back to the template)."""
         t0 = time.perf_counter()
-        facts = evidence_facts(ev)
         reasons: list[str] = []
         rejected: list[str] = []
         attempts = 0
-        first_ok = False
         backend = self.cfg.backend if self.llm is not None else "none"
         model = model_label(self.llm) if self.llm is not None else "none"
         if self.llm is not None:
@@ -102,20 +137,37 @@ class ExplanationWriter:
                 except LLMError as e:
                     reasons.append(f"{type(e).__name__}: {e}")
                     break
-                verdict = self.guard.check(text, facts)
-                if verdict.ok:
+                ok, _verdict, why = self.verify(text, ev)
+                if ok:
                     return Explanation(item_id=ev.item_id, text=text, writer="llm", grounded=True, attempts=attempts,
                                        first_try_grounded=attempt == 0, reasons=reasons, rejected=rejected,
                                        prompt_version=self.prompt.version, backend=backend, model=model,
-                                       seconds=time.perf_counter() - t0)  # fmt: skip
+                                       seconds=time.perf_counter() - t0, verified=True)  # fmt: skip
                 rejected.append(text)
-                reasons.extend(verdict.reasons)
+                reasons.extend(why)
+        x = self.template(ev)
+        return x.model_copy(update={
+            "attempts": attempts, "reasons": reasons, "rejected": rejected, "backend": backend, "model": model,
+            "seconds": time.perf_counter() - t0,
+        })  # fmt: skip
+
+    def template(self, ev: Evidence) -> Explanation:
+        """The deterministic explanation, checked like any other text.
+
+        The template says only true things; should a claim of it still fail (a bug), the bare
+        rendering "T (year)." (with the top liked title, which the guard requires) is shown instead.
+        """
+        t0 = time.perf_counter()
         text = template_explanation(ev)
-        grounded = self.guard.check(text, facts).ok
-        return Explanation(item_id=ev.item_id, text=text, writer="template", grounded=grounded, attempts=attempts,
-                           first_try_grounded=first_ok, reasons=reasons, rejected=rejected,
-                           prompt_version="template/1", backend=backend, model=model,
-                           seconds=time.perf_counter() - t0)  # fmt: skip
+        verdict = self.checker.check(text, ev)
+        if not verdict.ok:
+            text = _bare(ev)
+            verdict = self.checker.check(text, ev)
+        grounded = self.guard.check(text, self.facts(ev)).ok
+        return Explanation(item_id=ev.item_id, text=text, writer="template", grounded=grounded, attempts=0,
+                           first_try_grounded=False, prompt_version="template/1", backend="none", model="none",
+                           seconds=time.perf_counter() - t0, verified=verdict.ok,
+                           claim_failures=verdict.reasons)  # fmt: skip
 
     def write_many(self, evidence: Iterable[Evidence]) -> list[Explanation]:
         """One explanation per evidence, in order."""
@@ -123,9 +175,32 @@ class ExplanationWriter:
 
 
 def _prefill(ev: Evidence) -> str:
-    """The start of a few-shot answer: "Because you liked <top history item>," (empty without one)."""
+    """The start of a few-shot answer: "Because you liked <top history item>,".
+
+    Empty unless a history item has a positive attribution: a new user's answer never starts with
+    a liked title (the cold-start few-shot examples show what to say instead).
+    """
     top = top_history_title(ev)
-    return f"Because you liked {display_title(top)}," if top else ""
+    if top is None or not any(h.value > 0 and h.title == top for h in ev.history):
+        return ""
+    return f"Because you liked {display_title(top)},"
+
+
+def _bare(ev: Evidence) -> str:
+    """The last-resort text: the item and year, after the top liked title when there is one."""
+    name = display_title(ev.title) + (f" ({ev.year})" if ev.year is not None else "")
+    top = top_history_title(ev)
+    return f"Recommended because you liked {display_title(top)}: {name}." if top else f"Recommended: {name}."
+
+
+def _title_items(titles: Iterable[str]) -> list[Item]:
+    """Catalog stand-ins from titles alone (the year parsed from a trailing "(1995)")."""
+    out = []
+    for k, t in enumerate(titles):
+        m = re.search(r"\((\d{4})\)\s*$", t)
+        year = int(m.group(1)) if m and 1800 <= int(m.group(1)) <= 2100 else None
+        out.append(Item(item_id=f"title:{k}", title=t, year=year))
+    return out
 
 
 def _clean(text: str) -> str:

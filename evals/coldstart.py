@@ -12,8 +12,9 @@ targets. Models see the same ``k`` items:
 - ``ease``: EASE fitted on the training split, scoring the ``k`` items;
 - ``pop``: training popularity.
 
-Calibration is reported on its own for ``k = 0``, ``k`` in 1-5 (sizes drawn uniformly per user) and
-warm users (full training history), each as the top-``n`` expected calibration error on test items.
+Calibration is reported on its own for ``k = 0``, ``k`` in 1-5 (sizes drawn uniformly per user; half
+the users rank within one random category, as people who set a constraint do) and warm users (full
+training history), each as the top-``n`` expected calibration error on test items.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from evals.calibration import brier_score, expected_calibration_error
 from evals.metrics import full_ranking_metrics
 from ranker.base import Profile, Ranker
 from ranker.calibration import Calibrator, top_n_sample
-from ranker.coldstart import bucket_sample, first_k_profiles, held_out_masks
+from ranker.coldstart import bucket_sample, category_groups, first_k_profiles, held_out_masks
 
 DEFAULT_KS: tuple[int, ...] = (0, 1, 3, 5, 10)
 METRIC_KEYS: tuple[str, ...] = ("ndcg@10", "recall@10", "hit@10")
@@ -87,12 +88,22 @@ def _ece_view(cal: Calibrator, scores: np.ndarray, labels: np.ndarray) -> dict[s
 
 
 def calibration_by_size(
-    ranker: Ranker, calibrator: Any, split: Split, n_users: int, *, n: int = 10, seed: int = 0
+    ranker: Ranker,
+    calibrator: Any,
+    split: Split,
+    n_users: int,
+    *,
+    n: int = 10,
+    seed: int = 0,
+    item_groups: Sequence[np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Top-``n`` ECE on TEST items for new users (k = 0), short profiles (k in 1-5) and warm users."""
+    """Top-``n`` ECE on TEST items for new users (k = 0), short profiles (k in 1-5) and warm users.
+
+    With ``item_groups`` half the new and short profiles rank within one category, as in the fit.
+    """
     out = {}
     for name, bucket in (("k=0", (0, 0)), ("k=1-5", (1, 5))):
-        s, y = bucket_sample(ranker, split, n_users, bucket, which="test", n=n, seed=seed)
+        s, y = bucket_sample(ranker, split, n_users, bucket, which="test", n=n, seed=seed, item_groups=item_groups)
         cal = calibrator.for_size(bucket[0]) if hasattr(calibrator, "for_size") else calibrator
         out[name] = _ece_view(cal, s, y)
     warm = top_n_sample(ranker, split, n=n, which="test")
@@ -163,7 +174,9 @@ def evaluate_cold_start(
         "users": int(np.unique(split.test["user_idx"]).size),
         "table": table,
         "requirements": requirements(table),
-        "calibration": calibration_by_size(ranker, calibrator, split, dataset.n_users),
+        "calibration": calibration_by_size(
+            ranker, calibrator, split, dataset.n_users, item_groups=category_groups(dataset.items)
+        ),
     }
     if plot is not None:
         res["plot"] = str(plot_ndcg(table, plot, f"Cold start on {split.protocol} test users"))

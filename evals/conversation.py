@@ -71,10 +71,12 @@ __all__ = [
     "TurnRecord",
     "display_title",
     "evaluate_conversations",
+    "sample_cold_users",
     "sample_users",
 ]
 
-MoveKind = Literal["genre", "decade", "exclude", "reference", "period", "more_like", "others"]
+MoveKind = Literal["genre", "decade", "exclude", "reference", "period", "more_like", "others", "onboarding"]
+Cohort = Literal["warm", "cold", "both"]
 PLAN: tuple[MoveKind, ...] = ("decade", "exclude", "reference", "period", "more_like", "others")
 """Moves after the opening genre, in the order a simulated user tries them (unavailable ones are skipped)."""
 
@@ -97,6 +99,15 @@ class SimulatorConfig(BaseModel):
     )
     dislike_max_similarity: float = Field(
         0.5, ge=0, le=1, description="Only dislike an item whose similarity to the target is below this."
+    )
+    onboarding_max_likes: int = Field(
+        2,
+        ge=1,
+        le=5,
+        description="New users: at most this many offered titles named as liked (the closest to the target).",
+    )
+    popularity_strata: int = Field(
+        4, ge=1, le=20, description="New users: targets are drawn equally from this many training-count quantile bins."
     )
 
 
@@ -181,6 +192,14 @@ class SimulatedUser:
     config: SimulatorConfig
     excluded: list[str] = field(default_factory=list)
     done: set[str] = field(default_factory=set)
+    cold: bool = False
+    popularity: int | None = None
+    stratum: int | None = None
+
+    @property
+    def chat_user(self) -> str | None:
+        """The user id the chat runs under: None for a new user (the system knows nothing about them)."""
+        return None if self.cold else self.user_id
 
     def opening(self) -> Move:
         """Turn 1: a genre of the target and the list length."""
@@ -191,13 +210,22 @@ class SimulatedUser:
             kind="genre", message=f"I'd like {_article(w)} {w} movie. Show me {n} movies.", revealed={"genre": g}
         )
 
-    def react(self, cards: Sequence[Any]) -> Move | None:
+    def react(self, cards: Sequence[Any], onboarding: Sequence[Any] = ()) -> Move | None:
         """The next move after a reply that missed the target (None when nothing is left to say).
 
         Args:
             cards: The reply's item cards (``item_id``, ``title``, ``categories``, ``year``).
+            onboarding: Titles the reply offered to react to (``reply.onboarding``). A new user names
+                the ones that share a genre with their target, closest first, as liked (that is
+                what a person with that taste picks), or passes over the offer when none does.
         """
         fb = self._dislike(cards)
+        if onboarding and "onboarding" not in self.done:
+            self.done.add("onboarding")
+            move = self._onboarding(onboarding)
+            if move is not None:
+                move.feedback = fb
+                return move
         for kind in PLAN:
             if kind in self.done and kind != "others":
                 continue
@@ -251,6 +279,23 @@ class SimulatedUser:
         if kind == "others":
             return Move(kind=kind, message="Show me other ones.", revealed={})
         return None
+
+    def _onboarding(self, offered: Sequence[Any]) -> Move | None:
+        t = self.target
+        mine = {c for c in t.categories if c != "unknown"}
+        options = [
+            (_similarity(_ItemView.of(o), t), -k, o)
+            for k, o in enumerate(offered)
+            # a person naming "Aliens" would give a target "Alien" away: such titles are never named
+            if o.item_id != t.item_id and mine & set(o.categories) and t.title not in display_title(o.title)
+        ]
+        if not options:
+            return None
+        picks = sorted(options, key=lambda x: (x[0], x[1]), reverse=True)[: self.config.onboarding_max_likes]
+        picks.sort(key=lambda x: -x[1])  # in the order they were offered
+        names = [display_title(o.title) for _, _, o in picks]
+        said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return Move(kind="onboarding", message=f"I liked {said}.", revealed={"liked": [o.item_id for _, _, o in picks]})
 
     def _dislike(self, cards: Sequence[Any]) -> list[dict[str, str]]:
         if not self.config.dislike_far_item or not cards:
@@ -320,31 +365,127 @@ def sample_users(
             genres.sort(key=lambda g: (cat_counts[g], g))
         else:
             genres = [genres[k] for k in rng.permutation(len(genres))]
-        mine = hist[(hist["user_idx"] == u) & (hist["value"].fillna(0) >= cfg.min_reference_rating)]
-        tn = _norm(target.title)
-        refs: list[tuple[float, float, int, int]] = []
-        for i, v in zip(mine["item_idx"].to_numpy(), mine["value"].to_numpy(), strict=True):
-            it = items[int(i)]
-            if it.item_id == target.item_id:
-                continue
-            rn = _norm(it.title)
-            if not rn or rn in tn or tn in rn:
-                continue
-            sim = _similarity(it, target)
-            if not set(it.categories) & set(genres):
-                continue
-            refs.append((-sim, -float(v), -int(it.rating.count), int(i)))
-        refs.sort()
         out.append(
             SimulatedUser(
                 user_id=dataset.users[u].user_id,
                 target=target,
-                references=[items[r[3]] for r in refs[:3]],
+                references=_references(items, hist, u, target, genres, cfg),
                 genres=genres,
                 config=cfg,
             )
         )
     return out
+
+
+def _references(
+    items: Sequence[Item], hist: pd.DataFrame, u: int, target: Item, genres: list[str], cfg: SimulatorConfig
+) -> list[Item]:
+    """Up to 3 titles user ``u`` rated highly that share genres with the target (never the target)."""
+    mine = hist[(hist["user_idx"] == u) & (hist["value"].fillna(0) >= cfg.min_reference_rating)]
+    tn = _norm(target.title)
+    refs: list[tuple[float, float, int, int]] = []
+    for i, v in zip(mine["item_idx"].to_numpy(), mine["value"].to_numpy(), strict=True):
+        it = items[int(i)]
+        if it.item_id == target.item_id:
+            continue
+        rn = _norm(it.title)
+        if not rn or rn in tn or tn in rn:
+            continue
+        sim = _similarity(it, target)
+        if not set(it.categories) & set(genres):
+            continue
+        refs.append((-sim, -float(v), -int(it.rating.count), int(i)))
+    refs.sort()
+    return [items[r[3]] for r in refs[:3]]
+
+
+def _genre_order(target: Item, cfg: SimulatorConfig, cat_counts: Counter[str], rng: np.random.Generator) -> list[str]:
+    genres = [c for c in target.categories if c != "unknown"]
+    if cfg.genre_order == "specific":
+        return sorted(genres, key=lambda g: (cat_counts[g], g))
+    return [genres[k] for k in rng.permutation(len(genres))]
+
+
+def sample_cold_users(
+    dataset: Dataset, split: Split, n_users: int, *, seed: int = 0, config: SimulatorConfig | None = None
+) -> list[SimulatedUser]:
+    """Draw new users (no history known to the system) with hidden targets across the popularity range.
+
+    The pool is every RO 8:1:1 *test* interaction rated at least ``min_target_rating`` whose item has
+    genres and a year: a title a real person liked. Its distinct items are cut into
+    ``popularity_strata`` bins at the quantiles of their training-interaction counts, and targets
+    are drawn in turn from each bin (so rarely rated titles are as common among targets as popular
+    ones). The person behind a target is the real user who liked it; the chat knows nothing about
+    them (``user_id`` None), but they talk like that person: the reference titles come from their
+    own train + valid ratings, and they react to onboarding offers by taste (:meth:`SimulatedUser.react`).
+
+    Returns:
+        Up to ``n_users`` users, each with ``cold=True``, ``popularity`` (training count of the
+        target) and ``stratum`` (0 = least popular bin).
+    """
+    cfg = config or SimulatorConfig()
+    rng = np.random.default_rng(seed)
+    items = dataset.items
+    cat_counts = Counter(c for it in items for c in it.categories)
+    counts = np.bincount(split.train["item_idx"].to_numpy().astype(np.int64), minlength=dataset.n_items)
+    test = split.test
+    good = test[(test["value"].fillna(0) >= cfg.min_target_rating)]
+    pairs = [
+        (int(u), int(i))
+        for u, i in zip(good["user_idx"].to_numpy(), good["item_idx"].to_numpy(), strict=True)
+        if items[int(i)].year is not None and [c for c in items[int(i)].categories if c != "unknown"]
+    ]
+    if not pairs:
+        return []
+    distinct = np.asarray(sorted({i for _, i in pairs}), dtype=np.int64)
+    k = cfg.popularity_strata
+    edges = np.quantile(counts[distinct], [j / k for j in range(1, k)]) if k > 1 else np.zeros(0)
+    strata: list[list[tuple[int, int]]] = [[] for _ in range(k)]
+    for u, i in pairs:
+        strata[int(np.searchsorted(edges, counts[i], side="right"))].append((u, i))
+    queues = [[bin_[j] for j in rng.permutation(len(bin_))] for bin_ in strata]
+    hist = pd.concat([split.train, split.valid])
+    out: list[SimulatedUser] = []
+    seen: set[tuple[int, int]] = set()
+    while len(out) < n_users and any(queues):
+        for b, q in enumerate(queues):
+            if len(out) >= n_users or not q:
+                continue
+            u, i = q.pop()
+            if (u, i) in seen:
+                continue
+            seen.add((u, i))
+            target = items[i]
+            genres = _genre_order(target, cfg, cat_counts, rng)
+            out.append(
+                SimulatedUser(
+                    user_id=dataset.users[u].user_id,
+                    target=target,
+                    references=_references(items, hist, u, target, genres, cfg),
+                    genres=genres,
+                    config=cfg,
+                    cold=True,
+                    popularity=int(counts[i]),
+                    stratum=b,
+                )
+            )
+    return out
+
+
+def _median_popularity(split: Split, dataset: Dataset, cfg: SimulatorConfig) -> float:
+    """Median training count of the distinct items new users' targets are drawn from."""
+    counts = np.bincount(split.train["item_idx"].to_numpy().astype(np.int64), minlength=dataset.n_items)
+    test = split.test
+    good = test[(test["value"].fillna(0) >= cfg.min_target_rating)]
+    items = dataset.items
+    ids = sorted(
+        {
+            int(i)
+            for i in good["item_idx"].to_numpy()
+            if items[int(i)].year is not None and [c for c in items[int(i)].categories if c != "unknown"]
+        }
+    )
+    return float(np.median(counts[ids])) if ids else math.nan
 
 
 # ------------------------------------------------------------------------------------------ episodes
@@ -383,6 +524,11 @@ class Episode(BaseModel):
     )
     target_fits_constraints: bool = Field(description="Whether the target satisfies the final active constraints.")
     transcript: list[TurnRecord]
+    cold: bool = Field(False, description="A new user: the chat ran without a user id (no history).")
+    target_popularity: int | None = Field(None, description="Training interactions of the target (new users).")
+    stratum: int | None = Field(None, description="Popularity bin of the target, 0 = least popular (new users).")
+    onboarding_offered: bool = Field(False, description="Whether a reply offered onboarding titles.")
+    onboarding_liked: list[str] = Field(default_factory=list, description="Offered titles the user said they liked.")
 
 
 def _fits(item: Item, c: dict[str, Any]) -> bool:
@@ -489,15 +635,19 @@ def _play(rec: Any, sim: SimulatedUser, session_id: str, probe: _Probe, max_turn
     success_turn: int | None = None
     ref_understood: bool | None = None
     constraints: dict[str, Any] = {}
+    offered = False
+    liked: list[str] = []
     for turn in range(1, max_turns + 1):
         if move is None:
             break
+        if move.kind == "onboarding":
+            liked = list(move.revealed.get("liked", []))
         for k, fb in enumerate(move.feedback):
             rec.feedback(
                 FeedbackEvent(
                     event_id=f"{session_id}:sim:{turn}:{k}",
                     session_id=session_id,
-                    user_id=sim.user_id,
+                    user_id=sim.chat_user,
                     item_id=fb["item_id"],
                     kind=FeedbackKind(fb["kind"]),
                 )
@@ -505,7 +655,8 @@ def _play(rec: Any, sim: SimulatedUser, session_id: str, probe: _Probe, max_turn
         assert target.title not in move.message  # the simulator never leaks the target
         probe.last = {}
         t0 = time.perf_counter()
-        reply = rec.chat(session_id, move.message, user_id=sim.user_id)
+        reply = rec.chat(session_id, move.message, user_id=sim.chat_user)
+        offered = offered or bool(getattr(reply, "onboarding", None))
         dt = time.perf_counter() - t0
         shown = [c.item_id for c in reply.cards]
         pos = shown.index(target.item_id) + 1 if target.item_id in shown else None
@@ -526,10 +677,10 @@ def _play(rec: Any, sim: SimulatedUser, session_id: str, probe: _Probe, max_turn
         if pos is not None:
             success_turn = turn
             break
-        move = sim.react(reply.cards)
+        move = sim.react(reply.cards, getattr(reply, "onboarding", None) or ())
     ok = success_turn is not None
     return Episode(
-        user_id=sim.user_id,
+        user_id=f"new:{sim.user_id}" if sim.cold else sim.user_id,
         session_id=session_id,
         target={"item_id": target.item_id, "title": target.title, "year": target.year,
                 "categories": list(target.categories)},
@@ -539,6 +690,11 @@ def _play(rec: Any, sim: SimulatedUser, session_id: str, probe: _Probe, max_turn
         reference_understood=ref_understood,
         target_fits_constraints=_fits(target, constraints),
         transcript=transcript,
+        cold=sim.cold,
+        target_popularity=sim.popularity,
+        stratum=sim.stratum,
+        onboarding_offered=offered,
+        onboarding_liked=liked,
     )  # fmt: skip
 
 
@@ -553,6 +709,7 @@ def evaluate_conversations(
     explanations: bool = False,
     config: SimulatorConfig | None = None,
     progress: Callable[[int, int, Episode], None] | None = None,
+    cohort: Cohort = "warm",
 ) -> dict[str, Any]:
     """Run simulated users against ``recommender`` and measure success within ``max_turns`` turns.
 
@@ -568,13 +725,19 @@ def evaluate_conversations(
             explainer; the shown lists are the same, only slower.
         config: Simulator settings (``n`` and ``max_turns`` above override it).
         progress: Called after each episode with ``(done, total, episode)``.
+        cohort: ``"warm"`` (ml-100k users chatting under their id, the default), ``"cold"`` (new
+            users, :func:`sample_cold_users`) or ``"both"`` (warm figures at the top level and the
+            new users' under ``cold_start``).
 
     Returns:
         ``success_rate``, ``average_turns``, ``success_by_turn`` (cumulative share per turn),
         ``n``, ``max_turns``, ``users``, ``seed``, ``protocol``, ``explanations``, diagnostics
         (``reference_understood_rate``, ``failures_target_fits_constraints``,
         ``failures_target_not_candidate``, ``turn_seconds_p50``), ``episodes`` (per user: target,
-        turns, success, transcript summary), ``run_id`` and ``seconds``.
+        turns, success, transcript summary), ``run_id``, ``seconds`` and ``cohort``. New users'
+        figures add ``long_tail`` / ``head`` (targets below / at or above the median training count
+        of the target pool, also flat as ``long_tail_success_rate`` ...), ``by_stratum``,
+        ``popularity_median`` and ``onboarding_offered_rate`` / ``onboarding_answered_rate``.
 
     Raises:
         ValueError: ``dataset`` does not match the recommender's catalog, or no user is eligible.
@@ -585,23 +748,46 @@ def evaluate_conversations(
     ds = engine.dataset
     if dataset is not None and [it.item_id for it in dataset.items] != [it.item_id for it in ds.items]:
         raise ValueError("dataset differs from the recommender's catalog; pass recommender.engine.dataset")
+    if cohort not in ("warm", "cold", "both"):
+        raise ValueError(f"cohort must be warm, cold or both, not {cohort!r}")
     split = _held_out_split(ds, engine)
-    sims = sample_users(ds, split, n_users, seed=seed, config=cfg)
-    if not sims:
+    sims = sample_users(ds, split, n_users, seed=seed, config=cfg) if cohort != "cold" else []
+    cold_sims = sample_cold_users(ds, split, n_users, seed=seed, config=cfg) if cohort != "warm" else []
+    if (cohort != "cold" and not sims) or (cohort != "warm" and not cold_sims):
         raise ValueError("no user has a test item to use as a target; check the dataset and min_target_rating")
     run_id = uuid.uuid4().hex[:10]
     probe = _Probe(engine.explainer, explanations)
-    episodes: list[Episode] = []
-    uidx = [ds.user_index[s.user_id] for s in sims]
-    with _evaluation_view(engine, split, uidx, probe):
-        for k, sim in enumerate(sims):
-            ep = _play(recommender, sim, f"sim-{run_id}-{k}", probe, cfg.max_turns, engine)
-            episodes.append(ep)
-            _consume_feedback(engine, ep.session_id)
-            if progress is not None:
-                progress(k + 1, len(sims), ep)
-    return summarize(episodes, cfg, seed=seed, explanations=explanations, run_id=run_id,
-                     seconds=time.perf_counter() - t_start)  # fmt: skip
+    total = len(sims) + len(cold_sims)
+    played: list[Episode] = []
+
+    def run(group: list[SimulatedUser], tag: str) -> list[Episode]:
+        episodes: list[Episode] = []
+        uidx = [ds.user_index[s.user_id] for s in group if not s.cold]
+        with _evaluation_view(engine, split, uidx, probe):
+            for k, sim in enumerate(group):
+                ep = _play(recommender, sim, f"sim-{run_id}-{tag}{k}", probe, cfg.max_turns, engine)
+                episodes.append(ep)
+                played.append(ep)
+                _consume_feedback(engine, ep.session_id)
+                if progress is not None:
+                    progress(len(played), total, ep)
+        return episodes
+
+    warm_eps = run(sims, "")
+    cold_eps = run(cold_sims, "new")
+    secs = time.perf_counter() - t_start
+    cold = None
+    if cohort != "warm":
+        median = _median_popularity(split, ds, cfg)
+        cold = summarize_cold(cold_eps, cfg, median, seed=seed, explanations=explanations, run_id=run_id, seconds=secs)
+    if cohort == "cold":
+        assert cold is not None
+        return cold
+    out = summarize(warm_eps, cfg, seed=seed, explanations=explanations, run_id=run_id, seconds=secs)
+    out["cohort"] = cohort
+    if cold is not None:
+        out["cold_start"] = cold
+    return out
 
 
 def _consume_feedback(engine: Any, session_id: str) -> None:
@@ -650,3 +836,59 @@ def summarize(
         "seconds": round(seconds, 2),
         "episodes": [e.model_dump(mode="json") for e in episodes],
     }
+
+
+def _group(episodes: Sequence[Episode]) -> dict[str, Any]:
+    n = len(episodes)
+    return {
+        "users": n,
+        "success_rate": sum(e.success for e in episodes) / n if n else math.nan,
+        "average_turns": float(np.mean([e.turns for e in episodes])) if n else math.nan,
+    }
+
+
+def summarize_cold(
+    episodes: Sequence[Episode],
+    config: SimulatorConfig,
+    median_popularity: float,
+    *,
+    seed: int,
+    explanations: bool,
+    run_id: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """:func:`summarize` for new users, plus the long-tail half, the popularity bins and onboarding."""
+    out = summarize(episodes, config, seed=seed, explanations=explanations, run_id=run_id, seconds=seconds)
+    m = config.max_turns
+    tail = [e for e in episodes if e.target_popularity is not None and e.target_popularity < median_popularity]
+    head = [e for e in episodes if e.target_popularity is not None and e.target_popularity >= median_popularity]
+    by_stratum = []
+    for b in sorted({e.stratum for e in episodes if e.stratum is not None}):
+        eps = [e for e in episodes if e.stratum == b]
+        pops = [e.target_popularity for e in eps if e.target_popularity is not None]
+        by_stratum.append({"stratum": b, "popularity_min": min(pops), "popularity_max": max(pops), **_group(eps)})
+    n = len(episodes)
+    lt, hd = _group(tail), _group(head)
+    out.update(
+        {
+            "cohort": "cold",
+            "protocol": (
+                f"new users (no user id, no history); hidden targets: ro811 test items rated >= "
+                f"{config.min_target_rating:g}, drawn equally from {config.popularity_strata} training-count "
+                f"quantile bins; attribute-revealing simulator that answers onboarding by genre; "
+                f"failure counts as {m + 1} turns"
+            ),
+            "popularity_median": median_popularity,
+            "long_tail": lt,
+            "head": hd,
+            "long_tail_users": lt["users"],
+            "long_tail_success_rate": lt["success_rate"],
+            "long_tail_average_turns": lt["average_turns"],
+            "head_success_rate": hd["success_rate"],
+            "head_average_turns": hd["average_turns"],
+            "by_stratum": by_stratum,
+            "onboarding_offered_rate": sum(e.onboarding_offered for e in episodes) / n if n else math.nan,
+            "onboarding_answered_rate": sum(bool(e.onboarding_liked) for e in episodes) / n if n else math.nan,
+        }
+    )
+    return out

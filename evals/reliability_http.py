@@ -521,7 +521,7 @@ def fuzz_api(
     t0 = time.perf_counter()
     stop_at = time.monotonic() + deadline_s
     sent = 0
-    with httpx.Client(base_url=url, timeout=request_timeout_s) as client:
+    with httpx.Client(base_url=url, timeout=request_timeout_s, headers=headers) as client:
 
         @hyp_seed(seed)
         @settings(
@@ -538,6 +538,7 @@ def fuzz_api(
             sent += 1
             counts[outcome] += 1
             statuses[str(status)] += 1
+    headers: dict[str, str] | None = None,
             endpoints.setdefault(" ".join(req.label.split(" ")[:2]), Counter())[outcome] += 1
             if outcome not in ("2xx", "3xx", "4xx", "not_sent") and len(failures) < 10:
                 failures.append({"request": req.label, "method": req.method, "path": req.path[:200],
@@ -605,9 +606,9 @@ def concurrent_chats(
     start = threading.Barrier(sessions, timeout=60)
 
     def session(k: int) -> None:
-        sid = f"load-{k}-{uuid.uuid4().hex[:8]}"
+        sid: str | None = None
         user = KNOWN_USERS[k % len(KNOWN_USERS)] if k % 2 == 0 else None
-        with httpx.Client(base_url=url, timeout=request_timeout_s) as client:
+        with httpx.Client(base_url=url, timeout=request_timeout_s, headers=headers) as client:
             with contextlib.suppress(threading.BrokenBarrierError):
                 start.wait()
             for t in range(1, turns + 1):
@@ -615,7 +616,9 @@ def concurrent_chats(
                     with guard:
                         errors.append(f"session {k} turn {t}: not sent (check deadline passed)")
                     return
-                body: dict[str, Any] = {"message": CHAT_TURNS[t - 1], "session_id": sid}
+                body: dict[str, Any] = {"message": CHAT_TURNS[t - 1]}
+                if sid is not None:
+                    body["session_id"] = sid
                 if user:
                     body["user_id"] = user
                 t0 = time.perf_counter()
@@ -625,6 +628,7 @@ def concurrent_chats(
                     data = r.json() if r.status_code == 200 else {}
                     ok = r.status_code == 200 and data.get("session_id") == sid and len(data.get("cards", [])) > 0
                     why = f"status {r.status_code}: {r.text[:120]}" if not ok else ""
+    headers: dict[str, str] | None = None,
                 except (httpx.HTTPError, ValueError) as e:
                     dt, ok, why = time.perf_counter() - t0, False, f"{type(e).__name__}: {e}"
                 with guard:
@@ -668,6 +672,7 @@ def concurrent_chats(
     }
 
 
+                    sid = sid or data.get("session_id")
 # ------------------------------------------------------------------------------------- llm failure
 
 
@@ -728,7 +733,7 @@ def _with_llm(base: Recommender, llm_cfg: Any, mode: str, sessions_path: Path) -
     model = make_chat_model(cfg.llm, e.workspace)
     titles = [it.title for it in e.dataset.items]
     e2 = dataclasses.replace(
-        e, config=cfg, llm=model, writer=ExplanationWriter(model, cfg.llm, catalog_titles=titles),
+        e, config=cfg, llm=model, writer=ExplanationWriter(model, cfg.llm, catalog=e.dataset.items),
         describer=Describer(model, cfg.llm, catalog_titles=titles),
     )  # fmt: skip
     e2.semantic = e.semantic  # type: ignore[attr-defined]
@@ -845,11 +850,13 @@ def llm_failure_turns(
 # ----------------------------------------------------------------------------------------- bounds
 
 
-async def _queue_burst(url: str, n: int, timeout_s: float) -> list[tuple[int | None, str]]:
+async def _queue_burst(
+    url: str, n: int, timeout_s: float, cookies: dict[str, str] | None = None
+) -> list[tuple[int | None, str]]:
     import httpx
 
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits, cookies=cookies) as client:
 
         async def join(i: int) -> tuple[int | None, str]:
             body = {"data": ["recommend 3 movies", f"queue-{i}-{uuid.uuid4().hex[:6]}", ""]}
@@ -897,7 +904,7 @@ def request_bounds(
         probes[name] = {"status": status, "expected": expect, "ok": status == expect, "detail": text[:160]}
 
     def padded(size: int) -> bytes:
-        core = json.dumps({"message": "recommend 3 movies", "session_id": f"bounds-{uuid.uuid4().hex[:8]}"})
+        core = json.dumps({"message": "recommend 3 movies"})  # the server makes the session
         return (core + " " * (size - len(core))).encode()
 
     with httpx.Client(base_url=url, timeout=request_timeout_s) as client:
@@ -944,7 +951,9 @@ def request_bounds(
 # -------------------------------------------------------------------------------------- injections
 
 
-def injection_replies(url: str, *, request_timeout_s: float = 180.0, user_id: str | None = "196") -> dict[str, Any]:
+def injection_replies(
+    url: str, *, request_timeout_s: float = 180.0, user_id: str | None = "196", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Send every shipped prompt-injection payload (:func:`agent.safety.load_injections`) as a chat message.
 
     Returns:
@@ -960,9 +969,9 @@ def injection_replies(url: str, *, request_timeout_s: float = 180.0, user_id: st
     cases = load_injections()
     answered = refused = errors = leaks = casefold = 0
     where: list[str] = []
-    with httpx.Client(base_url=url, timeout=request_timeout_s) as client:
+    with httpx.Client(base_url=url, timeout=request_timeout_s, headers=headers) as client:
         for c in cases:
-            body: dict[str, Any] = {"message": c.payload, "session_id": f"inj-{c.id}-{uuid.uuid4().hex[:6]}"}
+            body: dict[str, Any] = {"message": c.payload}  # a new session each, made by the server
             if user_id:
                 body["user_id"] = user_id
             try:
@@ -1170,7 +1179,7 @@ def _http_parts(served: ServedApi, parts: set[Part], run: _Run, config: Trustrec
         say(f"{cfg.sessions} concurrent sessions x {cfg.turns} turns (template-only recommender)")
         run.metrics["concurrent"] = concurrent_chats(
             url, cfg.sessions, cfg.turns, server_pid=served.pid, request_timeout_s=cfg.request_timeout_s,
-            deadline_s=left(),
+            deadline_s=left(), headers=served.headers,
         )  # fmt: skip
         c = run.metrics["concurrent"]
         run.notes.extend(f"concurrent: {err}" for err in c["error_examples"])
@@ -1179,12 +1188,14 @@ def _http_parts(served: ServedApi, parts: set[Part], run: _Run, config: Trustrec
         )
     if "injections" in parts and run.time_left("injections"):
         say("prompt-injection payloads through POST /v1/chat")
-        run.metrics["injections"] = injection_replies(url, request_timeout_s=cfg.request_timeout_s)
+        run.metrics["injections"] = injection_replies(
+            url, request_timeout_s=cfg.request_timeout_s, headers=served.headers
+        )
     if "fuzz" in parts and run.time_left("fuzz"):
         say(f"fuzzing the API with {cfg.fuzz_examples} hypothesis examples")
         run.metrics["fuzz"] = fuzz_api(
             url, cfg.fuzz_examples, seed=cfg.fuzz_seed, request_timeout_s=cfg.request_timeout_s, deadline_s=left(),
-            progress=say,
+            progress=say, headers=served.headers,
         )  # fmt: skip
         for f in run.metrics["fuzz"]["failures"]:
             run.notes.append(f"fuzz failure: {f['method']} {f['path'][:80]} -> {f['status']}: {f['detail'][:120]}")

@@ -25,8 +25,8 @@ Artifacts are plot data that :mod:`evals.report` knows how to draw (``bars``, ``
 
 Check kinds registered here: ``ranking``, ``explanations``, ``calibration``, ``fairness``,
 ``conversation`` (needs ``agent.Recommender``; simulated users need ``evals.conversation``),
-``robustness``, ``reliability`` (:mod:`evals.reliability`) and ``reliability-http``
-(:mod:`evals.reliability_http`).
+``robustness``, ``reliability`` (:mod:`evals.reliability`), ``reliability-http``
+(:mod:`evals.reliability_http`) and ``faithfulness`` (:mod:`evals.faithfulness`).
 """
 
 from __future__ import annotations
@@ -814,6 +814,51 @@ def check_calibration(params: dict[str, Any], ctx: SuiteContext) -> dict[str, An
     return {"metrics": metrics, "artifacts": artifacts, "notes": [note] if note else []}
 
 
+# --------------------------------------------------------------------------------- check: coldstart
+
+
+@_check("coldstart")
+def check_coldstart(params: dict[str, Any], ctx: SuiteContext) -> dict[str, Any]:
+    """New users (:func:`evals.coldstart.evaluate_cold_start`): test users cut to their first k items.
+
+    Params: ``protocol`` (ro811), ``ks`` ([0, 1, 3, 5, 10]). Needs the trained joint ranker. Metrics:
+    ``<model>.k<k>.ndcg@10`` (and recall, hit), ``bars_met`` / ``bars`` (the issue's requirements),
+    ``ece.k0``, ``ece.k1_5``, ``ece.warm``.
+    """
+    from evals.coldstart import evaluate_cold_start
+    from ranker.coldstart import category_groups, ensure_cold_start
+    from ranker.train import model_folder
+
+    protocol = _param(params, "protocol", "ro811")
+    ks = [int(k) for k in _param(params, "ks", [0, 1, 3, 5, 10])]
+    base, resolved, note = ctx.ranker("joint", protocol)
+    folder = model_folder(ctx.workspace, protocol)
+    ranker, cal = ensure_cold_start(
+        base, ctx.split(protocol), ctx.dataset().n_users, ctx.calibrator(base, resolved, protocol),
+        folder / "coldstart.json", ctx.config.coldstart, checkpoint=folder / "model.safetensors",
+        item_groups=category_groups(ctx.dataset().items),
+    )  # fmt: skip
+    res = evaluate_cold_start(ranker, cal, base, ctx.dataset(), ctx.split(protocol), ks)
+    metrics: dict[str, Any] = {name: {f"k{k}": rows[str(k)] for k in ks} for name, rows in res["table"].items()}
+    metrics["bars"] = len(res["requirements"])
+    metrics["bars_met"] = sum(bool(v) for v in res["requirements"].values())
+    metrics["requirements"] = res["requirements"]
+    names = {"k=0": "k0", "k=1-5": "k1_5", "warm": "warm"}
+    metrics["ece"] = {names[k]: v["ece"] for k, v in res["calibration"].items()}
+    metrics["calibration"] = res["calibration"]
+    artifacts = {
+        "coldstart": {
+            "type": "lines",
+            "title": f"Cold start: NDCG@10 against known items k ({protocol}, test users)",
+            "x": ks,
+            "series": {name: [rows[str(k)]["ndcg@10"] for k in ks] for name, rows in res["table"].items()},
+            "xlabel": "known items k",
+            "ylabel": "NDCG@10",
+        }
+    }
+    return {"metrics": metrics, "artifacts": artifacts, "notes": [note] if note else []}
+
+
 # ----------------------------------------------------------------------------------- check: fairness
 
 
@@ -998,12 +1043,15 @@ def check_conversation(params: dict[str, Any], ctx: SuiteContext) -> dict[str, A
             ``min_cards``, ``max_cards``, ``category``, ``not_category``, ``year_min``, ``year_max``,
             ``exclude_titles``, ``explained``, ``grounded``, ``confidence_in_unit``, ``writer_in``,
             ``text_includes``, ``text_excludes``.
-        simulated: ``{users, max_turns, seed}``: runs ``evals.conversation.evaluate_conversations(
+        simulated: ``{users, max_turns, seed, cohort}``: runs ``evals.conversation.evaluate_conversations(
             recommender, dataset, n_users=..., max_turns=..., seed=...)`` and expects
-            ``success_rate``, ``average_turns`` and ``success_by_turn`` (or ``episodes``).
+            ``success_rate``, ``average_turns`` and ``success_by_turn`` (or ``episodes``). ``cohort``
+            (``warm`` by default, ``cold`` or ``both``) adds new users with no history; their
+            figures (with the long-tail half: ``long_tail_success_rate`` ...) go to ``simulated_cold``.
 
     Metrics: ``scripted.turns``, ``scripted.passed``, ``scripted.pass_rate``, ``scripted.turn_s_p50``,
-    ``simulated.success_rate``, ``simulated.average_turns``.
+    ``simulated.success_rate``, ``simulated.average_turns``; with new users ``simulated_cold.success_rate``,
+    ``simulated_cold.average_turns``, ``simulated_cold.long_tail_success_rate``, ...
     """
     rec = ctx.recommender()  # raises CheckUnavailable with the reason
     metrics: dict[str, Any] = {}
@@ -1045,17 +1093,29 @@ def check_conversation(params: dict[str, Any], ctx: SuiteContext) -> dict[str, A
     if sim:
         fn = _simulator()
         max_turns = int(sim.get("max_turns", 5))
+        cohort = str(sim.get("cohort", "warm"))
+        extra: dict[str, Any] = {"cohort": cohort} if cohort != "warm" else {}  # older simulators lack the kwarg
         res = fn(
-            rec, ctx.dataset(), n_users=int(sim.get("users", 50)), max_turns=max_turns, seed=int(sim.get("seed", 0))
-        )
-        metrics["simulated"] = {k: v for k, v in res.items() if isinstance(v, int | float | str | bool)}
-        curve = _success_by_turn(res, max_turns)
-        if curve:
+            rec, ctx.dataset(), n_users=int(sim.get("users", 50)), max_turns=max_turns, seed=int(sim.get("seed", 0)),
+            **extra,
+        )  # fmt: skip
+        warm = None if cohort == "cold" else res
+        cold = res if cohort == "cold" else res.get("cold_start")
+        series: dict[str, list[float]] = {}
+        if warm is not None:
+            metrics["simulated"] = {k: v for k, v in warm.items() if isinstance(v, int | float | str | bool)}
+            if curve := _success_by_turn(warm, max_turns):
+                series["success rate"] = curve
+        if isinstance(cold, dict):
+            metrics["simulated_cold"] = {k: v for k, v in cold.items() if isinstance(v, int | float | str | bool)}
+            if curve := _success_by_turn(cold, max_turns):
+                series["new users" if warm is not None else "success rate"] = curve
+        if series:
             artifacts["success_by_turn"] = {
                 "type": "lines",
                 "title": "Simulated users: success within k turns",
-                "x": list(range(1, len(curve) + 1)),
-                "series": {"success rate": curve},
+                "x": list(range(1, max(len(c) for c in series.values()) + 1)),
+                "series": series,
                 "xlabel": "turn",
                 "ylabel": "share of users whose target was shown",
             }

@@ -52,6 +52,12 @@ class CalibrationConfig(BaseModel):
 
 def _pav(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted isotonic (non-decreasing) fit; returns block centres (x) and block means (y)."""
+    centres, means, _ = _pav_blocks(x, y, w)
+    return centres, means
+
+
+def _pav_blocks(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_pav` plus each block's total weight."""
     order = np.argsort(x, kind="mergesort")
     x, y, w = x[order], y[order], w[order]
     # merge equal x first so the fit is a function of x
@@ -74,7 +80,7 @@ def _pav(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
             del means[-1], weights[-1], xs[-1]
     bw = np.asarray(weights)
     centres = np.asarray(xs) / np.maximum(bw, 1e-300)
-    return centres, np.clip(np.asarray(means), 0.0, 1.0)
+    return centres, np.clip(np.asarray(means), 0.0, 1.0), bw
 
 
 def _platt(x: np.ndarray, y: np.ndarray, w: np.ndarray, iters: int = 100) -> tuple[float, float]:
@@ -121,8 +127,13 @@ class Calibrator:
         *,
         method: str = "isotonic",
         meta: dict[str, Any] | None = None,
+        smooth: bool = False,
     ) -> Calibrator:
         """Fit on scores with binary labels (1 = relevant) and optional sample weights.
+
+        ``smooth`` (isotonic, count weights): each block's rate becomes its Jeffreys posterior mean
+        ``(hits + 1/2) / (n + 1)``, pooled again to stay monotone, so a score range where the sample saw
+        no hit reads as "rare", not as a certain 0.
 
         Raises:
             ValueError: Empty input, or labels that are all one class.
@@ -135,7 +146,9 @@ class Calibrator:
         if y.min() == y.max():
             raise ValueError("calibration needs both relevant and irrelevant examples")
         if method == "isotonic":
-            cx, cy = _pav(x, y, w)
+            cx, cy, cw = _pav_blocks(x, y, w)
+            if smooth:
+                cx, cy = _pav(cx, (cy * cw + 0.5) / (cw + 1.0), cw)
             params: dict[str, Any] = {"x": cx.tolist(), "y": cy.tolist()}
         elif method == "platt":
             a, b = _platt(x, y, w)

@@ -50,6 +50,8 @@ from ranker.calibration import Calibrator, user_items
 from ranker.config import ColdStartConfig
 
 PRIOR_GROUP = "prior"
+#: Bumped when the tuning or calibration procedure changes, so saved params are refitted.
+FIT_VERSION = 2
 
 
 # ------------------------------------------------------------------------------------------- prior
@@ -330,15 +332,42 @@ def top_n_for_profiles(
     return scores[ok], labels[ok]
 
 
+def category_groups(items: Sequence[Any], min_size: int = 30) -> list[np.ndarray]:
+    """Item indices per catalog category with at least ``min_size`` items (the constraints people set)."""
+    by: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        for g in it.categories:
+            by.setdefault(g, []).append(i)
+    return [np.asarray(v, dtype=np.int64) for _, v in sorted(by.items()) if len(v) >= min_size]
+
+
 def bucket_sample(
-    ranker: Ranker, split: Split, n_users: int, bucket: tuple[int, int], *, which: str, n: int, seed: int
+    ranker: Ranker,
+    split: Split,
+    n_users: int,
+    bucket: tuple[int, int],
+    *,
+    which: str,
+    n: int,
+    seed: int,
+    item_groups: Sequence[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``n`` scores and labels of held-out users cut to sizes drawn from ``bucket`` (inclusive)."""
+    """Top-``n`` scores and labels of held-out users cut to sizes drawn from ``bucket`` (inclusive).
+
+    With ``item_groups``, half the users (drawn at random) rank within one random group, as a person
+    who asked for a category does: constrained lists reach lower scores than the catalog-wide top.
+    """
     part = split.valid if which == "valid" else split.test
     users = np.unique(part["user_idx"].to_numpy(dtype=np.int64))
     masks, targets = held_out_masks(split, users, n_users, which)
     rng = np.random.default_rng(seed)
     sizes = rng.integers(bucket[0], bucket[1] + 1, size=users.size)
+    if item_groups:
+        n_items = int(ranker.n_items)
+        for r in np.flatnonzero(rng.random(users.size) < 0.5):
+            outside = np.ones(n_items, dtype=bool)
+            outside[item_groups[int(rng.integers(len(item_groups)))]] = False
+            masks[r] = np.concatenate([masks[r], np.flatnonzero(outside)])
     xs, ys = [], []
     for k in np.unique(sizes):
         rows = np.flatnonzero(sizes == k)
@@ -377,15 +406,25 @@ class SizeAwareCalibrator:
 
 
 def fit_bucket_calibrators(
-    ranker: Ranker, split: Split, n_users: int, config: ColdStartConfig | None = None
+    ranker: Ranker,
+    split: Split,
+    n_users: int,
+    config: ColdStartConfig | None = None,
+    *,
+    item_groups: Sequence[np.ndarray] | None = None,
 ) -> dict[tuple[int, int], Calibrator]:
     """One isotonic calibrator per size bucket, on VALIDATION users cut to sizes in the bucket."""
     cfg = config or ColdStartConfig()
     out = {}
     for lo, hi in cfg.calibration_buckets:
-        s, y = bucket_sample(ranker, split, n_users, (lo, hi), which="valid", n=cfg.calibration_top_n, seed=cfg.seed)
+        s, y = bucket_sample(
+            ranker, split, n_users, (lo, hi), which="valid", n=cfg.calibration_top_n, seed=cfg.seed,
+            item_groups=item_groups,
+        )  # fmt: skip
         if s.size and 0 < y.sum() < y.size:
-            out[(lo, hi)] = Calibrator.fit(s, y, method="isotonic", meta={"bucket": [lo, hi], "fitted_on": "valid"})
+            out[(lo, hi)] = Calibrator.fit(
+                s, y, method="isotonic", meta={"bucket": [lo, hi], "fitted_on": "valid"}, smooth=True
+            )
     return out
 
 
@@ -399,10 +438,12 @@ def ensure_cold_start(
     *,
     checkpoint: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    item_groups: Sequence[np.ndarray] | None = None,
 ) -> tuple[Any, Any]:
     """The blended ranker and the size-aware calibrator, tuned once per checkpoint and saved at ``path``.
 
-    Returns ``(base, warm_calibrator)`` unchanged when the config disables the blend.
+    ``item_groups`` (see :func:`category_groups`) makes the size buckets' calibration samples include
+    constrained lists. Returns ``(base, warm_calibrator)`` unchanged when the config disables the blend.
     """
     cfg = config or ColdStartConfig()
     if not cfg.enabled:
@@ -410,7 +451,7 @@ def ensure_cold_start(
     stamp = None
     if checkpoint is not None and Path(checkpoint).is_file():
         st = Path(checkpoint).stat()
-        stamp = f"{st.st_size}:{st.st_mtime_ns}:{_config_key(cfg)}"
+        stamp = f"v{FIT_VERSION}:{st.st_size}:{st.st_mtime_ns}:{_config_key(cfg)}:{len(item_groups or ())}"
     prior = ItemPrior.from_split(split, int(base.n_items))
     path = Path(path)
     params = None
@@ -424,7 +465,7 @@ def ensure_cold_start(
     if params is None:
         params, p = tune_cold_start(base, split, n_users, prior, cfg, progress=progress)
         ranker = ColdStartRanker(base, p, cooccurrence(split, int(base.n_items)), params)
-        cals = fit_bucket_calibrators(ranker, split, n_users, cfg)
+        cals = fit_bucket_calibrators(ranker, split, n_users, cfg, item_groups=item_groups)
         params.calibrators = {f"{lo}-{hi}": c.to_dict() for (lo, hi), c in cals.items()}
         params.checkpoint = stamp
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -448,7 +489,17 @@ def _config_key(cfg: ColdStartConfig) -> str:
 
 
 __all__ = [
-    "PRIOR_GROUP", "ColdStartConfig", "ColdStartParams", "ColdStartRanker", "ItemPrior", "SizeAwareCalibrator",
-    "ensure_cold_start", "first_k_profiles", "fit_bucket_calibrators", "held_out_masks", "profile_size",
+    "PRIOR_GROUP",
+    "ColdStartConfig",
+    "ColdStartParams",
+    "ColdStartRanker",
+    "ItemPrior",
+    "SizeAwareCalibrator",
+    "category_groups",
+    "ensure_cold_start",
+    "first_k_profiles",
+    "fit_bucket_calibrators",
+    "held_out_masks",
+    "profile_size",
     "tune_cold_start",
 ]  # fmt: skip

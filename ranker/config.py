@@ -138,5 +138,7 @@ class ColdStartConfig(BaseModel):
     calibration_buckets: list[tuple[int, int]] = Field(
         [(0, 0), (1, 5), (6, 14)], description="Profile-size buckets with their own calibrator (inclusive bounds)."
     )
-    calibration_top_n: int = Field(20, ge=1, description="List depth of each bucket's calibration sample.")
+    calibration_top_n: int = Field(
+        50, ge=1, description="List depth of each bucket's calibration sample (deep: constrained lists score lower)."
+    )
     seed: int = Field(0, description="Seed for the sizes drawn within a calibration bucket.")

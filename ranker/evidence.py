@@ -16,6 +16,9 @@ class HistoryAttribution(BaseModel):
     title: str
     value: float = Field(description="Shapley value in score units.")
     session: bool = Field(False, description="A like given in this session (not part of the stored history).")
+    reference: bool = Field(
+        False, description="An item the person asked for 'something like' in this session (not stated as liked)."
+    )
 
 
 class TrustReport(BaseModel):
@@ -53,7 +56,8 @@ class Evidence(BaseModel):
     )
     trust: TrustReport | None = None
     matches: list[str] = Field(
-        default_factory=list, description="The session's constraints this item satisfies, in words ('Comedy', '1990-1999')."
+        default_factory=list,
+        description="The session's constraints this item satisfies, in words ('Comedy', '1990-1999').",
     )
     popularity_rank: float | None = Field(
         None, ge=0, le=1, description="Share of catalog items with fewer training interactions (1 = most popular)."

@@ -195,7 +195,7 @@ class ShapExplainer:
         full = self._score([profile], items)[0] if scores is None else np.asarray(scores, dtype=np.float64)
         h = profile.history.size
         method = self._method(h)
-        if h == 0:
+        if h == 0 or items.size == 0:
             return HistoryExplanation(items, np.zeros(0, np.int64), np.zeros((items.size, 0)), full, full, method)
         if method == "additive":
             positions = np.arange(h) if h <= self.config.additive_max_history else self._window(profile, items, full)
@@ -398,6 +398,11 @@ class RecommendationExplainer:
         """Top-``n`` for ``profile`` with evidence; see :func:`explain_recommendations`."""
         lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
         items, scores, masked, comps = self._select(profile, n, candidates, lam)
+        if items.size == 0:  # every candidate is already in the history or excluded
+            return ExplainedRecommendations(
+                user_id=user_id, items=[], list_report=self.trust.list_report(profile, items, masked, []),
+                history_method="none", max_additivity_error=0.0, feature_max_additivity_error=None, mmr_lambda=lam,
+            )  # fmt: skip
         hist = self.shap.explain_history(profile, items, scores)
         feats = self.shap.explain_features(profile, items, comps)
         reports = self.trust.reports(profile, items, hist, n=n, candidate_scores=masked)
@@ -466,7 +471,9 @@ def basis_words(history: Sequence[HistoryAttribution], features: dict[str, float
     if profile_size == 0:
         out.append("nothing known about you yet")
     top = max((h for h in history if h.value > 0), key=lambda h: h.value, default=None)
-    if top is not None:
+    if top is not None and top.reference:
+        out.append(f"your wish for something like {top.title}")
+    elif top is not None:
         first = " (your first like)" if top.session and profile_size == 1 else ""
         out.append(f"your {'like of' if top.session else 'interest in'} {top.title}{first}")
     for g, v in sorted(features.items(), key=lambda kv: -kv[1]):

@@ -237,3 +237,85 @@ def test_simulated_user_reveals_attributes_in_order_and_dislikes_the_furthest_it
     assert m is not None and m.kind == "more_like" and m.message == "More like number 2."
     m = sim.react(cards("Brazil"))
     assert m is not None and m.kind == "others"
+
+
+# ------------------------------------------------------------------------------------------ new users (cold start)
+
+
+def test_cold_users_span_the_popularity_range(ml100k: Any) -> None:
+    from evals.conversation import sample_cold_users
+
+    split = make_split(ml100k, "ro811", seed=2020)
+    sims = sample_cold_users(ml100k, split, 40, seed=1)
+    assert len(sims) == 40 and all(s.cold and s.chat_user is None for s in sims)
+    counts = np.bincount(split.train["item_idx"].to_numpy(), minlength=ml100k.n_items)
+    by_bin: dict[int, list[int]] = {}
+    for s in sims:
+        i = ml100k.item_index[s.target.item_id]
+        assert s.popularity == counts[i]
+        by_bin.setdefault(int(s.stratum or 0), []).append(int(counts[i]))
+        u = ml100k.user_index[s.user_id]
+        rows = split.test[(split.test["user_idx"] == u) & (split.test["item_idx"] == i)]
+        assert len(rows) == 1 and float(rows["value"].iloc[0]) >= 4  # a title this person liked, held out
+        assert all(r.item_id != s.target.item_id for r in s.references)
+    assert sorted(by_bin) == [0, 1, 2, 3] and all(len(v) == 10 for v in by_bin.values())
+    assert max(by_bin[0]) < min(by_bin[3])  # bins are popularity quantiles
+    popular = np.sort(counts)[::-1][100]
+    assert sum(c < popular for v in by_bin.values() for c in v) >= 20  # not only the catalog's top titles
+
+
+def test_new_user_answers_onboarding_by_taste_once(ml100k: Any) -> None:
+    from agent.reply import OnboardingItem
+    from evals.conversation import SimulatedUser
+
+    items = {it.title: it for it in ml100k.items}
+
+    def offer(*titles: str) -> list[OnboardingItem]:
+        return [
+            OnboardingItem(item_id=items[t].item_id, title=t, year=items[t].year, categories=list(items[t].categories))
+            for t in titles
+        ]
+
+    target = items["Empire Strikes Back, The"]
+    sim = SimulatedUser(
+        user_id="1", target=target, references=[], genres=["Sci-Fi"], config=SimulatorConfig(), cold=True
+    )
+    m = sim.react([], offer("Fargo", "Return of the Jedi", "Toy Story", "Star Wars", "English Patient, The"))
+    assert m is not None and m.kind == "onboarding"
+    assert m.message == "I liked Return of the Jedi and Star Wars."  # the two closest to the target, in offered order
+    assert m.revealed["liked"] == [items["Return of the Jedi"].item_id, items["Star Wars"].item_id]
+    again = sim.react([], offer("Star Wars"))
+    assert again is not None and again.kind == "decade"  # the offer is answered once
+    other = SimulatedUser(
+        user_id="1", target=target, references=[], genres=["Sci-Fi"], config=SimulatorConfig(), cold=True
+    )
+    skip = other.react([], offer("Toy Story", "Liar Liar", "Scream"))  # no shared genre: pass over the offer
+    assert skip is not None and skip.kind == "decade"
+    with_target = SimulatedUser(
+        user_id="1", target=target, references=[], genres=["Sci-Fi"], config=SimulatorConfig(), cold=True
+    )
+    m = with_target.react([], offer("Empire Strikes Back, The", "Star Wars"))
+    assert m is not None and "Empire" not in m.message  # never names the hidden target
+
+
+def test_cold_run_offers_onboarding_and_answers_land_as_likes(rec: Any) -> None:
+    res = evaluate_conversations(rec, None, n_users=4, max_turns=5, seed=3, cohort="cold")
+    assert res["cohort"] == "cold" and res["users"] == 4
+    eps = [Episode.model_validate(e) for e in res["episodes"]]
+    assert all(e.cold and e.user_id.startswith("new:") for e in eps)
+    assert all(e.onboarding_offered for e in eps)  # nothing known about them: every first list offers titles
+    assert res["onboarding_offered_rate"] == 1.0
+    for e in eps:
+        if e.onboarding_liked:
+            liked = {x["item_id"] for x in rec.profile(e.session_id)["liked"]}
+            assert set(e.onboarding_liked) <= liked
+            turn = next(t for t in e.transcript if t.move == "onboarding")
+            assert turn.intent in ("feedback", "refine", "recommend") and turn.shown
+    tail = [e for e in eps if (e.target_popularity or 0) < res["popularity_median"]]
+    assert res["long_tail_users"] == len(tail)
+    assert res["long_tail_success_rate"] == (
+        sum(e.success for e in tail) / len(tail) if tail else res["long_tail_success_rate"]
+    )
+    both = evaluate_conversations(rec, None, n_users=2, max_turns=5, seed=3, cohort="both")
+    assert both["users"] == 2 and both["cold_start"]["users"] == 2 and both["cold_start"]["cohort"] == "cold"
+    assert not any(Episode.model_validate(e).onboarding_offered for e in both["episodes"])  # known users: no offer

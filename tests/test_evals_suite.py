@@ -179,3 +179,24 @@ def test_conversation_check_is_unavailable_without_the_agent(ctx: SuiteContext) 
 
     r = run_check(CheckSpec(name="c", kind="conversation", params={"scripts": [{"turns": []}]}), ctx)
     assert r.status == "unavailable" and r.error is not None and r.error.startswith("not available: agent.Recommender")
+
+
+@pytest.mark.slow
+def test_conversation_check_reports_new_users_next_to_known_ones(tmp_path: Path) -> None:
+    from tests.ui_helpers import shared_recommender
+
+    rec = shared_recommender()
+    c = SuiteContext(rec.engine.config, tmp_path / "out", work_dir=tmp_path / "work")
+    c.cache["recommender"] = rec
+    try:
+        out = check_kinds()["conversation"]({"simulated": {"users": 2, "seed": 1, "cohort": "both"}}, c)
+        m = out["metrics"]
+        assert m["simulated"]["users"] == 2 and m["simulated"]["cohort"] == "both"
+        cold = m["simulated_cold"]
+        assert cold["users"] == 2 and cold["cohort"] == "cold" and 0 <= cold["success_rate"] <= 1
+        assert {"long_tail_success_rate", "long_tail_users", "onboarding_offered_rate"} <= set(cold)
+        assert set(out["artifacts"]["success_by_turn"]["series"]) == {"success rate", "new users"}
+        only_cold = check_kinds()["conversation"]({"simulated": {"users": 2, "seed": 1, "cohort": "cold"}}, c)
+        assert "simulated" not in only_cold["metrics"] and only_cold["metrics"]["simulated_cold"]["users"] == 2
+    finally:
+        c.close()

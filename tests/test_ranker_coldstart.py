@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ranker.base import Profile, profile_size
-from ranker.coldstart import ColdStartRanker, ItemPrior, SizeAwareCalibrator, ensure_cold_start, first_k_profiles
+from ranker.coldstart import (
+    ColdStartRanker,
+    ItemPrior,
+    SizeAwareCalibrator,
+    category_groups,
+    ensure_cold_start,
+    first_k_profiles,
+)
 from ranker.config import ColdStartConfig
 
 
@@ -34,7 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # tuned into a temporary file: the test owns its copy
     path = tmp_path_factory.mktemp("coldstart") / "coldstart.json"
     ranker, cal = ensure_cold_start(base, split, ds.n_users, warm, path, ColdStartConfig(),
-                                    checkpoint=folder / "model.safetensors")  # fmt: skip
+                                    checkpoint=folder / "model.safetensors",
+                                    item_groups=category_groups(ds.items))  # fmt: skip
     counts = item_popularity(split.train["item_idx"].to_numpy(), ds.n_items)
     return {"ds": ds, "split": split, "base": base, "ranker": ranker, "cal": cal, "path": path, "counts": counts,
             "folder": folder, "warm": warm}  # fmt: skip

@@ -82,6 +82,74 @@ def test_shap_figure_has_one_bar_per_attribution() -> None:
     assert shap_figure(None) is None
 
 
+def test_card_says_cold_start_in_words() -> None:
+    from ui.app import card_html
+
+    basis = ["popularity within Comedy", EVIL]
+    out = card_html(_card(trust={"composite": 0.4, "cold_start": True, "basis": basis}))
+    assert "new to you: this rests on popularity within Comedy; &lt;script&gt;" in out and "<script" not in out
+    plain = card_html(_card(trust={"composite": 0.4, "cold_start": True, "basis": []}))
+    assert "new to you: this rests on popularity within your constraints" in plain
+    warm = card_html(_card(trust={"composite": 0.7, "cold_start": False, "basis": ["your history"]}))
+    assert "new to you" not in warm and "rests on: your history" in warm
+    assert "tr-basis" not in card_html(_card())
+
+
+def test_shap_figure_for_a_new_user_shows_the_feature_groups() -> None:
+    from ui.app import shap_figure
+
+    feats = {"constraints": 0.2, "popularity": 0.5, "session": 0.0}
+    fig = shap_figure(_card(history=[], features=feats))
+    assert fig is not None
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(fig.axes[0].patches) == 3  # no history: every group is shown, zeros included
+    assert labels[-1] == "feature: popularity" and "feature: session" in labels
+    zeros = shap_figure(_card(history=[], features=dict.fromkeys(feats, 0.0)))
+    assert zeros is not None and len(zeros.axes[0].patches) == 3
+    assert any("rests on the prior" in t.get_text() for t in zeros.axes[0].texts)
+    bare = shap_figure(_card(history=[], features={}))
+    assert bare is not None and any("no attributions" in t.get_text() for t in bare.axes[0].texts)
+
+
+def _app_fn(demo: Any, elem_id: str, event: str) -> Any:
+    """The Python function a UI event runs (found by its trigger's elem_id)."""
+    for bf in demo.fns.values():
+        for block_id, ev in bf.targets:
+            if ev == event and getattr(demo.blocks.get(block_id), "elem_id", None) == elem_id:
+                return bf.fn
+    raise LookupError(f"no {event} handler on #{elem_id}")
+
+
+def test_app_offers_titles_to_a_new_user_and_a_chip_click_likes_one() -> None:
+    from ui.app import MAX_ONBOARDING_CHIPS, build_app
+
+    rec = shared_recommender()
+    demo = build_app(rec)
+    send = _app_fn(demo, "tr-send", "click")
+    *_, out = list(send("I'd like a comedy. Show me 5.", None))
+    st, hint, chips = out[1], out[9], out[10:]
+    assert len(chips) == MAX_ONBOARDING_CHIPS and "New here?" in hint
+    offered = st["onboarding"]
+    assert len(offered) == 5 and st["cards"]
+    shown = [c for c in chips if c.get("visible")]
+    assert [c["value"] for c in shown] == [f"{o['title']} ({o['year']})" for o in offered]
+    fig = out[5]
+    assert fig is not None and len(fig.axes[0].patches) > 0  # never an empty chart for a new user
+    before = [c["item_id"] for c in st["cards"]]
+
+    click = _app_fn(demo, "tr-onboard-1", "click")
+    out2 = click(st)
+    st2 = out2[0]
+    liked = [x["item_id"] for x in rec.profile(st2["session_id"])["liked"]]
+    assert liked == [offered[1]["item_id"]]
+    events = rec.engine.store.feedback(session_id=st2["session_id"])
+    assert [(e.item_id, e.kind) for e in events] == [(offered[1]["item_id"], "like")]
+    assert offered[1]["title"] in out2[5]  # the memory panel lists the like
+    assert [c["item_id"] for c in st2["cards"]] != before  # a new list
+    assert [o["item_id"] for o in st2["onboarding"]] == [o["item_id"] for j, o in enumerate(offered) if j != 1]
+    assert len(st2["messages"]) == len(st["messages"]) + 2
+
+
 # ----------------------------------------------------------------------------- launched server
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:

@@ -119,3 +119,44 @@ def test_chat_cards_like_reload_and_screenshot(server: str, browser: Any, tmp_pa
     assert page.locator("#tr-cards .tr-card").count() == cards.count()
     assert not errors, errors
     page.close()
+
+
+def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, browser: Any) -> None:
+    rec = shared_recommender()
+    page = browser.new_page(viewport={"width": 1360, "height": 1250})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/", wait_until="networkidle")
+    assert page.locator("#tr-user input").input_value().startswith("New user")  # the default: no history
+
+    _send(page, "I'd like a comedy. Show me 5.")
+    cards = page.locator("#tr-cards .tr-card")
+    cards.nth(2).wait_for(timeout=TURN_MS)
+    chips = page.locator("button.tr-onboard:visible")
+    chips.first.wait_for(timeout=30_000)
+    assert "New here?" in page.locator("#tr-onboard-hint").inner_text()
+    offered = chips.all_inner_texts()
+    assert len(offered) == 5
+    titles = {f"{it.title} ({it.year})" if it.year else it.title for it in rec.engine.dataset.items}
+    assert all(t.strip() in titles for t in offered), offered  # catalog titles, shown as text
+    assert "New here?" in page.locator("#tr-chat").inner_text()
+    assert "new to you: this rests on" in cards.first.inner_text()  # the cold-start flag in words
+    img = page.locator("#tr-shap img").first
+    img.wait_for(timeout=30_000)
+    assert page.evaluate("(el) => el.naturalWidth * el.naturalHeight", img.element_handle()) > 100 * 100
+
+    # a click on an offered title is a like for this session and brings a new list
+    picked = offered[0].strip()
+    chips.first.click()
+    page.wait_for_function("document.querySelector('#tr-status').innerText.startsWith('Liked')", timeout=TURN_MS)
+    assert picked.rsplit(" (", 1)[0] in page.locator("#tr-memory").inner_text()
+    item_id = next(it.item_id for it in rec.engine.dataset.items if f"{it.title} ({it.year})" == picked)
+    from catalog import Store
+
+    with Store(rec.engine.workspace.store_path) as store:
+        likes = [e for e in store.feedback() if e.item_id == item_id and e.kind == "like" and e.user_id is None]
+    assert any(e.session_id.startswith("web-") and e.event_id.startswith("ui-") for e in likes)
+    assert page.locator("button.tr-onboard:visible").count() == 4  # the other offered titles stay clickable
+    page.get_by_text(f"I liked {picked}").first.wait_for(timeout=30_000)  # the click shows as the user's turn
+    assert not errors, errors
+    page.close()

@@ -36,6 +36,8 @@ CONCURRENCY_LIMIT = 4  # chat turns run at once; more wait in the queue
 MAX_KEPT_MESSAGES = 60  # transcript messages kept in the browser's storage
 EXAMPLES = [
     "Recommend 5 movies for tonight",
+MAX_ONBOARDING_CHIPS = 6  # buttons for the titles offered to a new person (agent.onboarding offers 5)
+COLD_START_BASIS = "popularity within your constraints"
     "A sci-fi movie from the 80s, no horror",
     "Something like Star Wars",
     "Why the second one?",
@@ -77,6 +79,8 @@ APP_CSS = """
 .tr-status {font-size: .85rem; color: #374151; min-height: 1.2em;}
 """
 
+.tr-basis {font-size: .78rem; color: #1e3a8a; background: #eff6ff; border-radius: 6px; padding: 3px 7px;}
+.tr-onboard-hint {font-size: .85rem; color: #374151;}
 
 def app_theme() -> gr.themes.Base:
     """The app's theme (Gradio 6 takes themes and CSS at launch/mount time, not in ``Blocks``)."""
@@ -117,7 +121,12 @@ def card_html(card: dict[str, Any]) -> str:
     if trust.get("uncertainty") is not None:
         stats.append(f"uncertainty {trust['uncertainty']:.2f}")
     if trust.get("cold_start"):
-        stats.append("cold start")
+        basis_html = f'<div class="tr-basis">{_e(cold_start_words(basis))}</div>'
+    elif basis:
+        basis_html = f'<div class="tr-basis">{_e("rests on: " + "; ".join(basis))}</div>'
+    else:
+        basis_html = ""
+    basis = [str(b) for b in (trust.get("basis") or []) if str(b).strip()]
     desc = f'<div class="tr-desc">{_e(card["description"])}</div>' if card.get("description") else ""
     writer = "written by the LLM" if card.get("writer") == "llm" else "template explanation"
     grounded = " · grounded ✓" if card.get("grounded", True) else " · not grounded"
@@ -127,7 +136,7 @@ def card_html(card: dict[str, Any]) -> str:
         f'<span class="tr-badge {_band(composite)}" title="composite trust (0-100)">{badge_text}</span></div>'
         f'<div class="tr-title">{_e(card["title"])}{year}</div>'
         f'<div class="tr-chips">{chips}</div>{meter}'
-        f'<div class="tr-stats">{_e(" · ".join(stats))}</div>{desc}'
+        f'<div class="tr-stats">{_e(" · ".join(stats))}</div>{basis_html}{desc}'
         f'<div class="tr-expl">{_e(card.get("explanation", ""))}</div>'
         f'<div class="tr-writer">{_e(writer + grounded)}</div></div>'
     )
@@ -135,6 +144,23 @@ def card_html(card: dict[str, Any]) -> str:
 
 def cards_html(cards: list[dict[str, Any]]) -> str:
     if not cards:
+def cold_start_words(basis: list[str]) -> str:
+    """The cold-start flag in words: what a recommendation for someone new rests on."""
+    return "new to you: this rests on " + ("; ".join(basis) if basis else COLD_START_BASIS)
+
+
+def onboarding_hint(items: list[dict[str, Any]]) -> str:
+    """The line above the onboarding chips (empty when nothing is offered)."""
+    if not items:
+        return ""
+    return '<div class="tr-onboard-hint">New here? Click the titles you liked (or just keep chatting):</div>'
+
+
+def chip_label(item: dict[str, Any]) -> str:
+    """A chip's text: the catalog title and year (Gradio renders button labels as text, not HTML)."""
+    return f"{item['title']} ({item['year']})" if item.get("year") else str(item["title"])
+
+
         return '<div class="tr-empty">Recommendations appear here, each with its evidence and a trust badge.</div>'
     return '<div class="tr-cards">' + "".join(card_html(c) for c in cards) + "</div>"
 
@@ -167,7 +193,10 @@ def shap_figure(card: dict[str, Any] | None) -> Figure | None:
     from matplotlib.figure import Figure
 
     rows = [(f"liked: {h['title'][:34]}", float(h["value"])) for h in card.get("history", [])]
-    rows += [(f"feature: {k}", float(v)) for k, v in card.get("features", {}).items() if abs(float(v)) > 1e-9]
+    feats = [(f"feature: {k}", float(v)) for k, v in (card.get("features") or {}).items()]
+    # without history attributions (a new person) the feature groups are the explanation: show them all,
+    # zeros included, so the chart is never empty; with history, zero groups are left out
+    rows += feats if not rows else [r for r in feats if abs(r[1]) > 1e-9]
     rows = sorted(rows, key=lambda r: abs(r[1]), reverse=True)[:10][::-1]
     fig = Figure(figsize=(6.2, 0.42 * max(3, len(rows)) + 1.0), dpi=100)
     ax = fig.add_subplot()
@@ -177,6 +206,11 @@ def shap_figure(card: dict[str, Any] | None) -> Figure | None:
         ax.axvline(0, color="#9ca3af", linewidth=0.8)
     ax.set_title(f"Why #{card['position']}: {card['title'][:48]}", fontsize=10, loc="left")
     ax.set_xlabel("SHAP contribution to the score (green raises, red lowers)", fontsize=8)
+        if not any(abs(v) > 1e-9 for v in vals):
+            ax.text(0.5, 0.02, "all attributions are 0: the score rests on the prior", transform=ax.transAxes,
+                    ha="center", fontsize=8, color="#6b7280")  # fmt: skip
+    else:
+        ax.text(0.5, 0.5, "no attributions for this item", transform=ax.transAxes, ha="center", fontsize=9)
     ax.tick_params(labelsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -194,7 +228,7 @@ def _valid_state(st: Any) -> dict[str, Any]:
         return _new_state()
     out = _new_state(st.get("user_id") if isinstance(st.get("user_id"), str) else None)
     out["session_id"] = st["session_id"][:128]
-    for key, kind in (("messages", list), ("cards", list), ("turns", dict)):
+    for key, kind in (("messages", list), ("cards", list), ("turns", dict), ("onboarding", list)):
         if isinstance(st.get(key), kind):
             out[key] = st[key]
     return out
@@ -219,7 +253,7 @@ def _user_choices(rec: Recommender, limit: int | None = None) -> list[tuple[str,
 
 
 # ---------------------------------------------------------------------------------------- app
-def build_app(recommender: Recommender) -> gr.Blocks:
+def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -> gr.Blocks:
     """The chat app for one recommender.
 
     Args:
@@ -275,6 +309,7 @@ def build_app(recommender: Recommender) -> gr.Blocks:
         return render(_new_state(_valid_state(st)["user_id"]), "New conversation started.")
 
     def respond(message: str, st: Any) -> Any:
+    _valid_state = _state_guard(access)  # shadows the module's check for every event below
         st = _valid_state(st)
         text = (message or "").strip()
         if not text:
@@ -282,13 +317,23 @@ def build_app(recommender: Recommender) -> gr.Blocks:
             return
         msgs = [*st["messages"], {"role": "user", "content": chat_text(text)}, {"role": "assistant", "content": "…"}]
         st["messages"] = msgs
-        skip = [gr.skip()] * 6
+        skip = [gr.skip()] * (7 + MAX_ONBOARDING_CHIPS)
         yield ("", st, msgs, *skip)
         acc, reply = "", None
         try:
             for part in rec.stream(st["session_id"], text, st["user_id"]):
                 if isinstance(part, str):
                     acc += part
+    def chip_updates(st: dict[str, Any]) -> tuple[Any, ...]:
+        items = st["onboarding"][:MAX_ONBOARDING_CHIPS]
+        ups = [
+            gr.update(value=chip_label(items[k]), visible=True)
+            if k < len(items)
+            else gr.update(value="", visible=False)
+            for k in range(MAX_ONBOARDING_CHIPS)
+        ]
+        return (onboarding_hint(items), *ups)
+
                     msgs[-1] = {"role": "assistant", "content": chat_text(acc)}
                     yield (gr.skip(), gr.skip(), list(msgs), *skip)
                 else:
@@ -300,16 +345,22 @@ def build_app(recommender: Recommender) -> gr.Blocks:
         except ValueError as e:
             msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
+            *chip_updates(st),
             return
         assert reply is not None
+    def take_reply(st: dict[str, Any], msgs: list[dict[str, Any]], reply: Any) -> None:
+        """Put a finished reply into the browser state: transcript, cards, offered titles."""
         body = reply.text + ("".join(f"\n(note: {n})" for n in reply.notes) if reply.notes else "")
         msgs[-1] = {"role": "assistant", "content": chat_text(body)}
         st["messages"] = msgs[-MAX_KEPT_MESSAGES:]
+        st["onboarding"] = [o.model_dump(mode="json") for o in getattr(reply, "onboarding", [])]
         if reply.cards:
             st["cards"] = [c.model_dump(mode="json") for c in reply.cards]
             turns = dict(st["turns"])
             turns[str(len(st["messages"]) - 1)] = [c.item_id for c in reply.cards]
             st["turns"] = {k: v for k, v in turns.items() if int(k) < len(st["messages"])}
+
+        take_reply(st, msgs, reply)
         status = "Degraded: the LLM failed, explanations use templates." if reply.degraded else ""
         yield ("", *render(st, status))
 
@@ -376,6 +427,27 @@ def build_app(recommender: Recommender) -> gr.Blocks:
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
                     label="Chat", height=430, sanitize_html=True, render_markdown=True, line_breaks=True,
+    def on_chip(k: int, st: Any) -> tuple[Any, ...]:
+        """A click on an offered title: a like event for it in this session, then a new list."""
+        st = _valid_state(st)
+        items = st["onboarding"]
+        if not 0 <= k < len(items) or not isinstance(items[k], dict) or "item_id" not in items[k]:
+            return render(st)
+        item = items[k]
+        send_feedback(st, [str(item["item_id"])], FeedbackKind.LIKE)
+        st["onboarding"] = [x for j, x in enumerate(items) if j != k]
+        label = chip_label(item)
+        msgs = [*st["messages"], {"role": "user", "content": chat_text(f"I liked {label}")},
+                {"role": "assistant", "content": "…"}]  # fmt: skip
+        try:
+            reply = rec.chat(st["session_id"], "recommend", st["user_id"])
+        except ValueError as e:
+            return render(st, f"Liked {label}, but the new list failed: {e}")
+        remaining = st["onboarding"]
+        take_reply(st, msgs, reply)
+        st["onboarding"] = remaining  # the other offered titles stay clickable
+        return render(st, f"Liked {label}. Your recommendations now take it into account.")
+
                     feedback_options=["Like", "Dislike"], elem_id="tr-chat", layout="bubble",
                     placeholder="Ask for movies: genres, decades, 'something like Fargo', or 'why the first one?'",
                 )  # fmt: skip
@@ -412,7 +484,7 @@ def build_app(recommender: Recommender) -> gr.Blocks:
                         cons = gr.Code("{}", language="json", show_label=False, interactive=True)
                         save = gr.Button("Save constraints", size="sm")
 
-        outs = [bstate, chatbot, cards, picker, plot, memory, cons, status]
+        outs = [bstate, chatbot, cards, picker, plot, memory, cons, status, onboard_hint, *chips]
         demo.load(on_load, [bstate], [*outs, user], show_progress="hidden", api_visibility="private")
         private: dict[str, Any] = {"api_visibility": "private"}  # UI events carry browser state; clients use gr.api
         for trigger in (box.submit, send.click):
@@ -427,14 +499,20 @@ def build_app(recommender: Recommender) -> gr.Blocks:
         new_chat.click(on_new, [bstate], outs, **private)
         user.input(on_user, [user, bstate], outs, **private)
 
+                onboard_hint = gr.HTML("", elem_id="tr-onboard-hint")
+                with gr.Row():
+                    chips = [
+                        gr.Button("", visible=False, size="sm", elem_id=f"tr-onboard-{k}", elem_classes=["tr-onboard"])
+                        for k in range(MAX_ONBOARDING_CHIPS)
+                    ]
         def chat(message: str, session_id: str, user_id: str = "") -> dict[str, Any]:
             """One chat turn for API clients; returns the typed reply as JSON (cards with trust and explanations)."""
-            return rec.chat(session_id, message, user_id or None).model_dump(mode="json")
+            return rec.chat(session_id, message, _api_user(access, session_id, user_id)).model_dump(mode="json")
 
         def feedback(session_id: str, item_id: str, kind: str = "like", user_id: str = "") -> bool:
             """Log feedback on an item; returns False when the event was already stored."""
             ev = FeedbackEvent(
-                event_id=f"api-{uuid.uuid4().hex}", session_id=session_id, user_id=user_id or None,
+                event_id=f"api-{uuid.uuid4().hex}", session_id=session_id, user_id=_api_user(access, session_id, user_id),
                 item_id=item_id, kind=FeedbackKind(kind),
             )  # fmt: skip
             return rec.feedback(ev)
@@ -443,3 +521,5 @@ def build_app(recommender: Recommender) -> gr.Blocks:
         gr.api(feedback, api_name="feedback")
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return demo
+        for k, chip in enumerate(chips):
+            chip.click(lambda s, k=k: on_chip(k, s), [bstate], outs, **private)

@@ -38,6 +38,7 @@ _COMMAND_MODULES = [
     "ui.cmd_eval_ranking",
     "ui.cmd_train",
     "ui.cmd_conversation",
+    "ui.cmd_faithfulness",
     "ui.cmd_serve",
 ]
 

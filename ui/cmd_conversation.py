@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +39,17 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         genre_order: Annotated[
             str, typer.Option("--genre-order", help="Which target genre users name first: random or specific.")
         ] = "random",
+        cohort: Annotated[
+            str,
+            typer.Option(
+                "--cohort",
+                help="warm: ml-100k users under their id; cold: new users (no history, targets across the "
+                "popularity range, onboarding answered); both: the two side by side.",
+            ),
+        ] = "warm",
+        cold_start: Annotated[
+            bool, typer.Option("--cold-start", help="Also run new users next to the warm ones (= --cohort both).")
+        ] = False,
         config: ConfigOption = None,
     ) -> None:
         """Success within MAX_TURNS turns, average turns (failure = MAX_TURNS + 1) and success by turn."""
@@ -45,7 +57,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from evals.conversation import SimulatorConfig, evaluate_conversations
 
         cfg = config_from(config)
+        if cold_start and cohort == "warm":
+            cohort = "both"
         with user_errors():
+            if cohort not in ("warm", "cold", "both"):
+                raise ValueError(f"--cohort must be warm, cold or both, not {cohort!r}")
             sim_cfg = SimulatorConfig.model_validate({"genre_order": genre_order})
             rec = Recommender.from_config(cfg, progress=step("building the recommender"), llm="config" if llm else None)
         full = explanations or llm
@@ -56,7 +72,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             TextColumn("simulated users"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(), console=console, transient=True,
         ) as bar:  # fmt: skip
-            task = bar.add_task("users", total=users, rate="")
+            task = bar.add_task("users", total=users * (2 if cohort == "both" else 1), rate="")
 
             def progress(done: int, total: int, ep: Any) -> None:
                 nonlocal wins
@@ -67,7 +83,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 with user_errors():
                     res = evaluate_conversations(
                         rec, None, n_users=users, max_turns=max_turns, seed=seed, n=n,
-                        explanations=full, config=sim_cfg, progress=progress,
+                        explanations=full, config=sim_cfg, progress=progress, cohort=cohort,  # type: ignore[arg-type]
                     )  # fmt: skip
             finally:
                 rec.close()
@@ -82,20 +98,53 @@ def _print(res: dict[str, Any]) -> None:
     from rich.table import Table
 
     m = res["max_turns"]
+    cohorts: list[tuple[str, dict[str, Any]]] = []
+    if res.get("cohort") == "cold":
+        cohorts.append(("new users", res))
+    else:
+        cohorts.append(("known users", res))
+        if res.get("cold_start"):
+            cohorts.append(("new users", res["cold_start"]))
+    users = " + ".join(f"{r['users']} {name}" for name, r in cohorts)
     t = Table(
-        title=f"Simulated users (ml-100k, ro811 test targets): {res['users']} users, {res['n']} items per turn",
-        box=box.SIMPLE_HEAD,
+        title=f"Simulated users (ml-100k, ro811 test targets): {users}, {res['n']} items per turn", box=box.SIMPLE_HEAD
     )
     t.add_column("metric")
-    t.add_column("value", justify="right")
-    t.add_row(f"success within {m} turns", f"{res['success_rate']:.3f}")
-    t.add_row(f"average turns (failure = {m + 1})", f"{res['average_turns']:.2f}")
-    for k, v in enumerate(res["success_by_turn"], start=1):
-        t.add_row(f"  success by turn {k}", f"{v:.3f}")
-    t.add_row("reference title understood", f"{res['reference_understood_rate']:.3f}")
-    t.add_row("failures: target fits final constraints", f"{res['failures_target_fits_constraints']}/{res['failures']}")
-    t.add_row("failures: target not a candidate", f"{res['failures_target_not_candidate']}/{res['failures']}")
-    t.add_row("turn seconds, p50", f"{res['turn_seconds_p50']:.2f}")
-    t.add_row("explanations / LLM", f"{res['explanations']} / {res.get('llm', False)}")
-    t.add_row("seconds", f"{res['seconds']:.1f}")
+    for name, _ in cohorts:
+        t.add_column(name, justify="right")
+
+    def row(label: str, fmt: Callable[[dict[str, Any]], str]) -> None:
+        t.add_row(label, *(fmt(r) for _, r in cohorts))
+
+    def num(key: str, spec: str) -> Callable[[dict[str, Any]], str]:
+        return lambda r: "" if r.get(key) is None else format(r[key], spec)
+
+    row(f"success within {m} turns", num("success_rate", ".3f"))
+    row(f"average turns (failure = {m + 1})", num("average_turns", ".2f"))
+
+    def by_turn(k: int) -> Callable[[dict[str, Any]], str]:
+        return lambda r: f"{r['success_by_turn'][k]:.3f}" if r["success_by_turn"] else ""
+
+    for k in range(m):
+        row(f"  success by turn {k + 1}", by_turn(k))
+    if any(r.get("long_tail") for _, r in cohorts):
+        row("long-tail half (target below median popularity): success", num("long_tail_success_rate", ".3f"))
+        row("long-tail half: average turns", num("long_tail_average_turns", ".2f"))
+        row("long-tail half: users", num("long_tail_users", "d"))
+        row("popular half: success", num("head_success_rate", ".3f"))
+        row("onboarding offered / answered", lambda r: (
+            f"{r['onboarding_offered_rate']:.2f} / {r['onboarding_answered_rate']:.2f}" if "onboarding_offered_rate" in r else ""
+        ))  # fmt: skip
+    row("reference title understood", num("reference_understood_rate", ".3f"))
+    row("failures: target fits final constraints", lambda r: f"{r['failures_target_fits_constraints']}/{r['failures']}")
+    row("failures: target not a candidate", lambda r: f"{r['failures_target_not_candidate']}/{r['failures']}")
+    row("turn seconds, p50", num("turn_seconds_p50", ".2f"))
+    t.add_row("explanations / LLM", f"{res['explanations']} / {res.get('llm', False)}", *([""] * (len(cohorts) - 1)))
+    t.add_row("seconds", f"{res['seconds']:.1f}", *([""] * (len(cohorts) - 1)))
     stdout.print(t)
+    for name, r in cohorts:
+        for b in r.get("by_stratum") or []:
+            stdout.print(
+                f"{name}, popularity bin {b['stratum']} ({b['popularity_min']}-{b['popularity_max']} training "
+                f"interactions): {b['users']} users, success {b['success_rate']:.3f}, average turns {b['average_turns']:.2f}"
+            )

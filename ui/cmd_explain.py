@@ -106,12 +106,12 @@ def load_context(
         cal, fitted = ensure_calibrator(ranker, split, cal_file, CalibrationConfig(), checkpoint=checkpoint)
         say(("fitted calibrator on validation data, saved to " if fitted else "calibrator from ") + str(cal_file))
         if name == "joint" and checkpoint is not None:
-            from ranker.coldstart import ensure_cold_start
+            from ranker.coldstart import category_groups, ensure_cold_start
 
             # the same new-user blend and size-aware calibration as the agent (warm users: unchanged)
             ranker, cal = ensure_cold_start(
                 ranker, split, ds.n_users, cal, checkpoint.parent / "coldstart.json", cfg.coldstart,
-                checkpoint=checkpoint, progress=say,
+                checkpoint=checkpoint, progress=say, item_groups=category_groups(ds.items),
             )  # fmt: skip
     return Context(ds, split, ranker, name, note, cal, counts, additive)  # type: ignore[arg-type]
 

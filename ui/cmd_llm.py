@@ -37,7 +37,7 @@ def _writer(cfg: TrustrecConfig, lcfg: LLMConfig, dataset: Any) -> Any:
     """An explanation writer over the configured model that knows every catalog title."""
     from agent.writer import ExplanationWriter
 
-    return ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in dataset.items])
+    return ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog=dataset.items)
 
 
 def _load_llm(cfg: TrustrecConfig, lcfg: LLMConfig) -> Any:
@@ -186,7 +186,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         config: ConfigOption = None,
         json_: JsonFlag = False,
     ) -> None:
-        """Grounding rate of LLM explanations: first-try passes of the guard over the top n of each user."""
+        """Grounding rate of LLM explanations: first-try passes of the guard and the claim checker over the
+        top n of each user."""
         from collections import Counter
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
