@@ -101,11 +101,31 @@ class AgentConfig(BaseModel):
     max_sessions_cached: int = Field(1000, ge=1, description="Most per-session locks kept in memory.")
 
 
+class AuthConfig(BaseModel):
+    """Who may call the HTTP API and open the app (``[server.auth]``).
+
+    ``none``: no login, everyone acts as anyone (allowed only on a loopback bind: a local demo).
+    ``token``: every request carries ``Authorization: Bearer <token>`` from ``trustrec auth add-token``
+    (only a hash is stored); the app asks for a login with the same tokens.
+    """
+
+    mode: Literal["none", "token"] = Field(
+        "none", description="none (loopback only, no login) or token (bearer tokens; required off loopback)."
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, le=1_000_000, description="Requests per minute per token (token mode); 0 switches the limit off."
+    )
+    rate_limit_tokens: int = Field(
+        10_000, ge=1, le=10_000_000, description="Most tokens whose request counts are kept (least recent dropped)."
+    )
+
+
 class ServerConfig(BaseModel):
     """The web app and HTTP API."""
 
     host: str = Field("127.0.0.1", description="Bind address; localhost unless told otherwise.")
     port: int = Field(7860, ge=1, le=65535, description="TCP port.")
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Authentication and per-token rate limit.")
 
 
 class TrustrecConfig(BaseSettings):

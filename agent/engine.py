@@ -44,6 +44,7 @@ class Engine:
     llm: Any  # BaseChatModel | None
     histories: list[np.ndarray]
     lock: threading.RLock
+    tombstoned: set[str] = field(default_factory=set)  # deleted users: served without history
 
     @classmethod
     def build(cls, config: TrustrecConfig, *, progress: Progress | None = None, llm: Any = "config") -> Engine:
@@ -57,10 +58,11 @@ class Engine:
         """
         from agent.describe import Describer, DescriptionStore
         from agent.writer import ExplanationWriter
+        from catalog.privacy import apply_tombstones
         from ranker.calibration import CalibrationConfig, ensure_calibrator
+        from ranker.coldstart import category_groups, ensure_cold_start
         from ranker.diversity import item_popularity
         from ranker.explain import RecommendationExplainer
-        from ranker.coldstart import category_groups, ensure_cold_start
         from ranker.jit_cache import enable_shap_jit_cache
         from ranker.train import ensure_trained, model_folder
         from retrieval import SemanticRetriever, TextEncoder, build_or_load_index
@@ -69,6 +71,8 @@ class Engine:
         ws = config.workspace()
         say(f"workspace {ws.home}")
         ds = load_dataset(config.data, ws, progress=say)
+        store = Store(ws.store_path)
+        ds, tombstoned = apply_tombstones(ds, store)  # deleted users: out of training, histories and views
         protocol = config.agent.protocol
         split = make_split(ds, protocol, seed=config.data.seed)
         folder = model_folder(ws, protocol)
@@ -80,14 +84,14 @@ class Engine:
             ranker, split, folder / "calibration.json", CalibrationConfig(), checkpoint=folder / "model.safetensors"
         )
         say("calibrator " + ("fitted on validation data" if fitted else "loaded"))
-        counts = item_popularity(split.train["item_idx"].to_numpy(), ds.n_items)
-        explainer = RecommendationExplainer(ranker, ds, cal, counts)
-        enable_shap_jit_cache(ws.cache / "numba")
-        say("warming up the explainer (compiles shap's kernels once; cached on disk afterwards)")
         ranker, cal = ensure_cold_start(
             ranker, split, ds.n_users, cal, folder / "coldstart.json", config.coldstart,
             checkpoint=folder / "model.safetensors", progress=say, item_groups=category_groups(ds.items),
         )  # fmt: skip
+        counts = item_popularity(split.train["item_idx"].to_numpy(), ds.n_items)
+        explainer = RecommendationExplainer(ranker, ds, cal, counts)
+        enable_shap_jit_cache(ws.cache / "numba")
+        say("warming up the explainer (compiles shap's kernels once; cached on disk afterwards)")
         _warm_up(explainer, split)
         encoder = TextEncoder(config.retrieval.encoder)
         index = build_or_load_index(ds, ws, config.retrieval, encoder=encoder, progress=_stage(say))
@@ -106,6 +110,7 @@ class Engine:
             config=config, workspace=ws, dataset=ds, split=split, vocab=vocab, store=store,
             ranker=ranker, explainer=explainer, index=index, encoder=encoder, writer=writer, describer=describer,
             descriptions=DescriptionStore(ws.store_path), llm=chat_model, histories=histories, lock=threading.RLock(),
+            tombstoned=tombstoned,
         )  # fmt: skip
         engine.semantic = SemanticRetriever(index, encoder)  # type: ignore[attr-defined]
         return engine
@@ -122,7 +127,8 @@ class Engine:
         with a negative weight, so similar items drop, and are excluded with not-interested items.
         """
         cfg = self.config.agent
-        idx = self.dataset.user_index.get(state.user_id) if state.user_id else None
+        uid = state.user_id
+        idx = self.dataset.user_index.get(uid) if uid and uid not in self.tombstoned else None
         base = self.histories[idx] if idx is not None else np.zeros(0, dtype=np.int64)
         seen = set(base.tolist())
         hist, weights = list(base), [1.0] * base.size

@@ -22,7 +22,7 @@ from agent.engine import Engine
 from agent.reply import ItemCard, Reply
 from agent.safety import check_message
 from agent.state import DialogState, MemoryPart
-from catalog import FeedbackEvent
+from catalog import FeedbackEvent, User
 
 MAX_ID_CHARS = 128
 
@@ -268,10 +268,33 @@ class Recommender:
             self._save_dialog(d)
         return self.profile(session_id)
 
-    def delete_user(self, user_id: str) -> dict[str, int]:
-        """Erase a user: their store rows and every session they had, leaving no trace in the files."""
+    def sessions_of(self, user_id: str) -> list[str]:
+        """The ids of every session that acted for ``user_id``."""
         _check_id("user_id", user_id)
-        counts = self.engine.store.delete_user(user_id)
+        with self._saver.lock:
+            rows = self._conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
+        return [str(sid) for (sid,) in rows]
+
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Erase a user: their store rows, tokens and every session they had, leaving no trace in the files.
+
+        A tombstone (a hash of the id) makes the next training leave them out; until then their
+        history is neither used nor shown (they are served like a new user).
+        """
+        import numpy as np
+
+        _check_id("user_id", user_id)
+        e = self.engine
+        sids = self.sessions_of(user_id)
+        forgot = e.store.forget_user(user_id, sids)
+        counts = e.store.delete_user(user_id)
+        idx = e.dataset.user_index.get(user_id)
+        history = int(e.histories[idx].size) if idx is not None and user_id not in e.tombstoned else 0
+        if idx is not None:
+            e.histories[idx] = np.zeros(0, dtype=np.int64)
+            e.dataset.users[idx] = User(user_id=user_id)  # attributes (age, zip, ...) no longer shown
+        e.tombstoned.add(user_id)
+        counts = {**counts, "history": history, "tokens": forgot["tokens"]}
         with self._saver.lock:
             rows = self._conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
         for (sid,) in rows:

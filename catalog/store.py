@@ -3,12 +3,19 @@
 Feedback inserts are idempotent by ``event_id`` and durable once :meth:`Store.add_feedback`
 returns (``synchronous=FULL``). :meth:`Store.delete_user` removes a user everywhere and leaves
 no trace in the database files (``secure_delete``, WAL truncation and ``VACUUM``).
+
+Access control lives here too (the HTTP layer decides, the store remembers): API tokens (only a
+SHA-256 hash of each token is kept), the principal that owns each API session, an append-only audit
+log of admin actions, and the tombstones of deleted users (a salted hash of the user id, so the
+files keep no trace of it) that training and serving read to leave those users out.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +35,40 @@ CREATE TABLE IF NOT EXISTS feedback (
     kind TEXT NOT NULL, value REAL, timestamp REAL NOT NULL, consumed INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS feedback_session ON feedback(session_id);
 CREATE INDEX IF NOT EXISTS feedback_user ON feedback(user_id);
+CREATE TABLE IF NOT EXISTS auth_tokens (
+    token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, principal TEXT NOT NULL, role TEXT NOT NULL,
+    user_id TEXT, created REAL NOT NULL, revoked REAL);
+CREATE INDEX IF NOT EXISTS auth_tokens_user ON auth_tokens(user_id);
+CREATE TABLE IF NOT EXISTS session_owners (
+    session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, user_id TEXT, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS session_owners_user ON session_owners(user_id);
+CREATE TABLE IF NOT EXISTS audit_log (
+    rowid INTEGER PRIMARY KEY, at REAL NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,
+    action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tombstones (user_hash TEXT PRIMARY KEY, deleted_at REAL NOT NULL);
 """
+
+# statements with inner semicolons: run one by one, not split
+_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+)
+
+ROLES = ("user", "service", "admin")
+"""Principal roles of API tokens: ``user`` acts as its own user id, ``service`` for any end user it
+names (its own sessions only), ``admin`` for anyone (deletions, cross-user reads; audited)."""
+
+
+def user_hash(user_id: str) -> str:
+    """The salted SHA-256 under which a deleted user is remembered (tombstones, audit targets)."""
+    return hashlib.sha256(b"trustrec-user:" + user_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest stored for an API token (the token itself is never stored)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Store:
@@ -52,6 +92,8 @@ class Store:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     c.execute(stmt)
+            for trig in _TRIGGERS:
+                c.execute(trig)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -189,6 +231,139 @@ class Store:
             }
         self.compact()
         return counts
+
+    def forget_user(self, user_id: str, session_ids: Iterable[str] = ()) -> dict[str, int]:
+        """The access-control side of deleting a user: their tokens and session owner rows go, a
+        tombstone (a hash of the id) stays so training and serving leave the user out from now on.
+        Call before :meth:`delete_user` (which compacts the files).
+
+        Returns:
+            Rows deleted per kind (``tokens``, ``session_owners``) and ``tombstoned`` (1 when new).
+        """
+        sids = [(s,) for s in session_ids]
+        with self._tx() as c:
+            tokens = c.execute("DELETE FROM auth_tokens WHERE user_id=?", (user_id,)).rowcount
+            owners = c.execute("DELETE FROM session_owners WHERE user_id=?", (user_id,)).rowcount
+            for (sid,) in sids:
+                owners += c.execute("DELETE FROM session_owners WHERE session_id=?", (sid,)).rowcount
+            new = c.execute(
+                "INSERT OR IGNORE INTO tombstones(user_hash, deleted_at) VALUES(?, ?)",
+                (user_hash(user_id), time.time()),
+            ).rowcount
+        return {"tokens": tokens, "session_owners": owners, "tombstoned": new}
+
+    def is_tombstoned(self, user_id: str) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM tombstones WHERE user_hash=?", (user_hash(user_id),)).fetchone()
+        return row is not None
+
+    def tombstoned(self, user_ids: Iterable[str]) -> set[str]:
+        """Which of ``user_ids`` were deleted (the tombstone list training and serving read)."""
+        with self._lock:
+            hashes = {h for (h,) in self._conn.execute("SELECT user_hash FROM tombstones")}
+        return {u for u in user_ids if user_hash(u) in hashes} if hashes else set()
+
+    def count_tombstones(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM tombstones").fetchone()[0])
+
+    # ---------------------------------------------------------------- access control
+    def add_token(self, token_id: str, hashed: str, principal: str, role: str, user_id: str | None) -> None:
+        """Store a token's hash with its principal and role (the token itself is never stored)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO auth_tokens(token_id,token_hash,principal,role,user_id,created) VALUES(?,?,?,?,?,?)",
+                (token_id, hashed, principal, role, user_id, time.time()),
+            )
+
+    def token(self, hashed: str) -> dict[str, Any] | None:
+        """The live (not revoked) token with this hash: ``token_id``, ``principal``, ``role``, ``user_id``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT token_id,principal,role,user_id,created FROM auth_tokens WHERE token_hash=? AND revoked IS NULL",
+                (hashed,),
+            ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("token_id", "principal", "role", "user_id", "created"), row, strict=True))
+
+    def tokens(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Every token (hash left out), oldest first; only a user's when ``user_id`` is given."""
+        q = "SELECT token_id,principal,role,user_id,created,revoked FROM auth_tokens"
+        args: tuple[Any, ...] = ()
+        if user_id is not None:
+            q, args = q + " WHERE user_id=?", (user_id,)
+        with self._lock:
+            rows = self._conn.execute(q + " ORDER BY created, token_id", args).fetchall()
+        keys = ("token_id", "principal", "role", "user_id", "created", "revoked")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke one token by id (or by principal: all of its tokens). Returns False when none was live."""
+        with self._tx() as c:
+            n = c.execute(
+                "UPDATE auth_tokens SET revoked=? WHERE (token_id=? OR principal=?) AND revoked IS NULL",
+                (time.time(), token_id, token_id),
+            ).rowcount
+        return n > 0
+
+    def claim_session(self, session_id: str, owner: str, user_id: str | None) -> bool:
+        """Bind a new session to its owner. Returns False when the session already had an owner."""
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO session_owners(session_id,owner,user_id,created) VALUES(?,?,?,?)",
+                (session_id, owner, user_id, time.time()),
+            )
+            return cur.rowcount == 1
+
+    def session_owner(self, session_id: str) -> tuple[str, str | None] | None:
+        """``(owner, user_id)`` of a session, or None when no principal owns it."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT owner,user_id FROM session_owners WHERE session_id=?", (session_id,)
+            ).fetchone()
+        return (str(row[0]), row[1]) if row else None
+
+    def bind_session_user(self, session_id: str, user_id: str) -> None:
+        """Record the end user of a session that had none yet (a cold-start session that named one)."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE session_owners SET user_id=? WHERE session_id=? AND user_id IS NULL", (user_id, session_id)
+            )
+
+    def audit(self, principal: str, role: str, action: str, target: str, outcome: str = "allowed") -> None:
+        """Append one row to the audit log (the table refuses updates and deletes)."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO audit_log(at,principal,role,action,target,outcome) VALUES(?,?,?,?,?,?)",
+                (time.time(), principal, role, action, target, outcome),
+            )
+
+    def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Audit rows, oldest first (the last ``limit`` when given)."""
+        q = "SELECT rowid,at,principal,role,action,target,outcome FROM audit_log ORDER BY rowid"
+        with self._lock:
+            rows = self._conn.execute(q).fetchall()
+        keys = ("id", "at", "principal", "role", "action", "target", "outcome")
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        return out[-limit:] if limit else out
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every table (the security check compares them before and after an attack)."""
+        tables = (
+            "items",
+            "users",
+            "interactions",
+            "feedback",
+            "auth_tokens",
+            "session_owners",
+            "audit_log",
+            "tombstones",
+        )
+        with self._lock:
+            return {t: int(self._conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in tables}
 
     def compact(self) -> None:
         """Checkpoint and truncate the WAL, then VACUUM so freed pages leave the files."""

@@ -5,7 +5,10 @@ The API is served by the real ``trustrec serve --no-llm`` command in a subproces
 started and stopped here), over a private workspace: the real data, models, index and caches are
 linked in, the SQLite store and session files are the workspace's own, so nothing here writes into
 the developer's store. The served recommender is template-only (no LLM), which keeps the HTTP
-figures about the server, not about text generation.
+figures about the server, not about text generation. With ``auth = "token"`` (the default) the server
+runs with ``[server.auth] mode = "token"`` and every request carries a valid admin token made in the
+private workspace (:func:`provision_token`), the Gradio queue is joined after a login with it, and the
+rate limit is off (the counts here are load, not abuse; :mod:`evals.security` checks the limit).
 
 Parts (each a function returning plain figures, and a key of :data:`PARTS`):
 
@@ -74,6 +77,7 @@ __all__ = [
     "injection_replies",
     "isolated_workspace",
     "llm_failure_turns",
+    "provision_token",
     "request_bounds",
     "run_http_reliability",
     "serve_api",
@@ -107,6 +111,9 @@ class HttpReliabilityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parts: list[Part] = Field(default_factory=lambda: list(PARTS), description="Which parts to run.")
+    auth: Literal["none", "token"] = Field(
+        "token", description="Serve with bearer tokens (every request sends a valid admin token) or without login."
+    )
     fuzz_examples: int = Field(100, ge=1, le=20_000, description="Hypothesis examples (one request each).")
     fuzz_seed: int = Field(0, description="Seed of the fuzzer (the same seed sends the same requests).")
     sessions: int = Field(10, ge=1, le=500, description="Concurrent chat sessions.")
@@ -188,6 +195,11 @@ class ServedApi:
     log: Path
     started: float
     startup_s: float = 0.0
+    token: str | None = None  # a valid token for a server in token mode (requests send it)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
 
     @property
     def pid(self) -> int:
@@ -248,6 +260,9 @@ def start_server(config: TrustrecConfig, home: Path, *, progress: Progress | Non
     say = progress or (lambda _m: None)
     toml_path = home / "serve.toml"
     data = config.model_dump(mode="json", exclude={"home", "server"}, exclude_defaults=True)
+    auth = config.server.auth.model_dump(mode="json", exclude_defaults=True)
+    if auth:  # host and port go on the command line; the auth settings through the file
+        data["server"] = {"auth": auth}
     toml_path.write_text(_toml(data), encoding="utf-8")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTREC_")}
@@ -263,6 +278,35 @@ def start_server(config: TrustrecConfig, home: Path, *, progress: Progress | Non
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=str(home))
     return ServedApi(f"http://127.0.0.1:{port}", proc, home, log, t0)
+
+
+def provision_token(home: Path, role: str = "admin", *, user_id: str | None = None, name: str | None = None) -> str:
+    """Make a token in the store of workspace ``home`` (as ``trustrec auth add-token`` does) and return it."""
+    from catalog import Store, Workspace
+    from ui.auth import create_token
+
+    with Store(Workspace(home).store_path) as store:
+        return str(create_token(store, role, user_id=user_id, name=name)["token"])
+
+
+def token_config(config: TrustrecConfig, rate_limit_per_minute: int = 0) -> TrustrecConfig:
+    """``config`` with ``[server.auth] mode = "token"`` and the given per-token rate limit."""
+    auth = config.server.auth.model_copy(update={"mode": "token", "rate_limit_per_minute": rate_limit_per_minute})
+    return config.model_copy(update={"server": config.server.model_copy(update={"auth": auth})})
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The request headers that carry ``token`` (none without one)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def web_login(url: str, token: str, username: str = "new", timeout: float = 30.0) -> dict[str, str]:
+    """Log in to the mounted Gradio app with a token (``POST /login``); returns its session cookies."""
+    import httpx
+
+    r = httpx.post(url + "/login", data={"username": username, "password": token}, timeout=timeout)
+    r.raise_for_status()
+    return dict(r.cookies)
 
 
 @contextlib.contextmanager
@@ -494,6 +538,7 @@ def fuzz_api(
     request_timeout_s: float = 180.0,
     deadline_s: float = 1800.0,
     progress: Progress | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Send ``examples`` hypothesis-generated hostile requests to the API at ``url``.
 
@@ -538,7 +583,6 @@ def fuzz_api(
             sent += 1
             counts[outcome] += 1
             statuses[str(status)] += 1
-    headers: dict[str, str] | None = None,
             endpoints.setdefault(" ".join(req.label.split(" ")[:2]), Counter())[outcome] += 1
             if outcome not in ("2xx", "3xx", "4xx", "not_sent") and len(failures) < 10:
                 failures.append({"request": req.label, "method": req.method, "path": req.path[:200],
@@ -582,11 +626,13 @@ def concurrent_chats(
     server_pid: int | None = None,
     request_timeout_s: float = 180.0,
     deadline_s: float = 1800.0,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``sessions`` chat sessions at once through ``POST /v1/chat``, ``turns`` turns each (in order).
 
-    Each session is one thread with its own HTTP connection; half the sessions are known users. A turn
-    counts as an error unless it answers 200 with the session's id and at least one card. Latency is
+    Each session is one thread with its own HTTP connection; half the sessions are known users. The
+    first turn lets the server make the session id (as token mode requires); a turn counts as an error
+    unless it answers 200 with the session's id and at least one card. Latency is
     measured at the client, per turn index; the server's RSS is sampled every 0.2 s while the sessions
     run (``server_pid``), and its kernel high-water mark (VmHWM, whole process life) is read after.
 
@@ -626,9 +672,9 @@ def concurrent_chats(
                     r = client.post("/v1/chat", json=body)
                     dt = time.perf_counter() - t0
                     data = r.json() if r.status_code == 200 else {}
+                    sid = sid or data.get("session_id")
                     ok = r.status_code == 200 and data.get("session_id") == sid and len(data.get("cards", [])) > 0
                     why = f"status {r.status_code}: {r.text[:120]}" if not ok else ""
-    headers: dict[str, str] | None = None,
                 except (httpx.HTTPError, ValueError) as e:
                     dt, ok, why = time.perf_counter() - t0, False, f"{type(e).__name__}: {e}"
                 with guard:
@@ -672,7 +718,6 @@ def concurrent_chats(
     }
 
 
-                    sid = sid or data.get("session_id")
 # ------------------------------------------------------------------------------------- llm failure
 
 
@@ -876,8 +921,12 @@ def request_bounds(
     message_cap: int = 2000,
     queue_burst: int = 100,
     request_timeout_s: float = 180.0,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """Probe the API's bounds: body limit, message cap, field bounds, the Gradio queue's size.
+
+    With ``token`` (a server in token mode) every request carries it and the queue is joined after a
+    login to the app with it.
 
     - a JSON body of exactly ``body_limit`` bytes (whitespace padding) is served; one byte more is
       refused with 413, also when sent chunked (no Content-Length);
@@ -907,7 +956,7 @@ def request_bounds(
         core = json.dumps({"message": "recommend 3 movies"})  # the server makes the session
         return (core + " " * (size - len(core))).encode()
 
-    with httpx.Client(base_url=url, timeout=request_timeout_s) as client:
+    with httpx.Client(base_url=url, timeout=request_timeout_s, headers=bearer(token)) as client:
         js = {"content-type": "application/json"}
         probe("body_at_limit", 200, "POST", "/v1/chat", content=padded(body_limit), headers=js)
         probe("body_over_limit", 413, "POST", "/v1/chat", content=padded(body_limit + 1), headers=js)
@@ -926,7 +975,8 @@ def request_bounds(
     except ValueError:
         cap_seen = None
     body_seen = re.search(r"over (\d+) bytes", probes["body_over_limit"]["detail"])
-    results = asyncio.run(_queue_burst(url, queue_burst, request_timeout_s))
+    cookies = web_login(url, token) if token else None
+    results = asyncio.run(_queue_burst(url, queue_burst, request_timeout_s, cookies))
     accepted = sum(1 for s, _ in results if s == 200)
     full = [t for s, t in results if s == 503 and "Queue is full" in t]
     m = re.search(r"Max size is (\d+)", full[0]) if full else None
@@ -1134,12 +1184,17 @@ def run_http_reliability(
     served: ServedApi | None = None
     try:
         if http_parts:  # start the subprocess first: it becomes healthy while the in-process part runs
-            served = start_server(config, isolated_workspace(real, work / "server-home"), progress=say)
+            home = isolated_workspace(real, work / "server-home")
+            token = provision_token(home, "admin", name="reliability-http") if cfg.auth == "token" else None
+            serve_cfg = token_config(config) if token else config  # rate limit off: this is load, not abuse
+            served = start_server(serve_cfg, home, progress=say)
+            served.token = token
+            say(f"authentication: {'bearer token (admin)' if token else 'none'}")
         if "llm_failure" in parts and run.time_left("llm_failure"):
             run.metrics["llm_failure"] = _llm_part(config, work, cfg, say)
         if served is not None:
             served.wait_healthy(cfg.startup_timeout_s, say)
-            run.metrics["server"] = {"startup_s": round(served.startup_s, 2), "pid": served.pid}
+            run.metrics["server"] = {"startup_s": round(served.startup_s, 2), "pid": served.pid, "auth": cfg.auth}
             _http_parts(served, http_parts, run, config)
             run.metrics["healthy_after"] = _healthy(served.url, timeout=60)
             if served.process.poll() is not None:
@@ -1208,5 +1263,5 @@ def _http_parts(served: ServedApi, parts: set[Part], run: _Run, config: Trustrec
         say(f"bounds: body limit, message cap, field bounds, a burst of {cfg.queue_burst} Gradio queue joins")
         run.metrics["bounds"] = request_bounds(
             url, body_limit=cfg.body_limit, message_cap=config.agent.understand.safety.max_message_chars,
-            queue_burst=cfg.queue_burst, request_timeout_s=cfg.request_timeout_s,
+            queue_burst=cfg.queue_burst, request_timeout_s=cfg.request_timeout_s, token=served.token,
         )  # fmt: skip

@@ -1381,3 +1381,33 @@ def check_reliability_http(params: dict[str, Any], ctx: SuiteContext) -> dict[st
             "series": {"requests": [fz.get(k, 0) for k in keys]},
         }
     return {"metrics": m, "artifacts": artifacts, "notes": res["notes"]}
+
+
+# ---------------------------------------------------------------------------------- check: security
+
+
+def check_security(params: dict[str, Any], ctx: SuiteContext) -> dict[str, Any]:
+    """The attack suite (:mod:`evals.security`): every endpoint of a real token-mode ``trustrec serve``
+    with no token, bad tokens, other users' and services' tokens, guessed sessions and non-admin tokens
+    on admin endpoints. Metrics: ``attempts``, ``breaches``, ``store_changed``, ``controls_failed``, ``rate_limit``.
+    """
+    from evals.security import run_security_check
+
+    return run_security_check(params, ctx)
+
+
+register_check("security", check_security)
+
+
+# ------------------------------------------------------------------------------ check: faithfulness
+
+
+@_check("faithfulness")
+def check_faithfulness(params: dict[str, Any], ctx: SuiteContext) -> dict[str, Any]:
+    """Chat sessions (warm, cold-start, constrained) with every shown explanation re-verified claim by
+    claim (:mod:`evals.faithfulness`). Params: ``sessions``, ``n``, ``seed``, ``samples``, ``llm``.
+    Metrics: ``shown``, ``false_claims``, ``false_claim_rate``, ``llm_share``, ``llm_first_try_pass_rate``.
+    """
+    from evals.faithfulness import run_faithfulness_check
+
+    return run_faithfulness_check(params, ctx)

@@ -69,21 +69,47 @@ def test_fuzzer_reports_server_errors() -> None:
     assert res["healthy_after"] is True
 
 
+def test_token_mode_reaches_the_subprocess_config(tmp_path: Path) -> None:
+    from agent.config import TrustrecConfig
+    from catalog import Store, Workspace
+    from catalog.store import token_hash
+
+    cfg = rh.token_config(TrustrecConfig.model_validate({}), rate_limit_per_minute=7)
+    data = cfg.model_dump(mode="json", exclude={"home", "server"}, exclude_defaults=True)
+    data["server"] = {"auth": cfg.server.auth.model_dump(mode="json", exclude_defaults=True)}
+    back = TrustrecConfig.model_validate(tomllib.loads(rh._toml(data)))
+    assert back.server.auth.mode == "token" and back.server.auth.rate_limit_per_minute == 7
+    token = rh.provision_token(tmp_path, "admin")
+    with Store(Workspace(tmp_path).store_path) as s:
+        assert s.token(token_hash(token))["role"] == "admin"  # type: ignore[index]
+    assert rh.bearer(token) == {"Authorization": f"Bearer {token}"} and rh.bearer(None) == {}
+
+
 # ------------------------------------------------------------------------------------- real server
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rh.ServedApi]:
+@pytest.fixture(scope="module", params=["token", "none"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[rh.ServedApi]:
+    """A real server in each auth mode: token (requests carry a valid admin token) and none (loopback demo)."""
     from agent.config import load_config
 
     cfg = load_config()
-    home = rh.isolated_workspace(cfg.workspace().home, tmp_path_factory.mktemp("http-server"))
+    home = rh.isolated_workspace(cfg.workspace().home, tmp_path_factory.mktemp(f"http-server-{request.param}"))
+    token = None
+    if request.param == "token":
+        token = rh.provision_token(home, "admin")
+        cfg = rh.token_config(cfg)
     with rh.serve_api(cfg, home) as s:
+        s.token = token
+        if token:  # the server really checks: no token, no answer
+            import httpx
+
+            assert httpx.post(s.url + "/v1/recommend", json={"n": 1}, timeout=60).status_code == 401
         yield s
     assert s.process.poll() is not None  # stopped
 
 
 @pytest.mark.slow
 def test_concurrent_sessions_have_no_errors(served: rh.ServedApi) -> None:
-    res = rh.concurrent_chats(served.url, 6, 2, server_pid=served.pid)
+    res = rh.concurrent_chats(served.url, 6, 2, server_pid=served.pid, headers=served.headers)
     assert res["errors"] == 0, res["error_examples"]
     assert res["turns_total"] == 12
     lat = res["latency_s"]
@@ -96,7 +122,7 @@ def test_concurrent_sessions_have_no_errors(served: rh.ServedApi) -> None:
 
 @pytest.mark.slow
 def test_fuzzed_requests_never_get_5xx_or_dropped(served: rh.ServedApi) -> None:
-    res = rh.fuzz_api(served.url, 60, seed=3)
+    res = rh.fuzz_api(served.url, 60, seed=3, headers=served.headers)
     assert res["examples"] == 60
     assert res["5xx"] == 0 and res["dropped"] == 0 and res["timeout"] == 0, res["failures"]
     assert res["2xx"] + res["4xx"] + res["not_sent"] == 60
@@ -108,7 +134,7 @@ def test_fuzzed_requests_never_get_5xx_or_dropped(served: rh.ServedApi) -> None:
 def test_injection_payloads_never_echo_the_canary(served: rh.ServedApi) -> None:
     from agent.safety import load_injections
 
-    res = rh.injection_replies(served.url)
+    res = rh.injection_replies(served.url, headers=served.headers)
     assert res["payloads"] == len(load_injections()) > 0
     assert res["errors"] == 0 and res["answered"] + res["refused"] == res["payloads"]
     assert res["canary_leaks"] == 0, res["leaks"]
@@ -131,7 +157,7 @@ def test_bounds_body_message_fields_and_queue(served: rh.ServedApi) -> None:
     from agent.config import load_config
 
     cap = load_config().agent.understand.safety.max_message_chars
-    res = rh.request_bounds(served.url, message_cap=cap, queue_burst=100)
+    res = rh.request_bounds(served.url, message_cap=cap, queue_burst=100, token=served.token)
     bad = {k: v for k, v in res.items() if isinstance(v, dict) and "ok" in v and not v["ok"]}
     assert res["unexpected"] == 0, bad
     assert res["body_limit_seen"] == 64 * 1024 and res["message_cap_seen"] == cap

@@ -7,8 +7,15 @@ Endpoints (all JSON, OpenAPI at ``/openapi.json``, docs at ``/docs``):
 - ``POST /v1/explain``: why one item for a session's user.
 - ``POST /v1/feedback``: a like, dislike, rating... stored durably, idempotent by ``event_id``.
 - ``GET /v1/profile/{session_id}``, ``PATCH`` (set constraints), ``DELETE`` (forget a part).
-- ``DELETE /v1/users/{user_id}``: erase a user's data and sessions.
+- ``DELETE /v1/users/{user_id}``: erase a user's data, tokens and sessions (admin in token mode).
+- ``GET /v1/users/{user_id}/export``: everything stored about a user, as JSON (the user or an admin).
 - ``GET /healthz``.
+
+Authentication and authorization (:mod:`ui.auth`): with ``[server.auth] mode = "token"`` every
+``/v1`` route needs ``Authorization: Bearer <token>`` (401 otherwise, 429 past the per-token rate
+limit); a ``user`` token acts only as its own user and its own sessions (404 for anything else), a
+``service`` token for any user it names but only on its own sessions, an ``admin`` token for anyone
+(audited). ``mode = "none"`` (loopback only) leaves every route open, as on a local demo.
 
 Bad input never yields a 5xx: 422 names the field, 404 an unknown item or user, 413 a body over
 :data:`MAX_BODY_BYTES` or a message over the recommender's length cap.
@@ -17,23 +24,38 @@ Bad input never yields a 5xx: 422 names the field, 404 an unknown item or user, 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.reply import ItemCard, Reply
 from catalog import FeedbackEvent, FeedbackKind
+from ui.auth import Access, AccessPolicy
 
 if TYPE_CHECKING:
+    from agent.config import AuthConfig
     from agent.recommender import Recommender
 
 __all__ = ["MAX_BODY_BYTES", "BodySizeLimit", "create_api"]
 
 MAX_BODY_BYTES = 64 * 1024
+WEB_LOGIN_MESSAGE = (
+    "Log in with your user id (service and admin tokens: any user id, or 'new' for a new user) and, "
+    "as the password, a token from `trustrec auth add-token`."
+)
 Id = Field(min_length=1, max_length=128)
+
+
+def _access(request: Request) -> Access:
+    """The one authorization dependency of every ``/v1`` route (the app's :class:`ui.auth.AccessPolicy`)."""
+    policy: AccessPolicy = request.app.state.access_policy
+    return policy.access(request)
+
+
+Acc = Annotated[Access, Depends(_access)]  # the same (cached per request) object inside each route
 
 
 class _In(BaseModel):
@@ -112,6 +134,19 @@ class DeleteUserResponse(BaseModel):
     deleted: dict[str, int]
 
 
+class ExportResponse(BaseModel):
+    """Everything stored about one user."""
+
+    user_id: str
+    deleted: bool = Field(description="The user was deleted (tombstoned): their history is no longer used.")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Catalog attributes (age, ...).")
+    history: list[dict[str, Any]] = Field(default_factory=list, description="Interactions the recommender uses.")
+    stored_interactions: list[dict[str, Any]] = Field(default_factory=list)
+    feedback: list[dict[str, Any]] = Field(default_factory=list)
+    sessions: list[dict[str, Any]] = Field(default_factory=list, description="Each session's preference memory.")
+    tokens: list[dict[str, Any]] = Field(default_factory=list, description="API tokens (ids and roles; no secrets).")
+
+
 class BodySizeLimit:
     """Pure ASGI middleware: refuse request bodies over ``limit`` bytes under ``prefix`` with 413.
 
@@ -162,17 +197,23 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-def create_api(recommender: Recommender, *, ui: bool = True) -> FastAPI:
+def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | None = None) -> FastAPI:
     """The HTTP API for ``recommender``, with the Gradio app mounted at ``/`` when ``ui``.
 
     Args:
         recommender: A built recommender, shared by all requests.
         ui: Mount the browser app (``ui.app.build_app``) at ``/``.
+        auth: Authentication settings (default: ``recommender.engine.config.server.auth``).
+
+    Access follows ``[server.auth]`` (:class:`ui.auth.AccessPolicy`): every
+    ``/v1`` route depends on the policy, which authenticates (token mode) and decides which users
+    and sessions the caller may touch.
     """
     from agent.safety import MessageTooLong
 
     rec = recommender
     users = rec.engine.dataset.user_index
+    policy = AccessPolicy(rec, auth or rec.engine.config.server.auth)
     api = FastAPI(
         title="trustrec API",
         version="1",
@@ -197,11 +238,6 @@ def create_api(recommender: Recommender, *, ui: bool = True) -> FastAPI:
     async def _missing(_r: Request, e: KeyError) -> JSONResponse:
         return JSONResponse({"detail": str(e.args[0]) if e.args else "not found"}, status_code=404)
 
-    def known_user(user_id: str | None) -> str | None:
-        if user_id is not None and user_id not in users:
-            raise HTTPException(404, f"unknown user_id {user_id!r}; omit user_id for a new user (cold start)")
-        return user_id
-
     def known_item(item_id: str) -> str:
         if rec.engine.item_idx(item_id) is None:
             raise HTTPException(404, f"unknown item_id {item_id!r}")
@@ -219,62 +255,92 @@ def create_api(recommender: Recommender, *, ui: bool = True) -> FastAPI:
             "llm": eng.config.llm.backend if eng.llm is not None else "none (templates)",
         }
 
-    @api.post("/v1/chat", response_model=Reply, tags=["chat"])
-    def chat(body: ChatRequest) -> Reply:
-        """One chat turn. Continue a conversation by sending the returned ``session_id`` back."""
-        sid = body.session_id or f"api-{uuid.uuid4().hex}"
-        return rec.chat(sid, body.message, known_user(body.user_id))
+    api.state.access_policy = policy
+    # every /v1 route depends on the policy: authentication (token mode) cannot be forgotten on one of them
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(_access)])
 
-    @api.post("/v1/recommend", response_model=RecommendResponse, tags=["chat"])
-    def recommend(body: RecommendRequest) -> RecommendResponse:
+    @v1.post("/chat", response_model=Reply, tags=["chat"])
+    def chat(body: ChatRequest, acc: Acc) -> Reply:
+        """One chat turn. Continue a conversation by sending the returned ``session_id`` back."""
+        sid, user = acc.session(body.session_id, acc.user(body.user_id), create=True)
+        return rec.chat(sid or f"api-{uuid.uuid4().hex}", body.message, user)
+
+    @v1.post("/recommend", response_model=RecommendResponse, tags=["chat"])
+    def recommend(body: RecommendRequest, acc: Acc) -> RecommendResponse:
         """``n`` recommendations for a user (or a new user), each with trust and an explanation."""
-        reply = rec.recommend(known_user(body.user_id), body.n, body.session_id)
+        sid, user = acc.session(body.session_id, acc.user(body.user_id), create=True)
+        reply = rec.recommend(user, body.n, sid)
         return RecommendResponse(
-            session_id=reply.session_id, user_id=body.user_id, items=reply.cards,
+            session_id=reply.session_id, user_id=user, items=reply.cards,
             list_report=reply.list_report, notes=reply.notes,
         )  # fmt: skip
 
-    @api.post("/v1/explain", response_model=ItemCard, tags=["chat"])
-    def explain(body: ExplainRequest) -> ItemCard:
+    @v1.post("/explain", response_model=ItemCard, tags=["chat"])
+    def explain(body: ExplainRequest, acc: Acc) -> ItemCard:
         """Why one item for this user, as if it were recommended now (attributions, trust, explanation)."""
-        sid = body.session_id or f"api-{uuid.uuid4().hex}"
-        return rec.explain(sid, known_item(body.item_id), known_user(body.user_id))
+        sid, user = acc.session(body.session_id, acc.user(body.user_id), create=False)
+        return rec.explain(sid or f"api-{uuid.uuid4().hex}", known_item(body.item_id), user)
 
-    @api.post("/v1/feedback", response_model=FeedbackResponse, tags=["feedback"])
-    def feedback(body: FeedbackRequest) -> FeedbackResponse:
-        """Store feedback durably and apply it to the session at once (idempotent by ``event_id``)."""
+    @v1.post("/feedback", response_model=FeedbackResponse, tags=["feedback"])
+    def feedback(body: FeedbackRequest, acc: Acc) -> FeedbackResponse:
+        """Store feedback durably and apply it to the session at once (idempotent by ``event_id``).
+
+        In token mode the session must be one the caller made (through chat or recommend)."""
+        sid, user = acc.session(body.session_id, acc.user(body.user_id, known=False), create=False)
         event_id = body.event_id or f"api-{uuid.uuid4().hex}"
         ev = FeedbackEvent(
-            event_id=event_id, session_id=body.session_id, user_id=body.user_id,
+            event_id=event_id, session_id=sid or body.session_id, user_id=user,
             item_id=known_item(body.item_id), kind=body.kind, value=body.value,
         )  # fmt: skip
         return FeedbackResponse(event_id=event_id, stored=rec.feedback(ev))
 
-    @api.get("/v1/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
-    def profile(session_id: str) -> dict[str, Any]:
+    def own_session(acc: Access, session_id: str) -> str:
+        if len(session_id) > 128:  # validated before the owner lookup (422, as in mode none)
+            raise ValueError("session_id must be a non-empty string of at most 128 characters")
+        return acc.session(session_id, None, create=False)[0] or session_id
+
+    @v1.get("/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
+    def profile(session_id: str, acc: Acc) -> dict[str, Any]:
         """The preference memory of a session (constraints, likes, dislikes, shown items)."""
-        return rec.profile(session_id)
+        return rec.profile(own_session(acc, session_id))
 
-    @api.patch("/v1/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
-    def edit_profile(session_id: str, constraints: dict[str, Any]) -> dict[str, Any]:
+    @v1.patch("/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
+    def edit_profile(session_id: str, constraints: dict[str, Any], acc: Acc) -> dict[str, Any]:
         """Set constraint fields (e.g. ``{"year_min": 1980, "exclude_categories": ["Horror"]}``)."""
-        return rec.edit_profile(session_id, **constraints)
+        return rec.edit_profile(own_session(acc, session_id), **constraints)
 
-    @api.delete("/v1/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
+    @v1.delete("/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
     def clear_profile(
         session_id: str,
+        acc: Acc,
         part: Literal["constraints", "likes", "dislikes", "not_interested", "ratings", "feedback", "all"] = "all",
     ) -> dict[str, Any]:
         """Forget part of a session's memory."""
-        return rec.clear_profile(session_id, part)
+        return rec.clear_profile(own_session(acc, session_id), part)
 
-    @api.delete("/v1/users/{user_id}", response_model=DeleteUserResponse, tags=["privacy"])
-    def delete_user(user_id: str) -> DeleteUserResponse:
-        """Erase a user: stored rows and every session, leaving no trace in the files."""
+    @v1.delete("/users/{user_id}", response_model=DeleteUserResponse, tags=["privacy"])
+    def delete_user(user_id: str, acc: Acc) -> DeleteUserResponse:
+        """Erase a user: stored rows, tokens, every session, leaving no trace in the files; a tombstone
+        keeps the next training from using them, and their history is no longer used or shown."""
+        from catalog.store import user_hash
+
+        if len(user_id) > 128:
+            raise ValueError("user_id must be a non-empty string of at most 128 characters")
+        acc.admin(f"user#{user_hash(user_id)[:16]}")
         counts = rec.delete_user(user_id)
         if user_id not in users and not any(counts.values()):
             raise HTTPException(404, f"unknown user_id {user_id!r}: nothing stored for this user")
         return DeleteUserResponse(user_id=user_id, deleted=counts)
+
+    @v1.get("/users/{user_id}/export", response_model=ExportResponse, tags=["privacy"])
+    def export_user(user_id: str, acc: Acc) -> ExportResponse:
+        """Everything stored about a user, as JSON (the user themself or an admin)."""
+        if len(user_id) > 128:
+            raise ValueError("user_id must be a non-empty string of at most 128 characters")
+        acc.self_or_admin(user_id)
+        return _export(rec, user_id)
+
+    api.include_router(v1)
 
     if ui:
         import gradio as gr
@@ -282,8 +348,39 @@ def create_api(recommender: Recommender, *, ui: bool = True) -> FastAPI:
         from ui.app import APP_CSS, app_theme, build_app
 
         cfg = rec.engine.config.server
+        login: dict[str, Any] = {}
+        if policy.enabled:  # the same tokens log in to the app: user id as the name, the token as the password
+            login = {"auth": policy.web_login, "auth_message": WEB_LOGIN_MESSAGE}
         api = gr.mount_gradio_app(
-            api, build_app(rec), path="/", server_name=cfg.host, server_port=cfg.port, theme=app_theme(),
-            css=APP_CSS, footer_links=["api"], allowed_paths=[], ssr_mode=False, run_history=False,
+            api, build_app(rec, access=policy if policy.enabled else None), path="/", server_name=cfg.host,
+            server_port=cfg.port, theme=app_theme(), css=APP_CSS, footer_links=["api"], allowed_paths=[],
+            ssr_mode=False, run_history=False, **login,
         )  # fmt: skip
     return api
+
+
+def _export(rec: Recommender, user_id: str) -> ExportResponse:
+    """Everything stored about ``user_id``: catalog attributes and history (unless deleted), store rows,
+    feedback, each session's memory and the user's API tokens (ids and roles, never hashes)."""
+    e = rec.engine
+    deleted = user_id in e.tombstoned or e.store.is_tombstoned(user_id)
+    idx = e.dataset.user_index.get(user_id)
+    attributes: dict[str, Any] = {}
+    history: list[dict[str, Any]] = []
+    if idx is not None and not deleted:
+        attributes = dict(e.dataset.users[idx].attributes)
+        df = e.dataset.interactions
+        rows = df.loc[df["user_idx"] == idx, ["item_id", "kind", "value", "timestamp"]].astype(object)
+        for item_id, kind, value, ts in rows.itertuples(index=False, name=None):
+            history.append({
+                "item_id": str(item_id), "title": e.vocab.label(str(item_id)), "kind": str(kind),
+                "value": None if value is None or value != value else float(value), "timestamp": float(ts),
+            })  # fmt: skip
+    return ExportResponse(
+        user_id=user_id, deleted=deleted, attributes=attributes, history=history,
+        stored_interactions=[i.model_dump(mode="json") for i in e.store.interactions(user_id)],
+        feedback=[f.model_dump(mode="json") for f in e.store.feedback(user_id=user_id)],
+        sessions=[rec.profile(sid) for sid in rec.sessions_of(user_id)],
+        tokens=[{k: t[k] for k in ("token_id", "principal", "role", "created", "revoked")}
+                for t in e.store.tokens(user_id=user_id)],
+    )  # fmt: skip

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from catalog import FeedbackEvent, FeedbackKind
+from ui.auth import NEW_USER_LOGIN, web_login_user
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from agent.recommender import Recommender
+    from ui.auth import AccessPolicy
 
 __all__ = ["APP_CSS", "CONCURRENCY_LIMIT", "EXAMPLES", "NEW_USER", "QUEUE_MAX_SIZE", "app_theme", "build_app"]
 
@@ -34,10 +36,10 @@ NEW_USER = "new"
 QUEUE_MAX_SIZE = 64  # pending events beyond this are refused (the page shows "queue full")
 CONCURRENCY_LIMIT = 4  # chat turns run at once; more wait in the queue
 MAX_KEPT_MESSAGES = 60  # transcript messages kept in the browser's storage
-EXAMPLES = [
-    "Recommend 5 movies for tonight",
 MAX_ONBOARDING_CHIPS = 6  # buttons for the titles offered to a new person (agent.onboarding offers 5)
 COLD_START_BASIS = "popularity within your constraints"
+EXAMPLES = [
+    "Recommend 5 movies for tonight",
     "A sci-fi movie from the 80s, no horror",
     "Something like Star Wars",
     "Why the second one?",
@@ -77,10 +79,10 @@ APP_CSS = """
 .tr-mem ul {margin: 0 0 4px 18px; padding: 0; font-size: .85rem;}
 .tr-mem .tr-none {color: #9ca3af; font-size: .85rem;}
 .tr-status {font-size: .85rem; color: #374151; min-height: 1.2em;}
-"""
-
 .tr-basis {font-size: .78rem; color: #1e3a8a; background: #eff6ff; border-radius: 6px; padding: 3px 7px;}
 .tr-onboard-hint {font-size: .85rem; color: #374151;}
+"""
+
 
 def app_theme() -> gr.themes.Base:
     """The app's theme (Gradio 6 takes themes and CSS at launch/mount time, not in ``Blocks``)."""
@@ -120,13 +122,13 @@ def card_html(card: dict[str, Any]) -> str:
         stats.append(f"calibrated confidence {100 * conf:.0f}%")
     if trust.get("uncertainty") is not None:
         stats.append(f"uncertainty {trust['uncertainty']:.2f}")
+    basis = [str(b) for b in (trust.get("basis") or []) if str(b).strip()]
     if trust.get("cold_start"):
         basis_html = f'<div class="tr-basis">{_e(cold_start_words(basis))}</div>'
     elif basis:
         basis_html = f'<div class="tr-basis">{_e("rests on: " + "; ".join(basis))}</div>'
     else:
         basis_html = ""
-    basis = [str(b) for b in (trust.get("basis") or []) if str(b).strip()]
     desc = f'<div class="tr-desc">{_e(card["description"])}</div>' if card.get("description") else ""
     writer = "written by the LLM" if card.get("writer") == "llm" else "template explanation"
     grounded = " · grounded ✓" if card.get("grounded", True) else " · not grounded"
@@ -142,8 +144,6 @@ def card_html(card: dict[str, Any]) -> str:
     )
 
 
-def cards_html(cards: list[dict[str, Any]]) -> str:
-    if not cards:
 def cold_start_words(basis: list[str]) -> str:
     """The cold-start flag in words: what a recommendation for someone new rests on."""
     return "new to you: this rests on " + ("; ".join(basis) if basis else COLD_START_BASIS)
@@ -161,6 +161,8 @@ def chip_label(item: dict[str, Any]) -> str:
     return f"{item['title']} ({item['year']})" if item.get("year") else str(item["title"])
 
 
+def cards_html(cards: list[dict[str, Any]]) -> str:
+    if not cards:
         return '<div class="tr-empty">Recommendations appear here, each with its evidence and a trust badge.</div>'
     return '<div class="tr-cards">' + "".join(card_html(c) for c in cards) + "</div>"
 
@@ -204,13 +206,13 @@ def shap_figure(card: dict[str, Any] | None) -> Figure | None:
         vals = [v for _, v in rows]
         ax.barh([r[0] for r in rows], vals, color=["#22c55e" if v >= 0 else "#ef4444" for v in vals])
         ax.axvline(0, color="#9ca3af", linewidth=0.8)
-    ax.set_title(f"Why #{card['position']}: {card['title'][:48]}", fontsize=10, loc="left")
-    ax.set_xlabel("SHAP contribution to the score (green raises, red lowers)", fontsize=8)
         if not any(abs(v) > 1e-9 for v in vals):
             ax.text(0.5, 0.02, "all attributions are 0: the score rests on the prior", transform=ax.transAxes,
                     ha="center", fontsize=8, color="#6b7280")  # fmt: skip
     else:
         ax.text(0.5, 0.5, "no attributions for this item", transform=ax.transAxes, ha="center", fontsize=9)
+    ax.set_title(f"Why #{card['position']}: {card['title'][:48]}", fontsize=10, loc="left")
+    ax.set_xlabel("SHAP contribution to the score (green raises, red lowers)", fontsize=8)
     ax.tick_params(labelsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -220,7 +222,13 @@ def shap_figure(card: dict[str, Any] | None) -> Figure | None:
 
 # ---------------------------------------------------------------------------------------- state
 def _new_state(user_id: str | None = None) -> dict[str, Any]:
-    return {"session_id": f"web-{uuid.uuid4().hex}", "user_id": user_id, "messages": [], "cards": [], "turns": {}}
+    logged_in, login = web_login_user()
+    if logged_in:  # token mode: the app acts only as the logged-in user
+        user_id = login
+    return {
+        "session_id": f"web-{uuid.uuid4().hex}", "user_id": user_id, "messages": [], "cards": [], "turns": {},
+        "onboarding": [],
+    }  # fmt: skip
 
 
 def _valid_state(st: Any) -> dict[str, Any]:
@@ -232,6 +240,38 @@ def _valid_state(st: Any) -> dict[str, Any]:
         if isinstance(st.get(key), kind):
             out[key] = st[key]
     return out
+
+
+def _state_guard(access: AccessPolicy | None) -> Any:
+    """The browser-state check of the app's events: as is in mode none; in token mode every state acts
+    as the logged-in user, on a session bound to that login (another login's session starts afresh)."""
+    if access is None:
+        return _valid_state
+
+    def valid(st: Any) -> dict[str, Any]:
+        out = _valid_state(st)
+        login = web_login_user()[1]
+        if out["user_id"] != login:
+            out = _new_state(login)
+        try:
+            access.web_session(out["session_id"], login or NEW_USER_LOGIN)
+        except KeyError:
+            out = _new_state(login)
+            access.web_session(out["session_id"], login or NEW_USER_LOGIN)
+        return out
+
+    return valid
+
+
+def _api_user(access: AccessPolicy | None, session_id: str, user_id: str) -> str | None:
+    """The user an app API call (``chat``, ``feedback``) acts as; in token mode the login, on its own sessions."""
+    if access is None:
+        return user_id or None
+    login = web_login_user()[1]
+    if user_id and user_id != login:
+        raise ValueError(f"unknown user_id {user_id!r}")
+    access.web_session(session_id, login or NEW_USER_LOGIN)
+    return login
 
 
 def _browser_secret(rec: Recommender) -> str:
@@ -258,6 +298,8 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
 
     Args:
         recommender: A built :class:`agent.Recommender`, shared by every browser session.
+        access: Token mode (``ui.auth.AccessPolicy``, with Gradio's login): every event acts as the
+            logged-in user and the "Who is chatting?" picker is hidden. None: the local demo.
 
     Returns:
         A ``gr.Blocks`` with its queue configured (``max_size`` and a concurrency limit). Launch it
@@ -267,6 +309,7 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
 
     rec = recommender
     secret = _browser_secret(rec)
+    _valid_state = _state_guard(access)  # shadows the module's check for every event below
 
     def profile_of(st: dict[str, Any]) -> dict[str, Any]:
         return rec.profile(st["session_id"])
@@ -281,6 +324,16 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
                 return c
         return st["cards"][0] if st["cards"] else None
 
+    def chip_updates(st: dict[str, Any]) -> tuple[Any, ...]:
+        items = st["onboarding"][:MAX_ONBOARDING_CHIPS]
+        ups = [
+            gr.update(value=chip_label(items[k]), visible=True)
+            if k < len(items)
+            else gr.update(value="", visible=False)
+            for k in range(MAX_ONBOARDING_CHIPS)
+        ]
+        return (onboarding_hint(items), *ups)
+
     def render(st: dict[str, Any], status: str = "") -> tuple[Any, ...]:
         prof = profile_of(st)
         return (
@@ -292,7 +345,20 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
             memory_html(prof),
             json.dumps(prof.get("constraints") or {}, indent=1),
             f'<div class="tr-status">{_e(status)}</div>',
+            *chip_updates(st),
         )
+
+    def take_reply(st: dict[str, Any], msgs: list[dict[str, Any]], reply: Any) -> None:
+        """Put a finished reply into the browser state: transcript, cards, offered titles."""
+        body = reply.text + ("".join(f"\n(note: {n})" for n in reply.notes) if reply.notes else "")
+        msgs[-1] = {"role": "assistant", "content": chat_text(body)}
+        st["messages"] = msgs[-MAX_KEPT_MESSAGES:]
+        st["onboarding"] = [o.model_dump(mode="json") for o in getattr(reply, "onboarding", [])]
+        if reply.cards:
+            st["cards"] = [c.model_dump(mode="json") for c in reply.cards]
+            turns = dict(st["turns"])
+            turns[str(len(st["messages"]) - 1)] = [c.item_id for c in reply.cards]
+            st["turns"] = {k: v for k, v in turns.items() if int(k) < len(st["messages"])}
 
     def on_load(st: Any) -> tuple[Any, ...]:
         st = _valid_state(st)
@@ -309,7 +375,6 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         return render(_new_state(_valid_state(st)["user_id"]), "New conversation started.")
 
     def respond(message: str, st: Any) -> Any:
-    _valid_state = _state_guard(access)  # shadows the module's check for every event below
         st = _valid_state(st)
         text = (message or "").strip()
         if not text:
@@ -324,16 +389,6 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
             for part in rec.stream(st["session_id"], text, st["user_id"]):
                 if isinstance(part, str):
                     acc += part
-    def chip_updates(st: dict[str, Any]) -> tuple[Any, ...]:
-        items = st["onboarding"][:MAX_ONBOARDING_CHIPS]
-        ups = [
-            gr.update(value=chip_label(items[k]), visible=True)
-            if k < len(items)
-            else gr.update(value="", visible=False)
-            for k in range(MAX_ONBOARDING_CHIPS)
-        ]
-        return (onboarding_hint(items), *ups)
-
                     msgs[-1] = {"role": "assistant", "content": chat_text(acc)}
                     yield (gr.skip(), gr.skip(), list(msgs), *skip)
                 else:
@@ -345,21 +400,8 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         except ValueError as e:
             msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
-            *chip_updates(st),
             return
         assert reply is not None
-    def take_reply(st: dict[str, Any], msgs: list[dict[str, Any]], reply: Any) -> None:
-        """Put a finished reply into the browser state: transcript, cards, offered titles."""
-        body = reply.text + ("".join(f"\n(note: {n})" for n in reply.notes) if reply.notes else "")
-        msgs[-1] = {"role": "assistant", "content": chat_text(body)}
-        st["messages"] = msgs[-MAX_KEPT_MESSAGES:]
-        st["onboarding"] = [o.model_dump(mode="json") for o in getattr(reply, "onboarding", [])]
-        if reply.cards:
-            st["cards"] = [c.model_dump(mode="json") for c in reply.cards]
-            turns = dict(st["turns"])
-            turns[str(len(st["messages"]) - 1)] = [c.item_id for c in reply.cards]
-            st["turns"] = {k: v for k, v in turns.items() if int(k) < len(st["messages"])}
-
         take_reply(st, msgs, reply)
         status = "Degraded: the LLM failed, explanations use templates." if reply.degraded else ""
         yield ("", *render(st, status))
@@ -384,6 +426,27 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         verb = {"like": "Liked", "dislike": "Disliked", "not_interested": "Marked not interested:"}[kind]
         out = render(st, f"{verb} {card['title']}. Your next recommendations take it into account.")
         return (*out[:3], gr.skip(), shap_figure(card), *out[5:])
+
+    def on_chip(k: int, st: Any) -> tuple[Any, ...]:
+        """A click on an offered title: a like event for it in this session, then a new list."""
+        st = _valid_state(st)
+        items = st["onboarding"]
+        if not 0 <= k < len(items) or not isinstance(items[k], dict) or "item_id" not in items[k]:
+            return render(st)
+        item = items[k]
+        send_feedback(st, [str(item["item_id"])], FeedbackKind.LIKE)
+        st["onboarding"] = [x for j, x in enumerate(items) if j != k]
+        label = chip_label(item)
+        msgs = [*st["messages"], {"role": "user", "content": chat_text(f"I liked {label}")},
+                {"role": "assistant", "content": "…"}]  # fmt: skip
+        try:
+            reply = rec.chat(st["session_id"], "recommend", st["user_id"])
+        except ValueError as e:
+            return render(st, f"Liked {label}, but the new list failed: {e}")
+        remaining = st["onboarding"]
+        take_reply(st, msgs, reply)
+        st["onboarding"] = remaining  # the other offered titles stay clickable
+        return render(st, f"Liked {label}. Your recommendations now take it into account.")
 
     def on_message_like(st: Any, data: gr.LikeData) -> tuple[Any, ...]:
         st = _valid_state(st)
@@ -427,27 +490,6 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
                     label="Chat", height=430, sanitize_html=True, render_markdown=True, line_breaks=True,
-    def on_chip(k: int, st: Any) -> tuple[Any, ...]:
-        """A click on an offered title: a like event for it in this session, then a new list."""
-        st = _valid_state(st)
-        items = st["onboarding"]
-        if not 0 <= k < len(items) or not isinstance(items[k], dict) or "item_id" not in items[k]:
-            return render(st)
-        item = items[k]
-        send_feedback(st, [str(item["item_id"])], FeedbackKind.LIKE)
-        st["onboarding"] = [x for j, x in enumerate(items) if j != k]
-        label = chip_label(item)
-        msgs = [*st["messages"], {"role": "user", "content": chat_text(f"I liked {label}")},
-                {"role": "assistant", "content": "…"}]  # fmt: skip
-        try:
-            reply = rec.chat(st["session_id"], "recommend", st["user_id"])
-        except ValueError as e:
-            return render(st, f"Liked {label}, but the new list failed: {e}")
-        remaining = st["onboarding"]
-        take_reply(st, msgs, reply)
-        st["onboarding"] = remaining  # the other offered titles stay clickable
-        return render(st, f"Liked {label}. Your recommendations now take it into account.")
-
                     feedback_options=["Like", "Dislike"], elem_id="tr-chat", layout="bubble",
                     placeholder="Ask for movies: genres, decades, 'something like Fargo', or 'why the first one?'",
                 )  # fmt: skip
@@ -457,13 +499,20 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
                         max_lines=4, autofocus=True,
                     )  # fmt: skip
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="tr-send")
+                onboard_hint = gr.HTML("", elem_id="tr-onboard-hint")
+                with gr.Row():
+                    chips = [
+                        gr.Button("", visible=False, size="sm", elem_id=f"tr-onboard-{k}", elem_classes=["tr-onboard"])
+                        for k in range(MAX_ONBOARDING_CHIPS)
+                    ]
                 gr.Examples(EXAMPLES, inputs=[box], label="Try")
                 cards = gr.HTML(cards_html([]), elem_id="tr-cards")
             with gr.Column(scale=2):
                 with gr.Group():
                     user = gr.Dropdown(
-                        _user_choices(rec), value=NEW_USER, label="Who is chatting?", filterable=True, elem_id="tr-user"
-                    )
+                        _user_choices(rec), value=NEW_USER, label="Who is chatting?", filterable=True, elem_id="tr-user",
+                        visible=access is None,  # token mode: the login says who is chatting
+                    )  # fmt: skip
                     new_chat = gr.Button("New conversation", size="sm")
                 with gr.Group():
                     picker = gr.Radio([], label="Selected recommendation", elem_id="tr-picker")
@@ -492,6 +541,8 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         for btn, kind in ((like, "like"), (dislike, "dislike"), (not_int, "not_interested")):
             btn.click(lambda p, s, kind=kind: on_item_feedback(kind, p, s), [picker, bstate], outs, **private)
         chatbot.like(on_message_like, [bstate], outs, **private)
+        for k, chip in enumerate(chips):
+            chip.click(lambda s, k=k: on_chip(k, s), [bstate], outs, **private)
         picker.input(on_pick, [picker, bstate], [plot], **private)
         for btn, part in ((c_cons, "constraints"), (c_likes, "likes"), (c_dis, "dislikes"), (c_all, "all")):
             btn.click(lambda s, part=part: on_clear(part, s), [bstate], outs, **private)
@@ -499,12 +550,6 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         new_chat.click(on_new, [bstate], outs, **private)
         user.input(on_user, [user, bstate], outs, **private)
 
-                onboard_hint = gr.HTML("", elem_id="tr-onboard-hint")
-                with gr.Row():
-                    chips = [
-                        gr.Button("", visible=False, size="sm", elem_id=f"tr-onboard-{k}", elem_classes=["tr-onboard"])
-                        for k in range(MAX_ONBOARDING_CHIPS)
-                    ]
         def chat(message: str, session_id: str, user_id: str = "") -> dict[str, Any]:
             """One chat turn for API clients; returns the typed reply as JSON (cards with trust and explanations)."""
             return rec.chat(session_id, message, _api_user(access, session_id, user_id)).model_dump(mode="json")
@@ -521,5 +566,3 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         gr.api(feedback, api_name="feedback")
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return demo
-        for k, chip in enumerate(chips):
-            chip.click(lambda s, k=k: on_chip(k, s), [bstate], outs, **private)

@@ -40,6 +40,7 @@ _COMMAND_MODULES = [
     "ui.cmd_conversation",
     "ui.cmd_faithfulness",
     "ui.cmd_serve",
+    "ui.cmd_auth",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -23,18 +23,21 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from agent.recommender import Recommender
         from ui.api import create_api
+        from ui.auth import check_bind
 
         cfg = config_from(config)
         updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
         cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update=updates)})
         with user_errors():
+            check_bind(cfg.server)  # no login off loopback: refuse before loading anything
             rec = Recommender.from_config(
                 cfg, progress=step("preparing the recommender"), llm=None if no_llm else "config"
             )
         api = create_api(rec)
         h, p = cfg.server.host, cfg.server.port
-        if h not in ("127.0.0.1", "localhost", "::1"):
-            console.print(f"[yellow]warning:[/] binding {h}: the app is reachable from other machines and has no login")
+        if cfg.server.auth.mode == "token":
+            live = sum(t["revoked"] is None for t in rec.engine.store.tokens())
+            console.print(f"authentication: bearer tokens ({live} live); `trustrec auth add-token` makes more")
         console.print(f"[green]serving[/] http://{h}:{p}/  (API docs http://{h}:{p}/docs)  Ctrl+C stops")
         try:
             uvicorn.run(api, host=h, port=p, log_level="warning", timeout_graceful_shutdown=5)

@@ -31,6 +31,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             return
         t_start = time.perf_counter()
         from catalog import load_dataset, make_split
+        from catalog.privacy import apply_tombstones
         from evals.ranking import evaluate_set, history_profiles
         from ranker.train import Trainer, model_folder, plot_learning_curve
 
@@ -42,6 +43,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 raise ValueError(f"unknown ablation {ablation!r}; use joint, text-only or id-only")
             ws = cfg.workspace()
             ds = load_dataset(cfg.data, ws, progress=step("loading dataset"))
+            ds, gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
+            if gone:
+                console.print(f"left out {len(gone)} deleted users (tombstones in the store)")
         split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
         valid_set = history_profiles(ds, split, "valid")
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
@@ -90,6 +94,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 def _incremental(protocol: str, ablation: str, config: object, json_: bool) -> None:
     """`train --incremental`: refit the collaborative features on train + unconsumed positive feedback."""
     from catalog import Store, load_dataset, make_split
+    from catalog.privacy import apply_tombstones
     from evals.ranking import evaluate_set, history_profiles
     from ranker.checkpoint import load_model, save_model
     from ranker.incremental import fold_feedback
@@ -99,6 +104,7 @@ def _incremental(protocol: str, ablation: str, config: object, json_: bool) -> N
     with user_errors():
         ws = cfg.workspace()
         ds = load_dataset(cfg.data, ws, progress=None if json_ else step("loading dataset"))
+        ds, _gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
         split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         model, lm_state, meta = load_model(folder)
