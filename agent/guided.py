@@ -105,7 +105,7 @@ class GuidedTurn:
 
     # ------------------------------------------------------------------ retrieve
     def retrieve(self, s: TurnState) -> dict[str, Any]:
-        from retrieval import Filters, HybridRetriever, ItemToItemRetriever, Query
+        from retrieval import HybridRetriever, ItemToItemRetriever, Query
 
         e = self.e
         dialog = DialogState.from_graph(s["dialog"])
@@ -114,12 +114,7 @@ class GuidedTurn:
         excluded = set(dialog.feedback.excluded())
         if u.wants_new_items:
             excluded |= set(dialog.shown_history)
-        filters = Filters(
-            include_categories=frozenset(c.include_categories),
-            exclude_categories=frozenset(c.exclude_categories),
-            year_min=c.year_min, year_max=c.year_max, price_min=c.price_min, price_max=c.price_max,
-            exclude_ids=frozenset(excluded),
-        )  # fmt: skip
+        filters = c.filters(excluded)
         items = e.dataset.items
         allowed = np.asarray([i for i, it in enumerate(items) if filters.matches(it)], dtype=np.int64)
         notes = list(s.get("notes", []))

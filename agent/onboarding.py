@@ -94,16 +94,10 @@ def onboarding_items(
     of the earlier picks has (categories the constraints ask for do not count), and the rest of the
     list is filled by popularity when the catalog runs out of new categories.
     """
-    from retrieval import Filters
 
     ds = engine.dataset
     c = constraints
-    filters = Filters(
-        include_categories=frozenset(c.include_categories),
-        exclude_categories=frozenset(c.exclude_categories),
-        year_min=c.year_min, year_max=c.year_max, price_min=c.price_min, price_max=c.price_max,
-        exclude_ids=frozenset(exclude),
-    )  # fmt: skip
+    filters = c.filters(exclude)
     counts = train_counts(engine)
     pool: list[int] = []
     for i in np.argsort(-counts, kind="stable").tolist():

@@ -85,6 +85,17 @@ class Constraints(BaseModel):
         """True when nothing constrains the recommendations."""
         return self == Constraints()
 
+    def filters(self, exclude_ids: Any = ()) -> Any:
+        """These constraints as exact retrieval filters (:class:`retrieval.Filters`), less ``exclude_ids``."""
+        from retrieval import Filters
+
+        return Filters(
+            include_categories=frozenset(self.include_categories),
+            exclude_categories=frozenset(self.exclude_categories),
+            year_min=self.year_min, year_max=self.year_max, price_min=self.price_min, price_max=self.price_max,
+            exclude_ids=frozenset(exclude_ids),
+        )  # fmt: skip
+
     def merge(self, update: ConstraintUpdate) -> Constraints:
         """These constraints with one turn's update applied (a new object; ``self`` is unchanged).
 

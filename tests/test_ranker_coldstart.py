@@ -163,13 +163,14 @@ def test_session_like_is_marked_and_named_in_the_basis(stack: dict[str, Any]) ->
 def test_tuned_params_are_reused_and_refitted_for_a_new_checkpoint(stack: dict[str, Any], tmp_path) -> None:
     path = stack["path"]
     before = path.read_text()
+    groups = category_groups(stack["ds"].items)
     ensure_cold_start(stack["base"], stack["split"], stack["ds"].n_users, stack["warm"], path, ColdStartConfig(),
-                      checkpoint=stack["folder"] / "model.safetensors")  # fmt: skip
+                      checkpoint=stack["folder"] / "model.safetensors", item_groups=groups)  # fmt: skip
     assert path.read_text() == before
     other = tmp_path / "other.bin"
     other.write_bytes(b"x")
     ensure_cold_start(stack["base"], stack["split"], stack["ds"].n_users, stack["warm"], path, ColdStartConfig(),
-                      checkpoint=other)  # fmt: skip
+                      checkpoint=other, item_groups=groups)  # fmt: skip
     assert path.read_text() != before
 
 
