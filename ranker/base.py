@@ -24,12 +24,17 @@ class Profile:
             larger, dislikes negative). Same length as ``history``.
         user_idx: Dense user index when the user is known to the model; None for a new user.
         exclude: Extra item indices never to recommend (session dislikes, "not interested").
+        regime_size: The profile size that sets a size-dependent ranker's regime (the new-user blend of
+            :mod:`ranker.coldstart`); None = this profile's own :func:`profile_size`. Explanations fix it
+            to the explained profile's size, so every coalition and bootstrap sample is scored by the
+            same function as the shown score.
     """
 
     history: np.ndarray
     weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
     user_idx: int | None = None
     exclude: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    regime_size: int | None = None
 
     def __post_init__(self) -> None:
         h = np.asarray(self.history, dtype=np.int64).reshape(-1)
@@ -46,12 +51,17 @@ class Profile:
         """This profile with the history entries at ``positions`` removed (for attributions)."""
         keep = np.ones(self.history.size, dtype=bool)
         keep[np.asarray(positions, dtype=np.int64)] = False
-        return Profile(self.history[keep], self.weights[keep], self.user_idx, self.exclude)
+        return Profile(self.history[keep], self.weights[keep], self.user_idx, self.exclude, self.regime_size)
 
 
 def profile_size(profile: Profile) -> int:
     """Distinct items with a positive weight (history plus session likes): what a score can rest on."""
     return int(np.unique(profile.history[profile.weights > 0]).size)
+
+
+def regime_size(profile: Profile) -> int:
+    """The size that picks a size-dependent ranker's regime: ``profile.regime_size``, else its own size."""
+    return profile_size(profile) if profile.regime_size is None else int(profile.regime_size)
 
 
 @dataclass(frozen=True)

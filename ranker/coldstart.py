@@ -45,7 +45,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from catalog.splits import Split
-from ranker.base import Profile, Ranker, profile_size
+from ranker.base import Profile, Ranker, profile_size, regime_size
 from ranker.calibration import Calibrator, user_items
 from ranker.config import ColdStartConfig
 
@@ -123,6 +123,9 @@ class BlendWeights(BaseModel):
     b: float = 0.0
 
 
+_WARM = BlendWeights()
+
+
 class ColdStartParams(BaseModel):
     """Tuned values (saved as ``coldstart.json``)."""
 
@@ -168,7 +171,7 @@ class ColdStartRanker:
     def weights(self, k: int) -> BlendWeights:
         """The blend weights for a profile with ``k`` positive items."""
         if k >= self.params.warm_k or not self._sizes.size:
-            return BlendWeights()
+            return _WARM
         if k == 0:
             return BlendWeights(a=0.0, c=0.0, b=1.0)
         pos = int(np.searchsorted(self._sizes, k, side="right")) - 1
@@ -179,12 +182,13 @@ class ColdStartRanker:
         comps = dict(self.base.score_components(profiles, items))
         sel = np.arange(self.n_items) if items is None else np.asarray(items, dtype=np.int64)
         shape = (len(profiles), sel.size)
-        w = [self.weights(profile_size(p)) for p in profiles]
+        sizes = [regime_size(p) for p in profiles]
         if self._collab not in comps:
             comps[self._collab] = np.zeros(shape)
-        if all(x.a == 1.0 and x.c == 0.0 and x.b == 0.0 for x in w):
+        if not self._sizes.size or min(sizes, default=0) >= self.params.warm_k:  # warm: the trained ranker alone
             comps[PRIOR_GROUP] = np.zeros(shape)
             return comps
+        w = [self.weights(k) for k in sizes]
         a = np.asarray([x.a for x in w])[:, None]
         c = np.asarray([x.c for x in w])[:, None]
         b = np.asarray([x.b for x in w])[:, None]
@@ -399,7 +403,7 @@ class SizeAwareCalibrator:
         return self.warm
 
     def for_profile(self, profile: Profile) -> Calibrator:
-        return self.for_size(profile_size(profile))
+        return self.for_size(regime_size(profile))
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
         return self.warm.predict(scores)

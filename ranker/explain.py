@@ -38,6 +38,7 @@ report) plus list-level metrics (:class:`ranker.trust.ListReport`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,7 +47,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from catalog.types import Dataset
-from ranker.base import FeatureRanker, Profile, Ranker, top_n
+from ranker.base import FeatureRanker, Profile, Ranker, profile_size, top_n
 from ranker.calibration import Calibrator
 from ranker.diversity import DiversityConfig, ItemSimilarity, mmr_rerank
 from ranker.evidence import Evidence, HistoryAttribution
@@ -397,6 +398,8 @@ class RecommendationExplainer:
     ) -> ExplainedRecommendations:
         """Top-``n`` for ``profile`` with evidence; see :func:`explain_recommendations`."""
         lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
+        if profile.regime_size is None:  # coalitions and bootstrap samples keep the shown score's regime
+            profile = dataclasses.replace(profile, regime_size=profile_size(profile))
         items, scores, masked, comps = self._select(profile, n, candidates, lam)
         if items.size == 0:  # every candidate is already in the history or excluded
             return ExplainedRecommendations(

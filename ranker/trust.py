@@ -123,7 +123,13 @@ class TrustScorer:
             counts = np.bincount(rng.integers(0, h, size=h), minlength=h)
             keep = np.flatnonzero(counts)
             out.append(
-                Profile(profile.history[keep], profile.weights[keep] * counts[keep], profile.user_idx, profile.exclude)
+                Profile(
+                    profile.history[keep],
+                    profile.weights[keep] * counts[keep],
+                    profile.user_idx,
+                    profile.exclude,
+                    profile.regime_size,
+                )
             )
         return out
 
