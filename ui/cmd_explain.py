@@ -505,15 +505,20 @@ def _print_coldstart(res: dict[str, Any]) -> None:
     """The cold-start table (NDCG / Recall / Hit @10 per model and k), the bars and ECE by profile size."""
     from rich.table import Table
 
-    table = Table(title=f"cold start ({res['protocol']} test users, first k training items by time)")
-    table.add_column("model")
+    table = Table(
+        title=f"cold start, NDCG@10 / Recall@10 / Hit@10 ({res['protocol']} test users, first k training items by time)"
+    )
+    table.add_column("k", justify="right")
+    for name in res["table"]:
+        table.add_column(name, justify="right")
     for k in res["ks"]:
-        table.add_column(f"k={k}\nNDCG / Recall / Hit", justify="right")
-    for name, rows in res["table"].items():
         table.add_row(
-            name, *(f"{rows[str(k)]['ndcg@10']:.4f} / {rows[str(k)]['recall@10']:.4f} / {rows[str(k)]['hit@10']:.3f}"
-                    for k in res["ks"])
-        )  # fmt: skip
+            str(k),
+            *(
+                f"{rows[str(k)]['ndcg@10']:.4f} / {rows[str(k)]['recall@10']:.4f} / {rows[str(k)]['hit@10']:.3f}"
+                for rows in res["table"].values()
+            ),
+        )
     console.print(table)
     for bar, ok in res["requirements"].items():
         console.print(f"  {'[green]met[/]' if ok else '[red]NOT met[/]'}  {bar}")
