@@ -164,7 +164,7 @@ class GuidedTurn:
             out = e.explainer(profile, n, candidates=cands, mmr_lambda=lam, user_id=dialog.user_id)
         for ev in out.items:
             ev.matches = constraint_matches(dialog, ev)
-        mark_requests(dialog, out.items)
+        mark_requests(dialog, out.items, getattr(e.ranker, "group_words", None))
         return {
             "evidence": [ev.model_dump(mode="json") for ev in out.items],
             "list_report": out.list_report.model_dump(mode="json"),
@@ -188,7 +188,7 @@ class GuidedTurn:
             p = type(p)(p.history, p.weights, p.user_idx, p.exclude[p.exclude != i])
             with e.lock:
                 out = e.explainer(p, 1, candidates=np.asarray([i]), mmr_lambda=1.0, user_id=dialog.user_id)
-            mark_requests(dialog, out.items)
+            mark_requests(dialog, out.items, getattr(e.ranker, "group_words", None))
             evidence.extend(ev.model_dump(mode="json") for ev in out.items)
         return {"evidence": evidence}
 
@@ -254,7 +254,7 @@ class GuidedTurn:
         return {"dialog": dialog.to_graph(), "reply": reply.model_dump(mode="json")}
 
 
-def mark_requests(dialog: DialogState, evidence: list[Evidence]) -> None:
+def mark_requests(dialog: DialogState, evidence: list[Evidence], words: dict[str, str] | None = None) -> None:
     """Tell items the person asked "something like" apart from their likes (both weigh as session likes).
 
     "Something like X" is not "I liked X": such attributions are marked ``reference`` (not ``session``),
@@ -271,7 +271,7 @@ def mark_requests(dialog: DialogState, evidence: list[Evidence]) -> None:
             if h.item_id in asked:
                 h.reference, h.session, changed = True, False, True
         if changed and ev.trust is not None:
-            ev.trust.basis = basis_words(ev.history, ev.features, ev.trust.profile_size)
+            ev.trust.basis = basis_words(ev.history, ev.features, ev.trust.profile_size, words)
 
 
 def constraint_matches(dialog: DialogState, ev: Evidence) -> list[str]:

@@ -152,6 +152,12 @@ class ColdStartRanker:
         self.cooc = np.asarray(cooc, dtype=np.float32)
         self.params = params
         self._sizes = np.asarray(sorted(params.blend), dtype=np.int64)
+        #: What the prior group means in words: ratings count only where their weight was chosen above 0.
+        self.group_words = {
+            PRIOR_GROUP: "how popular and well rated it is overall"
+            if params.quality > 0
+            else "how popular it is overall"
+        }
         groups = tuple(base.feature_groups)
         self._collab = "collaborative"
         self.feature_groups: tuple[str, ...] = (
@@ -164,7 +170,7 @@ class ColdStartRanker:
 
     def __getattr__(self, name: str) -> Any:
         # only reached for attributes this wrapper lacks: the base ranker's vectors, head, features
-        if name in ("base", "params", "prior", "cooc", "_sizes", "_collab"):
+        if name in ("base", "params", "prior", "cooc", "_sizes", "_collab", "group_words"):
             raise AttributeError(name)
         return getattr(self.base, name)
 

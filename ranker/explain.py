@@ -429,7 +429,9 @@ class RecommendationExplainer:
             features = (
                 {} if feats is None else {g: float(v) for g, v in zip(feats.groups, feats.values[r], strict=True)}
             )
-            reports[r].basis = basis_words(attributions, features, reports[r].profile_size)
+            reports[r].basis = basis_words(
+                attributions, features, reports[r].profile_size, getattr(self.ranker, "group_words", None)
+            )
             evidence.append(
                 Evidence(
                     item_id=it.item_id,
@@ -458,7 +460,7 @@ class RecommendationExplainer:
 
 #: What each feature group means, in words (the trust report's ``basis``).
 GROUP_WORDS: dict[str, str] = {
-    "prior": "how popular and well rated it is overall",
+    "prior": "how popular it is overall",
     "popularity": "how popular it is",
     "collaborative": "what people with similar taste chose",
     "text": "how its text resembles what you liked",
@@ -468,8 +470,17 @@ GROUP_WORDS: dict[str, str] = {
 }
 
 
-def basis_words(history: Sequence[HistoryAttribution], features: dict[str, float], profile_size: int) -> list[str]:
-    """What one recommendation rests on, strongest first: the top liked item, then positive feature groups."""
+def basis_words(
+    history: Sequence[HistoryAttribution],
+    features: dict[str, float],
+    profile_size: int,
+    words: dict[str, str] | None = None,
+) -> list[str]:
+    """What one recommendation rests on, strongest first: the top liked item, then positive feature groups.
+
+    ``words`` overrides :data:`GROUP_WORDS` per group (a ranker's ``group_words``: what its groups mean).
+    """
+    names = {**GROUP_WORDS, **(words or {})}
     out: list[str] = []
     if profile_size == 0:
         out.append("nothing known about you yet")
@@ -480,8 +491,8 @@ def basis_words(history: Sequence[HistoryAttribution], features: dict[str, float
         first = " (your first like)" if top.session and profile_size == 1 else ""
         out.append(f"your {'like of' if top.session else 'interest in'} {top.title}{first}")
     for g, v in sorted(features.items(), key=lambda kv: -kv[1]):
-        if v > 0 and g in GROUP_WORDS and len(out) < 3:
-            out.append(GROUP_WORDS[g])
+        if v > 0 and g in names and len(out) < 3:
+            out.append(names[g])
     return out
 
 

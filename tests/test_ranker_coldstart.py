@@ -144,6 +144,9 @@ def test_size_aware_calibrator_gives_new_users_measured_confidence(stack: dict[s
     assert ev.trust is not None and ev.trust.cold_start and ev.trust.profile_size == 0
     assert ev.history == [] and ev.features["prior"] > 0, "a new user's chart shows the prior"
     assert ev.trust.basis and "nothing known" in ev.trust.basis[0]
+    # ratings are named only where the tuned prior uses them
+    rated = stack["ranker"].params.quality > 0
+    assert any("well rated" in b for b in ev.trust.basis) == rated
     assert ev.popularity_rank is not None and ev.popularity_rank > 0.9
 
 

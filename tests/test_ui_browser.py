@@ -144,6 +144,8 @@ def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, brow
     img = page.locator("#tr-shap img").first
     img.wait_for(timeout=30_000)
     assert page.evaluate("(el) => el.naturalWidth * el.naturalHeight", img.element_handle()) > 100 * 100
+    if os.environ.get("TRUSTREC_SCREENSHOT_NEW_USER"):  # what a new person sees first, for review
+        page.screenshot(path=os.environ["TRUSTREC_SCREENSHOT_NEW_USER"], full_page=True)
 
     # a click on an offered title is a like for this session and brings a new list
     picked = offered[0].strip()
