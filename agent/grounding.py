@@ -370,9 +370,10 @@ def _session_note(ev: Evidence, title: str) -> str:
 
 
 def _who_like(ev: Evidence) -> str:
-    """'Comedy from the 1990s': the asked-for categories (else the item's) and the asked-for decade."""
+    """'Comedy from the 1990s': the asked-for categories and decade ('' when nothing was asked for)."""
     keys = {_cat_key(m): m for m in ev.matches}
-    cats = [c for c in ev.categories if _cat_key(c) in keys] or list(ev.categories[:2])
+    # only what the person asked for: popularity is measured overall, not among fans of the item's own categories
+    cats = [c for c in ev.categories if _cat_key(c) in keys]
     text = _join(cats) if cats else ""
     ranged = any(re.fullmatch(r"\s*\d{4}\s*-\s*\d{4}\s*", m) for m in ev.matches)
     if ranged and ev.year is not None:

@@ -322,6 +322,8 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         if intent == Intent.DESCRIBE:
             return f"About {evidence[0].title}:"
         return f"Why {evidence[0].title}:"
+    if not evidence and intent in FOCUSED:  # "why that one?" with no item resolved: ask, never claim "no match"
+        return "Which one do you mean? Name its title or its place in the list, e.g. 'why the first one?'."
     if not evidence:
         return "No items match those constraints. Try relaxing a genre or the years."
     what = " or ".join(c.include_categories) if c.include_categories else ""

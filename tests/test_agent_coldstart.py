@@ -103,3 +103,13 @@ def test_something_like_is_not_called_a_like(rec: Recommender) -> None:
     top = reply.cards[0]
     if top.history and top.history[0].value > 0:
         assert top.trust is not None and top.trust.basis[0].startswith("your wish for something like")
+
+
+def test_a_why_without_a_resolvable_item_asks_instead_of_claiming_no_match(rec: Recommender) -> None:
+    s = _sid("cold")
+    first = rec.chat(s, "something scary please")
+    assert first.cards and all("Popular with viewers who like" not in c.explanation or "Matches:" in c.explanation
+                               for c in first.cards)  # fmt: skip
+    reply = rec.chat(s, "why that one at the top?")
+    assert "No items match" not in reply.text
+    assert reply.text.startswith("Which one do you mean?") or reply.cards
