@@ -275,8 +275,11 @@ def tune_cold_start(
     config: ColdStartConfig | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    cooc: np.ndarray | None = None,
 ) -> tuple[ColdStartParams, np.ndarray]:
     """Choose the prior's quality weight and shrinkage (k = 0) and ``b_k`` per tuned size, on VALIDATION users.
+
+    ``cooc`` is :func:`cooccurrence` of the split when the caller has it already.
 
     Returns:
         The params (without calibrators) and the prior scores.
@@ -297,7 +300,7 @@ def tune_cold_start(
     p = prior.scores(quality, shrink)
     say(f"cold start: prior quality={quality} shrinkage={shrink}, validation NDCG@10 at k=0 {best[0]:.4f}")
     blend: dict[int, BlendWeights] = {}
-    cooc = cooccurrence(split, int(base.n_items))
+    cooc = cooccurrence(split, int(base.n_items)) if cooc is None else cooc
     for k in sorted(set(cfg.tune_ks)):
         if k <= 0 or k >= cfg.warm_k:
             continue
@@ -463,6 +466,7 @@ def ensure_cold_start(
         st = Path(checkpoint).stat()
         stamp = f"v{FIT_VERSION}:{st.st_size}:{st.st_mtime_ns}:{_config_key(cfg)}:{len(item_groups or ())}"
     prior = ItemPrior.from_split(split, int(base.n_items))
+    cooc = cooccurrence(split, int(base.n_items))  # once: the tuning and the served ranker share it
     path = Path(path)
     params = None
     if path.is_file():
@@ -473,8 +477,8 @@ def ensure_cold_start(
         if params is not None and params.checkpoint != stamp:
             params = None
     if params is None:
-        params, p = tune_cold_start(base, split, n_users, prior, cfg, progress=progress)
-        ranker = ColdStartRanker(base, p, cooccurrence(split, int(base.n_items)), params)
+        params, p = tune_cold_start(base, split, n_users, prior, cfg, progress=progress, cooc=cooc)
+        ranker = ColdStartRanker(base, p, cooc, params)
         cals = fit_bucket_calibrators(ranker, split, n_users, cfg, item_groups=item_groups)
         params.calibrators = {f"{lo}-{hi}": c.to_dict() for (lo, hi), c in cals.items()}
         params.checkpoint = stamp
@@ -483,9 +487,7 @@ def ensure_cold_start(
         tmp.write_text(params.model_dump_json(indent=1))
         tmp.replace(path)
     else:
-        ranker = ColdStartRanker(
-            base, prior.scores(params.quality, params.shrinkage), cooccurrence(split, int(base.n_items)), params
-        )
+        ranker = ColdStartRanker(base, prior.scores(params.quality, params.shrinkage), cooc, params)
     buckets = {
         (int(k.split("-")[0]), int(k.split("-")[1])): Calibrator.from_dict(d) for k, d in params.calibrators.items()
     }
