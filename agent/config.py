@@ -22,7 +22,10 @@ from pydantic_settings import (
 
 from agent.understand import UnderstandConfig
 from catalog.config import DataConfig, Workspace
+from catalog.errors import MissingFile
+from ranker.calibration import CalibrationConfig
 from ranker.config import ColdStartConfig, RankerConfig
+from ranker.explain import ExplainConfig
 from retrieval.config import RetrievalConfig
 
 _TOML_PATH: ContextVar[Path | None] = ContextVar("trustrec_toml", default=None)
@@ -134,12 +137,18 @@ class TrustrecConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRUSTREC_", env_nested_delimiter="__", extra="forbid")
 
     home: Path | None = Field(None, description="Workspace folder; default $TRUSTREC_HOME or ./.trustrec.")
-    seed: int = Field(2020, description="Global seed.")
+    seed: int = Field(2020, description="The one seed: splits (RecBole's default 2020), training, simulations.")
     data: DataConfig = Field(default_factory=DataConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ranker: RankerConfig = Field(default_factory=RankerConfig)
     coldstart: ColdStartConfig = Field(
         default_factory=ColdStartConfig, description="New and short profiles: the prior, the blend, calibration."
+    )
+    calibration: CalibrationConfig = Field(
+        default_factory=CalibrationConfig, description="How scores become calibrated confidences."
+    )
+    explain: ExplainConfig = Field(
+        default_factory=ExplainConfig, description="SHAP attributions, trust report and MMR diversity of every list."
     )
     llm: LLMConfig = Field(default_factory=LLMConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
@@ -177,7 +186,7 @@ def load_config(source: str | Path | dict[str, Any] | None = None) -> TrustrecCo
     if source is not None:
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(f"config file {path} not found")
+            raise MissingFile(f"config file {path} not found; pass an existing TOML file or none for the defaults")
     elif os.environ.get("TRUSTREC_CONFIG"):
         path = Path(os.environ["TRUSTREC_CONFIG"])
     else:

@@ -29,7 +29,6 @@ class DataConfig(BaseModel):
     items_path: Path | None = Field(None, description="Items table (table) or metadata JSONL (amazon).")
     mapping: TableMapping = Field(default_factory=TableMapping, description="Column mapping for `table`.")
     lenient: bool = Field(False, description="Skip bad rows (reported) instead of failing.")
-    seed: int = Field(2020, description="Seed for splits (RecBole's default seed is 2020).")
 
 
 class Workspace:
@@ -66,3 +65,22 @@ class Workspace:
     @property
     def reports(self) -> Path:
         return self._dir("reports")
+
+
+SHARED_PARTS = ("data", "cache", "index", "models")
+"""The rebuildable, expensive parts of a workspace that an isolated one links instead of copying."""
+
+
+def isolated_workspace(real_home: Path, dest: Path, parts: tuple[str, ...] = SHARED_PARTS) -> Path:
+    """A workspace at ``dest`` that links the real workspace's data, cache, index and models folders.
+
+    The store and session databases created there are its own, so what runs in it (tests, a
+    benchmark server, feedback, deletions) never touches the real store. Returns ``dest``.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in parts:
+        (real_home / name).mkdir(parents=True, exist_ok=True)
+        link = dest / name
+        if not link.exists():
+            link.symlink_to((real_home / name).resolve(), target_is_directory=True)
+    return dest

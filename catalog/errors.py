@@ -1,4 +1,11 @@
-"""Errors and reports for data loading: every problem names file, line, field and fix."""
+"""The named errors of trustrec, and the reports of data loading.
+
+Every error a caller can fix is a :class:`TrustrecError` with a message that says what to do; the
+API answers it with its ``status`` and the CLI with one line and exit code 2. Any other exception
+is a bug: the API answers 500 with a logged trace, the CLI shows the traceback. Each subclass also
+derives from the built-in it refines (``KeyError``, ``ValueError``, ``FileNotFoundError``), so code
+that caught those still does.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,56 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-class DataError(ValueError):
+class TrustrecError(Exception):
+    """An error the caller caused and can fix; ``str(e)`` says what to do."""
+
+    status: int = 400
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else type(self).__name__
+
+
+class NotFound(TrustrecError, KeyError):
+    """Something named by id does not exist."""
+
+    status = 404
+
+
+class UnknownItem(NotFound):
+    """An item id that is not in the catalog."""
+
+
+class UnknownUser(NotFound):
+    """A user id that is not in the dataset (new users have no id)."""
+
+
+class UnknownSession(NotFound):
+    """A session id the caller may not use or that does not exist."""
+
+
+class BadInput(TrustrecError, ValueError):
+    """A malformed argument: an id, a flag, a field value."""
+
+    status = 422
+
+
+class BadConstraint(BadInput):
+    """A constraint field that does not exist or contradicts another (year_min after year_max)."""
+
+
+class MissingFile(TrustrecError, FileNotFoundError):
+    """A file the caller named (config, suite) does not exist."""
+
+    status = 404
+
+
+class ModelNotTrained(TrustrecError, FileNotFoundError):
+    """A trained model was asked for and has no checkpoint; the message says which command trains it."""
+
+    status = 503
+
+
+class DataError(TrustrecError, ValueError):
     """A malformed input row or file.
 
     Attributes:

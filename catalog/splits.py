@@ -19,6 +19,25 @@ import pandas as pd
 from catalog.types import Dataset
 
 Protocol = Literal["ro811", "loo"]
+Part = Literal["train", "valid", "test"]
+
+
+def user_histories(frame: pd.DataFrame, n_users: int, *, by_time: bool = False) -> list[np.ndarray]:
+    """Item indices per user (``int64``; index = ``user_idx``, empty for users without rows).
+
+    The one history builder: every ranker, explainer, evaluation and the agent reads histories
+    from here. ``by_time`` orders each user's items by (timestamp, item) as LOO and the agent do;
+    otherwise the frame's own order is kept (RO's random order, what RecBole trains on).
+    """
+    if by_time and not frame.empty:
+        cols = ["user_idx", "timestamp", "item_idx"] if "timestamp" in frame.columns else ["user_idx", "item_idx"]
+        frame = frame.sort_values(cols, kind="stable")
+    u = frame["user_idx"].to_numpy(dtype=np.int64)
+    i = frame["item_idx"].to_numpy(dtype=np.int64)
+    order = np.argsort(u, kind="stable")
+    u, i = u[order], i[order]
+    bounds = np.searchsorted(u, np.arange(n_users + 1))
+    return [i[bounds[k] : bounds[k + 1]] for k in range(n_users)]
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,17 @@ class Split:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_mask.size)
+
+    def histories(self, part: Part = "train", *, by_time: bool = False) -> list[np.ndarray]:
+        """Item indices per user of one part (see :func:`user_histories`)."""
+        frames = {"train": self.train, "valid": self.valid, "test": self.test}
+        if part not in frames:
+            raise ValueError(f"part must be train, valid or test, got {part!r}")
+        return user_histories(frames[part], self.n_users, by_time=by_time)
 
 
 def _ratio_counts(total: int, ratios: tuple[float, ...]) -> list[int]:

@@ -18,10 +18,10 @@ _EXPORTS = {
     "ranking_models": "evals.ranking",
     "register_ranking_model": "evals.ranking",
     "time_evaluation": "evals.ranking",
-    "BPRRanker": "evals.baselines",
-    "EASERanker": "evals.baselines",
-    "ItemKNNRanker": "evals.baselines",
-    "PopRanker": "evals.baselines",
+    "BPRRanker": "ranker.baselines",
+    "EASERanker": "ranker.baselines",
+    "ItemKNNRanker": "ranker.baselines",
+    "PopRanker": "ranker.baselines",
 }
 
 __all__ = sorted(_EXPORTS)

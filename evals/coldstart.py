@@ -160,7 +160,7 @@ def evaluate_cold_start(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The cold-start table (trustrec, joint alone, EASE, popularity), requirements and calibration by size."""
-    from evals.baselines import EASERanker, PopRanker
+    from ranker.baselines import EASERanker, PopRanker
 
     models: dict[str, Ranker] = {"trustrec": ranker}
     if base is not None and base is not ranker:

@@ -27,7 +27,6 @@ import numpy as np
 from catalog.splits import Split
 from catalog.types import Dataset
 from ranker.base import Profile, Ranker, recommend
-from ranker.calibration import user_items
 from ranker.explain import ShapConfig, ShapExplainer
 
 __all__ = ["evaluate_explanations"]
@@ -77,7 +76,7 @@ def evaluate_explanations(
         A JSON-ready dict of the figures and the settings behind them.
     """
     explainer = ShapExplainer(ranker, config, additive=additive)
-    hist = user_items(split.train, dataset.n_users)
+    hist = split.histories("train")
     eligible = np.array([u for u in range(dataset.n_users) if hist[u].size > k], dtype=np.int64)
     rng = np.random.default_rng(seed)
     users = np.sort(rng.choice(eligible, size=min(n_users, eligible.size), replace=False))

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Literal, overload
 
 import numpy as np
-import pandas as pd
 
 from catalog.splits import Split
 from catalog.types import Dataset
@@ -109,19 +108,6 @@ def _rows_cols(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(np.arange(len(arrays)), lengths), np.concatenate(arrays).astype(np.int64)
 
 
-def _by_user(df: pd.DataFrame) -> dict[int, np.ndarray]:
-    """Item indices per user, in time order (ties by item index, as LlamaRec sorts)."""
-    if df.empty:
-        return {}
-    cols = ["user_idx", "timestamp", "item_idx"] if "timestamp" in df.columns else ["user_idx", "item_idx"]
-    d = df.sort_values(cols, kind="stable")
-    users = d["user_idx"].to_numpy(dtype=np.int64)
-    items = d["item_idx"].to_numpy(dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    ends = np.r_[starts[1:], users.size]
-    return {int(users[s]): items[s:e] for s, e in zip(starts, ends, strict=True)}
-
-
 def history_profiles(dataset: Dataset, split: Split, on: Part = "test") -> EvalSet:
     """Profiles and targets for evaluating ``on`` the validation or test part of ``split``.
 
@@ -140,23 +126,24 @@ def history_profiles(dataset: Dataset, split: Split, on: Part = "test") -> EvalS
         raise ValueError(f"on must be 'valid' or 'test', got {on!r}")
     if split.protocol not in ("ro811", "loo"):
         raise ValueError(f"unknown protocol {split.protocol!r}; use a split from catalog.ro_split or loo_split")
-    train = _by_user(split.train)
-    valid = _by_user(split.valid)
-    targets_by_user = _by_user(split.valid if on == "valid" else split.test)
+    # time order (ties by item index, as LlamaRec sorts)
+    train = split.histories("train", by_time=True)
+    valid = split.histories("valid", by_time=True)
+    targets_by_user = split.histories(on, by_time=True)
     empty = np.zeros(0, dtype=np.int64)
     profiles: list[Profile] = []
     targets: list[np.ndarray] = []
-    for u in sorted(targets_by_user):
-        tgt = np.unique(targets_by_user[u])
+    for u, held in enumerate(targets_by_user):
+        tgt = np.unique(held)
         if tgt.size == 0:
             continue
-        hist = train.get(u, empty)
+        hist = train[u]
         exclude = empty
         if on == "test":
             if split.protocol == "loo":
-                hist = np.concatenate([hist, valid.get(u, empty)])
+                hist = np.concatenate([hist, valid[u]])
             else:
-                exclude = valid.get(u, empty)
+                exclude = valid[u]
         profiles.append(Profile(history=hist, user_idx=u, exclude=exclude))
         targets.append(tgt)
     return EvalSet(
@@ -280,33 +267,36 @@ def time_evaluation(
 
 
 def _pop(dataset: Dataset, split: Split) -> Ranker:
-    from evals.baselines import PopRanker
+    from ranker.baselines import PopRanker
 
     return PopRanker().fit(dataset, split)
 
 
 def _pop_recbole(dataset: Dataset, split: Split) -> Ranker:
-    from evals.baselines import PopConfig, PopRanker
+    from ranker.baselines import PopConfig, PopRanker
 
     return PopRanker(PopConfig(counting="recbole")).fit(dataset, split)
 
 
 def _itemknn(dataset: Dataset, split: Split) -> Ranker:
-    from evals.baselines import ItemKNNRanker
+    from ranker.baselines import ItemKNNRanker
 
     return ItemKNNRanker().fit(dataset, split)
 
 
 def _ease(dataset: Dataset, split: Split) -> Ranker:
-    from evals.baselines import EASERanker
+    from ranker.baselines import EASERanker
 
     return EASERanker().fit(dataset, split)
 
 
 def _bpr(dataset: Dataset, split: Split) -> Ranker:
-    from evals.baselines import BPRRanker
+    from ranker.baselines import BPRRanker
 
-    return BPRRanker().fit(dataset, split, progress=True)
+    bpr = BPRRanker()
+    valid = history_profiles(dataset, split, "valid")
+    metric = bpr.config.valid_metric
+    return bpr.fit(dataset, split, validate=lambda m: evaluate_set(m, valid)[metric], progress=True)
 
 
 def _joint(ablation: str) -> RankerFactory:

@@ -22,6 +22,7 @@ from ranker.trust import ListReport, TrustConfig, TrustScorer
 _LAZY = {
     "JointRanker": "ranker.model", "Trainer": "ranker.train", "TrainResult": "ranker.train",
     "ensure_trained": "ranker.train", "load_trained": "ranker.train", "model_folder": "ranker.train",
+    "RankingStack": "ranker.stack", "build_stack": "ranker.stack",
 }  # fmt: skip
 
 
@@ -34,13 +35,9 @@ def __getattr__(name: str) -> _Any:
 
 
 __all__ = [
-    "FeatureRanker", "JointRanker", "Profile", "Ranker", "RankerConfig", "Recommendations", "TrainResult",
-    "Trainer", "ensure_trained", "load_trained", "model_folder", "recommend", "top_n",
-]  # fmt: skip
-
-__all__ = [
-    *globals().get("__all__", []),
     "CalibrationConfig", "Calibrator", "DiversityConfig", "ExplainConfig", "ExplainedRecommendations",
-    "ItemSimilarity", "ListReport", "RecommendationExplainer", "ShapConfig", "ShapExplainer", "TrustConfig",
-    "TrustScorer", "ensure_calibrator", "explain_recommendations", "fit_calibrator", "mmr_rerank",
+    "FeatureRanker", "ItemSimilarity", "JointRanker", "ListReport", "Profile", "Ranker", "RankerConfig",
+    "RankingStack", "RecommendationExplainer", "Recommendations", "ShapConfig", "ShapExplainer", "TrainResult",
+    "Trainer", "TrustConfig", "TrustScorer", "build_stack", "ensure_calibrator", "ensure_trained",
+    "explain_recommendations", "fit_calibrator", "load_trained", "mmr_rerank", "model_folder", "recommend", "top_n",
 ]  # fmt: skip

@@ -196,16 +196,6 @@ def calibrator_path(models_dir: Path, model_name: str, protocol: str) -> Path:
     return Path(models_dir) / f"{model_name}-{protocol}.calibration.json"
 
 
-def user_items(frame: Any, n_users: int) -> list[np.ndarray]:
-    """Item indices per user (in frame order) from an interaction frame with user_idx/item_idx."""
-    u = frame["user_idx"].to_numpy(dtype=np.int64)
-    i = frame["item_idx"].to_numpy(dtype=np.int64)
-    order = np.argsort(u, kind="stable")
-    u, i = u[order], i[order]
-    bounds = np.searchsorted(u, np.arange(n_users + 1))
-    return [i[bounds[k] : bounds[k + 1]] for k in range(n_users)]
-
-
 def labelled_sample(
     ranker: Ranker,
     split: Split,
@@ -230,9 +220,9 @@ def labelled_sample(
         Dict of equal-length arrays: ``score``, ``label`` (1/0), ``weight`` and ``user``.
     """
     n_users = int(split.user_mask.size)
-    train = user_items(split.train, n_users)
-    valid = user_items(split.valid, n_users)
-    held = valid if which == "valid" else user_items(split.test, n_users)
+    train = split.histories("train")
+    valid = split.histories("valid")
+    held = valid if which == "valid" else split.histories("test")
     empty = np.zeros(0, np.int64)
     history = train
     known_extra = [empty] * n_users
@@ -284,9 +274,9 @@ def top_n_sample(
     Same profiles and masks as :func:`labelled_sample`; label = the item is a held-out item of ``which``.
     """
     n_users = int(split.user_mask.size)
-    train = user_items(split.train, n_users)
-    valid = user_items(split.valid, n_users)
-    held = valid if which == "valid" else user_items(split.test, n_users)
+    train = split.histories("train")
+    valid = split.histories("valid")
+    held = valid if which == "valid" else split.histories("test")
     history = train
     if which == "test" and split.protocol == "loo":
         history = [np.concatenate([t, v]) for t, v in zip(train, valid, strict=True)]

@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from catalog.splits import Split
+from catalog.splits import Split, user_histories
 from ranker.base import Profile, Ranker, profile_size, regime_size
-from ranker.calibration import Calibrator, user_items
+from ranker.calibration import Calibrator
 from ranker.config import ColdStartConfig
 
 PRIOR_GROUP = "prior"
@@ -225,7 +225,7 @@ def first_k_profiles(split: Split, users: np.ndarray, k: int, n_users: int) -> l
     tr = split.train
     order = np.argsort(tr["timestamp"].to_numpy(dtype=np.float64), kind="stable") if "timestamp" in tr else None
     frame = tr.iloc[order] if order is not None else tr
-    seqs = user_items(frame, n_users)
+    seqs = user_histories(frame, n_users)
     out = []
     for u in users:
         seq = seqs[int(u)]
@@ -238,9 +238,9 @@ def held_out_masks(
     split: Split, users: np.ndarray, n_users: int, which: str
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per user: the items to mask (what the user is known to have had) and the target items."""
-    train = user_items(split.train, n_users)
-    valid = user_items(split.valid, n_users)
-    test = user_items(split.test, n_users)
+    train = split.histories("train")
+    valid = split.histories("valid")
+    test = split.histories("test")
     if which == "valid":
         return [train[int(u)] for u in users], [valid[int(u)] for u in users]
     return [np.concatenate([train[int(u)], valid[int(u)]]) for u in users], [test[int(u)] for u in users]

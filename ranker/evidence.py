@@ -6,6 +6,9 @@ checks the text against it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 from pydantic import BaseModel, Field
 
 
@@ -62,3 +65,34 @@ class Evidence(BaseModel):
     popularity_rank: float | None = Field(
         None, ge=0, le=1, description="Share of catalog items with fewer training interactions (1 = most popular)."
     )
+
+
+@dataclass(frozen=True)
+class HistoryExplanation:
+    """Shapley values of history entries for several items of one profile.
+
+    Attributes:
+        items: Explained item indices, shape ``(k,)``.
+        positions: Explained history positions (into ``profile.history``), shape ``(m,)``.
+        values: Shapley values, shape ``(k, m)``, score units.
+        base_values: Score with all explained entries removed (context only), shape ``(k,)``.
+        scores: Score of the full profile, shape ``(k,)`` (computed independently of the game).
+        method: ``additive``, ``permutation`` or ``exact``.
+    """
+
+    items: np.ndarray
+    positions: np.ndarray
+    values: np.ndarray
+    base_values: np.ndarray
+    scores: np.ndarray
+    method: str
+
+    @property
+    def additivity_error(self) -> np.ndarray:
+        """``|sum(values) + base - score|`` per item."""
+        return np.abs(self.values.sum(axis=1) + self.base_values - self.scores)
+
+    def top_positions(self, row: int, k: int) -> np.ndarray:
+        """History positions of the ``k`` largest (most positive) values for item ``row``."""
+        order = np.argsort(-self.values[row], kind="stable")[:k]
+        return self.positions[order]

@@ -50,7 +50,7 @@ from catalog.types import Dataset
 from ranker.base import FeatureRanker, Profile, Ranker, profile_size, top_n
 from ranker.calibration import Calibrator
 from ranker.diversity import DiversityConfig, ItemSimilarity, mmr_rerank
-from ranker.evidence import Evidence, HistoryAttribution
+from ranker.evidence import Evidence, HistoryAttribution, HistoryExplanation
 from ranker.trust import ListReport, TrustConfig, TrustScorer
 
 
@@ -81,37 +81,6 @@ class ExplainConfig(BaseModel):
     shap: ShapConfig = Field(default_factory=ShapConfig, description="History attributions.")
     trust: TrustConfig = Field(default_factory=TrustConfig, description="Trust report.")
     diversity: DiversityConfig = Field(default_factory=DiversityConfig, description="MMR re-ranking.")
-
-
-@dataclass(frozen=True)
-class HistoryExplanation:
-    """Shapley values of history entries for several items of one profile.
-
-    Attributes:
-        items: Explained item indices, shape ``(k,)``.
-        positions: Explained history positions (into ``profile.history``), shape ``(m,)``.
-        values: Shapley values, shape ``(k, m)``, score units.
-        base_values: Score with all explained entries removed (context only), shape ``(k,)``.
-        scores: Score of the full profile, shape ``(k,)`` (computed independently of the game).
-        method: ``additive``, ``permutation`` or ``exact``.
-    """
-
-    items: np.ndarray
-    positions: np.ndarray
-    values: np.ndarray
-    base_values: np.ndarray
-    scores: np.ndarray
-    method: str
-
-    @property
-    def additivity_error(self) -> np.ndarray:
-        """``|sum(values) + base - score|`` per item."""
-        return np.abs(self.values.sum(axis=1) + self.base_values - self.scores)
-
-    def top_positions(self, row: int, k: int) -> np.ndarray:
-        """History positions of the ``k`` largest (most positive) values for item ``row``."""
-        order = np.argsort(-self.values[row], kind="stable")[:k]
-        return self.positions[order]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
+from catalog.splits import user_histories
 from catalog.types import Dataset
 
 #: Item-by-item matrices among the features (scored as ``history_weights @ matrix``).
@@ -78,20 +80,6 @@ def attribute_indices(dataset: Dataset, year_buckets: int) -> tuple[np.ndarray, 
     return genres, bucket, names
 
 
-def train_sequences(train: pd.DataFrame, n_users: int) -> list[np.ndarray]:
-    """Per-user train item sequences, in the frame's order (time order for LOO, random for RO)."""
-    seqs: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in range(n_users)]
-    users = train["user_idx"].to_numpy()
-    items = train["item_idx"].to_numpy()
-    order = np.argsort(users, kind="stable")
-    users, items = users[order], items[order]
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if users.size else np.zeros(0, dtype=np.int64)
-    ends = np.r_[starts[1:], users.size]
-    for s, e in zip(starts, ends, strict=True):
-        seqs[int(users[s])] = items[s:e].astype(np.int64)
-    return seqs
-
-
 def interaction_matrix(seqs: list[np.ndarray], n_items: int) -> np.ndarray:
     """Binary ``(n_users, n_items)`` matrix of the sequences' items (float64)."""
     x = np.zeros((len(seqs), n_items), dtype=np.float64)
@@ -100,13 +88,16 @@ def interaction_matrix(seqs: list[np.ndarray], n_items: int) -> np.ndarray:
     return x
 
 
-def ease_matrix(x: np.ndarray, lam: float, text: np.ndarray | None = None, text_weight: float = 0.0) -> np.ndarray:
-    """EASE item-item weights of a binary user-item matrix ``x`` with L2 penalty ``lam`` (zero diagonal).
+def ease_matrix(
+    x: np.ndarray | sp.spmatrix, lam: float, text: np.ndarray | None = None, text_weight: float = 0.0
+) -> np.ndarray:
+    """EASE item-item weights of a user-item matrix ``x`` (dense or sparse) with L2 penalty ``lam`` (zero diagonal).
 
     ``text`` (``(n_items, d)`` unit vectors) with ``text_weight > 0`` adds ``text_weight * text @ text.T``
     to the Gram matrix, as if every pair of items co-occurred in proportion to their text similarity.
     """
     gram = x.T @ x
+    gram = np.asarray(gram.toarray() if sp.issparse(gram) else gram, dtype=np.float64)
     if text is not None and text_weight > 0:
         t = np.asarray(text, dtype=np.float64)
         gram += text_weight * (t @ t.T)
@@ -192,7 +183,7 @@ def fit_features(
 ) -> ItemFeatures:
     """Fit every item-side feature on ``train`` (interactions of the train split only)."""
     ni = dataset.n_items
-    seqs = train_sequences(train, dataset.n_users)
+    seqs = user_histories(train, dataset.n_users)
     x = interaction_matrix(seqs, ni)
     counts = x.sum(0)
     logpop = np.log1p(counts)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ranker.base import Profile
+from ranker.base import Profile, check_profiles
 from ranker.config import Ablation, RankerConfig
 from ranker.features import ItemFeatures
 
@@ -242,6 +242,7 @@ class JointRanker:
 
     def score_components(self, profiles: Sequence[Profile], items: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-group contributions (each shaped like :meth:`score`) plus ``bias``; they sum to the score."""
+        check_profiles(profiles, self._n_items)
         sel = np.arange(self._n_items) if items is None else np.asarray(items, dtype=np.int64)
         raw = self.raw_features(profiles, sel)
         h, s = self.head, self.scales

@@ -45,7 +45,6 @@ from ranker.features import (
     rp3_matrix,
     seq_gram,
     seq_matrix,
-    train_sequences,
     transition_matrix,
 )
 from ranker.model import JointRanker, heads_for
@@ -74,7 +73,7 @@ def model_folder(workspace: Workspace, protocol: str, ablation: Ablation = "join
 
 def train_profiles(split: Split, n_users: int, users: np.ndarray | None = None) -> list[Profile]:
     """Profiles whose history is each user's train items (in the split's order)."""
-    seqs = train_sequences(split.train, n_users)
+    seqs = split.histories("train")
     ids = np.arange(n_users) if users is None else users
     return [Profile(seqs[u], user_idx=int(u)) for u in ids]
 
@@ -92,7 +91,7 @@ def holdout_validation(split: Split, n_users: int, *, on: str = "valid", k: int 
         truth.setdefault(int(u), set()).add(int(i))
     profiles = train_profiles(split, n_users, users)
     if on != "valid":  # test: validation items are known history too, so mask them
-        seen = train_sequences(split.valid, n_users)
+        seen = split.histories("valid")
         profiles = [Profile(p.history, user_idx=p.user_idx, exclude=seen[int(p.user_idx or 0)]) for p in profiles]
     disc = 1.0 / np.log2(np.arange(2, k + 2))
 
@@ -205,7 +204,7 @@ class Trainer:
             config, n_users=dataset.n_users, features=feats, year_bucket=bucket, text_vecs=text_vecs,
             ablation=ablation, protocol=split.protocol, item_mask=split.item_mask,
         )  # fmt: skip
-        self.seqs = train_sequences(split.train, dataset.n_users)
+        self.seqs = split.histories("train")
         rng = np.random.default_rng(seed)
         users = np.flatnonzero([s.size > 0 for s in self.seqs])
         self.scale_profiles = train_profiles(

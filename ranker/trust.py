@@ -34,7 +34,6 @@ alternative list, from calibrated probabilities), plus the best item not shown.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -42,10 +41,7 @@ from pydantic import BaseModel, Field
 from ranker.base import Profile, Ranker, profile_size, top_n
 from ranker.calibration import Calibrator
 from ranker.diversity import ItemSimilarity, intra_list_diversity, novelty
-from ranker.evidence import TrustReport
-
-if TYPE_CHECKING:
-    from ranker.explain import HistoryExplanation
+from ranker.evidence import HistoryExplanation, TrustReport
 
 
 class TrustConfig(BaseModel):

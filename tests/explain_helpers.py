@@ -61,7 +61,7 @@ def data():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def ease(data):  # type: ignore[no-untyped-def]
-    from evals.baselines import EASERanker
+    from ranker.baselines import EASERanker
 
     ds, split = data
     return EASERanker().fit(ds, split)
@@ -69,10 +69,9 @@ def ease(data):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def histories(data):  # type: ignore[no-untyped-def]
-    from ranker.calibration import user_items
 
-    ds, split = data
-    return user_items(split.train, ds.n_users)
+    _, split = data
+    return split.histories("train")
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cfg = TrustrecConfig()
     ws = cfg.workspace()
     ds = load_dataset(cfg.data, ws)
-    split = make_split(ds, "ro811", seed=cfg.data.seed)
+    split = make_split(ds, "ro811", seed=cfg.seed)
     base = ensure_trained(ws, ds, split, config=cfg.ranker, seed=cfg.seed, progress=False)
     folder = model_folder(ws, "ro811")
     warm, _ = ensure_calibrator(base, split, folder / "calibration.json", CalibrationConfig(),

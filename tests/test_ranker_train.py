@@ -13,8 +13,8 @@ from tests.ranker_helpers import TINY, make_trainer
 
 @pytest.mark.slow
 def test_short_training_beats_popularity_on_validation(ml100k, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from evals.baselines import PopRanker
     from evals.ranking import evaluate
+    from ranker.baselines import PopRanker
 
     res = make_trainer(ml100k, tmp_path / "m").fit()
     split = make_split(ml100k, "ro811")

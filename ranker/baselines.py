@@ -11,13 +11,16 @@ Every baseline scores from the profile's history (not from a stored user row), s
   learnt user embedding for known users, the weighted mean of the history item embeddings otherwise.
 
 Usage: ``EASERanker().fit(dataset, split).score(profiles)``. ``fit`` reads only ``split.train``
-(and, for BPR's early stopping, ``split.valid``), never ``split.test``.
+(BPR's early stopping reads what its ``validate`` callback measures), never ``split.test``.
+
+Each baseline declares ``additive_in_history``: True when its score is ``history vector @ matrix``,
+so history attributions are exact without sampling (the explainer reads it, not the model's name).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.splits import Split
 from catalog.types import Dataset
-from ranker.base import Profile
+from ranker.base import Profile, check_profiles
+from ranker.features import ease_matrix
 
 __all__ = [
     "BPRConfig",
@@ -60,9 +64,8 @@ def history_matrix(profiles: Sequence[Profile], n_items: int) -> sp.csr_matrix:
     lengths = np.fromiter((p.history.size for p in profiles), dtype=np.int64, count=len(profiles))
     if lengths.sum() == 0:
         return sp.csr_matrix((len(profiles), n_items), dtype=np.float32)
+    check_profiles(profiles, n_items)
     cols = np.concatenate([p.history for p in profiles])
-    if cols.min() < 0 or cols.max() >= n_items:
-        raise ValueError(f"profile history holds an item index outside [0, {n_items}); map item ids with the dataset")
     vals = np.concatenate([p.weights for p in profiles]).astype(np.float32)
     indptr = np.r_[0, np.cumsum(lengths)]
     x = sp.csr_matrix((vals, cols, indptr), shape=(len(profiles), n_items))
@@ -126,6 +129,7 @@ class EASERanker(_Fitted):
     """
 
     name = "ease"
+    additive_in_history: ClassVar[bool] = True
 
     def __init__(self, config: EASEConfig | None = None) -> None:
         self.config = config or EASEConfig()
@@ -137,13 +141,8 @@ class EASERanker(_Fitted):
 
     def fit_matrix(self, x: sp.spmatrix) -> EASERanker:
         """Learn ``B`` from a ``(n_users, n_items)`` interaction matrix. Returns self."""
-        x = sp.csr_matrix(x, dtype=np.float64)
-        g = (x.T @ x).toarray()
-        g[np.diag_indices_from(g)] += self.config.reg_weight
-        p = np.linalg.inv(g)
-        b = p / (-np.diag(p))
-        np.fill_diagonal(b, 0.0)
-        self.B = b.astype(np.float32)
+        b = ease_matrix(sp.csr_matrix(x, dtype=np.float64), self.config.reg_weight)
+        self.B = b
         self._n_items = int(b.shape[0])
         return self
 
@@ -188,6 +187,7 @@ class PopRanker(_Fitted):
     """
 
     name = "pop"
+    additive_in_history: ClassVar[bool] = True
 
     def __init__(self, config: PopConfig | None = None) -> None:
         self.config = config or PopConfig()
@@ -223,6 +223,7 @@ class PopRanker(_Fitted):
     def score(self, profiles: Sequence[Profile], items: np.ndarray | None = None) -> np.ndarray:
         """Scores ``(len(profiles), len(items))`` (all items when ``items`` is None)."""
         self._check_fitted()
+        check_profiles(profiles, self.n_items)
         assert self.popularity is not None
         row = self.popularity[_columns(items)]
         return np.tile(row, (len(profiles), 1))
@@ -249,6 +250,7 @@ class ItemKNNRanker(_Fitted):
     """
 
     name = "itemknn"
+    additive_in_history: ClassVar[bool] = True
 
     def __init__(self, config: ItemKNNConfig | None = None) -> None:
         self.config = config or ItemKNNConfig()
@@ -323,6 +325,7 @@ class BPRRanker(_Fitted):
     """
 
     name = "bpr"
+    additive_in_history: ClassVar[bool] = False
 
     def __init__(self, config: BPRConfig | None = None) -> None:
         self.config = config or BPRConfig()
@@ -332,12 +335,23 @@ class BPRRanker(_Fitted):
         self.log: list[dict[str, float]] = []
         self.best_epoch: int = -1
 
-    def fit(self, dataset: Dataset, split: Split, *, progress: bool = False, num_threads: int | None = 1) -> BPRRanker:
+    def fit(
+        self,
+        dataset: Dataset,
+        split: Split,
+        *,
+        validate: Callable[[BPRRanker], float] | None = None,
+        progress: bool = False,
+        num_threads: int | None = 1,
+    ) -> BPRRanker:
         """Train on ``split.train`` with early stopping on ``split.valid``. Returns self.
 
         Args:
             dataset: The dataset the split was made from.
             split: A ro811 or loo split.
+            validate: The validation metric of the current weights (higher is better), for early
+                stopping and keeping the best epoch; the evaluation layer passes ``valid_metric`` on
+                ``split.valid`` (:func:`evals.ranking.ranking_models`). None trains every epoch.
             progress: Show a tqdm bar (stderr) with the validation metric.
             num_threads: Torch intra-op threads while training (restored afterwards); None keeps the
                 current setting. One thread is fastest for these tiny steps: on a busy 2-core machine
@@ -349,15 +363,15 @@ class BPRRanker(_Fitted):
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         try:
-            return self._fit(dataset, split, progress=progress)
+            return self._fit(dataset, split, validate, progress=progress)
         finally:
             torch.set_num_threads(prev)
 
-    def _fit(self, dataset: Dataset, split: Split, *, progress: bool) -> BPRRanker:
+    def _fit(
+        self, dataset: Dataset, split: Split, validate: Callable[[BPRRanker], float] | None, *, progress: bool
+    ) -> BPRRanker:
         import torch
         from tqdm.auto import tqdm
-
-        from evals.ranking import evaluate_set, history_profiles
 
         cfg = self.config
         torch.manual_seed(cfg.seed)
@@ -380,7 +394,6 @@ class BPRRanker(_Fitted):
         self.known_users = np.zeros(n_users, dtype=bool)
         self.known_users[np.unique(users)] = True
 
-        valid_set = history_profiles(dataset, split, "valid")
         best, best_state, stale = -np.inf, None, 0
         self.log = []
         bar = tqdm(range(cfg.epochs), desc="BPR", disable=not progress, leave=False)
@@ -405,7 +418,7 @@ class BPRRanker(_Fitted):
             if (epoch + 1) % cfg.eval_every == 0 or epoch == cfg.epochs - 1:
                 self.user_emb = user_e.weight.detach().numpy().copy()
                 self.item_emb = item_e.weight.detach().numpy().copy()
-                value = float(evaluate_set(self, valid_set)[cfg.valid_metric])
+                value = float(validate(self)) if validate is not None else float(epoch)
                 entry[cfg.valid_metric] = value
                 if value >= best:  # RecBole's early_stopping: ties count as improvement
                     best, stale, self.best_epoch = value, 0, epoch

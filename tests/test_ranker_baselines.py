@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from evals.baselines import (
+from evals.ranking import evaluate, evaluate_set, history_profiles
+from ranker.base import Profile, Ranker
+from ranker.baselines import (
     BPRConfig,
     BPRRanker,
     EASEConfig,
@@ -17,8 +19,6 @@ from evals.baselines import (
     PopRanker,
     history_matrix,
 )
-from evals.ranking import evaluate
-from ranker.base import Profile, Ranker
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,10 @@ def test_items_subset_and_session_profile(ml100k, ro, fitted) -> None:  # type: 
 
 
 def test_bpr_learns_in_few_epochs(ml100k, ro, fitted) -> None:  # type: ignore[no-untyped-def]
-    bpr = BPRRanker(BPRConfig(epochs=6, patience=2)).fit(ml100k, ro)
+    valid = history_profiles(ml100k, ro, "valid")
+    bpr = BPRRanker(BPRConfig(epochs=6, patience=2)).fit(
+        ml100k, ro, validate=lambda m: evaluate_set(m, valid)["mrr@10"]
+    )
     assert len(bpr.log) <= 6 and 0 <= bpr.best_epoch < 6
     assert bpr.log[-1]["loss"] < bpr.log[0]["loss"]
     m = evaluate(bpr, ml100k, ro, on="test")
