@@ -27,6 +27,7 @@ from agent.grounding import GroundingGuard, description_facts, facts_line, templ
 from agent.llm.backends import complete, model_label, prompt_style
 from agent.llm.errors import LLMError
 from agent.prompts import Prompt, load_prompt
+from catalog.store import open_sqlite
 from catalog.types import Item
 
 _SCHEMA = """
@@ -63,8 +64,7 @@ class DescriptionStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = open_sqlite(self.path)
         self._conn.execute(_SCHEMA)
 
     @contextmanager

@@ -17,9 +17,11 @@ import numpy as np
 from agent.config import TrustrecConfig
 from agent.state import DialogState
 from agent.understand import CatalogVocab
-from catalog import Dataset, Store, Workspace, load_dataset, make_split
-from catalog.splits import Split
-from ranker.base import Profile
+from catalog import Dataset, Store, Workspace, load_dataset
+from catalog.splits import Split, user_histories
+from ranker.base import Profile, profile_size
+from ranker.evidence import Evidence
+from ranker.trust import ListReport
 
 Progress = Callable[[str], None]
 
@@ -59,12 +61,8 @@ class Engine:
         from agent.describe import Describer, DescriptionStore
         from agent.writer import ExplanationWriter
         from catalog.privacy import apply_tombstones
-        from ranker.calibration import CalibrationConfig, ensure_calibrator
-        from ranker.coldstart import category_groups, ensure_cold_start
-        from ranker.diversity import item_popularity
-        from ranker.explain import RecommendationExplainer
         from ranker.jit_cache import enable_shap_jit_cache
-        from ranker.train import ensure_trained, model_folder
+        from ranker.stack import build_stack
         from retrieval import SemanticRetriever, TextEncoder, build_or_load_index
 
         say = progress or (lambda _m: None)
@@ -73,23 +71,9 @@ class Engine:
         ds = load_dataset(config.data, ws, progress=say)
         store = Store(ws.store_path)
         ds, tombstoned = apply_tombstones(ds, store)  # deleted users: out of training, histories and views
-        protocol = config.agent.protocol
-        split = make_split(ds, protocol, seed=config.data.seed)
-        folder = model_folder(ws, protocol)
-        if not (folder / "model.safetensors").is_file():
-            say(f"training the joint ranker ({protocol}); this runs once and takes a few minutes")
-        ranker = ensure_trained(ws, ds, split, config=config.ranker, seed=config.seed, progress=progress is not None)
-        say(f"ranker ready ({folder})")
-        cal, fitted = ensure_calibrator(
-            ranker, split, folder / "calibration.json", CalibrationConfig(), checkpoint=folder / "model.safetensors"
-        )
-        say("calibrator " + ("fitted on validation data" if fitted else "loaded"))
-        ranker, cal = ensure_cold_start(
-            ranker, split, ds.n_users, cal, folder / "coldstart.json", config.coldstart,
-            checkpoint=folder / "model.safetensors", progress=say, item_groups=category_groups(ds.items),
-        )  # fmt: skip
-        counts = item_popularity(split.train["item_idx"].to_numpy(), ds.n_items)
-        explainer = RecommendationExplainer(ranker, ds, cal, counts)
+        stack = build_stack(config, protocol=config.agent.protocol, model="joint", train=True, dataset=ds, progress=say)
+        split, ranker = stack.split, stack.ranker
+        explainer = stack.explainer()
         enable_shap_jit_cache(ws.cache / "numba")
         say("warming up the explainer (compiles shap's kernels once; cached on disk afterwards)")
         _warm_up(explainer, split)
@@ -101,11 +85,7 @@ class Engine:
         titles = [it.title for it in ds.items]
         writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items)
         describer = Describer(chat_model, config.llm, catalog_titles=titles)
-        df = ds.interactions.sort_values(["user_idx", "timestamp"], kind="stable")
-        groups = df.groupby("user_idx")["item_idx"].apply(lambda s: s.to_numpy())
-        histories = [np.zeros(0, dtype=np.int64)] * ds.n_users
-        for u, items in groups.items():
-            histories[int(u)] = items.astype(np.int64)  # type: ignore[call-overload]
+        histories = user_histories(ds.interactions, ds.n_users, by_time=True)
         engine = cls(
             config=config, workspace=ws, dataset=ds, split=split, vocab=vocab, store=store,
             ranker=ranker, explainer=explainer, index=index, encoder=encoder, writer=writer, describer=describer,
@@ -159,6 +139,83 @@ class Engine:
             exclude=np.asarray([i for i in exclude if i is not None], dtype=np.int64),
         )
 
+    def explain_item(self, state: DialogState, item: int) -> Any:
+        """The evidence for one item as if it were recommended now (a :class:`ranker.evidence.Evidence`).
+
+        The item itself is neither evidence nor excluded: it is dropped from the profile's history and
+        exclusions, then scored, attributed and trust-scored like a list of one.
+        """
+        p = self.profile(state)
+        if item in p.history:
+            p = p.without(np.flatnonzero(p.history == item))
+        p = Profile(p.history, p.weights, p.user_idx, p.exclude[p.exclude != item], p.regime_size)
+        with self.lock:
+            out = self.explainer(p, 1, candidates=np.asarray([item]), mmr_lambda=1.0, user_id=state.user_id)
+        return out.items[0]
+
+    def retrieve(self, state: DialogState, *, new_items: bool = False) -> tuple[np.ndarray, list[str]]:
+        """Candidate item indices for the session's constraints, and notes on what could not be met.
+
+        Exact filters first (categories, years, prices, feedback exclusions; ``new_items`` also leaves
+        out everything shown this session); a free-text wish or "like X" then narrows the pool by
+        semantic and item-to-item retrieval. A later list prefers items not shown yet.
+        """
+        from retrieval import HybridRetriever, ItemToItemRetriever, Query
+
+        c = state.constraints
+        excluded = set(state.feedback.excluded())
+        if new_items:
+            excluded |= set(state.shown_history)
+        filters = c.filters(excluded)
+        items = self.dataset.items
+        allowed = np.asarray([i for i, it in enumerate(items) if filters.matches(it)], dtype=np.int64)
+        notes: list[str] = []
+        if c.query or c.reference_item_ids:
+            gens: list[Any] = []
+            if c.query:
+                gens.append(self.semantic)  # type: ignore[attr-defined]
+            if c.reference_item_ids:
+                gens.append(ItemToItemRetriever(self.index))
+            retriever = gens[0] if len(gens) == 1 else HybridRetriever(gens, k=self.config.retrieval.rrf_k)
+            q = Query(text=c.query or None, item_ids=tuple(c.reference_item_ids))
+            # with little known the order leans on popularity, so a wish in words or "like X" must narrow
+            # the pool harder (the ranker alone decides for profiles of warm_k items and more)
+            pool = self.config.agent.n_candidates
+            if profile_size(self.profile(state)) < self.config.coldstart.warm_k:
+                pool = min(pool, self.config.agent.n_candidates_new)
+            cands = retriever.retrieve(q, pool, filters)
+            chosen = np.asarray([self.dataset.item_index[i] for i in cands.item_ids], dtype=np.int64)
+        else:
+            chosen = allowed
+        n = c.n or self.config.agent.default_n
+        if self.config.agent.fresh_lists and not new_items and state.shown_history:
+            # the person saw the earlier lists and asked for something else: show what they have not seen
+            # yet while enough of it matches (liked items are history and never shown again anyway)
+            seen = [self.dataset.item_index[i] for i in state.shown_history if i in self.dataset.item_index]
+            fresh = chosen[~np.isin(chosen, np.asarray(seen, dtype=np.int64))]
+            if fresh.size >= n:
+                chosen = fresh
+        if chosen.size < n:
+            notes.append(
+                f"only {chosen.size} items match your constraints" if chosen.size else "no items match your constraints"
+            )
+        return chosen, notes
+
+    def rank(self, state: DialogState, candidates: np.ndarray) -> tuple[list[Evidence], ListReport | None]:
+        """The top of ``candidates`` for the session (MMR by its diversity wish), each with evidence and trust."""
+        if candidates.size == 0:
+            return [], None
+        c = state.constraints
+        n = c.n or self.config.agent.default_n
+        diversity = c.diversity if c.diversity is not None else self.config.agent.understand.default_diversity
+        lam = 1.0 - 0.5 * diversity
+        with self.lock:
+            out = self.explainer(self.profile(state), n, candidates=candidates, mmr_lambda=lam, user_id=state.user_id)
+        for ev in out.items:
+            ev.matches = constraint_matches(state, ev)
+        mark_requests(state, out.items, getattr(self.ranker, "group_words", None))
+        return list(out.items), out.list_report
+
     def description(self, item_id: str) -> str:
         d = self.descriptions.get(item_id)
         return d.text if d is not None and d.grounded else ""
@@ -170,9 +227,8 @@ class Engine:
 
 def _warm_up(explainer: Any, split: Split) -> None:
     """Run one explanation so the first user's turn does not pay for start-up compilation."""
-    users = split.train.groupby("user_idx")["item_idx"].apply(lambda s: s.to_numpy())
-    if len(users):
-        hist = np.asarray(users.iloc[0], dtype=np.int64)
+    hist = next((h for h in split.histories("train") if h.size), None)
+    if hist is not None:
         explainer(Profile(hist[-30:]), 3)
 
 
@@ -198,3 +254,34 @@ def _make_llm(config: TrustrecConfig, ws: Workspace, say: Progress) -> Any:
         return None
     say(f"LLM backend: {config.llm.backend}")
     return model
+
+
+def mark_requests(dialog: DialogState, evidence: list[Evidence], words: dict[str, str] | None = None) -> None:
+    """Tell items the person asked "something like" apart from their likes (both weigh as session likes).
+
+    "Something like X" is not "I liked X": such attributions are marked ``reference`` (not ``session``),
+    so no shown sentence and no trust basis calls them liked.
+    """
+    from ranker.explain import basis_words
+
+    asked = set(dialog.constraints.reference_item_ids) - set(dialog.feedback.liked)
+    if not asked:
+        return
+    for ev in evidence:
+        changed = False
+        for h in ev.history:
+            if h.item_id in asked:
+                h.reference, h.session, changed = True, False, True
+        if changed and ev.trust is not None:
+            ev.trust.basis = basis_words(ev.history, ev.features, ev.trust.profile_size, words)
+
+
+def constraint_matches(dialog: DialogState, ev: Evidence) -> list[str]:
+    """The session's constraints this item satisfies, in words: its asked-for categories, the year range."""
+    c = dialog.constraints
+    out = [g for g in ev.categories if g in set(c.include_categories)]
+    if ev.year is not None and (c.year_min is not None or c.year_max is not None):
+        lo = "" if c.year_min is None else str(c.year_min)
+        hi = "" if c.year_max is None else str(c.year_max)
+        out.append(f"{lo}-{hi}" if lo and hi else (f"{lo} or later" if lo else f"{hi} or earlier"))
+    return out

@@ -19,14 +19,12 @@ import numpy as np
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
-from agent.engine import Engine
+from agent.engine import Engine, mark_requests
 from agent.onboarding import answer as onboarding_answer
 from agent.onboarding import offer_line, onboarding_items, should_offer
 from agent.reply import ItemCard, OnboardingItem, Reply
 from agent.state import DialogState
 from agent.understand import Intent, Understanding, apply_understanding, understand
-from catalog import FeedbackEvent
-from ranker.base import profile_size
 from ranker.evidence import Evidence
 
 RECOMMENDING = {Intent.RECOMMEND, Intent.REFINE, Intent.FEEDBACK}
@@ -47,6 +45,7 @@ class TurnState(TypedDict, total=False):
     notes: list[str]
     events: list[dict[str, Any]]
     llm_ok: bool  # False: the LLM already failed this turn, use templates
+    intent: str | None  # set by typed API calls (Recommender.recommend): no message to parse
     reply: dict[str, Any] | None
 
 
@@ -70,8 +69,11 @@ class GuidedTurn:
         uid = s.get("user_id")
         if uid is not None and uid != dialog.user_id:
             dialog.user_id = uid
-        u = understand(s["message"], dialog, e.vocab, e.config.agent.understand)
-        u = onboarding_answer(s["message"], dialog, e, u)  # positions refer to a pending offer's titles
+        if intent := s.get("intent"):  # a typed call: the intent is given, there are no words to read
+            u = Understanding(intent=Intent(intent))
+        else:
+            u = understand(s["message"], dialog, e.vocab, e.config.agent.understand)
+            u = onboarding_answer(s["message"], dialog, e, u)  # positions refer to a pending offer's titles
         new = apply_understanding(dialog, u)
         new.onboarding = []  # the offer is answered (or passed over) on the turn right after it
         events: list[dict[str, Any]] = []
@@ -105,69 +107,18 @@ class GuidedTurn:
 
     # ------------------------------------------------------------------ retrieve
     def retrieve(self, s: TurnState) -> dict[str, Any]:
-        from retrieval import HybridRetriever, ItemToItemRetriever, Query
-
-        e = self.e
         dialog = DialogState.from_graph(s["dialog"])
         u = Understanding.model_validate(s["understanding"])
-        c = dialog.constraints
-        excluded = set(dialog.feedback.excluded())
-        if u.wants_new_items:
-            excluded |= set(dialog.shown_history)
-        filters = c.filters(excluded)
-        items = e.dataset.items
-        allowed = np.asarray([i for i, it in enumerate(items) if filters.matches(it)], dtype=np.int64)
-        notes = list(s.get("notes", []))
-        if c.query or c.reference_item_ids:
-            gens: list[Any] = []
-            if c.query:
-                gens.append(e.semantic)  # type: ignore[attr-defined]
-            if c.reference_item_ids:
-                gens.append(ItemToItemRetriever(e.index))
-            retriever = gens[0] if len(gens) == 1 else HybridRetriever(gens, k=e.config.retrieval.rrf_k)
-            q = Query(text=c.query or None, item_ids=tuple(c.reference_item_ids))
-            # with little known the order leans on popularity, so a wish in words or "like X" must narrow
-            # the pool harder (the ranker alone decides for profiles of warm_k items and more)
-            pool = e.config.agent.n_candidates
-            if profile_size(e.profile(dialog)) < e.config.coldstart.warm_k:
-                pool = min(pool, e.config.agent.n_candidates_new)
-            cands = retriever.retrieve(q, pool, filters)
-            chosen = np.asarray([e.dataset.item_index[i] for i in cands.item_ids], dtype=np.int64)
-        else:
-            chosen = allowed
-        n = c.n or e.config.agent.default_n
-        if e.config.agent.fresh_lists and not u.wants_new_items and dialog.shown_history:
-            # the person saw the earlier lists and asked for something else: show what they have not seen
-            # yet while enough of it matches (liked items are history and never shown again anyway)
-            seen = [e.dataset.item_index[i] for i in dialog.shown_history if i in e.dataset.item_index]
-            fresh = chosen[~np.isin(chosen, np.asarray(seen, dtype=np.int64))]
-            if fresh.size >= n:
-                chosen = fresh
-        if chosen.size < n:
-            notes.append(
-                f"only {chosen.size} items match your constraints" if chosen.size else "no items match your constraints"
-            )
-        return {"candidates": chosen.tolist(), "notes": notes}
+        chosen, notes = self.e.retrieve(dialog, new_items=u.wants_new_items)
+        return {"candidates": chosen.tolist(), "notes": [*s.get("notes", []), *notes]}
 
     # ------------------------------------------------------------------ rank + explain
     def rank(self, s: TurnState) -> dict[str, Any]:
-        e = self.e
         dialog = DialogState.from_graph(s["dialog"])
-        cands = np.asarray(s.get("candidates", []), dtype=np.int64)
-        if cands.size == 0:
-            return {"evidence": [], "list_report": None}
-        n = dialog.constraints.n or e.config.agent.default_n
-        diversity = dialog.constraints.diversity
-        lam = 1.0 - 0.5 * (diversity if diversity is not None else e.config.agent.understand.default_diversity)
-        profile = e.profile(dialog)
-        with e.lock:
-            out = e.explainer(profile, n, candidates=cands, mmr_lambda=lam, user_id=dialog.user_id)
-        for ev in out.items:
-            ev.matches = constraint_matches(dialog, ev)
-        mark_requests(dialog, out.items, getattr(e.ranker, "group_words", None))
+        evidence, report = self.e.rank(dialog, np.asarray(s.get("candidates", []), dtype=np.int64))
         return {
-            "evidence": [ev.model_dump(mode="json") for ev in out.items],
-            "list_report": out.list_report.model_dump(mode="json"),
+            "evidence": [ev.model_dump(mode="json") for ev in evidence],
+            "list_report": None if report is None else report.model_dump(mode="json"),
         }
 
     # ------------------------------------------------------------------ focus (explain / compare / describe)
@@ -175,21 +126,14 @@ class GuidedTurn:
         e = self.e
         dialog = DialogState.from_graph(s["dialog"])
         u = Understanding.model_validate(s["understanding"])
-        profile = e.profile(dialog)
         evidence: list[dict[str, Any]] = []
         for ref in u.items[:4]:
             i = e.item_idx(ref.item_id)
             if i is None:
                 continue
-            # explain the item as if recommended: drop it from the profile's history and exclusions
-            p = profile
-            if i in p.history:
-                p = p.without(np.flatnonzero(p.history == i))
-            p = type(p)(p.history, p.weights, p.user_idx, p.exclude[p.exclude != i])
-            with e.lock:
-                out = e.explainer(p, 1, candidates=np.asarray([i]), mmr_lambda=1.0, user_id=dialog.user_id)
-            mark_requests(dialog, out.items, getattr(e.ranker, "group_words", None))
-            evidence.extend(ev.model_dump(mode="json") for ev in out.items)
+            ev = e.explain_item(dialog, i)
+            mark_requests(dialog, [ev], getattr(e.ranker, "group_words", None))
+            evidence.append(ev.model_dump(mode="json"))
         return {"evidence": evidence}
 
     # ------------------------------------------------------------------ write
@@ -252,37 +196,6 @@ class GuidedTurn:
             onboarding=offer,
         )
         return {"dialog": dialog.to_graph(), "reply": reply.model_dump(mode="json")}
-
-
-def mark_requests(dialog: DialogState, evidence: list[Evidence], words: dict[str, str] | None = None) -> None:
-    """Tell items the person asked "something like" apart from their likes (both weigh as session likes).
-
-    "Something like X" is not "I liked X": such attributions are marked ``reference`` (not ``session``),
-    so no shown sentence and no trust basis calls them liked.
-    """
-    from ranker.explain import basis_words
-
-    asked = set(dialog.constraints.reference_item_ids) - set(dialog.feedback.liked)
-    if not asked:
-        return
-    for ev in evidence:
-        changed = False
-        for h in ev.history:
-            if h.item_id in asked:
-                h.reference, h.session, changed = True, False, True
-        if changed and ev.trust is not None:
-            ev.trust.basis = basis_words(ev.history, ev.features, ev.trust.profile_size, words)
-
-
-def constraint_matches(dialog: DialogState, ev: Evidence) -> list[str]:
-    """The session's constraints this item satisfies, in words: its asked-for categories, the year range."""
-    c = dialog.constraints
-    out = [g for g in ev.categories if g in set(c.include_categories)]
-    if ev.year is not None and (c.year_min is not None or c.year_max is not None):
-        lo = "" if c.year_min is None else str(c.year_min)
-        hi = "" if c.year_max is None else str(c.year_max)
-        out.append(f"{lo}-{hi}" if lo and hi else (f"{lo} or later" if lo else f"{hi} or earlier"))
-    return out
 
 
 def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[Evidence], focused: bool) -> str:
@@ -354,10 +267,3 @@ def build_graph(engine: Engine, checkpointer: Any) -> Any:
     g.add_edge("focus", "write")
     g.add_edge("write", END)
     return g.compile(checkpointer=checkpointer)
-
-
-def feedback_into(dialog: DialogState, event: FeedbackEvent) -> DialogState:
-    """The dialog after one user feedback event (idempotent by event id)."""
-    d = dialog.model_copy(deep=True)
-    d.apply_feedback(event)
-    return d

@@ -9,10 +9,7 @@ applied to the session.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +18,18 @@ from agent.config import TrustrecConfig, load_config
 from agent.engine import Engine
 from agent.reply import ItemCard, Reply
 from agent.safety import check_message
+from agent.sessions import Sessions
 from agent.state import DialogState, MemoryPart
+from agent.tools_mode import run_tools_turn
 from catalog import FeedbackEvent, User
+from catalog.errors import BadInput, UnknownItem
 
 MAX_ID_CHARS = 128
 
 
 def _check_id(name: str, value: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_CHARS:
-        raise ValueError(f"{name} must be a non-empty string of at most {MAX_ID_CHARS} characters")
+        raise BadInput(f"{name} must be a non-empty string of at most {MAX_ID_CHARS} characters")
     return value
 
 
@@ -44,23 +44,10 @@ class Recommender:
     """
 
     def __init__(self, engine: Engine, *, sessions_path: Path | None = None) -> None:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        from agent.guided import build_graph
-
         self.engine = engine
         path = sessions_path or engine.workspace.store_path.with_name("sessions.sqlite3")
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA secure_delete=ON")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS trustrec_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)")
-        self._saver = SqliteSaver(self._conn)
-        self._graph = build_graph(engine, self._saver)
-        self._locks: OrderedDict[str, threading.Lock] = OrderedDict()
-        self._locks_guard = threading.Lock()
+        self.sessions = Sessions(engine, path, max_locks=engine.config.agent.max_sessions_cached)
         self.mode = _mode(engine.config)
-        self._tools_agent: Any = None
 
     @classmethod
     def from_config(
@@ -81,38 +68,8 @@ class Recommender:
         return cls(Engine.build(cfg, progress=progress, llm=llm))
 
     # ---------------------------------------------------------------- sessions
-    def _lock(self, session_id: str) -> threading.Lock:
-        with self._locks_guard:
-            lock = self._locks.pop(session_id, None) or threading.Lock()
-            self._locks[session_id] = lock
-            while len(self._locks) > self.engine.config.agent.max_sessions_cached:
-                old, old_lock = next(iter(self._locks.items()))
-                if old_lock.locked():
-                    break
-                self._locks.pop(old)
-            return lock
-
-    def _cfg(self, session_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": session_id}}
-
     def _dialog(self, session_id: str) -> DialogState:
-        snap = self._graph.get_state(self._cfg(session_id))
-        d = DialogState.from_graph((snap.values or {}).get("dialog"))
-        d.session_id = session_id
-        return d
-
-    def _save_dialog(self, dialog: DialogState) -> None:
-        self._graph.update_state(self._cfg(dialog.session_id), {"dialog": dialog.to_graph()}, as_node="write")
-
-    def _remember_session(self, session_id: str, user_id: str | None) -> None:
-        # the connection is shared with the SqliteSaver across request threads: hold its lock (unlocked
-        # concurrent use raised "cannot commit - no transaction is active" and SystemError under load)
-        with self._saver.lock, self._conn:
-            self._conn.execute(
-                "INSERT INTO trustrec_sessions(session_id, user_id) VALUES(?, ?) "
-                "ON CONFLICT(session_id) DO UPDATE SET user_id=COALESCE(excluded.user_id, user_id)",
-                (session_id, user_id),
-            )
+        return self.sessions.dialog(session_id)
 
     # ---------------------------------------------------------------- chat
     def _input(self, session_id: str, message: str, user_id: str | None) -> dict[str, Any]:
@@ -120,8 +77,9 @@ class Recommender:
         if user_id is not None:
             _check_id("user_id", user_id)
         text = check_message(message, self.engine.config.agent.understand.safety)
-        self._remember_session(session_id, user_id)
-        return {"session_id": session_id, "message": text, "user_id": user_id, "llm_ok": True}
+        self.sessions.remember(session_id, user_id)
+        # every key of the turn is given, so nothing of an earlier turn's input (intent) lingers in the checkpoint
+        return {"session_id": session_id, "message": text, "user_id": user_id, "llm_ok": True, "intent": None}
 
     def chat(self, session_id: str, message: str, user_id: str | None = None) -> Reply:
         """One turn: understand, retrieve, rank, explain, write.
@@ -130,12 +88,10 @@ class Recommender:
             ValueError: Empty or too long ids; ``MessageTooLong`` (a ValueError) for a long message.
         """
         inp = self._input(session_id, message, user_id)
-        with self._lock(session_id):
+        with self.sessions.lock(session_id):
             if self.mode == "tools":
-                from agent.tools_mode import run_tools_turn
-
-                return run_tools_turn(self, inp)
-            out = self._graph.invoke(inp, self._cfg(session_id))
+                return run_tools_turn(self.engine, self.sessions, inp)
+            out = self.sessions.invoke(inp)
         return Reply.model_validate(out["reply"])
 
     async def achat(self, session_id: str, message: str, user_id: str | None = None) -> Reply:
@@ -145,16 +101,14 @@ class Recommender:
     def stream(self, session_id: str, message: str, user_id: str | None = None) -> Iterator[str | Reply]:
         """Yield reply text as it is written, then the final :class:`Reply`."""
         inp = self._input(session_id, message, user_id)
-        with self._lock(session_id):
+        with self.sessions.lock(session_id):
             if self.mode == "tools":
-                from agent.tools_mode import run_tools_turn
-
-                reply = run_tools_turn(self, inp)
+                reply = run_tools_turn(self.engine, self.sessions, inp)
                 yield reply.text
                 yield reply
                 return
             final: dict[str, Any] | None = None
-            for mode, chunk in self._graph.stream(inp, self._cfg(session_id), stream_mode=["custom", "values"]):
+            for mode, chunk in self.sessions.stream(inp):
                 if mode == "custom" and isinstance(chunk, dict) and "delta" in chunk:
                     yield str(chunk["delta"])
                 elif mode == "values":
@@ -175,13 +129,19 @@ class Recommender:
         """
         sid = session_id or f"rec-{uuid.uuid4().hex}"
         _check_id("session_id", sid)
-        with self._lock(sid):
+        if user_id is not None:
+            _check_id("user_id", user_id)
+        self.sessions.remember(sid, user_id)
+        with self.sessions.lock(sid):
             d = self._dialog(sid)
             if user_id is not None:
-                d.user_id = _check_id("user_id", user_id)
+                d.user_id = user_id
             d.edit_constraints(n=n)
-            self._save_dialog(d)
-        return self.chat(sid, "recommend", user_id)
+            self.sessions.save(d)
+            # a typed call: the graph gets the intent, not a word to parse
+            inp = {"session_id": sid, "message": "", "user_id": user_id, "llm_ok": True, "intent": "recommend"}
+            out = self.sessions.invoke(inp)
+        return Reply.model_validate(out["reply"])
 
     def explain(self, session_id: str, item_id: str, user_id: str | None = None) -> ItemCard:
         """Explain one item for a session's user as if it were recommended now.
@@ -190,24 +150,15 @@ class Recommender:
             KeyError: The item is not in the catalog.
             ValueError: Bad ids.
         """
-        import numpy as np
-
-        from ranker.base import Profile
-
         _check_id("session_id", session_id)
         e = self.engine
         i = e.item_idx(item_id)
         if i is None:
-            raise KeyError(f"unknown item_id {item_id!r}")
+            raise UnknownItem(f"unknown item_id {item_id!r}")
         d = self._dialog(session_id)
         if user_id is not None:
             d.user_id = _check_id("user_id", user_id)
-        p = e.profile(d)
-        keep = p.history != i  # explain as if recommended: the item itself is neither evidence nor excluded
-        p = Profile(p.history[keep], p.weights[keep], p.user_idx, p.exclude[p.exclude != i])
-        with e.lock:
-            out = e.explainer(p, 1, candidates=np.asarray([i]), mmr_lambda=1.0, user_id=d.user_id)
-        ev = out.items[0]
+        ev = e.explain_item(d, i)
         card = ItemCard.from_evidence(1, ev, description=e.description(item_id))
         x = e.writer.write(ev)
         card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
@@ -224,15 +175,15 @@ class Recommender:
             KeyError: The item is not in the catalog.
         """
         if self.engine.item_idx(event.item_id) is None:
-            raise KeyError(f"unknown item_id {event.item_id!r}")
+            raise UnknownItem(f"unknown item_id {event.item_id!r}")
         new = self.engine.store.add_feedback(event)
-        with self._lock(event.session_id):
+        with self.sessions.lock(event.session_id):
             dialog = self._dialog(event.session_id)
             if event.user_id is not None and dialog.user_id is None:
                 dialog.user_id = event.user_id
             if dialog.apply_feedback(event):
-                self._remember_session(event.session_id, event.user_id)
-                self._save_dialog(dialog)
+                self.sessions.remember(event.session_id, event.user_id)
+                self.sessions.save(dialog)
         return new
 
     def profile(self, session_id: str) -> dict[str, Any]:
@@ -254,26 +205,24 @@ class Recommender:
 
     def edit_profile(self, session_id: str, **constraints: Any) -> dict[str, Any]:
         """Set constraint fields (validated) and return the new profile."""
-        with self._lock(session_id):
+        with self.sessions.lock(session_id):
             d = self._dialog(session_id)
             d.edit_constraints(**constraints)
-            self._save_dialog(d)
+            self.sessions.save(d)
         return self.profile(session_id)
 
     def clear_profile(self, session_id: str, part: MemoryPart = "all") -> dict[str, Any]:
         """Forget part of the memory (constraints, likes, dislikes, not_interested, ratings, feedback, all)."""
-        with self._lock(session_id):
+        with self.sessions.lock(session_id):
             d = self._dialog(session_id)
             d.clear(part)
-            self._save_dialog(d)
+            self.sessions.save(d)
         return self.profile(session_id)
 
     def sessions_of(self, user_id: str) -> list[str]:
         """The ids of every session that acted for ``user_id``."""
         _check_id("user_id", user_id)
-        with self._saver.lock:
-            rows = self._conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
-        return [str(sid) for (sid,) in rows]
+        return self.sessions.of_user(user_id)
 
     def delete_user(self, user_id: str) -> dict[str, int]:
         """Erase a user: their store rows, tokens and every session they had, leaving no trace in the files.
@@ -295,20 +244,10 @@ class Recommender:
             e.dataset.users[idx] = User(user_id=user_id)  # attributes (age, zip, ...) no longer shown
         e.tombstoned.add(user_id)
         counts = {**counts, "history": history, "tokens": forgot["tokens"]}
-        with self._saver.lock:
-            rows = self._conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
-        for (sid,) in rows:
-            self._saver.delete_thread(sid)  # takes the saver's lock itself
-        with self._saver.lock:
-            with self._conn:
-                self._conn.execute("DELETE FROM trustrec_sessions WHERE user_id=?", (user_id,))
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._conn.execute("VACUUM")
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return {**counts, "sessions": len(rows)}
+        return {**counts, "sessions": self.sessions.erase_user(user_id)}
 
     def close(self) -> None:
-        self._conn.close()
+        self.sessions.close()
         self.engine.close()
 
 

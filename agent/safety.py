@@ -20,6 +20,8 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, Field
 
+from catalog.errors import BadInput
+
 ELLIPSIS = "…"
 
 
@@ -31,8 +33,10 @@ class SafetyConfig(BaseModel):
     max_prompt_field_chars: int = Field(2000, ge=1, description="Longest single user-derived field put in a prompt.")
 
 
-class MessageTooLong(ValueError):
+class MessageTooLong(BadInput):
     """A user message exceeds :attr:`SafetyConfig.max_message_chars`."""
+
+    status = 413
 
     def __init__(self, length: int, limit: int) -> None:
         super().__init__(

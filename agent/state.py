@@ -23,6 +23,7 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from catalog.errors import BadConstraint, BadInput
 from catalog.types import FeedbackEvent, FeedbackKind
 
 MAX_N = 100
@@ -346,7 +347,7 @@ class DialogState(BaseModel):
         data = self.constraints.model_dump()
         unknown = sorted(set(fields) - set(data))
         if unknown:
-            raise ValueError(f"unknown constraint fields {unknown}; known: {sorted(data)}")
+            raise BadConstraint(f"unknown constraint fields {unknown}; known: {sorted(data)}")
         data.update(fields)
         self.constraints = Constraints.model_validate(data)
 
@@ -354,7 +355,7 @@ class DialogState(BaseModel):
         """Forget one part of the memory: constraints, likes, dislikes, not_interested, ratings,
         feedback (all four) or all (constraints and feedback; shown lists stay)."""
         if part not in ("constraints", "likes", "dislikes", "not_interested", "ratings", "feedback", "all"):
-            raise ValueError(f"unknown memory part {part!r}; use one of {MemoryPart.__args__}")  # type: ignore[attr-defined]
+            raise BadInput(f"unknown memory part {part!r}; use one of {MemoryPart.__args__}")  # type: ignore[attr-defined]
         if part in ("constraints", "all"):
             self.constraints = Constraints()
         if part in ("likes", "feedback", "all"):

@@ -17,10 +17,9 @@ from typing import Any
 from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 
-from agent.engine import Engine
-from agent.guided import GuidedTurn
+from agent.engine import Engine, mark_requests
 from agent.state import MAX_N, ConstraintUpdate, DialogState
-from agent.understand import Intent, Understanding
+from agent.understand import Intent
 from ranker.evidence import Evidence
 
 TOOL_NAMES = (
@@ -107,24 +106,25 @@ def _resolve(ctx: TurnContext, ref: str) -> str | None:
 
 
 def _rank(ctx: TurnContext, *, new_items: bool = False) -> list[Evidence]:
-    turn = GuidedTurn(ctx.engine)
-    u = Understanding(intent=Intent.RECOMMEND, wants_new_items=new_items)
-    state: dict[str, Any] = {"dialog": ctx.dialog.to_graph(), "understanding": u.model_dump(mode="json"), "notes": []}
-    state.update(turn.retrieve(state))  # type: ignore[arg-type]
-    state.update(turn.rank(state))  # type: ignore[arg-type]
-    ctx.evidence = [Evidence.model_validate(x) for x in state["evidence"]]
-    ctx.list_report = state.get("list_report")
+    e = ctx.engine
+    candidates, _notes = e.retrieve(ctx.dialog, new_items=new_items)
+    evidence, report = e.rank(ctx.dialog, candidates)
+    ctx.evidence = evidence
+    ctx.list_report = None if report is None else report.model_dump(mode="json")
     ctx.dialog.record_shown([ev.item_id for ev in ctx.evidence])
     return ctx.evidence
 
 
 def _focus(ctx: TurnContext, item_ids: list[str]) -> list[Evidence]:
-    turn = GuidedTurn(ctx.engine)
-    from agent.understand import ItemRef
-
-    u = Understanding(intent=Intent.EXPLAIN, items=[ItemRef(item_id=i, source="focus") for i in item_ids])
-    out = turn.focus({"dialog": ctx.dialog.to_graph(), "understanding": u.model_dump(mode="json")})
-    evs = [Evidence.model_validate(x) for x in out["evidence"]]
+    e = ctx.engine
+    evs = []
+    for item_id in item_ids[:4]:
+        i = e.item_idx(item_id)
+        if i is None:
+            continue
+        ev = e.explain_item(ctx.dialog, i)
+        mark_requests(ctx.dialog, [ev], getattr(e.ranker, "group_words", None))
+        evs.append(ev)
     ctx.evidence = evs
     ctx.dialog.focus = [ev.item_id for ev in evs]
     return evs

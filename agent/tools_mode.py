@@ -10,17 +10,16 @@ instruction-like content. When the model fails or times out, the turn degrades t
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from agent.engine import Engine
 from agent.guided import GuidedTurn
 from agent.onboarding import answer as onboarding_answer
 from agent.reply import Reply
 from agent.safety import detect_injection, neutralise
+from agent.sessions import Sessions
 from agent.tools import PLANS, TurnContext, all_tools, use_context
 from agent.understand import Intent, apply_understanding, understand
-
-if TYPE_CHECKING:
-    from agent.recommender import Recommender
 
 SYSTEM = (
     "You are trustrec, a movie recommender. Use the tools to act; never invent items. "
@@ -30,22 +29,22 @@ SYSTEM = (
 )
 
 
-def _prompt(rec: Recommender, dialog: Any, message: str) -> str:
-    shown = [f"{i}. {rec.engine.vocab.label(x)}" for i, x in enumerate(dialog.shown, start=1)]
+def _prompt(engine: Engine, dialog: Any, message: str) -> str:
+    shown = [f"{i}. {engine.vocab.label(x)}" for i, x in enumerate(dialog.shown, start=1)]
     state = {"constraints": dialog.constraints.model_dump(mode="json", exclude_defaults=True), "shown": shown}
     return f"Session state: {json.dumps(state)}\n<user_message>{neutralise(message, 2000)}</user_message>"
 
 
-def run_tools_turn(rec: Recommender, inp: dict[str, Any]) -> Reply:
+def run_tools_turn(engine: Engine, sessions: Sessions, inp: dict[str, Any]) -> Reply:
     """One turn in tool-calling mode (falls back to the guided graph when the model fails)."""
     from langchain.agents import create_agent
     from langchain.agents.middleware import ModelCallLimitMiddleware, ToolCallLimitMiddleware
     from langchain_core.messages import AIMessage, HumanMessage
 
-    e = rec.engine
+    e = engine
     cfg = e.config.agent
     session_id, message = inp["session_id"], inp["message"]
-    dialog = rec._dialog(session_id)
+    dialog = sessions.dialog(session_id)
     if inp.get("user_id") is not None:
         dialog.user_id = inp["user_id"]
     u = understand(message, dialog, e.vocab, cfg.understand)
@@ -82,7 +81,7 @@ def run_tools_turn(rec: Recommender, inp: dict[str, Any]) -> Reply:
         try:
             with use_context(ctx):
                 out = agent.invoke(
-                    {"messages": [HumanMessage(_prompt(rec, planned, message))]},
+                    {"messages": [HumanMessage(_prompt(e, planned, message))]},
                     {"recursion_limit": 4 * (cfg.model_call_limit + cfg.tool_call_limit)},
                 )
             finals = [m for m in out["messages"] if isinstance(m, AIMessage) and not m.tool_calls]
@@ -94,8 +93,8 @@ def run_tools_turn(rec: Recommender, inp: dict[str, Any]) -> Reply:
         notes.append(f"refused tool calls outside this turn's plan: {sorted(set(ctx.refused))}")
     if degraded:
         # same tools, deterministic driver: the guided graph answers this turn
-        rec._save_dialog(dialog)
-        out_state = rec._graph.invoke({**inp, "llm_ok": e.llm is None}, rec._cfg(session_id))
+        sessions.save(dialog)
+        out_state = sessions.invoke({**inp, "llm_ok": e.llm is None})
         reply = Reply.model_validate(out_state["reply"])
         return reply.model_copy(update={"degraded": True, "notes": [*reply.notes, *notes], "mode": "tools"})
     turn = GuidedTurn(e)
@@ -112,7 +111,7 @@ def run_tools_turn(rec: Recommender, inp: dict[str, Any]) -> Reply:
     )
     reply = Reply.model_validate(written["reply"])
     final_dialog = type(dialog).from_graph(written["dialog"])
-    rec._save_dialog(final_dialog)
+    sessions.save(final_dialog)
     if text and not detect_injection(text) and len(text) <= 600:
         body = reply.text.split("\n", 1)[1] if "\n" in reply.text else ""
         reply = reply.model_copy(update={"text": text + ("\n" + body if body else "")})

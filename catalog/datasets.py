@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from catalog.config import DataConfig, Workspace
-from catalog.errors import LoadReport
+from catalog.errors import BadInput, LoadReport
 from catalog.fetch import Progress, download_grouplens, ensure_ml100k
 from catalog.loaders import load_amazon_reviews, load_movielens_native, load_movielens_recbole, load_table
 from catalog.types import Dataset
@@ -29,7 +29,7 @@ def load_dataset(
     if cfg.dataset == "ml-100k":
         if cfg.source == "path":
             if cfg.path is None:
-                raise ValueError(
+                raise BadInput(
                     "data.source = 'path' needs data.path: a folder with ml-100k.{inter,item,user} or u.{data,item,user}"
                 )
             if (cfg.path / "u.data").is_file():
@@ -41,9 +41,9 @@ def load_dataset(
             ensure_ml100k(ws.data, ws.cache, progress=progress), lenient=lenient, report=report
         )
     if cfg.path is None:
-        raise ValueError(f"data.dataset = {cfg.dataset!r} needs data.path")
+        raise BadInput(f"data.dataset = {cfg.dataset!r} needs data.path")
     if cfg.dataset == "amazon":
         if cfg.items_path is None:
-            raise ValueError("data.dataset = 'amazon' needs data.items_path (the metadata JSONL)")
+            raise BadInput("data.dataset = 'amazon' needs data.items_path (the metadata JSONL)")
         return load_amazon_reviews(cfg.path, cfg.items_path, lenient=lenient, report=report)
     return load_table(cfg.path, cfg.items_path, mapping=cfg.mapping, lenient=lenient, report=report)

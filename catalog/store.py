@@ -71,6 +71,25 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def open_sqlite(path: str | Path, *, timeout: float = 30.0, autocommit: bool = True) -> sqlite3.Connection:
+    """One connection, shared across threads, with the store's durability settings.
+
+    WAL (readers do not block the writer), ``synchronous=FULL`` (an acknowledged write survives a
+    power cut), ``secure_delete`` (deleted rows are overwritten, so erasure leaves no trace in the
+    file) and foreign keys on. ``autocommit`` leaves transactions to explicit ``BEGIN``s (the
+    store's own); False keeps Python's implicit transactions (LangGraph's SQLite saver expects them).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if autocommit:
+        conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
 class Store:
     """A SQLite store in WAL mode. Thread-safe; each process opens its own.
 
@@ -83,11 +102,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA secure_delete=ON")
-        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn = open_sqlite(self.path, timeout=timeout)
         with self._tx() as c:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():

@@ -58,6 +58,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from catalog import FeedbackEvent, FeedbackKind, make_split
+from catalog.errors import BadInput
 
 if TYPE_CHECKING:
     from catalog.splits import Split
@@ -326,7 +327,7 @@ def _held_out_split(dataset: Dataset, engine: Any | None) -> Split:
     split = getattr(engine, "split", None)
     if engine is not None and split is not None and split.protocol == "ro811" and engine.dataset is dataset:
         return split
-    seed = engine.config.data.seed if engine is not None else 2020
+    seed = engine.config.seed if engine is not None else 2020
     return make_split(dataset, "ro811", seed=seed)
 
 
@@ -749,7 +750,7 @@ def evaluate_conversations(
     if dataset is not None and [it.item_id for it in dataset.items] != [it.item_id for it in ds.items]:
         raise ValueError("dataset differs from the recommender's catalog; pass recommender.engine.dataset")
     if cohort not in ("warm", "cold", "both"):
-        raise ValueError(f"cohort must be warm, cold or both, not {cohort!r}")
+        raise BadInput(f"cohort must be warm, cold or both, not {cohort!r}")
     split = _held_out_split(ds, engine)
     sims = sample_users(ds, split, n_users, seed=seed, config=cfg) if cohort != "cold" else []
     cold_sims = sample_cold_users(ds, split, n_users, seed=seed, config=cfg) if cohort != "warm" else []

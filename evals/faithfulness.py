@@ -250,7 +250,7 @@ def evaluate_faithfulness(
 def _turn_evidence(rec: Any, session_id: str) -> dict[str, Evidence]:
     """The evidence the last turn's write step used, from the session's checkpoint."""
     try:
-        snap = rec._graph.get_state(rec._cfg(session_id))
+        snap = rec.sessions.graph.get_state(rec.sessions.graph_config(session_id))
         rows = (snap.values or {}).get("evidence") or []
     except Exception:  # a checkpoint that cannot be read: fall back to the cards
         return {}

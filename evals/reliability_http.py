@@ -40,7 +40,6 @@ import contextlib
 import functools
 import http.client
 import json
-import math
 import os
 import queue
 import re
@@ -60,7 +59,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlparse
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.config import isolated_workspace
 
 if TYPE_CHECKING:
     from agent.config import TrustrecConfig
@@ -91,9 +93,6 @@ Part = Literal["fuzz", "concurrent", "llm_failure", "bounds", "injections", "fil
 PARTS: tuple[Part, ...] = ("llm_failure", "concurrent", "injections", "fuzz", "file_routes", "bounds")
 """Every part, in the order :func:`run_http_reliability` runs them (the queue burst of ``bounds`` last:
 it leaves the server busy)."""
-
-SHARED_DIRS = ("data", "cache", "index", "models")
-"""Workspace folders linked into the private workspace (read by the server, never its store)."""
 
 CHAT_TURNS = (
     "I'd like a comedy from the 90s",
@@ -141,42 +140,9 @@ class HttpReliabilityConfig(BaseModel):
 # ------------------------------------------------------------------------------------------ server
 
 
-def isolated_workspace(real_home: Path, dest: Path) -> Path:
-    """A workspace at ``dest`` that links the real data, cache, index and models folders.
-
-    The store and session databases the server creates there are its own, so requests (feedback,
-    deletions) never touch the real store.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in SHARED_DIRS:
-        (real_home / name).mkdir(parents=True, exist_ok=True)
-        link = dest / name
-        if not link.exists():
-            link.symlink_to((real_home / name).resolve(), target_is_directory=True)
-    return dest
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")) if not math.isfinite(v) else repr(v)
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v if x is not None) + "]"
-    return json.dumps(str(v), ensure_ascii=False)
-
-
-def _toml(data: dict[str, Any], prefix: str = "") -> str:
-    """A TOML document for a nested dict of scalars and lists (None values are left out)."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if v is not None and not isinstance(v, dict)]
-    out = "\n".join(lines) + ("\n" if lines else "")
-    for k, v in data.items():
-        if isinstance(v, dict):
-            name = f"{prefix}{k}"
-            out += f"\n[{name}]\n" + _toml(v, name + ".")
-    return out
+def _without_none(data: dict[str, Any]) -> dict[str, Any]:
+    """The dict without None values (TOML has no null), nested dicts included."""
+    return {k: _without_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
 
 
 def _free_port() -> int:
@@ -263,7 +229,7 @@ def start_server(config: TrustrecConfig, home: Path, *, progress: Progress | Non
     auth = config.server.auth.model_dump(mode="json", exclude_defaults=True)
     if auth:  # host and port go on the command line; the auth settings through the file
         data["server"] = {"auth": auth}
-    toml_path.write_text(_toml(data), encoding="utf-8")
+    toml_path.write_text(tomli_w.dumps(_without_none(data)), encoding="utf-8")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTREC_")}
     env.update(
@@ -877,7 +843,7 @@ def llm_failure_turns(
                         totals["over_bound"] += secs > bound
                         notes.extend(n for n in reply.notes if "language model" in n or "LLM" in n)
                 finally:
-                    rec._conn.close()  # the engine is shared with ``base``: close only this one's sessions
+                    rec.sessions.close()  # the engine is shared with ``base``: close only this one's sessions
                 row.update(degraded=deg, template=tmpl, cards_min=cards_min or 0, notes=sorted(set(notes))[:5])
                 row["max_s"] = max(row["seconds"], default=float("nan"))
                 out[f"{failure}_{mode}"] = row

@@ -40,14 +40,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from catalog.errors import BadInput, MissingFile
+
 if TYPE_CHECKING:
     from agent.config import TrustrecConfig
+    from agent.reply import ItemCard
     from catalog.splits import Split
     from catalog.types import Dataset
     from ranker.base import Ranker
@@ -88,7 +91,7 @@ class Threshold(BaseModel):
     @model_validator(mode="after")
     def _one_bound(self) -> Threshold:
         if self.min is None and self.max is None:
-            raise ValueError("a threshold needs min, max or both, e.g. {min: 0.3}")
+            raise BadInput("a threshold needs min, max or both, e.g. {min: 0.3}")
         return self
 
     def check(self, value: Any) -> str | None:
@@ -143,7 +146,7 @@ class SuiteSpec(BaseModel):
         names = [c.name for c in self.checks]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"suite {self.name!r}: duplicate check names {dup}; give each check its own name")
+            raise BadInput(f"suite {self.name!r}: duplicate check names {dup}; give each check its own name")
         return self
 
 
@@ -170,20 +173,20 @@ def load_suite(source: str | Path) -> SuiteSpec:
     else:
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingFile(
                 f"suite {src!r} is neither a built-in suite ({', '.join(sorted(builtins))}) nor a YAML file"
             )
         text, where = path.read_text(encoding="utf-8"), str(path)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ValueError(f"{where}: not valid YAML ({e})") from None
+        raise BadInput(f"{where}: not valid YAML ({e})") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping with name and checks, got {type(raw).__name__}")
+        raise BadInput(f"{where}: expected a mapping with name and checks, got {type(raw).__name__}")
     spec = SuiteSpec.model_validate(raw)
     unknown = [c.kind for c in spec.checks if c.kind not in _CHECKS]
     if unknown:
-        raise ValueError(f"{where}: unknown check kind(s) {unknown}; known kinds: {', '.join(sorted(_CHECKS))}")
+        raise BadInput(f"{where}: unknown check kind(s) {unknown}; known kinds: {', '.join(sorted(_CHECKS))}")
     return spec
 
 
@@ -351,11 +354,11 @@ class SuiteContext:
 
     def split(self, protocol: str) -> Split:
         if protocol not in ("ro811", "loo"):
-            raise ValueError(f"unknown protocol {protocol!r}; use ro811 or loo")
+            raise BadInput(f"unknown protocol {protocol!r}; use ro811 or loo")
         if protocol not in self._splits:
             from catalog import make_split
 
-            self._splits[protocol] = make_split(self.dataset(), protocol, seed=self.config.data.seed)  # type: ignore[arg-type]
+            self._splits[protocol] = make_split(self.dataset(), protocol, seed=self.config.seed)  # type: ignore[arg-type]
         return self._splits[protocol]
 
     def ranker(self, name: str, protocol: str) -> tuple[Ranker, str, str | None]:
@@ -380,20 +383,20 @@ class SuiteContext:
         t0 = time.perf_counter()
         ranker: Ranker | None = None
         if name in ("auto", "joint"):
-            try:
-                from ranker.train import load_trained
+            from ranker.stack import ModelNotTrained, build_stack
 
-                ranker = load_trained(self.workspace, protocol)
-                resolved = "joint"
-            except (FileNotFoundError, ImportError) as e:
-                if name == "joint":
-                    raise CheckUnavailable(f"no trained joint ranker ({e})") from None
-                note = f"no trained joint model ({e}); using EASE fitted on the {protocol} training split"
-                resolved = "ease"
+            try:
+                stack = build_stack(
+                    self.config, protocol=protocol, model=name, calibrate=False, cold_start=False,
+                    dataset=self.dataset(), progress=self.say,
+                )  # fmt: skip
+            except ModelNotTrained as e:
+                raise CheckUnavailable(f"no trained joint ranker ({e})") from None
+            ranker, resolved, note = stack.ranker, stack.name, stack.note
         if ranker is None:
             models = ranking_models()
             if resolved not in models:
-                raise ValueError(f"unknown model {resolved!r}; use auto, joint or one of {', '.join(sorted(models))}")
+                raise BadInput(f"unknown model {resolved!r}; use auto, joint or one of {', '.join(sorted(models))}")
             if (resolved, protocol) in self._rankers:
                 ranker = self._rankers[(resolved, protocol)][0]
             else:
@@ -407,26 +410,16 @@ class SuiteContext:
     def fit_seconds(self, name: str, protocol: str) -> float:
         return self._rankers[(name, protocol)][3]
 
-    @staticmethod
-    def additive(resolved: str) -> bool | None:
-        """History additivity of a baseline (score = history vector @ matrix), None = ask the ranker."""
-        return True if resolved in ("ease", "itemknn") else None
-
     def calibrator(self, ranker: Ranker, resolved: str, protocol: str) -> Calibrator:
         """The calibrator saved next to the model, or fitted on validation data and saved there."""
         key = (resolved, protocol)
         if key not in self._calibrators:
-            from ranker.calibration import CalibrationConfig, calibrator_path, ensure_calibrator
+            from ranker.stack import calibrator_for
+            from ranker.train import model_folder
 
-            checkpoint = None
-            if resolved == "joint":
-                from ranker.train import model_folder
-
-                folder = model_folder(self.workspace, protocol)
-                path, checkpoint = folder / "calibration.json", folder / "model.safetensors"
-            else:
-                path = calibrator_path(self.workspace.models, resolved, protocol)
-            cal, _ = ensure_calibrator(ranker, self.split(protocol), path, CalibrationConfig(), checkpoint=checkpoint)
+            folder = model_folder(self.workspace, protocol) if resolved == "joint" else None
+            split = self.split(protocol)
+            cal, _, _ = calibrator_for(self.workspace, ranker, resolved, split, self.config.calibration, folder=folder)
             self._calibrators[key] = cal
         return self._calibrators[key]
 
@@ -437,14 +430,11 @@ class SuiteContext:
             CheckUnavailable: ``agent.Recommender`` cannot be imported or built (the reason is given).
         """
         if "recommender" not in self.cache:
-            try:
-                from agent import Recommender  # type: ignore[attr-defined,unused-ignore]
-            except ImportError as e:
-                raise CheckUnavailable(f"agent.Recommender cannot be imported ({e})") from None
-            rec_cls: Any = Recommender
+            from agent.recommender import Recommender
+
             self.say("building agent.Recommender")
             try:
-                self.cache["recommender"] = rec_cls.from_config(self.config)
+                self.cache["recommender"] = Recommender.from_config(self.config)
             except Exception as e:  # the agent exists but cannot be built here: a real failure, said plainly
                 raise RuntimeError(f"agent.Recommender.from_config failed: {type(e).__name__}: {e}") from e
         return self.cache["recommender"]
@@ -572,7 +562,7 @@ def run_suite(
     if only:
         missing = sorted(set(only) - {c.name for c in checks})
         if missing:
-            raise ValueError(f"suite {spec.name!r} has no check(s) {missing}; it has {[c.name for c in checks]}")
+            raise BadInput(f"suite {spec.name!r} has no check(s) {missing}; it has {[c.name for c in checks]}")
         checks = [c for c in checks if c.name in only]
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -677,8 +667,7 @@ def check_explanations(params: dict[str, Any], ctx: SuiteContext) -> dict[str, A
     seed = int(_param(params, "seed", 0))
     ranker, resolved, note = ctx.ranker(model, protocol)
     ds, split = ctx.dataset(), ctx.split(protocol)
-    additive = ctx.additive(resolved)
-    res = evaluate_explanations(ranker, ds, split, n_users=users, n=n, additive=additive, seed=seed)
+    res = evaluate_explanations(ranker, ds, split, n_users=users, n=n, seed=seed)
     metrics = {k: v for k, v in res.items() if k not in ("settings",)}
     metrics["model"] = resolved
     curves = {}
@@ -698,7 +687,7 @@ def check_explanations(params: dict[str, Any], ctx: SuiteContext) -> dict[str, A
             "ylabel": "normalised score (f - base) / (f(full) - base)",
         }
     }
-    summary = _shap_summary(ranker, ds, split, additive, n, int(_param(params, "summary_users", min(users, 30))), seed)
+    summary = _shap_summary(ranker, ds, split, n, int(_param(params, "summary_users", min(users, 30))), seed)
     metrics["shap_summary"] = {"users": summary["users"], "explained": summary["explained"]}
     artifacts["shap_rank"] = {
         "type": "bars",
@@ -730,18 +719,15 @@ def check_explanations(params: dict[str, Any], ctx: SuiteContext) -> dict[str, A
     return {"metrics": metrics, "artifacts": artifacts, "notes": notes}
 
 
-def _shap_summary(
-    ranker: Ranker, ds: Dataset, split: Split, additive: bool | None, n: int, n_users: int, seed: int
-) -> dict[str, Any]:
+def _shap_summary(ranker: Ranker, ds: Dataset, split: Split, n: int, n_users: int, seed: int) -> dict[str, Any]:
     from ranker.base import Profile, recommend
-    from ranker.calibration import user_items
     from ranker.explain import ShapExplainer
 
-    hist = user_items(split.train, ds.n_users)
+    hist = split.histories("train")
     pool = np.array([u for u in range(ds.n_users) if hist[u].size >= 4])
     rng = np.random.default_rng(seed + 1)
     sample = rng.choice(pool, size=min(n_users, pool.size), replace=False) if pool.size else pool
-    shap = ShapExplainer(ranker, additive=additive)
+    shap = ShapExplainer(ranker)
     by_rank: list[list[float]] = []
     per_item: dict[int, float] = {}
     groups: dict[str, list[float]] = {}
@@ -940,19 +926,8 @@ def check_fairness(params: dict[str, Any], ctx: SuiteContext) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- check: conversation
 
 
-def _card_fields(card: Any) -> dict[str, Any]:
-    item = getattr(card, "item", card)
-    return {
-        "item_id": str(getattr(item, "item_id", "")),
-        "title": str(getattr(item, "title", "")),
-        "year": getattr(item, "year", None),
-        "categories": [str(c) for c in (getattr(item, "categories", None) or [])],
-        "confidence": getattr(card, "confidence", None),
-        "trust": getattr(card, "trust", None),
-        "explanation": str(getattr(card, "explanation", "") or ""),
-        "writer": getattr(card, "writer", None),
-        "grounded": getattr(card, "grounded", None),
-    }
+def _card_fields(card: ItemCard) -> dict[str, Any]:
+    return card.model_dump(mode="json")
 
 
 def _expectation_failures(expect: dict[str, Any], text: str, cards: list[dict[str, Any]]) -> list[str]:
@@ -1011,18 +986,6 @@ def _expectation_failures(expect: dict[str, Any], text: str, cards: list[dict[st
     return fails
 
 
-def _simulator() -> Callable[..., dict[str, Any]]:
-    try:
-        import evals.conversation as conv
-    except ImportError as e:
-        raise CheckUnavailable(f"simulated users: evals.conversation cannot be imported ({e})") from None
-    for name in ("evaluate_conversations", "evaluate_conversation", "run_simulation", "simulate"):
-        fn = getattr(conv, name, None)
-        if callable(fn):
-            return cast(Callable[..., dict[str, Any]], fn)
-    raise CheckUnavailable("simulated users: evals.conversation has no evaluate_conversations()")
-
-
 def _success_by_turn(res: dict[str, Any], max_turns: int) -> list[float]:
     if isinstance(res.get("success_by_turn"), list | dict):
         s = res["success_by_turn"]
@@ -1069,8 +1032,8 @@ def check_conversation(params: dict[str, Any], ctx: SuiteContext) -> dict[str, A
                 t0 = time.perf_counter()
                 reply = rec.chat(session, turn["message"], user)
                 times.append(time.perf_counter() - t0)
-                cards = [_card_fields(c) for c in (getattr(reply, "cards", None) or [])]
-                fails = _expectation_failures(turn.get("expect", {}), str(getattr(reply, "text", "") or ""), cards)
+                cards = [_card_fields(c) for c in reply.cards]
+                fails = _expectation_failures(turn.get("expect", {}), reply.text, cards)
                 turns += 1
                 passed += not fails
                 failures.extend(f"script {si} turn {ti} ({turn['message'][:40]!r}): {f}" for f in fails)
@@ -1091,13 +1054,13 @@ def check_conversation(params: dict[str, Any], ctx: SuiteContext) -> dict[str, A
         }
     sim = params.get("simulated")
     if sim:
-        fn = _simulator()
+        from evals.conversation import evaluate_conversations
+
         max_turns = int(sim.get("max_turns", 5))
         cohort = str(sim.get("cohort", "warm"))
-        extra: dict[str, Any] = {"cohort": cohort} if cohort != "warm" else {}  # older simulators lack the kwarg
-        res = fn(
+        res = evaluate_conversations(
             rec, ctx.dataset(), n_users=int(sim.get("users", 50)), max_turns=max_turns, seed=int(sim.get("seed", 0)),
-            **extra,
+            cohort=cohort,  # type: ignore[arg-type]
         )  # fmt: skip
         warm = None if cohort == "cold" else res
         cold = res if cohort == "cold" else res.get("cold_start")
@@ -1276,8 +1239,8 @@ def _injection_cases(cases: list[_Case], ctx: SuiteContext, agent_mode: str) -> 
         if c.target != "message":
             continue
         reply = rec.chat(f"robustness-{c.id}", c.payload, None)
-        cards = [_card_fields(x) for x in (getattr(reply, "cards", None) or [])]
-        text = " ".join([str(getattr(reply, "text", "") or ""), *(x["explanation"] for x in cards)])
+        cards = [_card_fields(x) for x in reply.cards]
+        text = " ".join([reply.text, *(x["explanation"] for x in cards)])
         leak = c.canary in text
         leaks += leak
         out["agent_checked"] += 1

@@ -231,7 +231,7 @@ def test_delete_user_removes_everything_and_tombstones(client: TestClient, rec: 
     mine = create_token(e.store, "user", user_id=DELETED)
     hdr = {"Authorization": f"Bearer {mine['token']}"}
     r = client.post("/v1/recommend", json={"n": 3}, headers=hdr)
-    assert r.status_code == 200 and any(c["history"] for c in r.json()["items"])
+    assert r.status_code == 200 and any(c["history"] for c in r.json()["cards"])
     sid = r.json()["session_id"]
     fb = {"session_id": sid, "item_id": "50", "kind": "like"}
     assert client.post("/v1/feedback", json=fb, headers=hdr).status_code == 200
@@ -249,7 +249,7 @@ def test_delete_user_removes_everything_and_tombstones(client: TestClient, rec: 
     assert export["deleted"] and not export["history"] and not export["sessions"] and not export["feedback"]
     assert not export["attributes"]
     r = client.post("/v1/recommend", json={"n": 5, "user_id": DELETED}, headers=tokens["admin"])
-    assert r.status_code == 200 and all(not c["history"] for c in r.json()["items"])
+    assert r.status_code == 200 and all(not c["history"] for c in r.json()["cards"])
     # the trainer's view: the tombstone drops them from the dataset, indices unchanged
     ds, dropped = apply_tombstones(e.dataset, e.workspace.store_path)
     assert dropped == {DELETED} and ds.n_users == e.dataset.n_users and ds.user_index[DELETED] == idx
@@ -263,11 +263,11 @@ def test_explanations_name_only_the_users_own_items(client: TestClient, rec: Any
     own = {e.dataset.items[i].item_id for i in e.histories[e.dataset.user_index["42"]].tolist()}
     r = client.post("/v1/recommend", json={"n": 5}, headers=tokens["u42"])
     assert r.status_code == 200
-    named = {h["item_id"] for c in r.json()["items"] for h in c["history"]}
+    named = {h["item_id"] for c in r.json()["cards"] for h in c["history"]}
     assert named and named <= own
     titles_of_others = {e.dataset.items[i].title for i in np.setdiff1d(e.histories[e.dataset.user_index["196"]], list(
         e.histories[e.dataset.user_index["42"]]))}  # fmt: skip
-    for c in r.json()["items"]:
+    for c in r.json()["cards"]:
         for h in c["history"]:
             assert h["title"] not in titles_of_others
 
