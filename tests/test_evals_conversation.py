@@ -194,7 +194,7 @@ def test_cli_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     from ui.cli import app
 
     out = tmp_path / "conv.json"
-    res = CliRunner().invoke(app, ["eval", "conversation", "--users", "2", "--seed", "3", "--json", str(out)])
+    res = CliRunner().invoke(app, ["eval", "conversation", "--users", "2", "--seed", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "success within 5 turns" in res.output and "average turns" in res.output
     data = json.loads(out.read_text())

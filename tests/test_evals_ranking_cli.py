@@ -12,9 +12,7 @@ from ui.cli import app
 
 def test_eval_ranking_writes_json_and_table(tmp_path: Path) -> None:
     out = tmp_path / "ranking.json"
-    res = CliRunner().invoke(
-        app, ["eval", "ranking", "--protocol", "ro811", "--models", "pop,ease", "--json", str(out)]
-    )
+    res = CliRunner().invoke(app, ["eval", "ranking", "--protocol", "ro811", "--models", "pop,ease", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "N@10" in res.output and "ease" in res.output
     data = json.loads(out.read_text())

@@ -150,14 +150,15 @@ def test_cli_exit_status_and_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     p.write_text(SUITE)
     runner = CliRunner()
     out = tmp_path / "rep"
-    r = runner.invoke(app, ["eval", "suite", str(p), "--out", str(out), "--json", str(tmp_path / "r.json")])
+    r = runner.invoke(app, ["eval", "suite", str(p), "--report-dir", str(out), "--out", str(tmp_path / "r.json")])
     assert r.exit_code == 1, r.output
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is False
     assert "data:image/png;base64," in (out / "report.html").read_text()
     assert (out / "report.md").is_file() and (out / "results.json").is_file()
     # a bare YAML path after `eval` runs the suite too; only the passing check -> exit 0
-    r = runner.invoke(app, ["eval", str(p), "--check", "good", "--out", str(tmp_path / "rep2")])
+    r = runner.invoke(app, ["eval", str(p), "--check", "good", "--report-dir", str(tmp_path / "rep2"), "--json"])
     assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["passed"] is True  # --json: stdout holds the JSON and nothing else
     r = runner.invoke(app, ["eval", "run", str(tmp_path / "missing.yaml")])
     assert r.exit_code == 2
 

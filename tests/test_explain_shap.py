@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from explain_helpers import GroupedRanker, SaturatingRanker, calibrator, counts, data, ease, histories, profile_of
@@ -138,25 +136,6 @@ def test_explain_recommendations_feature_ranker(ease, data, histories, calibrato
         assert ev.feature_base_value is not None
         assert abs(sum(ev.features.values()) + ev.feature_base_value - ev.score) <= 1e-4
     assert out.feature_max_additivity_error is not None and out.feature_max_additivity_error <= 1e-4
-
-
-def test_cli_recommend_explain_json() -> None:
-    from typer.testing import CliRunner
-
-    from ui.cli import app
-
-    res = CliRunner().invoke(app, ["recommend", "--user", "196", "--n", "5", "--explain", "--json", "--model", "ease"])
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
-    assert out["model"] == "ease" and len(out["items"]) == 5
-    item = out["items"][0]
-    for key in ("score", "base_value", "history", "features", "trust"):
-        assert key in item
-    for key in ("confidence", "uncertainty", "composite", "components", "cold_start"):
-        assert key in item["trust"]
-    assert out["max_additivity_error"] <= 1e-4
-    bad = CliRunner().invoke(app, ["recommend", "--user", "nobody", "--model", "ease"])
-    assert bad.exit_code == 2
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ def test_healthz(client: TestClient) -> None:
 def test_recommend_five_items_with_trust_and_explanations(client: TestClient) -> None:
     r = client.post("/v1/recommend", json={"user_id": "196", "n": 5})
     assert r.status_code == 200, r.text
-    items = r.json()["items"]
+    items = r.json()["cards"]
     assert len(items) == 5
     assert len({it["item_id"] for it in items}) == 5
     for it in items:
@@ -47,10 +47,34 @@ def test_recommend_five_items_with_trust_and_explanations(client: TestClient) ->
     assert max(scores) == pytest.approx(items[0]["score"]) or len(set(scores)) == 5  # MMR may reorder ties
 
 
+def test_cli_recommend_json_equals_the_api(rec: Any, client: TestClient, tmp_path: Any) -> None:
+    """`trustrec recommend --json` and POST /v1/recommend run one pipeline: same config, same cards."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    toml = tmp_path / "trustrec.toml"
+    toml.write_text(f'home = "{rec.engine.workspace.home}"\n')
+    for user in ("196", None):
+        args = ["recommend", "--n", "5", "--json", "--config", str(toml)] + (["--user", user] if user else [])
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        cli = json.loads(res.stdout)
+        api = client.post("/v1/recommend", json={"n": 5} | ({"user_id": user} if user else {})).json()
+        assert set(cli) == set(api), (sorted(cli), sorted(api))
+        assert [c["item_id"] for c in cli["cards"]] == [c["item_id"] for c in api["cards"]], user
+        assert [c["confidence"] for c in cli["cards"]] == pytest.approx([c["confidence"] for c in api["cards"]])
+        assert all(c["history"] for c in cli["cards"]) == (user is not None)
+    bad = CliRunner().invoke(app, ["recommend", "--user", "nobody", "--config", str(toml)])
+    assert bad.exit_code == 2 and "unknown user 'nobody'" in bad.output
+
+
 def test_recommend_cold_start_and_length(client: TestClient) -> None:
     r = client.post("/v1/recommend", json={"n": 3})
     assert r.status_code == 200, r.text
-    assert len(r.json()["items"]) == 3 and r.json()["user_id"] is None
+    assert len(r.json()["cards"]) == 3 and r.json()["user_id"] is None
 
 
 def test_chat_continues_a_session(client: TestClient) -> None:

@@ -23,16 +23,19 @@ Bad input never yields a 5xx: 422 names the field, 404 an unknown item or user, 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.reply import ItemCard, Reply
+from agent.state import MAX_N, Constraints
 from catalog import FeedbackEvent, FeedbackKind
+from catalog.errors import BadInput, TrustrecError
 from ui.auth import Access, AccessPolicy
 
 if TYPE_CHECKING:
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BODY_BYTES", "BodySizeLimit", "create_api"]
 
 MAX_BODY_BYTES = 64 * 1024
+log = logging.getLogger("trustrec.api")
 WEB_LOGIN_MESSAGE = (
     "Log in with your user id (service and admin tokens: any user id, or 'new' for a new user) and, "
     "as the password, a token from `trustrec auth add-token`."
@@ -76,7 +80,7 @@ class RecommendRequest(_In):
     """A list without a chat message."""
 
     user_id: str | None = Field(None, min_length=1, max_length=128, description="A known user, or absent (cold start).")
-    n: int = Field(5, ge=1, le=50, description="List length.")
+    n: int = Field(5, ge=1, le=MAX_N, description="List length.")
     session_id: str | None = Field(None, min_length=1, max_length=128, description="Session to record the list in.")
 
 
@@ -85,9 +89,20 @@ class RecommendResponse(BaseModel):
 
     session_id: str
     user_id: str | None
-    items: list[ItemCard]
+    cards: list[ItemCard] = Field(description="The items, best first (the same cards a chat reply carries).")
     list_report: dict[str, Any] | None = None
     notes: list[str] = Field(default_factory=list)
+
+
+ConstraintsEdit: type[BaseModel] = create_model(  # type: ignore[call-overload]  # every constraint field, optional
+    "ConstraintsEdit",
+    __base__=_In,
+    __doc__="Constraint fields to set; absent fields keep their value, null clears one.",
+    **{
+        name: (f.annotation | None, Field(None, description=f.description))  # type: ignore[operator]
+        for name, f in Constraints.model_fields.items()
+    },
+)
 
 
 class ExplainRequest(_In):
@@ -223,20 +238,23 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
 
     @api.exception_handler(MessageTooLong)
     async def _too_long(_r: Request, e: MessageTooLong) -> JSONResponse:
-        return JSONResponse({"detail": str(e), "limit": e.limit}, status_code=413)
+        return JSONResponse({"detail": str(e), "limit": e.limit, "error": type(e).__name__}, status_code=413)
 
     @api.exception_handler(ValidationError)
     async def _invalid(_r: Request, e: ValidationError) -> JSONResponse:
         errs = [{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]
         return JSONResponse({"detail": errs}, status_code=422)
 
-    @api.exception_handler(ValueError)
-    async def _value(_r: Request, e: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=422)
+    @api.exception_handler(TrustrecError)
+    async def _user_error(_r: Request, e: TrustrecError) -> JSONResponse:
+        return JSONResponse({"detail": str(e), "error": type(e).__name__}, status_code=e.status)
 
-    @api.exception_handler(KeyError)
-    async def _missing(_r: Request, e: KeyError) -> JSONResponse:
-        return JSONResponse({"detail": str(e.args[0]) if e.args else "not found"}, status_code=404)
+    @api.exception_handler(Exception)
+    async def _bug(r: Request, e: Exception) -> JSONResponse:
+        # not the caller's fault: log the trace under an id the answer names, and say so
+        ref = uuid.uuid4().hex[:12]
+        log.error("internal error %s on %s %s", ref, r.method, r.url.path, exc_info=e)
+        return JSONResponse({"detail": f"internal error (reference {ref}); it is logged", "error": "internal"}, 500)
 
     def known_item(item_id: str) -> str:
         if rec.engine.item_idx(item_id) is None:
@@ -271,7 +289,7 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
         sid, user = acc.session(body.session_id, acc.user(body.user_id), create=True)
         reply = rec.recommend(user, body.n, sid)
         return RecommendResponse(
-            session_id=reply.session_id, user_id=user, items=reply.cards,
+            session_id=reply.session_id, user_id=user, cards=reply.cards,
             list_report=reply.list_report, notes=reply.notes,
         )  # fmt: skip
 
@@ -296,7 +314,7 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
 
     def own_session(acc: Access, session_id: str) -> str:
         if len(session_id) > 128:  # validated before the owner lookup (422, as in mode none)
-            raise ValueError("session_id must be a non-empty string of at most 128 characters")
+            raise BadInput("session_id must be a non-empty string of at most 128 characters")
         return acc.session(session_id, None, create=False)[0] or session_id
 
     @v1.get("/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
@@ -305,9 +323,13 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
         return rec.profile(own_session(acc, session_id))
 
     @v1.patch("/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
-    def edit_profile(session_id: str, constraints: dict[str, Any], acc: Acc) -> dict[str, Any]:
-        """Set constraint fields (e.g. ``{"year_min": 1980, "exclude_categories": ["Horror"]}``)."""
-        return rec.edit_profile(own_session(acc, session_id), **constraints)
+    def edit_profile(
+        session_id: str,
+        constraints: ConstraintsEdit,
+        acc: Acc,
+    ) -> dict[str, Any]:
+        """Set constraint fields (e.g. ``{"year_min": 1980, "exclude_categories": ["Horror"]}``); ``null`` clears one."""
+        return rec.edit_profile(own_session(acc, session_id), **constraints.model_dump(exclude_unset=True))
 
     @v1.delete("/profile/{session_id}", response_model=ProfileResponse, tags=["memory"])
     def clear_profile(
@@ -325,7 +347,7 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
         from catalog.store import user_hash
 
         if len(user_id) > 128:
-            raise ValueError("user_id must be a non-empty string of at most 128 characters")
+            raise BadInput("user_id must be a non-empty string of at most 128 characters")
         acc.admin(f"user#{user_hash(user_id)[:16]}")
         counts = rec.delete_user(user_id)
         if user_id not in users and not any(counts.values()):
@@ -336,7 +358,7 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
     def export_user(user_id: str, acc: Acc) -> ExportResponse:
         """Everything stored about a user, as JSON (the user themself or an admin)."""
         if len(user_id) > 128:
-            raise ValueError("user_id must be a non-empty string of at most 128 characters")
+            raise BadInput("user_id must be a non-empty string of at most 128 characters")
         acc.self_or_admin(user_id)
         return _export(rec, user_id)
 

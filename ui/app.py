@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from catalog import FeedbackEvent, FeedbackKind
+from catalog.errors import BadInput, TrustrecError
 from ui.auth import NEW_USER_LOGIN, web_login_user
 
 if TYPE_CHECKING:
@@ -269,7 +270,7 @@ def _api_user(access: AccessPolicy | None, session_id: str, user_id: str) -> str
         return user_id or None
     login = web_login_user()[1]
     if user_id and user_id != login:
-        raise ValueError(f"unknown user_id {user_id!r}")
+        raise BadInput(f"unknown user_id {user_id!r}")
     access.web_session(session_id, login or NEW_USER_LOGIN)
     return login
 
@@ -397,7 +398,7 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
             msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
             return
-        except ValueError as e:
+        except TrustrecError as e:
             msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
             return
@@ -441,7 +442,7 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
                 {"role": "assistant", "content": "…"}]  # fmt: skip
         try:
             reply = rec.chat(st["session_id"], "recommend", st["user_id"])
-        except ValueError as e:
+        except TrustrecError as e:
             return render(st, f"Liked {label}, but the new list failed: {e}")
         remaining = st["onboarding"]
         take_reply(st, msgs, reply)
@@ -473,7 +474,7 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         try:
             data = json.loads(text or "{}")
             if not isinstance(data, dict):
-                raise ValueError("constraints must be a JSON object")
+                raise BadInput("constraints must be a JSON object")
             rec.edit_profile(st["session_id"], **data)
         except (ValueError, ValidationError) as e:
             return render(st, f"Could not save constraints: {e}")

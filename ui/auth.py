@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import HTTPException, Request
 
+from catalog.errors import BadInput, UnknownSession
 from catalog.store import ROLES, token_hash, user_hash
 
 if TYPE_CHECKING:
@@ -107,13 +108,13 @@ def create_token(store: Store, role: str, *, user_id: str | None = None, name: s
         ValueError: Unknown role, a user token without ``user_id``, or a user id on another role.
     """
     if role not in ROLES:
-        raise ValueError(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise BadInput(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     if role == "user" and not user_id:
-        raise ValueError("a user token needs --user-id (the user it acts as)")
+        raise BadInput("a user token needs --user-id (the user it acts as)")
     if role != "user" and user_id:
-        raise ValueError(f"--user-id is for user tokens; a {role} token names users per request")
+        raise BadInput(f"--user-id is for user tokens; a {role} token names users per request")
     if user_id is not None and (not user_id.strip() or len(user_id) > 128):
-        raise ValueError("--user-id must be a non-empty string of at most 128 characters")
+        raise BadInput("--user-id must be a non-empty string of at most 128 characters")
     token_id = f"tok_{secrets.token_hex(6)}"
     principal = name or (f"user-{user_id}" if role == "user" else f"{role}-{token_id[4:]}")
     token = secrets.token_urlsafe(32)
@@ -379,7 +380,7 @@ class AccessPolicy:
             return
         row = self.store.session_owner(session_id)
         if row is None or row[0] != owner:
-            raise KeyError(SESSION_NOT_FOUND)
+            raise UnknownSession(SESSION_NOT_FOUND)
 
 
 def web_login_user() -> tuple[bool, str | None]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from catalog.errors import NotFound
 from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, user_errors
 
 
@@ -93,7 +94,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Revoke a token at once (requests with it get 401)."""
         with user_errors(), _store(config) as store:
             if not store.revoke_token(token):
-                raise KeyError(f"no live token or principal {token!r}; see `trustrec auth list`")
+                raise NotFound(f"no live token or principal {token!r}; see `trustrec auth list`")
             from catalog.store import user_hash
 
             target = token if token.startswith("tok_") else f"principal#{user_hash(token)[:16]}"

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ui.common import ConfigOption, config_from, console, emit_json, stdout, step, user_errors
+from catalog.errors import BadInput
+from ui.common import (
+    ConfigOption,
+    JsonFlag,
+    OutFile,
+    config_from,
+    console,
+    finish,
+    stdout,
+    step,
+    user_errors,
+)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @groups["eval"].command("conversation")
     def conversation(
         users: Annotated[int, typer.Option("--users", "-u", min=1, help="Simulated users to draw.")] = 200,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="Write the figures and every episode's transcript to this file.")
-        ] = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the user and target draw.")] = 0,
         n: Annotated[int, typer.Option("--n", min=1, max=50, help="Items the simulated user asks for per turn.")] = 10,
         max_turns: Annotated[int, typer.Option("--max-turns", min=1, max=20, help="Turns before a failure.")] = 5,
@@ -61,7 +70,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             cohort = "both"
         with user_errors():
             if cohort not in ("warm", "cold", "both"):
-                raise ValueError(f"--cohort must be warm, cold or both, not {cohort!r}")
+                raise BadInput(f"--cohort must be warm, cold or both, not {cohort!r}")
             sim_cfg = SimulatorConfig.model_validate({"genre_order": genre_order})
             rec = Recommender.from_config(cfg, progress=step("building the recommender"), llm="config" if llm else None)
         full = explanations or llm
@@ -88,9 +97,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             finally:
                 rec.close()
         res["llm"] = llm
-        _print(res)
-        if json_out is not None:
-            emit_json(res, json_out)
+        finish(res, json_=json_, out=out, show=lambda: _print(res))
 
 
 def _print(res: dict[str, Any]) -> None:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ui.common import ConfigOption, config_from, console, emit_json, stdout, step, user_errors
+from catalog.errors import BadInput
+from ui.common import (
+    ConfigOption,
+    JsonFlag,
+    OutFile,
+    config_from,
+    console,
+    finish,
+    stdout,
+    step,
+    user_errors,
+)
 
 TABLE_METRICS = ("recall@10", "mrr@10", "ndcg@10", "hit@10", "precision@10", "ndcg@5", "ndcg@20")
 DEFAULT_MODELS = "pop,itemknn,ease,bpr"
@@ -25,9 +35,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         models: Annotated[
             str, typer.Option("--models", "-m", help="Comma-separated model names (see evals.ranking.ranking_models).")
         ] = DEFAULT_MODELS,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="Write {protocol: {model: {metric: value}}} (test) to this file.")
-        ] = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         config: ConfigOption = None,
     ) -> None:
         """Fit each model on the training part and print test-split metrics (valid figures go to the JSON)."""
@@ -41,17 +50,17 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with user_errors():
             bad_p = [p for p in protocols if p not in ("ro811", "loo")]
             if bad_p or not protocols:
-                raise ValueError(f"unknown protocol {', '.join(bad_p) or '(none)'}; use ro811, loo or ro811,loo")
+                raise BadInput(f"unknown protocol {', '.join(bad_p) or '(none)'}; use ro811, loo or ro811,loo")
             unknown = [m for m in names if m not in registry]
             if unknown or not names:
-                raise ValueError(f"unknown model {', '.join(unknown) or '(none)'}; choose from {', '.join(registry)}")
+                raise BadInput(f"unknown model {', '.join(unknown) or '(none)'}; choose from {', '.join(registry)}")
             ds = load_dataset(cfg.data, cfg.workspace(), progress=step("loading dataset"))
 
         test: dict[str, dict[str, dict[str, float]]] = {}
         valid: dict[str, dict[str, dict[str, float]]] = {}
         timing: dict[str, dict[str, dict[str, float]]] = {}
         for proto in protocols:
-            split = make_split(ds, proto, seed=cfg.data.seed)  # type: ignore[arg-type]
+            split = make_split(ds, proto, seed=cfg.seed)  # type: ignore[arg-type]
             sets = {on: history_profiles(ds, split, on) for on in ("valid", "test")}
             console.print(f"[bold]{proto}[/]: {split.sizes()}, {len(sets['test'])} test users")
             test[proto], valid[proto], timing[proto] = {}, {}, {}
@@ -66,14 +75,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 valid[proto][name] = {k: float(v) for k, v in evaluate_set(ranker, sets["valid"]).items()}
                 timing[proto][name] = {"fit_s": round(fit_s, 3), "test_eval_s": round(eval_s, 4)}
                 console.print(f"    ndcg@10 {test[proto][name]['ndcg@10']:.4f} (fit {fit_s:.1f} s)")
-            _print_table(proto, test[proto], timing[proto])
+            if not json_:
+                _print_table(proto, test[proto], timing[proto])
 
-        if json_out is not None:
-            out: dict[str, Any] = dict(test)
-            out["valid"] = valid
-            out["timing"] = timing
-            out["meta"] = {"dataset": ds.name, "split": "test", "seed": cfg.data.seed, "ks": [5, 10, 20]}
-            emit_json(out, json_out)
+        res: dict[str, Any] = dict(test)
+        res["valid"] = valid
+        res["timing"] = timing
+        res["meta"] = {"dataset": ds.name, "split": "test", "seed": cfg.seed, "ks": [5, 10, 20]}
+        finish(res, json_=json_, out=out)
 
 
 def _print_table(protocol: str, rows: dict[str, dict[str, float]], timing: dict[str, dict[str, float]]) -> None:

@@ -8,115 +8,49 @@ from next to the checkpoint, or fitted on validation data and saved there.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
+from agent.state import MAX_N
+from catalog.errors import BadInput, UnknownUser
+from ui.common import (
+    ConfigOption,
+    JsonFlag,
+    OutFile,
+    config_from,
+    console,
+    finish,
+    stdout,
+    step,
+    user_errors,
+)
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from agent.config import TrustrecConfig
-    from catalog.splits import Split
-    from catalog.types import Dataset
-    from ranker.base import Profile, Ranker
-    from ranker.calibration import Calibrator
-    from ranker.explain import RecommendationExplainer
+    from ranker.stack import RankingStack
 
 ProtocolOption = Annotated[str, typer.Option("--protocol", help="Split protocol: ro811 or loo.")]
 ModelOption = Annotated[
     str, typer.Option("--model", help="auto (trained joint model, else EASE), joint (fail if untrained) or ease.")
 ]
-OutOption = Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON to this file.")]
-
-
-@dataclass
-class Context:
-    """What every command here needs: data, split, ranker, calibrator, popularity."""
-
-    dataset: Dataset
-    split: Split
-    ranker: Ranker
-    model_name: str
-    note: str | None
-    calibrator: Calibrator
-    item_counts: np.ndarray
-    additive: bool | None
-
-    def explainer(self) -> RecommendationExplainer:
-        """The recommend + explain + trust pipeline over this context's ranker and calibrator."""
-        from ranker.explain import RecommendationExplainer
-
-        return RecommendationExplainer(
-            self.ranker, self.dataset, self.calibrator, self.item_counts, additive=self.additive
-        )
 
 
 def load_context(
     cfg: TrustrecConfig, protocol: str, model: str, *, quiet: bool = False, calibrate: bool = True
-) -> Context:
-    """Load data, split and ranker (joint model preferred, EASE fallback) and the calibrator."""
-    from catalog import load_dataset, make_split
-    from ranker.calibration import CalibrationConfig, calibrator_path, ensure_calibrator
-    from ranker.diversity import item_popularity
+) -> RankingStack:
+    """The ranking stack (:func:`ranker.stack.build_stack`): the trained joint model, else EASE (said on stderr)."""
+    from ranker.stack import build_stack
 
-    if protocol not in ("ro811", "loo"):
-        raise ValueError(f"unknown protocol {protocol!r}; use ro811 or loo")
-    if model not in ("auto", "joint", "ease"):
-        raise ValueError(f"unknown model {model!r}; use auto, joint or ease")
     say = (lambda _m: None) if quiet else step(f"loading {cfg.data.dataset} ({protocol})")
-    ws = cfg.workspace()
-    ds = load_dataset(cfg.data, ws)
-    split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
-    ranker: Any = None
-    name = "ease"
-    note = None
-    checkpoint: Path | None = None
-    cal_file: Path
-    additive: bool | None = None
-    if model in ("auto", "joint"):
-        try:
-            from ranker.train import load_trained, model_folder
-
-            ranker = load_trained(ws, protocol)
-            folder = model_folder(ws, protocol)
-            checkpoint = folder / "model.safetensors"
-            cal_file = folder / "calibration.json"
-            name = "joint"
-            say(f"joint ranker from {folder}")
-        except (FileNotFoundError, ImportError) as e:
-            if model == "joint":
-                raise FileNotFoundError(str(e)) from None
-            note = f"no trained joint model ({e}); using EASE fitted on the {protocol} training split instead"
-            console.print(f"[yellow]note:[/] {note}")
-    if ranker is None:
-        from evals.baselines import EASERanker
-
-        say("fitting EASE on the training split")
-        ranker = EASERanker().fit(ds, split)
-        name = "ease"
-        additive = True  # score = history vector @ B: exactly additive in history entries
-        cal_file = calibrator_path(ws.models, "ease", protocol)
-    counts = item_popularity(split.train["item_idx"].to_numpy(), ds.n_items)
-    cal = None
-    if calibrate:
-        cal, fitted = ensure_calibrator(ranker, split, cal_file, CalibrationConfig(), checkpoint=checkpoint)
-        say(("fitted calibrator on validation data, saved to " if fitted else "calibrator from ") + str(cal_file))
-        if name == "joint" and checkpoint is not None:
-            from ranker.coldstart import category_groups, ensure_cold_start
-
-            # the same new-user blend and size-aware calibration as the agent (warm users: unchanged)
-            ranker, cal = ensure_cold_start(
-                ranker, split, ds.n_users, cal, checkpoint.parent / "coldstart.json", cfg.coldstart,
-                checkpoint=checkpoint, progress=say, item_groups=category_groups(ds.items),
-            )  # fmt: skip
-    return Context(ds, split, ranker, name, note, cal, counts, additive)  # type: ignore[arg-type]
+    stack = build_stack(cfg, protocol=protocol, model=model, calibrate=calibrate, progress=say)
+    if stack.note:
+        console.print(f"[yellow]note:[/] {stack.note}")
+    return stack
 
 
-def _shap_jit_cache(cfg: TrustrecConfig, ctx: Context) -> None:
+def _shap_jit_cache(cfg: TrustrecConfig, ctx: RankingStack) -> None:
     """Keep shap's numba kernels compiled on disk (20-60 s per process otherwise) when shap will run."""
     if not ctx.additive:
         from ranker.jit_cache import enable_shap_jit_cache
@@ -124,81 +58,48 @@ def _shap_jit_cache(cfg: TrustrecConfig, ctx: Context) -> None:
         enable_shap_jit_cache(cfg.workspace().cache / "numba")
 
 
-def _profile(ctx: Context, user: str, history: str) -> Profile:
-    from ranker.base import Profile
-    from ranker.calibration import user_items
-
-    if user not in ctx.dataset.user_index:
-        raise KeyError(f"unknown user {user!r}; user ids are the dataset's (ml-100k: '1' to '943')")
-    u = ctx.dataset.user_index[user]
-    if history == "train":
-        items = user_items(ctx.split.train, ctx.dataset.n_users)[u]
-    elif history == "all":
-        df = ctx.dataset.interactions
-        rows = df[df["user_idx"] == u].sort_values("timestamp", kind="stable")
-        items = rows["item_idx"].to_numpy()
-    else:
-        raise ValueError(f"--history must be train or all, got {history!r}")
-    return Profile(items, user_idx=u)
-
-
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("recommend")
     def recommend_cmd(
-        user: Annotated[str, typer.Option("--user", help="User id (ml-100k: 1..943).")],
-        n: Annotated[int, typer.Option("--n", min=1, max=100, help="List length.")] = 10,
-        explain: Annotated[bool, typer.Option("--explain", help="Attributions and trust per item.")] = False,
-        mmr_lambda: Annotated[
-            float, typer.Option("--mmr-lambda", min=0.0, max=1.0, help="Relevance weight for MMR (1 = no re-ranking).")
-        ] = 1.0,
-        history: Annotated[
-            str, typer.Option("--history", help="Profile: train (the split's training history) or all interactions.")
-        ] = "train",
-        protocol: ProtocolOption = "ro811",
-        model: ModelOption = "auto",
+        user: Annotated[
+            str | None, typer.Option("--user", help="A user id of the dataset (ml-100k: 1..943); omit for a new user.")
+        ] = None,
+        n: Annotated[int, typer.Option("--n", min=1, max=MAX_N, help="List length.")] = 10,
+        llm: Annotated[
+            bool, typer.Option("--llm/--no-llm", help="Explanations written by the configured LLM, else templates.")
+        ] = False,
         config: ConfigOption = None,
         json_: JsonFlag = False,
     ) -> None:
-        """Recommend for a user; with --explain, each item's score, confidence, trust and attributions."""
+        """A list for a user through the same pipeline as the app and POST /v1/recommend: each card with
+        score, calibrated confidence, trust report, SHAP attributions and explanation (--json: the API's body)."""
+        from agent.recommender import Recommender
 
         cfg = config_from(config)
         with user_errors():
-            ctx = load_context(cfg, protocol, model, quiet=json_)
-            if explain:
-                _shap_jit_cache(cfg, ctx)
-            profile = _profile(ctx, user, history)
-            rx = ctx.explainer()
-            t0 = time.perf_counter()
-            if explain:
-                res = rx(profile, n, mmr_lambda=mmr_lambda, user_id=user)
-                payload: dict[str, Any] = res.model_dump()
-            else:
-                items, scores, _ = rx.select(profile, n, mmr_lambda=mmr_lambda)
-                conf = ctx.calibrator.predict(scores)
-                payload = {
-                    "user_id": user,
-                    "items": [
-                        {
-                            "item_id": ctx.dataset.items[int(i)].item_id,
-                            "title": ctx.dataset.items[int(i)].title,
-                            "score": float(s),
-                            "confidence": float(c),
-                        }
-                        for i, s, c in zip(items, scores, conf, strict=True)
-                    ],
-                    "mmr_lambda": mmr_lambda,
-                }
-            elapsed = (time.perf_counter() - t0) * 1000
-        out = {"model": ctx.model_name, "protocol": protocol, "note": ctx.note, "history": history, **payload}
-        out["elapsed_ms"] = round(elapsed, 2)
-        if json_:
-            emit_json(out)
-            return
-        _print_recommendations(out, explain)
+            say = (lambda _m: None) if json_ else step(f"loading the recommender ({cfg.data.dataset})")
+            rec = Recommender.from_config(cfg, progress=say, llm="config" if llm else None)
+            try:
+                if user is not None and user not in rec.engine.dataset.user_index:
+                    raise UnknownUser(f"unknown user {user!r}; use an id of the dataset, or omit --user for a new user")
+                t0 = time.perf_counter()
+                reply = rec.recommend(user, n)
+                elapsed = (time.perf_counter() - t0) * 1000
+            finally:
+                rec.close()
+        out = {
+            "session_id": reply.session_id,
+            "user_id": user,
+            "cards": [c.model_dump(mode="json") for c in reply.cards],
+            "list_report": reply.list_report,
+            "notes": reply.notes,
+        }
+        finish(out, json_=json_, out=None, show=lambda: _print_recommendations(out, elapsed))
 
     @groups["eval"].command("explanations")
     def eval_explanations(
-        out: OutOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         users: Annotated[int, typer.Option("--users", min=1, help="Users sampled.")] = 100,
         n: Annotated[int, typer.Option("--n", min=1, help="Items explained per user.")] = 10,
         protocol: ProtocolOption = "ro811",
@@ -219,29 +120,34 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             with Progress(console=console, transient=True) as bar:
                 task = bar.add_task("explaining", total=users)
                 res = evaluate_explanations(
-                    ctx.ranker, ctx.dataset, ctx.split, n_users=users, n=n, additive=ctx.additive, seed=seed,
+                    ctx.ranker, ctx.dataset, ctx.split, n_users=users, n=n, seed=seed,
                     progress=lambda d, t: bar.update(task, completed=d, total=t),
                 )  # fmt: skip
-        res = {"model": ctx.model_name, "protocol": protocol, "note": ctx.note, **res}
+        res = {"model": ctx.name, "protocol": protocol, "note": ctx.note, **res}
         res["wall_s"] = round(time.perf_counter() - t0, 2)
-        _summary(
-            "explanations",
-            {
-                "max additivity error": res["additivity"]["max_error"],
-                "top-3 removal lowers score": res["deletion_test"]["lowered_rate"],
-                "top-3 removal beats 3 random": res["deletion_test"]["beats_random_rate"],
-                "deletion AUC (attribution / random)": _pair(res["deletion_curve"]),
-                "insertion AUC (attribution / random)": _pair(res["insertion_curve"]),
-                "comprehensiveness (attr / random)": _pair2(res["comprehensiveness"]),
-                "sufficiency (attr / random)": _pair2(res["sufficiency"]),
-            },
+        finish(
             res,
+            json_=json_,
+            out=out,
+            show=lambda: _summary(
+                "explanations",
+                {
+                    "max additivity error": res["additivity"]["max_error"],
+                    "top-3 removal lowers score": res["deletion_test"]["lowered_rate"],
+                    "top-3 removal beats 3 random": res["deletion_test"]["beats_random_rate"],
+                    "deletion AUC (attribution / random)": _pair(res["deletion_curve"]),
+                    "insertion AUC (attribution / random)": _pair(res["insertion_curve"]),
+                    "comprehensiveness (attr / random)": _pair2(res["comprehensiveness"]),
+                    "sufficiency (attr / random)": _pair2(res["sufficiency"]),
+                },
+                res,
+            ),
         )
-        _write(res, out)
 
     @groups["eval"].command("calibration")
     def eval_calibration(
-        out: OutOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         diagram: Annotated[Path | None, typer.Option("--diagram", help="Reliability diagram PNG path.")] = None,
         n: Annotated[int, typer.Option("--n", min=1, help="List length of the top-n view.")] = 10,
         method: Annotated[str, typer.Option("--method", help="isotonic or platt.")] = "isotonic",
@@ -258,34 +164,37 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             ccfg = CalibrationConfig.model_validate({"method": method})
             ctx = load_context(cfg, protocol, model, calibrate=method == "isotonic")
             png = diagram or (
-                out.with_suffix(".png")
-                if out
-                else cfg.workspace().reports / f"calibration-{ctx.model_name}-{protocol}.png"
+                out.with_suffix(".png") if out else cfg.workspace().reports / f"calibration-{ctx.name}-{protocol}.png"
             )
             res = evaluate_calibration(
                 ctx.ranker, ctx.dataset, ctx.split, calibrator=ctx.calibrator if method == "isotonic" else None,
-                config=ccfg, n=n, diagram=png, model_name=ctx.model_name, progress=step("calibration"),
+                config=ccfg, n=n, diagram=png, model_name=ctx.name, progress=step("calibration"),
             )  # fmt: skip
         res = {"note": ctx.note, **res}
         top = res[f"top_{n}"]
-        _summary(
-            "calibration (test)",
-            {
-                "method": res["calibrator"]["method"],
-                f"top-{n} ECE": top["ece"],
-                f"top-{n} Brier": top["brier"],
-                f"top-{n} mean confidence / hit rate": f"{top['mean_confidence']:.4f} / {top['observed_rate']:.4f}",
-                "sampled ECE (full-catalog weights)": res["sampled"]["ece"],
-                "sampled Brier": res["sampled"]["brier"],
-                "diagram": res["diagram"],
-            },
+        finish(
             res,
+            json_=json_,
+            out=out,
+            show=lambda: _summary(
+                "calibration (test)",
+                {
+                    "method": res["calibrator"]["method"],
+                    f"top-{n} ECE": top["ece"],
+                    f"top-{n} Brier": top["brier"],
+                    f"top-{n} mean confidence / hit rate": f"{top['mean_confidence']:.4f} / {top['observed_rate']:.4f}",
+                    "sampled ECE (full-catalog weights)": res["sampled"]["ece"],
+                    "sampled Brier": res["sampled"]["brier"],
+                    "diagram": res["diagram"],
+                },
+                res,
+            ),
         )
-        _write(res, out)
 
     @groups["eval"].command("coldstart")
     def eval_coldstart(
-        out: OutOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         ks: Annotated[str, typer.Option("--ks", help="Known items per user, comma-separated.")] = "0,1,3,5,10",
         plot: Annotated[Path | None, typer.Option("--plot", help="NDCG-vs-k PNG path.")] = None,
         protocol: ProtocolOption = "ro811",
@@ -299,21 +208,21 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             try:
                 k_list = sorted({int(x) for x in ks.split(",") if x.strip()})
             except ValueError:
-                raise ValueError(f"--ks {ks!r}: give whole numbers separated by commas, e.g. 0,1,3,5,10") from None
+                raise BadInput(f"--ks {ks!r}: give whole numbers separated by commas, e.g. 0,1,3,5,10") from None
             if not k_list or min(k_list) < 0:
-                raise ValueError(f"--ks {ks!r}: give non-negative whole numbers, e.g. 0,1,3,5,10")
+                raise BadInput(f"--ks {ks!r}: give non-negative whole numbers, e.g. 0,1,3,5,10")
             ctx = load_context(cfg, protocol, "joint")
             png = plot or (out.with_suffix(".png") if out else cfg.workspace().reports / f"coldstart-{protocol}.png")
             res = evaluate_cold_start(
                 ctx.ranker, ctx.calibrator, getattr(ctx.ranker, "base", None), ctx.dataset, ctx.split, k_list,
                 plot=png, progress=step("cold start"),
             )  # fmt: skip
-        _print_coldstart(res)
-        _write(res, out)
+        finish(res, json_=json_, out=out, show=lambda: _print_coldstart(res))
 
     @groups["eval"].command("fairness")
     def eval_fairness(
-        out: OutOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         n: Annotated[int, typer.Option("--n", min=1, help="List length.")] = 10,
         protocol: ProtocolOption = "ro811",
         model: ModelOption = "auto",
@@ -326,9 +235,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with user_errors():
             ctx = load_context(cfg, protocol, model, calibrate=False)
             res = evaluate_fairness(ctx.ranker, ctx.dataset, ctx.split, n=n, progress=step("fairness"))
-        res = {"model": ctx.model_name, "note": ctx.note, **res}
-        _print_fairness(res, n)
-        _write(res, out)
+        res = {"model": ctx.name, "note": ctx.note, **res}
+        finish(res, json_=json_, out=out, show=lambda: _print_fairness(res, n))
 
     @groups["bench"].command("recommend")
     def bench_recommend(
@@ -344,13 +252,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         import numpy as np
 
         from ranker.base import Profile
-        from ranker.calibration import user_items
 
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
             rx = ctx.explainer()
-            hist = user_items(ctx.split.train, ctx.dataset.n_users)
+            hist = ctx.split.histories("train")
             rng = np.random.default_rng(seed)
             pool = np.array([u for u in range(ctx.dataset.n_users) if hist[u].size])
             sample = rng.choice(pool, size=min(users, pool.size), replace=False)
@@ -361,7 +268,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 from ranker.explain import RecommendationExplainer
 
                 warm_cal = getattr(ctx.calibrator, "warm", ctx.calibrator)
-                rx_bare = RecommendationExplainer(bare, ctx.dataset, warm_cal, ctx.item_counts, additive=ctx.additive)
+                assert warm_cal is not None  # load_context calibrates
+                rx_bare = RecommendationExplainer(bare, ctx.dataset, warm_cal, ctx.item_counts, ctx.explain_config)
             for u in sample[:3]:  # warm-up: lazy imports (shap) and caches
                 for x in (rx, rx_bare):
                     if x is not None:
@@ -387,7 +295,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                         bare_times.append(dt)
         t = np.asarray(times)
         res = {
-            "model": ctx.model_name,
+            "model": ctx.name,
             "protocol": protocol,
             "note": ctx.note,
             "users": int(t.size),
@@ -407,11 +315,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             b = np.asarray(bare_times)
             res["without_new_user_blend_p50_ms"] = float(np.percentile(b, 50))
             res["without_new_user_blend_p95_ms"] = float(np.percentile(b, 95))
-        if json_:
-            emit_json(res)
-            return
-        _summary(
-            "bench recommend (recommend + explain + trust, top n)", {k: v for k, v in res.items() if k != "note"}, res
+        title = "bench recommend (recommend + explain + trust, top n)"
+        finish(
+            res, json_=json_, out=None, show=lambda: _summary(title, {k: v for k, v in res.items() if k != "note"}, res)
         )
 
 
@@ -424,11 +330,6 @@ def _pair(curves: dict[str, Any]) -> str:
 
 def _pair2(d: dict[str, Any]) -> str:
     return f"{d['attribution']:.4f} / {d['random']:.4f}"
-
-
-def _write(res: dict[str, Any], out: Path | None) -> None:
-    if out is not None:
-        emit_json(res, out)
 
 
 def _summary(title: str, rows: dict[str, Any], res: dict[str, Any]) -> None:
@@ -474,31 +375,29 @@ def _print_fairness(res: dict[str, Any], n: int) -> None:
         stdout.print(t)
 
 
-def _print_recommendations(out: dict[str, Any], explain: bool) -> None:
+def _print_recommendations(out: dict[str, Any], elapsed_ms: float) -> None:
     from rich.table import Table
 
-    t = Table(title=f"user {out['user_id']}: {out['model']} ({out['protocol']}), {out['elapsed_ms']} ms")
-    for c in ("#", "item", "title", "score", "confidence") + (
-        ("trust", "because you liked", "features") if explain else ()
-    ):
+    who = f"user {out['user_id']}" if out["user_id"] else "a new user"
+    t = Table(title=f"{who}, {elapsed_ms:.0f} ms")
+    for c in ("#", "item", "title", "confidence", "trust", "because you liked", "why"):
         t.add_column(c)
-    for k, it in enumerate(out["items"], start=1):
-        conf = it["trust"]["confidence"] if explain else it["confidence"]
-        row = [str(k), it["item_id"], it["title"], f"{it['score']:.4f}", f"{conf:.3f}"]
-        if explain:
-            hist = ", ".join(f"{h['title']} ({h['value']:+.3f})" for h in it["history"][:3])
-            feats = ", ".join(f"{g} {v:+.2f}" for g, v in sorted(it["features"].items(), key=lambda x: -abs(x[1]))[:3])
-            row += [f"{it['trust']['composite']:.2f}", hist, feats or "-"]
+    for card in out["cards"]:
+        trust = card.get("trust") or {}
+        hist = ", ".join(f"{h['title']} ({h['value']:+.3f})" for h in card["history"][:3])
+        conf = card.get("confidence")
+        row = [str(card["position"]), card["item_id"], card["title"], "-" if conf is None else f"{conf:.3f}"]
+        row += [f"{trust['composite']:.2f}" if trust else "-", hist or "-", card["explanation"]]
         t.add_row(*row)
     stdout.print(t)
-    if explain:
-        lr = out["list_report"]
+    lr = out.get("list_report")
+    if lr:
         stdout.print(
             f"list: ILD {lr['intra_list_diversity']:.3f}, novelty {lr['novelty']:.2f}, expected hits "
-            f"{lr['expected_utility']:.3f}, regret {lr['regret']:.3f}; max additivity error {out['max_additivity_error']:.2e}"
+            f"{lr['expected_utility']:.3f}, regret {lr['regret']:.3f}"
         )
-    if out.get("note"):
-        console.print(f"[yellow]note:[/] {out['note']}")
+    for note in out.get("notes") or []:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 def _print_coldstart(res: dict[str, Any]) -> None:

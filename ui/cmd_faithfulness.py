@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ui.common import ConfigOption, config_from, console, emit_json, stdout, step, user_errors
+from ui.common import (
+    ConfigOption,
+    JsonFlag,
+    OutFile,
+    config_from,
+    console,
+    finish,
+    stdout,
+    step,
+    user_errors,
+)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -16,9 +25,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         sessions: Annotated[
             int, typer.Option("--sessions", min=1, help="Chat sessions (warm, cold-start and constrained, evenly).")
         ] = 30,
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="Write the report (figures, failures, samples) to this file.")
-        ] = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         n: Annotated[int, typer.Option("--n", min=1, max=50, help="Items asked for per turn.")] = 10,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the user, category and title draws.")] = 0,
         llm: Annotated[
@@ -53,9 +61,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     res = evaluate_faithfulness(rec, fcfg, progress=progress)
             finally:
                 rec.close()
-        _print(res)
-        if json_out is not None:
-            emit_json(res, json_out)
+        finish(res, json_=json_, out=out, show=lambda: _print(res))
         if res["false_claims"]:
             raise typer.Exit(1)
 

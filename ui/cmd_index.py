@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, user_errors
+from ui.common import ConfigOption, JsonFlag, OutFile, config_from, console, emit_json, finish, stdout, user_errors
 
 CategoryOption = Annotated[list[str] | None, typer.Option(help="Repeatable.")]
 
@@ -178,9 +177,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ef_search: Annotated[
             str, typer.Option(help="HNSW efSearch values to sweep, comma-separated (default: config).")
         ] = "",
-        json_out: Annotated[
-            Path | None, typer.Option("--json", help="Also write the rows as JSON to this file.")
-        ] = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
         config: ConfigOption = None,
     ) -> None:
         """Build time, p50/p95 single-query latency and recall@10 (vs exact) of flat and HNSW indexes."""
@@ -231,6 +229,4 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 r["dataset"], f"{r['items']:,}", r["index"], params, f"{r['build_s']:.2f}",
                 f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}", f"{r['recall_at_10']:.4f}",
             )  # fmt: skip
-        stdout.print(t)
-        if json_out is not None:
-            emit_json(rows, json_out)
+        finish(rows, json_=json_, out=out, show=lambda: stdout.print(t))

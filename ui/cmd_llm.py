@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from catalog.errors import UnknownItem
 from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 ids = [s.strip() for s in items.split(",") if s.strip()]
                 unknown = [i for i in ids if i not in ds.item_index]
                 if unknown:
-                    raise KeyError(f"unknown item ids {unknown}; ids are the catalog's (ml-100k: '1' to '1682')")
+                    raise UnknownItem(f"unknown item ids {unknown}; ids are the catalog's (ml-100k: '1' to '1682')")
                 chosen = [ds.items[ds.item_index[i]] for i in ids]
             else:
                 chosen = list(ds.items)
@@ -149,13 +150,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_: JsonFlag = False,
     ) -> None:
         """Recommend for a user and print an LLM explanation per item, marked grounded (llm) or template."""
-        from ui.cmd_explain import _profile, load_context
+        from ui.cmd_explain import load_context
 
         cfg = config_from(config)
         with user_errors():
             ctx = load_context(cfg, protocol, model, quiet=json_)
             rx = ctx.explainer()
-            res = rx(_profile(ctx, user, history), n, user_id=user)
+            res = rx(ctx.profile(user, history), n, user_id=user)
             lcfg = _llm_cfg(cfg, backend, max_new_tokens)
             writer = _writer(cfg, lcfg, ctx.dataset)
             say = step(f"writing {len(res.items)} explanations")
@@ -165,7 +166,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 say(f"{ev.title}: {ex.writer} in {ex.seconds:.1f} s")
                 out.append({"evidence": ev.model_dump(), "explanation": ex.model_dump()})
         if json_:
-            emit_json({"user_id": user, "ranker": ctx.model_name, "note": ctx.note, "items": out})
+            emit_json({"user_id": user, "ranker": ctx.name, "note": ctx.note, "items": out})
             return
         for k, row in enumerate(out, start=1):
             evd, exd = row["evidence"], row["explanation"]
@@ -192,7 +193,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from ui.cmd_explain import _profile, load_context
+        from ui.cmd_explain import load_context
 
         cfg = config_from(config)
         with user_errors():
@@ -208,7 +209,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             with Progress(*cols, console=console, transient=True) as bar:
                 task = bar.add_task("grounding", total=len(ids) * n)
                 for uid in ids:
-                    for ev in rx(_profile(ctx, uid, "train"), n, user_id=uid).items:
+                    for ev in rx(ctx.profile(uid, "train"), n, user_id=uid).items:
                         ex = writer.write(ev)
                         total += 1
                         passed += ex.first_try_grounded
@@ -218,7 +219,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         res = {
             "users": len(ids), "n": n, "explanations": total, "first_try_grounded": passed,
             "grounding_rate": passed / total if total else 0.0, "llm_errors": errors,
-            "backend": lcfg.backend, "prompt_version": writer.prompt.version, "ranker": ctx.model_name,
+            "backend": lcfg.backend, "prompt_version": writer.prompt.version, "ranker": ctx.name,
             "top_failure_reasons": dict(reasons.most_common(8)), "wall_s": round(time.perf_counter() - t0, 1),
             "shown_grounded_rate": 1.0,
         }  # fmt: skip

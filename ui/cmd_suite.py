@@ -18,17 +18,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from ui.common import ConfigOption, config_from, console, emit_json, stdout, user_errors
+from ui.common import ConfigOption, JsonFlag, OutFile, config_from, console, finish, stdout, user_errors
 
 if TYPE_CHECKING:
     from typer import _click as click  # typer's own click (typer >= 0.20 vendors it)
 
     from evals.suite import CheckResult
 
-OutDir = Annotated[
-    Path | None, typer.Option("--out", help="Report folder (default: <workspace>/reports/suite-<name>).")
+ReportDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--report-dir", help="Folder of the HTML/Markdown/JSON reports (default: <workspace>/reports/suite-<name>)."
+    ),
 ]
-JsonOut = Annotated[Path | None, typer.Option("--json", help="Also write the results JSON to this file.")]
 Only = Annotated[list[str] | None, typer.Option("--check", help="Run only this check (repeatable).")]
 
 
@@ -58,7 +60,13 @@ def _status_line(r: CheckResult) -> None:
 
 
 def run_suite_command(
-    suite: str, out: Path | None, json_out: Path | None, config: Path | None, only: list[str] | None
+    suite: str,
+    report_dir: Path | None,
+    config: Path | None,
+    only: list[str] | None,
+    *,
+    json_: bool = False,
+    out: Path | None = None,
 ) -> None:
     """Load, run and report a suite; exit 1 unless every check passed."""
     import time
@@ -69,7 +77,7 @@ def run_suite_command(
     cfg = config_from(config)
     with user_errors():
         spec = load_suite(suite)
-    out_dir = out or cfg.workspace().reports / f"suite-{spec.name}"
+    out_dir = report_dir or cfg.workspace().reports / f"suite-{spec.name}"
     ctx = SuiteContext(cfg, out_dir, progress=lambda m: console.print(f"[dim]{m}[/]"))
     t0 = time.perf_counter()
     try:
@@ -79,9 +87,7 @@ def run_suite_command(
         ctx.close()
     data = result.to_dict()
     paths = write_reports(data, out_dir)
-    if json_out is not None:
-        emit_json(data, json_out)
-    _print_summary(data)
+    finish(data, json_=json_, out=out, show=lambda: _print_summary(data))
     console.print(f"reports: {paths['html']}  {paths['markdown']}  {paths['json']}")
     console.print(f"suite {spec.name}: {'passed' if result.passed else 'FAILED'} in {time.perf_counter() - t0:.1f} s")
     if not result.passed:
@@ -118,33 +124,45 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @ev.command("suite")
     def suite_cmd(
         suite: Annotated[str, typer.Argument(help="Built-in suite name (smoke, full) or a YAML path.")],
-        out: OutDir = None,
-        json_out: JsonOut = None,
+        report_dir: ReportDir = None,
         check: Only = None,
         config: ConfigOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
     ) -> None:
         """Run an evaluation suite: JSON, Markdown and HTML reports; exit 1 if a check fails."""
-        run_suite_command(suite, out, json_out, config, check)
+        run_suite_command(suite, report_dir, config, check, json_=json_, out=out)
 
     @ev.command("run")
     def run_cmd(
         suite: Annotated[str, typer.Argument(help="Built-in suite name (smoke, full) or a YAML path.")],
-        out: OutDir = None,
-        json_out: JsonOut = None,
+        report_dir: ReportDir = None,
         check: Only = None,
         config: ConfigOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
     ) -> None:
         """Alias of `eval suite`."""
-        run_suite_command(suite, out, json_out, config, check)
+        run_suite_command(suite, report_dir, config, check, json_=json_, out=out)
 
     @ev.command("smoke")
     def smoke_cmd(
-        out: OutDir = None, json_out: JsonOut = None, check: Only = None, config: ConfigOption = None
+        report_dir: ReportDir = None,
+        check: Only = None,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
     ) -> None:
         """The built-in smoke suite (a few minutes on 2 cores)."""
-        run_suite_command("smoke", out, json_out, config, check)
+        run_suite_command("smoke", report_dir, config, check, json_=json_, out=out)
 
     @ev.command("full")
-    def full_cmd(out: OutDir = None, json_out: JsonOut = None, check: Only = None, config: ConfigOption = None) -> None:
+    def full_cmd(
+        report_dir: ReportDir = None,
+        check: Only = None,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
+    ) -> None:
         """The built-in full suite (everything at full size; needs the trained model and the agent)."""
-        run_suite_command("full", out, json_out, config, check)
+        run_suite_command("full", report_dir, config, check, json_=json_, out=out)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from catalog.errors import BadInput
 from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
 
 
@@ -38,15 +39,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = config_from(config)
         with user_errors():
             if protocol not in ("ro811", "loo"):
-                raise ValueError(f"unknown protocol {protocol!r}; use ro811 or loo")
+                raise BadInput(f"unknown protocol {protocol!r}; use ro811 or loo")
             if ablation not in ("joint", "text-only", "id-only"):
-                raise ValueError(f"unknown ablation {ablation!r}; use joint, text-only or id-only")
+                raise BadInput(f"unknown ablation {ablation!r}; use joint, text-only or id-only")
             ws = cfg.workspace()
             ds = load_dataset(cfg.data, ws, progress=step("loading dataset"))
             ds, gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
             if gone:
                 console.print(f"left out {len(gone)} deleted users (tombstones in the store)")
-        split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
+        split = make_split(ds, protocol, seed=cfg.seed)  # type: ignore[arg-type]
         valid_set = history_profiles(ds, split, "valid")
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         console.print(f"[bold]training[/] {ablation} on {protocol} {split.sizes()} -> {folder}")
@@ -105,7 +106,7 @@ def _incremental(protocol: str, ablation: str, config: object, json_: bool) -> N
         ws = cfg.workspace()
         ds = load_dataset(cfg.data, ws, progress=None if json_ else step("loading dataset"))
         ds, _gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
-        split = make_split(ds, protocol, seed=cfg.data.seed)  # type: ignore[arg-type]
+        split = make_split(ds, protocol, seed=cfg.seed)  # type: ignore[arg-type]
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         model, lm_state, meta = load_model(folder)
         with Store(ws.store_path) as store:

@@ -20,7 +20,8 @@ stdout = Console()  # tables and results
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config file (default ./trustrec.toml or $TRUSTREC_CONFIG).")
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (nothing else there).")]
+OutFile = Annotated[Path | None, typer.Option("--out", help="Also write the result as JSON to this file.")]
 
 T = TypeVar("T")
 
@@ -41,17 +42,28 @@ def emit_json(obj: Any, out: Path | None = None) -> None:
         sys.stdout.write(text + "\n")
 
 
+def finish(obj: Any, *, json_: bool, out: Path | None, show: Callable[[], None] | None = None) -> None:
+    """The one output convention of every command: ``--out PATH`` writes the JSON to a file,
+    ``--json`` prints it on stdout and nothing else; without ``--json`` the human view (``show``)."""
+    if out is not None:
+        emit_json(obj, out)
+    if json_:
+        emit_json(obj)
+    elif show is not None:
+        show()
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn expected errors into a one-line message and exit code 2 instead of a traceback."""
+    """Turn errors the user can fix (:class:`catalog.errors.TrustrecError`, an invalid config) into a
+    one-line message and exit code 2; anything else is a bug and keeps its traceback."""
     from pydantic import ValidationError
 
-    from catalog.errors import DataError
-    from catalog.fetch import FetchError
+    from catalog.errors import TrustrecError
 
     try:
         yield
-    except (DataError, FetchError, FileNotFoundError, ValueError, KeyError, ValidationError) as e:
+    except (TrustrecError, ValidationError) as e:
         console.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2) from None
 
