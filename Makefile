@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint clean-venv
+.PHONY: setup browser run test test-fast lint clean-venv
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -23,11 +23,24 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	$(BIN)/trustrec data prepare
 
+# The browser tests drive Debian's chromium (Playwright's own browser download is not reachable):
+# installed with apt (sudo when not root) the first time; elsewhere, say what to install.
+browser:
+	@if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then exit 0; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	else echo "the browser tests need chromium on PATH: install it with your package manager"; exit 1; fi
+
 run: setup
 	$(BIN)/trustrec serve
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# unit tests on tiny fixtures (no trained model, LLM, server or browser): minutes, not the full suite
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not heavy and not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check catalog retrieval ranker agent evals ui tests

@@ -17,7 +17,6 @@ The Markdown report links the PNG files written next to it; the HTML report embe
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
@@ -237,52 +236,6 @@ def _key_metrics(c: dict[str, Any], limit: int = 40) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in flat.items() if not isinstance(v, str) or len(v) < 80][:limit]
 
 
-def _markdown(result: dict[str, Any], plots: list[Plot]) -> str:
-    lines = [
-        f"# Evaluation suite `{result['suite']}`: {'PASSED' if result['passed'] else 'FAILED'}",
-        "",
-        result.get("description", ""),
-        "",
-        f"Started {result['started']} UTC, {result['seconds']:.1f} s; {result.get('environment', {})}",
-        "",
-        "| check | kind | status | seconds | thresholds met |",
-        "|---|---|---|---|---|",
-    ]
-    for c in result["checks"]:
-        met = sum(t["passed"] for t in c["thresholds"])
-        lines.append(
-            f"| {c['name']} | {c['kind']} | {_MARK[c['status']]} | {c['seconds']:.1f} | {met}/{len(c['thresholds'])} |"
-        )
-    by_check: dict[str, list[Plot]] = {}
-    for p in plots:
-        by_check.setdefault(p.check, []).append(p)
-    for p in by_check.get("suite", []):
-        lines += ["", f"![{p.title}](plots/{p.filename})"]
-    for c in result["checks"]:
-        lines += ["", f"## {c['name']} ({c['kind']}): {_MARK[c['status']]}", ""]
-        if c.get("description"):
-            lines += [c["description"], ""]
-        if c.get("error"):
-            lines += [f"**{c['error']}**", ""]
-        if c["thresholds"]:
-            lines += ["| metric | value | bound | ok |", "|---|---|---|---|"]
-            for t in c["thresholds"]:
-                lines.append(
-                    f"| `{t['metric']}` | {_fmt(t['value'])} | {t['bound']} | {'yes' if t['passed'] else 'no: ' + str(t['reason'])} |"
-                )
-            lines.append("")
-        km = _key_metrics(c)
-        if km:
-            lines += ["<details><summary>all figures</summary>", "", "| figure | value |", "|---|---|"]
-            lines += [f"| `{k}` | {_fmt(v)} |" for k, v in km]
-            lines += ["", "</details>", ""]
-        for n in c.get("notes", []):
-            lines.append(f"- note: {n.strip().splitlines()[-1] if 'Traceback' in n else n}")
-        for p in by_check.get(c["name"], []):
-            lines += ["", f"![{p.title}](plots/{p.filename})"]
-    return "\n".join(lines) + "\n"
-
-
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}
@@ -292,60 +245,44 @@ details{margin:.5em 0}pre{background:#f7f7f7;padding:.5em;overflow:auto;font-siz
 """
 
 
-def _html(result: dict[str, Any], plots: list[Plot]) -> str:
-    e = html.escape
-    status = "PASSED" if result["passed"] else "FAILED"
-    out = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>trustrec suite {e(result['suite'])}: {status}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Evaluation suite <code>{e(result['suite'])}</code>: "
-        f"<span class='{'passed' if result['passed'] else 'failed'}'>{status}</span></h1>",
-        f"<p>{e(result.get('description', ''))}</p>",
-        f"<p>Started {e(result['started'])} UTC; {result['seconds']:.1f} s; {e(json.dumps(result.get('environment', {})))}</p>",
-        "<table><tr><th>check</th><th>kind</th><th>status</th><th>seconds</th><th>thresholds met</th></tr>",
-    ]
-    for c in result["checks"]:
-        met = sum(t["passed"] for t in c["thresholds"])
-        out.append(
-            f"<tr><td><a href='#{e(c['name'])}'>{e(c['name'])}</a></td><td>{e(c['kind'])}</td>"
-            f"<td class='{c['status']}'>{_MARK[c['status']]}</td><td>{c['seconds']:.1f}</td>"
-            f"<td>{met}/{len(c['thresholds'])}</td></tr>"
-        )
-    out.append("</table>")
+def _view(result: dict[str, Any], plots: list[Plot]) -> dict[str, Any]:
+    """What both report templates show: the result with each check's mark, plots and key figures."""
     by_check: dict[str, list[Plot]] = {}
     for p in plots:
         by_check.setdefault(p.check, []).append(p)
-    for p in by_check.get("suite", []):
-        out.append(f"<img alt='{e(p.title)}' src='{p.data_uri()}'>")
-    for c in result["checks"]:
-        out.append(
-            f"<h2 id='{e(c['name'])}'>{e(c['name'])} <small>({e(c['kind'])})</small>: "
-            f"<span class='{c['status']}'>{_MARK[c['status']]}</span></h2>"
-        )
-        if c.get("description"):
-            out.append(f"<p>{e(c['description'])}</p>")
-        if c.get("error"):
-            out.append(f"<p class='error'>{e(c['error'])}</p>")
-        if c["thresholds"]:
-            out.append("<table><tr><th>metric</th><th>value</th><th>bound</th><th>ok</th></tr>")
-            for t in c["thresholds"]:
-                ok = "yes" if t["passed"] else f"no: {t['reason']}"
-                out.append(
-                    f"<tr><td><code>{e(t['metric'])}</code></td><td>{e(_fmt(t['value']))}</td>"
-                    f"<td>{e(t['bound'])}</td><td class='{'passed' if t['passed'] else 'failed'}'>{e(ok)}</td></tr>"
-                )
-            out.append("</table>")
-        km = _key_metrics(c)
-        if km:
-            out.append("<details><summary>all figures</summary><table>")
-            out += [f"<tr><td><code>{e(k)}</code></td><td>{e(_fmt(v))}</td></tr>" for k, v in km]
-            out.append("</table></details>")
-        for n in c.get("notes", []):
-            out.append(f"<pre>{e(n)}</pre>" if "\n" in n.strip() else f"<p><i>note:</i> {e(n)}</p>")
-        for p in by_check.get(c["name"], []):
-            out.append(f"<img alt='{e(p.title)}' src='{p.data_uri()}'>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    checks = [
+        {
+            **c,
+            "mark": _MARK[c["status"]],
+            "met": sum(t["passed"] for t in c["thresholds"]),
+            "key_metrics": _key_metrics(c),
+            "plots": by_check.get(c["name"], []),
+            "notes": c.get("notes", []),
+        }
+        for c in result["checks"]
+    ]
+    return {
+        "r": result,
+        "status": "PASSED" if result["passed"] else "FAILED",
+        "checks": checks,
+        "suite_plots": by_check.get("suite", []),
+        "environment": json.dumps(result.get("environment", {})),
+        "css": _CSS,
+    }
+
+
+def _render_template(name: str, result: dict[str, Any], plots: list[Plot]) -> str:
+    """Render ``evals/templates/<name>`` (jinja2; HTML autoescaped, Markdown as is)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("evals", "templates"),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["fmt"] = _fmt
+    return env.get_template(name).render(**_view(result, plots))
 
 
 def write_reports(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
@@ -371,6 +308,6 @@ def write_reports(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
         "plots": plots_dir,
     }
     paths["json"].write_text(json.dumps(result, indent=2, default=str) + "\n")
-    paths["markdown"].write_text(_markdown(result, plots))
-    paths["html"].write_text(_html(result, plots))
+    paths["markdown"].write_text(_render_template("report.md.j2", result, plots))
+    paths["html"].write_text(_render_template("report.html.j2", result, plots))
     return paths

@@ -16,20 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SHARED = ("data", "cache", "index", "models")
-
 
 @functools.cache
 def shared_recommender() -> Any:
     """A template-only Recommender (llm=None) over a temporary workspace, warmed up with one list."""
     from agent.recommender import Recommender
     from catalog import Workspace
+    from catalog.config import isolated_workspace
 
     real = Workspace()  # $TRUSTREC_HOME, set by conftest.py
-    home = Path(tempfile.mkdtemp(prefix="trustrec-ui-"))
-    for name in SHARED:
-        (real.home / name).mkdir(parents=True, exist_ok=True)
-        (home / name).symlink_to(real.home / name, target_is_directory=True)
+    home = isolated_workspace(real.home, Path(tempfile.mkdtemp(prefix="trustrec-ui-")))
     rec = Recommender.from_config({"home": str(home)}, llm=None)
     rec.recommend("196", 3)  # the first turn pays one-off warm-up costs; later tests wait less
 
