@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
-from agent.grounding import GENRE_WORDS, _cat_key, _norm, _title_variants, display_title
+from agent.grounding import GENRE_WORDS, _cat_key, _norm, _title_variants, display_title, is_popular
 from catalog.types import Item
 from ranker.evidence import Evidence, HistoryAttribution
 
@@ -170,11 +170,6 @@ def claim_vocab() -> ClaimVocab:
         percent_words=frozenset(raw["percent_words"]),
         matches_cue=_norm(raw["matches_cue"]),
     )
-
-
-def is_popular(rank: float | None) -> bool:
-    """Whether a popularity rank licenses the word "popular" (see ``claims.yaml``)."""
-    return rank is not None and rank >= claim_vocab().min_popularity_rank
 
 
 # ------------------------------------------------------------------------------------ tokenising

@@ -19,6 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import yaml
 
 from catalog.types import Item
 from ranker.evidence import Evidence
@@ -336,10 +340,20 @@ _FEATURE_WORDS = {
 }
 
 
+@cache
+def _min_popularity_rank() -> float:
+    """``popularity.min_rank`` of ``agent/data/claims.yaml``: the rank from which "popular" is true."""
+    raw = yaml.safe_load(resources.files("agent").joinpath("data", "claims.yaml").read_text(encoding="utf-8"))
+    return float(raw["popularity"]["min_rank"])
+
+
+def is_popular(rank: float | None) -> bool:
+    """Whether a popularity rank licenses the word "popular" (see ``claims.yaml``)."""
+    return rank is not None and rank >= _min_popularity_rank()
+
+
 def evidence_line(ev: Evidence) -> str:
     """The evidence as one prompt line: item, year, categories, liked titles, popularity, matches."""
-    from agent.claims import is_popular
-
     head = f"recommended {quote_data(display_title(ev.title))}"
     meta = [str(ev.year)] if ev.year is not None else []
     if ev.categories:
@@ -390,8 +404,6 @@ def template_explanation(ev: Evidence) -> str:
     popular, and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
     liked" without a positive attribution.
     """
-    from agent.claims import is_popular
-
     name = display_title(ev.title)
     if ev.year is not None:
         name += f" ({ev.year})"
