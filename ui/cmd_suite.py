@@ -133,36 +133,19 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Run an evaluation suite: JSON, Markdown and HTML reports; exit 1 if a check fails."""
         run_suite_command(suite, report_dir, config, check, json_=json_, out=out)
 
-    @ev.command("run")
-    def run_cmd(
-        suite: Annotated[str, typer.Argument(help="Built-in suite name (smoke, full) or a YAML path.")],
-        report_dir: ReportDir = None,
-        check: Only = None,
-        config: ConfigOption = None,
-        json_: JsonFlag = False,
-        out: OutFile = None,
-    ) -> None:
-        """Alias of `eval suite`."""
-        run_suite_command(suite, report_dir, config, check, json_=json_, out=out)
+    ev.command("run", help="Alias of `eval suite`.")(suite_cmd)
 
-    @ev.command("smoke")
-    def smoke_cmd(
-        report_dir: ReportDir = None,
-        check: Only = None,
-        config: ConfigOption = None,
-        json_: JsonFlag = False,
-        out: OutFile = None,
-    ) -> None:
-        """The built-in smoke suite (a few minutes on 2 cores)."""
-        run_suite_command("smoke", report_dir, config, check, json_=json_, out=out)
+    def builtin(name: str, doc: str) -> None:
+        def cmd(
+            report_dir: ReportDir = None,
+            check: Only = None,
+            config: ConfigOption = None,
+            json_: JsonFlag = False,
+            out: OutFile = None,
+        ) -> None:
+            run_suite_command(name, report_dir, config, check, json_=json_, out=out)
 
-    @ev.command("full")
-    def full_cmd(
-        report_dir: ReportDir = None,
-        check: Only = None,
-        config: ConfigOption = None,
-        json_: JsonFlag = False,
-        out: OutFile = None,
-    ) -> None:
-        """The built-in full suite (everything at full size; needs the trained model and the agent)."""
-        run_suite_command("full", report_dir, config, check, json_=json_, out=out)
+        ev.command(name, help=doc)(cmd)
+
+    builtin("smoke", "The built-in smoke suite (a few minutes on 2 cores).")
+    builtin("full", "The built-in full suite (everything at full size; needs the trained model and the agent).")
