@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import quote, urlparse
 
 import tomli_w
@@ -359,9 +359,19 @@ class _Req:
     label: str
 
 
-def _request_strategy() -> Any:
-    """Hypothesis strategy of hostile requests to the API (see :func:`fuzz_api`)."""
+def _request_strategy(spec: dict[str, Any]) -> Any:
+    """Hypothesis strategy of hostile requests to the API whose OpenAPI document is ``spec``.
+
+    The bodies, path and query parameters of every ``/v1`` operation come from the schema itself
+    (schemathesis: valid cases and cases that break the schema), so the fuzzer follows the API as it
+    changes. On top: known user and item ids now and then (so valid requests reach the recommender),
+    strings the schema allows but a server may choke on (lone surrogates, NUL, bidi, sizes past the
+    message cap and the body limit), wrong content types, garbage bytes, raw ``..``/``%00`` path ids,
+    and odd methods and paths. See :func:`fuzz_api`.
+    """
+    import schemathesis
     from hypothesis import strategies as st
+    from schemathesis import GenerationMode
 
     odd_chars = st.integers(0xD800, 0xDFFF).map(chr) | st.sampled_from(
         ["\x00", "\u200b", "\u202e", "\ufeff", "\U0001f3ac", "'", '"', "\\", "/", "%", "<", ">", "\n", "é", "漢"]
@@ -376,108 +386,65 @@ def _request_strategy() -> Any:
     anything = st.recursive(
         scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=8
     )
-    hostile_ids = st.sampled_from(["999999", "", " ", "..", "-1", "0"]) | small_text | huge
-    # ids in paths: long ones stay under the client's URL limit (64 KiB); 20,000 x passes uvicorn's 16 KiB bound
-    long_path = st.sampled_from(["x" * 129, "x" * 2001, "x" * 20_000, "é" * 3000, "%" * 5000, "漢" * 2000])
-    path_ids = st.sampled_from(["196", "1", "0", "999999", " ", "..", "-1"]) | small_text | long_path
-    session = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=24)
-    user = st.sampled_from(KNOWN_USERS)
-    item = st.sampled_from(["1", "50", "100", "181", "258", "1682"])
-    kinds = ["like", "dislike", "rating", "not_interested", "more_like_this"]
-    # field -> (valid values, hostile values of the right JSON type)
-    fields: dict[str, dict[str, tuple[Any, Any]]] = {
-        "/v1/chat": {
-            "message": (st.sampled_from(CHAT_TURNS) | st.text(min_size=1, max_size=40), small_text | huge),
-            "session_id": (session, hostile_ids), "user_id": (user, hostile_ids),
-        },
-        "/v1/recommend": {
-            "user_id": (user, hostile_ids), "n": (st.integers(1, 10), st.integers(-(2**70), 2**70)),
-            "session_id": (session, hostile_ids),
-        },
-        "/v1/explain": {"item_id": (item, hostile_ids), "session_id": (session, hostile_ids), "user_id": (user, hostile_ids)},
-        "/v1/feedback": {
-            "session_id": (session, hostile_ids), "item_id": (item, hostile_ids), "user_id": (user, hostile_ids),
-            "event_id": (session, hostile_ids), "kind": (st.sampled_from(kinds), st.sampled_from(["love", "", "LIKE"])),
-            "value": (st.floats(1, 5), st.floats(allow_nan=True, allow_infinity=True)),
-        },
-        "PATCH /v1/profile": {
-            "include_categories": (st.lists(st.sampled_from(["Comedy", "Horror"]), max_size=2),
-                                   st.lists(small_text | huge, max_size=3)),
-            "exclude_categories": (st.lists(st.sampled_from(["Romance", "Drama"]), max_size=2), st.lists(small_text)),
-            "year_min": (st.integers(1930, 1990), st.integers(-(2**70), 2**70)),
-            "year_max": (st.integers(1990, 2000), st.integers(-(2**40), 2**40)),
-            "price_min": (st.floats(0, 10), st.floats(allow_nan=True, allow_infinity=True)),
-            "n": (st.integers(1, 10), st.integers(-2, 10**6)), "query": (st.text(max_size=30), small_text | huge),
-            "diversity": (st.floats(0, 1), st.floats(allow_nan=True)),
-            "reference_item_ids": (st.lists(item, max_size=2), st.lists(hostile_ids, max_size=3)),
-        },
-    }  # fmt: skip
-
-    @st.composite
-    def near_valid(draw: Any, keys: dict[str, tuple[Any, Any]]) -> Any:
-        # half the bodies have at most one bad field (so each field's checks are reached), half are mixed
-        one_bad = draw(st.booleans())
-        bad_key = draw(st.sampled_from([*keys] + [None] * max(1, len(keys) // 2))) if one_bad else None
-        out: dict[str, Any] = {}
-        for k, (good, bad) in keys.items():
-            if one_bad:
-                how = draw(st.sampled_from(["hostile", "any-type", "omit"])) if k == bad_key else "good-or-omit"
-                if how == "good-or-omit":
-                    how = draw(st.sampled_from(["good"] * 3 + ["omit"]))
-            else:
-                how = draw(st.sampled_from(["good"] * 4 + ["omit"] * 2 + ["hostile", "any-type"]))
-            if how != "omit":
-                out[k] = draw({"good": good, "hostile": bad, "any-type": anything}[how])
-        if draw(st.integers(0, 9)) == 9:  # an extra field now and then (hypothesis favours 0, so not 0)
-            out[draw(st.text(min_size=1, max_size=8))] = draw(anything)
-        return out
-
-    def body_for(keys: dict[str, tuple[Any, Any]]) -> Any:
-        return st.one_of(
-            near_valid(keys).map(lambda d: ("near-valid", d)),
-            near_valid(keys).map(lambda d: ("near-valid", d)),
-            anything.map(lambda d: ("any-json", d)),
-            st.binary(max_size=64).map(lambda b: ("bytes", b)),
-            st.just(("empty", b"")),
-        )
-
-    def encode(kind_body: tuple[str, Any]) -> bytes:
-        body = kind_body[1]
-        return body if isinstance(body, bytes) else json.dumps(body, allow_nan=True).encode()
-
-    def post(t: tuple[str, tuple[str, Any], str | None]) -> _Req:
-        return _Req("POST", t[0], encode(t[1]), t[2], f"POST {t[0]} {t[1][0]}")
-
-    def profile_req(t: tuple[str, str, tuple[str, Any], str | None, str | None]) -> _Req:
-        method, ident, body, ctype, part = t
-        query = (
-            f"?part={quote(part, safe='', errors='surrogatepass')}" if part is not None and method == "DELETE" else ""
-        )
-        if method == "PATCH":
-            return _Req(method, f"/v1/profile/{ident}{query}", encode(body), ctype, f"{method} /v1/profile")
-        return _Req(method, f"/v1/profile/{ident}{query}", None, None, f"{method} /v1/profile")
-
+    known = {
+        "user_id": st.sampled_from(KNOWN_USERS),
+        "item_id": st.sampled_from(["1", "50", "100", "181", "258", "1682"]),
+        "message": st.sampled_from(CHAT_TURNS),
+    }
+    hostile_strings = small_text | huge
+    raw_ids = st.sampled_from(["..", "../../etc/passwd", "%2e%2e%2f", "a/b", "%00", "?x=1", "#f", "%ZZ", "x" * 20_000])
     ctype = st.sampled_from(["application/json"] * 6 + ["text/plain", "application/x-www-form-urlencoded", None])
 
-    posts = st.sampled_from(["/v1/chat", "/v1/recommend", "/v1/explain", "/v1/feedback"]).flatmap(
-        lambda p: st.tuples(st.just(p), body_for(fields[p]), ctype).map(post)
+    schema = schemathesis.openapi.from_dict(spec)
+    operations = [cast(Any, r).ok() for r in schema.get_all_operations()]  # Ok results (an invalid one raises)
+    operations = [op for op in operations if op.path.startswith("/v1/")]
+    if not operations:
+        raise ValueError("the OpenAPI document has no /v1 operations to fuzz")
+
+    @st.composite
+    def request(draw: Any, op: Any) -> _Req:
+        case = draw(op.as_strategy(draw(st.sampled_from(list(GenerationMode)))))
+        body: Any = case.body
+        label = f"{case.method} {op.path}"
+        if isinstance(body, dict) and draw(st.booleans()):
+            for k in list(body):  # a known id or a hostile string in one field of a schema-shaped body
+                if k in known and draw(st.booleans()):
+                    body[k] = draw(known[k])
+                elif draw(st.integers(0, 5)) == 0:
+                    body[k] = draw(hostile_strings)
+        path = case.formatted_path
+        if "{" in op.path and draw(st.integers(0, 4)) == 0:
+            path = op.path.split("{", 1)[0] + draw(raw_ids)  # a raw, unencoded id in the path
+        if case.query:
+            path += "?" + "&".join(
+                f"{quote(str(k), safe='', errors='surrogatepass')}={quote(str(v), safe='', errors='surrogatepass')}"
+                for k, v in case.query.items()
+            )
+        if body is None or type(body).__name__ == "NotSet":
+            return _Req(case.method, path, None, None, label)
+        data = body if isinstance(body, bytes) else json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
+        return _Req(case.method, path, data, draw(ctype), label)
+
+    schema_requests = st.sampled_from(operations).flatmap(request)
+    garbage = st.tuples(st.sampled_from(operations), st.binary(max_size=64) | st.just(b""), ctype).map(
+        lambda t: _Req(
+            t[0].method.upper(),
+            t[0].path.split("{", 1)[0] + "x",
+            t[1],
+            t[2],
+            f"{t[0].method.upper()} {t[0].path} bytes",
+        )
     )
-    raw_ids = st.sampled_from(["..", "../../etc/passwd", "%2e%2e%2f", "a/b", "%00", "?x=1", "#f", "%ZZ"])
-    sid = st.one_of(session, path_ids.map(lambda s: quote(s, safe="", errors="surrogatepass")), raw_ids)
-    profile = st.tuples(
-        st.sampled_from(["GET", "PATCH", "DELETE"]), sid, body_for(fields["PATCH /v1/profile"]), ctype,
-        st.none() | st.sampled_from(["all", "likes", "constraints", "nope", ""]) | small_text,
-    ).map(profile_req)  # fmt: skip
-    users = sid.map(lambda s: _Req("DELETE", f"/v1/users/{s}", None, None, "DELETE /v1/users"))
     odd = st.tuples(
         st.sampled_from(["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH"]),
         st.sampled_from(["/v1/chat", "/v1/", "/v1", "/v1/feedback/x", "/healthz", "/v2/chat", "/docs", "/openapi.json"])
         | small_text.map(lambda s: "/v1/" + quote(s, safe="/", errors="surrogatepass")),
         st.none() | anything,
     ).map(lambda t: _Req(t[0], t[1], None if t[2] is None else json.dumps(t[2]).encode(), "application/json", "odd"))
-    shapes = {"post": posts, "profile": profile, "users": users, "odd": odd}
-    # about half the requests are POSTs to the four endpoints, the rest spread over the other shapes
-    return st.sampled_from(["post"] * 6 + ["profile"] * 2 + ["users", "odd"]).flatmap(shapes.__getitem__)
+    # most requests follow the schema (valid or not), the rest are bytes and odd methods or paths
+    return st.sampled_from(["schema"] * 8 + ["garbage", "odd"]).flatmap(
+        {"schema": schema_requests, "garbage": garbage, "odd": odd}.__getitem__
+    )
 
 
 def _send(client: Any, req: _Req) -> tuple[str, int | None, str]:
@@ -508,12 +475,11 @@ def fuzz_api(
 ) -> dict[str, Any]:
     """Send ``examples`` hypothesis-generated hostile requests to the API at ``url``.
 
-    Requests: the four POST endpoints with near-valid bodies (each field good, missing or of any JSON
-    type, sometimes an extra field; strings with lone surrogates, NUL, bidi and zero-width characters,
-    emoji, and sizes past the message cap and the body limit), any JSON value, garbage bytes, an
-    empty body, wrong content types; GET/PATCH/DELETE on ``/v1/profile/{id}`` and DELETE
-    ``/v1/users/{id}`` with hostile ids (encoded and raw ``..``, ``%00``, ``?``, ``#``); odd methods and
-    paths. Generation only (no shrinking), seeded, without the example database.
+    Requests: every ``/v1`` operation of the server's own ``/openapi.json`` with schemathesis cases
+    (valid and schema-breaking bodies, path ids and query parameters), known ids now and then, strings
+    with lone surrogates, NUL, bidi and zero-width characters, emoji and sizes past the message cap and
+    the body limit, wrong content types, garbage bytes and empty bodies, raw ``..``/``%00`` path ids,
+    and odd methods and paths. Generation only (no shrinking), seeded, without the example database.
 
     Returns:
         ``examples`` (sent), counts by status class (``2xx``, ``4xx``, ``5xx``, ``dropped``, ``timeout``,
@@ -533,13 +499,14 @@ def fuzz_api(
     stop_at = time.monotonic() + deadline_s
     sent = 0
     with httpx.Client(base_url=url, timeout=request_timeout_s, headers=headers) as client:
+        spec = client.get("/openapi.json").raise_for_status().json()
 
         @hyp_seed(seed)
         @settings(
             max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
             suppress_health_check=list(HealthCheck), print_blob=False,
         )  # fmt: skip
-        @given(req=_request_strategy())
+        @given(req=_request_strategy(spec))
         def one(req: _Req) -> None:
             nonlocal sent
             if time.monotonic() > stop_at:
