@@ -34,7 +34,7 @@ class BuilderBase:
         self.remove: list[str] = []
         self.removed_slots: set[str] = set()
         self.cue_spans: list[tuple[int, int]] = []
-        self.sentiment_on_category = False
+        self.cat_tokens: set[int] = set()
 
     def _category_at(self, i: int) -> tuple[tuple[str, ...], int] | None:
         m = self.msg

@@ -171,6 +171,10 @@ _RX_N = re.compile(
     rf"\b{_NUM}\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b"
 )
 _RX_ONE = re.compile(rf"\b(?:just|only)\s+(?:one|1)\b|\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)")
+_RX_SHOW_N = re.compile(
+    rf"\b(?:show|give|get|find|recommend|suggest|list|pick)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
+)
+"""A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

@@ -19,6 +19,7 @@ titles after cues ("like X") -> years -> prices -> list length -> categories wit
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from agent.safety import InjectionFlag, clean_text, detect_injection
 from agent.state import ConstraintUpdate, DialogState
@@ -50,12 +51,15 @@ from agent.understanding.cues import (
     _RESET,
 )
 from agent.understanding.negation import NegationScope
-from agent.understanding.normalise import _Msg, normalize
+from agent.understanding.normalise import _Msg, canonicalise, normalize
 from agent.understanding.slots import SlotPasses
 from agent.understanding.titles import TitlePasses
 from agent.understanding.types import Intent, ItemRef, SuggestedFeedback, UnderstandConfig, Understanding
 from agent.understanding.vocab import CatalogVocab
 from catalog.types import FeedbackKind
+
+_OBJECT_FILLERS = frozenset({"a", "an", "the", "any", "all", "those", "these", "most", "some", "of", "to", "watching",
+                             "watch", "see", "seeing", "more", "really", "much", "them"})  # fmt: skip
 
 
 class _Builder(SlotPasses, TitlePasses, NegationScope):
@@ -85,10 +89,21 @@ def understand(
         notes.append(f"message cut to {cfg.safety.max_message_chars} characters")
     text = clean_text(raw, cfg.safety.max_message_chars)
     flags: list[InjectionFlag] = detect_injection(text)
-    msg = _Msg(normalize(text))
+    canon = canonicalise(text, vocab.lexicon.domain.name)
+    msg = _Msg(normalize(canon.text))
     b = _Builder(msg, state, vocab, cfg)
+    b.lang = canon.lang
     b.notes.extend(notes)
+    lex = vocab.lexicon
+
+    def ask(key: str, **values: Any) -> str:
+        return lex.reply(b.lang, key, **values)
+
+    # 0. removals first: their words ("drop", "never mind") are neither feedback nor a reset
+    b.removal_pass()
     norm = msg.norm
+    for s0, e0 in b.cue_spans:
+        norm = norm[:s0] + " " * (e0 - s0) + norm[e0:]
 
     compare_cue = bool(_COMPARE.search(norm))
     explain_cue = bool(_EXPLAIN.search(norm))
@@ -106,6 +121,8 @@ def understand(
     b.titles_pass()
     if b.title_items and re.search(r"\bwhat(?: i)?s\b.*\babout\b", norm):
         describe_cue = True
+    named = {r.text for r in [*b.refs, *b.title_items]}
+    unknown = [t for t in canon.unknown_titles if t not in named]
     # 2. ranges and counts
     b.years_pass()
     b.prices_pass()
@@ -116,11 +133,34 @@ def understand(
         b.slots["replace_include"] = True
     b.categories_pass()
 
+    def about_category(rx: re.Pattern[str]) -> bool:
+        """Every match of a like/dislike cue is about a category ("I can't stand musicals"): a
+        preference to filter on, not feedback on an item."""
+        hits = list(rx.finditer(norm))
+        for mt in hits:
+            i = msg.token_at(mt.end())
+            while i < len(msg.toks) and msg.toks[i] in _OBJECT_FILLERS:
+                i += 1
+            if i not in b.cat_tokens:
+                return False
+        return bool(hits)
+
+    if like_cue and about_category(_LIKE_FB):
+        like_cue = False
+    if dislike_cue and about_category(_DISLIKE_FB):
+        dislike_cue = False
+
     # cue phrases are not query words
     for rx in _CUES:
         msg.consume(rx)
 
-    u = Understanding(intent=Intent.CHITCHAT, text=text, injection=sorted({f.rule for f in flags}))
+    u = Understanding(
+        intent=Intent.CHITCHAT,
+        text=text,
+        injection=sorted({f.rule for f in flags}),
+        language=b.lang,
+        canonical=canon.text if canon.lang != "en" else "",
+    )
     u.positions = list(dict.fromkeys(b.positions))
     u.notes = b.notes
     u.clarify = b.clarify
@@ -205,7 +245,7 @@ def understand(
         intent = Intent.DESCRIBE
         items = pick_targets()
         if not items:
-            u.clarify = u.clarify or ("Which one do you mean?" if state.shown else "Which movie do you mean?")
+            u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
     if intent is None and (
         like_cue or dislike_cue or notint_cue or more_like or rating or b.neg_positions or b.disliked_titles
     ):
@@ -250,7 +290,7 @@ def understand(
             )
         elif kind is not None:
             intent = Intent.FEEDBACK
-            u.clarify = u.clarify or ("Which one do you mean?" if state.shown else "Which movie do you mean?")
+            u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
         if kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED) and intent == Intent.FEEDBACK:
             query = ""
 
@@ -270,6 +310,12 @@ def understand(
         slots["exclude"] = b.exclude
     if b.allow:
         slots["allow"] = b.allow
+    if b.remove:
+        slots["remove"] = b.remove
+    if b.include_all and b.include:
+        slots["include_all"] = True
+    elif b.include:
+        slots["include_all"] = False
 
     constraint_words = bool(
         b.price_wish
@@ -288,6 +334,9 @@ def understand(
                 "reference_item_ids",
                 "clear_years",
                 "clear_prices",
+                "clear_categories",
+                "remove",
+                "clear_references",
             )
         )
     )
@@ -321,6 +370,11 @@ def understand(
     if intent in (Intent.RECOMMEND, Intent.REFINE) and query and not b.include and vocab.embed is not None:
         u.category_hints = [c for c, _ in vocab.category_hints(query, cfg.category_hint_threshold)]
 
+    if unknown and not u.clarify and intent not in (Intent.MEMORY, Intent.RESET, Intent.COMPARE):
+        # a title written in a language the catalog does not spell it in: ask, never guess
+        u.clarify = ask("unknown_title", title=unknown[0])
+        if intent in (Intent.CHITCHAT, Intent.HELP):
+            intent = Intent.REFINE if state.shown else Intent.RECOMMEND
     u.intent = intent
     u.items = items
     u.feedback = fb

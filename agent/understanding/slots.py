@@ -32,12 +32,43 @@ from agent.understanding.cues import (
     _RX_PRICE_RANGE,
     _RX_RANGE,
     _RX_RECENT,
+    _RX_SHOW_N,
     _RX_TOP_N,
     _RX_TOP_ONE,
     _RX_YEAR,
 )
+from agent.understanding.lexicon import lexicon
 from agent.understanding.types import ItemRef
 from agent.understanding.vocab import CatalogVocab
+
+_EN = lexicon().en
+_SLOT_OF = {w: slot for slot, words in _EN.removal_slots.items() for w in words}
+_REMOVE_DETERMINERS = frozenset({"the", "my", "that", "this", "those", "these", "about", "all", "any", "of", "with"})
+_REMOVE_OBJECTS = frozenset(_EN.removal_objects)
+
+
+def _alt(words: object) -> str:
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))  # type: ignore[call-overload]
+
+
+def _slot_of(word: str) -> str:
+    return _SLOT_OF.get(re.sub(r"\s+", " ", word), "")
+
+
+_SLOTS = _alt(_SLOT_OF)
+_OBJ = _alt(_EN.removal_objects)
+_VERBS = _alt(_EN.removal_verbs)
+_DET = r"(?:(?:the|my|that|this|those|these|any|all|of|about|with)\s+){0,3}"
+_RX_REMOVE_SLOT = re.compile(
+    rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b"
+    rf"|\b(?:the\s+|any\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?\s+(?:{_alt(_EN.removal_after)})\b"
+    rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
+)
+"""A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit"."""
+_RX_REMOVE_VERB = re.compile(rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues and w != 'skip')})\s+")
+"""A removal verb that may name a category next ("drop comedy"); negation cues ("without") are negation."""
+_RX_NOT_OLD = re.compile(rf"\b(?:{_alt(_EN.not_old)})\b")
+_RX_NOT_NEW = re.compile(rf"\b(?:{_alt(_EN.not_new)})\b")
 
 
 def _decade_bounds(m: re.Match[str], gi: int, vocab: CatalogVocab) -> tuple[int, int]:
@@ -97,10 +128,11 @@ class SlotPasses(BuilderBase):
         item = self.state.shown_at(pos)
         if item is None:
             n = len(self.state.shown)
+            lex = self.vocab.lexicon
             self.clarify = (
-                "I haven't shown you any items yet."
+                lex.reply(self.lang, "none_shown")
                 if n == 0
-                else f"I only showed {n} item{'s' if n != 1 else ''}; which one do you mean?"
+                else lex.reply(self.lang, "only_shown", n=n, s="s" if n != 1 else "")
             )
             return
         p = pos if pos > 0 else len(self.state.shown) + pos + 1
@@ -226,6 +258,12 @@ class SlotPasses(BuilderBase):
             ref_year = shown_years[len(shown_years) // 2] if shown_years else None
             median = int(np.nanmedian(vocab.years))
             # relative wishes move the window: the opposite bound is dropped
+            explicit = lo is not None or hi is not None
+            # "not too old" / "not too recent": the negated relative wish, before "old"/"recent" alone
+            if m.matches(_RX_NOT_OLD) and not explicit:
+                lo = yr[1] - cfg.not_old_age
+            if m.matches(_RX_NOT_NEW) and not explicit:
+                hi = yr[1] - cfg.recent_years
             if m.matches(_RX_OLDER):
                 base = ref_year if ref_year is not None else (self.state.constraints.year_max or median)
                 hi, lo = base - 1, None
@@ -234,9 +272,11 @@ class SlotPasses(BuilderBase):
                 base = ref_year if ref_year is not None else (self.state.constraints.year_min or median)
                 lo, hi = base + 1, None
                 self.slots["clear_years"] = True
-            if m.matches(_RX_RECENT):
+            # "recent" / "classic" are vague: an explicit year or decade in the same message wins
+            # ("old classics from the 1950s" is the 1950s)
+            if m.matches(_RX_RECENT) and not explicit:
                 lo = yr[1] - cfg.recent_years + 1
-            if m.matches(_RX_CLASSIC):
+            if m.matches(_RX_CLASSIC) and not explicit:
                 hi = yr[1] - cfg.classic_age
             if lo is not None and hi is not None and lo > hi:
                 lo = None
@@ -294,7 +334,7 @@ class SlotPasses(BuilderBase):
 
     def n_pass(self) -> None:
         m, n = self.msg, None
-        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N):
+        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N):
             for mt in m.matches(rx):
                 n = _num(mt.group(1))
         if m.matches(_RX_ONE):
@@ -307,3 +347,45 @@ class SlotPasses(BuilderBase):
                 self.notes.append(f"at most {self.cfg.max_n} items per list; showing {self.cfg.max_n}")
                 n = self.cfg.max_n
             self.slots["n"] = n
+
+    def removal_pass(self) -> None:
+        """Constraints the message takes away: "drop the year limit", "never mind the genre", "the
+        decade doesn't matter", "no year limit", "remove comedy". Sets ``clear_*`` slots or
+        ``remove``; the words used are consumed and remembered as cue spans (they are neither
+        feedback nor a reset)."""
+        m = self.msg
+        for mt in m.matches(_RX_REMOVE_SLOT):
+            word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or ""
+            slot = _slot_of(word)
+            self.cue_spans.append((mt.start(), mt.end()))
+            self.removed_slots.add(slot)
+            if slot == "years":
+                self.slots["clear_years"] = True
+            elif slot == "categories":
+                self.slots["clear_categories"] = True
+            elif slot == "references":
+                self.slots["clear_references"] = True
+            elif slot == "query":
+                self.slots["query"] = ""
+        for mt in _RX_REMOVE_VERB.finditer(m.norm):
+            if not m.free(mt.start(), mt.end()):
+                continue
+            i = m.token_at(mt.end())
+            while i < len(m.toks) and not m.used[i] and m.toks[i] in _REMOVE_DETERMINERS:
+                i += 1
+            hit = self._category_at(i) if i < len(m.toks) else None
+            if hit is None:
+                continue
+            cats, n = hit
+            end = i + n
+            if end < len(m.toks) and m.toks[end] in _REMOVE_OBJECTS:
+                end += 1
+            c = self.state.constraints
+            asked = set(c.include_categories) | set(c.exclude_categories)
+            # a category the person asked for either way is no longer asked for; any other is excluded
+            # ("remove the comedies" from a list that never asked for them)
+            for cat in cats:
+                (self.remove if cat in asked else self.exclude).append(cat)
+            self.cue_spans.append((mt.start(), m.ends[end - 1]))
+            self.cat_tokens.update(range(i, i + n))
+            m.take(mt.start(), m.ends[end - 1])

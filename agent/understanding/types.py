@@ -49,9 +49,14 @@ class UnderstandConfig(BaseModel):
     classic_age: int = Field(30, ge=1, description='"Classic/old" = at least this many years before the newest item.')
     not_old_age: int = Field(20, ge=1, description='"Not too old" = at most this many years before the newest item.')
     fuzzy_category_distance: int = Field(
-        2, ge=0, le=3, description="Most edits (transpositions count one) for a misspelt category word of 8+ letters."
+        2, ge=0, le=3, description="Most edits (transpositions count one) for a misspelt category word of 9+ letters."
     )
     max_query_chars: int = Field(200, ge=1, description="Longest free-text query kept.")
+    structured_proposals: bool = Field(
+        False,
+        description="Tools mode: ask the chat model for a structured ConstraintUpdate (validated against the catalog) "
+        "before the tools run; off, the tools alone set the constraints.",
+    )
     safety: SafetyConfig = Field(default_factory=SafetyConfig, description="Message cap and text hygiene.")
 
 

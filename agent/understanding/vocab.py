@@ -240,12 +240,12 @@ class CatalogVocab:
         """The category a misspelt single word names ("documentry", "westren"), or None.
 
         Damerau-Levenshtein distance (a transposition is one edit) to the one-word category phrases,
-        first letter kept: at most 1 edit for words of 5-7 letters, ``max_distance`` from 8 letters.
+        first letter kept: at most 1 edit for words of 5-8 letters, ``max_distance`` from 9 letters.
         A tie between two categories is no match.
         """
         if len(tok) < 5 or not tok.isalpha() or tok in STOP or tok in self.lexicon.query_stop:
             return None
-        limit = 1 if len(tok) < 8 else max_distance
+        limit = 1 if len(tok) < 9 else max_distance
         pool = [
             p[0] for p in self.phrases if len(p) == 1 and p[0][:1] == tok[:1] and abs(len(p[0]) - len(tok)) <= limit
         ]
