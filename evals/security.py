@@ -49,7 +49,10 @@ class SecurityConfig(BaseModel):
 
     guessed_sessions: int = Field(10, ge=1, le=10_000, description="Guessed session ids tried per attacker token.")
     rate_limit_per_minute: int = Field(
-        300, ge=1, le=100_000, description="The served per-token limit; the probe sends up to twice this plus 20 requests."
+        300,
+        ge=1,
+        le=100_000,
+        description="The served per-token limit; the probe sends up to twice this plus 20 requests.",
     )
     startup_timeout_s: float = Field(600.0, gt=0, description="Longest wait for the server to become healthy.")
     request_timeout_s: float = Field(120.0, gt=0, description="Client timeout of one request.")

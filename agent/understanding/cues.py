@@ -34,7 +34,9 @@ _COMPARE = re.compile(
     r"\b(compare|comparing|comparison|vs|versus|difference|differences|differ|which (?:one |of (?:them|these|those) )?(?:is|should|would|do)|better than|or the)\b"
 )
 _EXPLAIN = re.compile(
-    r"\b(why|how come|what makes|explain|explanation|reason|reasons|justify|what made you|because of what)\b"
+    r"\b(why|how come|what makes|explain|explanation|reason|reasons|justify|what made you|because of what|"
+    r"what(?:s| is) (?:so )?(?:good|great|special|interesting|appealing) about|what do you (?:like|see) (?:in|about)|"
+    r"why should i (?:watch|see|pick|choose|try))\b"
 )
 _DESCRIBE = re.compile(
     r"\b(tell me (?:more )?about|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
@@ -48,7 +50,10 @@ _DISLIKE_FB = re.compile(
 _NOTINT_FB = re.compile(
     r"\b(not interested|(?:ive|i have|i already|already) (?:seen|watched)|seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |no thanks|not for me|not that one|not this one)"
 )
-_MORE_LIKE = re.compile(r"\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)")
+_MORE_LIKE = re.compile(
+    r"\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)"
+    r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:like|similar to)\s+(?:this|that|it|these|those|them)\b"
+)
 _RATING = re.compile(r"\b(\d(?:\.\d)?)\s*(?:/\s*(5|10)\b|stars?\b|out of (5|10)\b)")
 _DEICTIC = re.compile(r"\b(that one|this one|that|this|it|those|these|them|they)\b")
 _ALL = re.compile(r"\b(all of them|them all|all of these|all of those|all three|all two|both|each of them|all)\b")
@@ -100,7 +105,7 @@ _REF_TRIGGER = re.compile(
     r"why (?:did you (?:recommend|suggest|pick|choose|show) )?|vs|versus|between)\s+"
 )
 _LIKE_TRIGGER = re.compile(
-    r"like|similar|such as|style|vein|spirit|reminds|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite"
+    r"like|similar|such as|style|vein|spirit|reminds|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of"
 )
 _NO_REF_BEFORE = frozenset(
     {
@@ -175,6 +180,10 @@ _RX_SHOW_N = re.compile(
     rf"\b(?:show|give|get|find|recommend|suggest|list|pick)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
+_RX_N_OF = re.compile(
+    rf"\b(?:(?:just|only)\s+)?{_NUM}\s+of\s+(?:them|those|these)\b|\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d))"
+)
+"""A count of what is shown: "10 of them", "just 5"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

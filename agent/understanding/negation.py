@@ -34,6 +34,7 @@ class NegationScope(BuilderBase):
         i = 0
         groups: list[list[str]] = []  # included phrases; adjacent ones share a group
         last_end = -2
+        group_start = 0
         while i < len(m.toks):
             if m.used[i]:
                 i += 1
@@ -59,10 +60,19 @@ class NegationScope(BuilderBase):
             else:
                 self.include.extend(cats)
                 adjacent = last_end == i - 1 and groups and not re.search(r"[,.;!?/]", m.norm[m.ends[i - 1] : start])
-                if adjacent:
+                # "both X and Y": two phrases that ask for all of them
+                between = m.toks[last_end + 1 : i] if groups else []
+                both = (
+                    bool(groups)
+                    and [t for t in between if t not in ("a", "an")] == ["and"]
+                    and group_start > 0
+                    and m.toks[group_start - 1] == "both"
+                )
+                if adjacent or both:
                     groups[-1].extend(cats)
                 else:
                     groups.append(list(cats))
+                    group_start = i
                 last_end = i + n - 1
             self.cat_tokens.update(range(i, i + n))
             m.take_tokens(i, n)

@@ -208,7 +208,7 @@ def understand(
     # 5. the free-text query: content words nobody used, minus negated ones
     query_words: list[str] = []
     for k, t in enumerate(msg.toks):
-        if msg.used[k] or t in _QUERY_STOP or t in ("$", "#", "€", "£") or len(t) < 2 or t in _ORD_WORDS:
+        if msg.used[k] or t in _QUERY_STOP or t in ("$", "#", "€", "£") or len(t) < 2 or t in _ORD_WORDS or t.isdigit():
             continue
         if b._negated(k) or b._is_negated_span(msg.starts[k]):
             b.avoid.append(t)
@@ -249,7 +249,10 @@ def understand(
     if intent is None and (
         like_cue or dislike_cue or notint_cue or more_like or rating or b.neg_positions or b.disliked_titles
     ):
-        items = pick_targets() or ([] if (dislike_cue or b.disliked_titles) else list(b.refs))
+        if b.refs and not target_refs and not (dislike_cue or b.disliked_titles):
+            items = list(b.refs)  # a title named in the message ("I loved Fargo, anything like it?") beats "it"
+        else:
+            items = pick_targets() or ([] if (dislike_cue or b.disliked_titles) else list(b.refs))
         kind: FeedbackKind | None = None
         value: float | None = None
         if rating:

@@ -22,6 +22,7 @@ from agent.understanding.cues import (
     _RX_HASH,
     _RX_N,
     _RX_N_MORE,
+    _RX_N_OF,
     _RX_NEWER,
     _RX_OLDER,
     _RX_ONE,
@@ -334,9 +335,9 @@ class SlotPasses(BuilderBase):
 
     def n_pass(self) -> None:
         m, n = self.msg, None
-        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N):
+        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF):
             for mt in m.matches(rx):
-                n = _num(mt.group(1))
+                n = _num(next(g for g in mt.groups() if g is not None))
         if m.matches(_RX_ONE):
             n = 1
         if n is not None:
