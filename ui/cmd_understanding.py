@@ -40,7 +40,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with user_errors():
             if split not in ("heldout", "dev", "both"):
                 raise ValueError(f"--split must be heldout, dev or both, not {split!r}")
-            splits = SPLITS if split == "both" else (split,)
+            splits: Any = SPLITS if split == "both" else (split,)
             rec: Any = None
             if full:
                 from agent.recommender import Recommender

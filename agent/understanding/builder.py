@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.state import DialogState
@@ -43,3 +44,7 @@ class BuilderBase:
             if key in self.vocab.phrases and not any(m.used[i : i + n]):
                 return self.vocab.phrases[key], n
         return None
+
+    def _is_negated_span(self, start: int) -> bool:
+        before = self.msg.norm[max(0, start - 25) : start]
+        return re.search(r"\b(no|not|nothing|none|avoid|without|never)\b(?:\s+\w+){0,2}\s*$", before) is not None

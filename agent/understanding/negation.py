@@ -137,7 +137,3 @@ class NegationScope(BuilderBase):
                 return False
             steps += 1
         return False
-
-    def _is_negated_span(self, start: int) -> bool:
-        before = self.msg.norm[max(0, start - 25) : start]
-        return re.search(r"\b(no|not|nothing|none|avoid|without|never)\b(?:\s+\w+){0,2}\s*$", before) is not None
