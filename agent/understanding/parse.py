@@ -149,6 +149,8 @@ def understand(
         like_cue = False
     if dislike_cue and about_category(_DISLIKE_FB):
         dislike_cue = False
+    if notint_cue and about_category(_NOTINT_FB):
+        notint_cue = False  # "skip horror": a category to leave out, not an item
 
     # cue phrases are not query words
     for rx in _CUES:
