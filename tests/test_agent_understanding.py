@@ -104,7 +104,7 @@ def test_a_shop_catalog_is_understood_by_its_own_category_names() -> None:
 
 def test_language_files_load_and_domain_words_stay_out_of_code() -> None:
     en, zh = language("en"), language("zh")
-    assert "isnt" in en.neg_cues and en.removal_slots["years"] and zh.canonical["不要"] == "no"
+    assert "isnt" in en.neg_cues and en.removal_slots["years"] and zh.canonical["不要"] == "not"
     lex = lexicon("ml-100k")
     assert "flick" in lex.item_nouns and "喜剧" in lex.synonyms("Comedy", "zh")
     assert lexicon(None).item_nouns == frozenset()
