@@ -280,6 +280,8 @@ def constraint_matches(dialog: DialogState, ev: Evidence) -> list[str]:
     """The session's constraints this item satisfies, in words: its asked-for categories, the year range."""
     c = dialog.constraints
     out = [g for g in ev.categories if g in set(c.include_categories)]
+    if c.include_all and set(c.include_categories) - set(ev.categories):
+        out = []  # an all-of wish the item does not fully meet is not claimed as met
     if ev.year is not None and (c.year_min is not None or c.year_max is not None):
         lo = "" if c.year_min is None else str(c.year_min)
         hi = "" if c.year_max is None else str(c.year_max)

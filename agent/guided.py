@@ -162,7 +162,7 @@ class GuidedTurn:
                 if d is not None and d.grounded:
                     card.description = d.text
             use_llm = not degraded and pos <= budget and time.monotonic() < deadline
-            x = e.writer.write(ev) if use_llm else e.writer.template(ev)
+            x = e.writer.write(ev, language=u.language) if use_llm else e.writer.template(ev)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
             cards.append(card)
@@ -199,56 +199,60 @@ class GuidedTurn:
 
 
 def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[Evidence], focused: bool) -> str:
-    """The reply's lead sentence, from templates only (never from item or user text)."""
+    """The reply's lead sentence, from the language's templates only (never from item or user text).
+
+    The templates live in ``agent/data/lang/<language>.yaml`` (``replies``); the item nouns in the
+    catalog's domain file. A message in Chinese gets a Chinese lead.
+    """
     c = dialog.constraints
     intent = u.intent
+    lex = e.vocab.lexicon
+    lang = u.language
+
+    def say(key: str, **values: Any) -> str:
+        return lex.reply(lang, key, **values)
+
     if u.clarify:
         return u.clarify
     if intent == Intent.HELP or (intent == Intent.CHITCHAT and not evidence):
-        return (
-            "I recommend movies and show why. Try: 'a sci-fi movie from the 80s', 'no horror', "
-            "'something like Star Wars', 'why the second one?', 'more like number 3', or 'what do you know about me?'."
-        )
+        return say("help")
     if intent == Intent.MEMORY:
         m = dialog.memory()
         parts = [f"{k}: {v}" for k, v in m["constraints"].items()]
-        names = lambda ids: ", ".join(e.vocab.label(i) for i in ids) or "none"  # noqa: E731
-        return (
-            "Here is what I remember. Constraints: "
-            + ("; ".join(parts) or "none")
-            + f". Liked: {names(m['liked'])}. Disliked: {names(m['disliked'])}."
+        none = say("none")
+        names = lambda ids: ", ".join(e.vocab.label(i) for i in ids) or none  # noqa: E731
+        return say(
+            "memory", constraints="; ".join(parts) or none, liked=names(m["liked"]), disliked=names(m["disliked"])
         )
     if intent == Intent.RESET:
-        return "Starting over: I cleared the constraints for this session."
+        return say("reset")
     if focused:
         if not evidence:
-            return "I could not find that item."
+            return say("not_found")
         if intent == Intent.COMPARE and len(evidence) >= 2:
             a, b = evidence[0], evidence[1]
             ca = a.trust.confidence if a.trust else 0.0
             cb = b.trust.confidence if b.trust else 0.0
             better = a if ca >= cb else b
-            return (
-                f"Comparing {a.title} and {b.title}: my confidence is {ca:.0%} vs {cb:.0%}, "
-                f"so {better.title} fits you better."
-            )
+            return say("compare", a=a.title, b=b.title, ca=f"{ca:.0%}", cb=f"{cb:.0%}", better=better.title)
         if intent == Intent.DESCRIBE:
-            return f"About {evidence[0].title}:"
-        return f"Why {evidence[0].title}:"
+            return say("describe", title=evidence[0].title)
+        return say("why", title=evidence[0].title)
     if not evidence and intent in FOCUSED:  # "why that one?" with no item resolved: ask, never claim "no match"
-        return "Which one do you mean? Name its title or its place in the list, e.g. 'why the first one?'."
+        return say("which_one")
     if not evidence:
-        return "No items match those constraints. Try relaxing a genre or the years."
-    what = " or ".join(c.include_categories) if c.include_categories else ""
+        return say("no_match")
+    what = say("and" if c.include_all else "or").join(c.include_categories) if c.include_categories else ""
     years = ""
     if c.year_min is not None and c.year_max is not None:
-        years = f" from {c.year_min} to {c.year_max}"
+        years = say("years_between", lo=c.year_min, hi=c.year_max)
     elif c.year_min is not None:
-        years = f" from {c.year_min} on"
+        years = say("years_from", lo=c.year_min)
     elif c.year_max is not None:
-        years = f" up to {c.year_max}"
-    lead = "Updated picks:" if intent in (Intent.REFINE, Intent.FEEDBACK) else "Here are"
-    return f"{lead} {len(evidence)} {what + ' ' if what else ''}movies{years}, best first:"
+        years = say("years_to", hi=c.year_max)
+    key = "lead_refine" if intent in (Intent.REFINE, Intent.FEEDBACK) else "lead_new"
+    sep = " " if what and lang == "en" else ""
+    return say(key, n=len(evidence), what=what + sep, years=years)
 
 
 def build_graph(engine: Engine, checkpointer: Any) -> Any:

@@ -53,14 +53,16 @@ def _drop(values: list[str], gone: list[str]) -> list[str]:
 class Constraints(BaseModel):
     """What the user currently asks for. Every field is optional; empty means "no constraint".
 
-    ``include_categories`` means "at least one of these" (any-of); ``exclude_categories`` means
-    "none of these". Year and price bounds are inclusive.
+    ``include_categories`` means "at least one of these" (any-of), or "all of these" when
+    ``include_all`` is set ("a romantic comedy"); ``exclude_categories`` means "none of these".
+    Year and price bounds are inclusive.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     include_categories: list[str] = Field(default_factory=list, description="Items should have one of these.")
     exclude_categories: list[str] = Field(default_factory=list, description="Items must have none of these.")
+    include_all: bool = Field(False, description="Items must have every included category (not just one).")
     year_min: int | None = Field(None, description="Earliest release year, inclusive.")
     year_max: int | None = Field(None, description="Latest release year, inclusive.")
     price_min: float | None = Field(None, ge=0, description="Lowest price, inclusive.")
@@ -75,6 +77,8 @@ class Constraints(BaseModel):
         self.include_categories = _unique(self.include_categories)
         self.exclude_categories = _unique(self.exclude_categories)
         self.include_categories = _drop(self.include_categories, self.exclude_categories)
+        if len(self.include_categories) < 2:
+            self.include_all = False
         self.reference_item_ids = _unique(self.reference_item_ids)
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
             raise ValueError(f"year_min {self.year_min} is after year_max {self.year_max}")
@@ -93,6 +97,7 @@ class Constraints(BaseModel):
         return Filters(
             include_categories=frozenset(self.include_categories),
             exclude_categories=frozenset(self.exclude_categories),
+            include_all=self.include_all,
             year_min=self.year_min, year_max=self.year_max, price_min=self.price_min, price_max=self.price_max,
             exclude_ids=frozenset(exclude_ids),
         )  # fmt: skip
@@ -100,14 +105,21 @@ class Constraints(BaseModel):
     def merge(self, update: ConstraintUpdate) -> Constraints:
         """These constraints with one turn's update applied (a new object; ``self`` is unchanged).
 
-        Order: reset; includes (replace or add, each removes a matching exclusion); exclusions
-        (each removes a matching include); allowances (remove exclusions); bounds; references;
-        query; n; diversity.
+        Order: reset; removals (``clear_categories``, ``remove``); includes (replace or add, each
+        removes a matching exclusion; ``include_all`` set by the update, else kept, and dropped when
+        the includes are replaced); exclusions (each removes a matching include); allowances
+        (remove exclusions); bounds; references; query; n; diversity.
         """
         c = Constraints() if update.reset else self
         inc, exc = list(c.include_categories), list(c.exclude_categories)
+        every = c.include_all
+        if update.clear_categories:
+            inc, every = [], False
+        inc, exc = _drop(inc, update.remove), _drop(exc, update.remove)
         if update.replace_include:
-            inc = []
+            inc, every = [], False
+        if update.include_all is not None:
+            every = update.include_all
         inc = _add(inc, update.include)
         exc = _drop(exc, update.include)
         exc = _add(exc, update.exclude)
@@ -127,6 +139,7 @@ class Constraints(BaseModel):
         return Constraints(
             include_categories=inc,
             exclude_categories=exc,
+            include_all=every,
             year_min=y_lo,
             year_max=y_hi,
             price_min=p_lo,
@@ -165,6 +178,14 @@ class ConstraintUpdate(BaseModel):
     replace_include: bool = Field(False, description="Replace the old includes instead of adding to them.")
     exclude: list[str] = Field(default_factory=list, description="Categories to exclude.")
     allow: list[str] = Field(default_factory=list, description="Categories no longer excluded.")
+    include_all: bool | None = Field(
+        None, description="Items must have every included category (True), any one (False); None keeps it."
+    )
+    remove: list[str] = Field(
+        default_factory=list,
+        description="Categories no longer asked for either way (dropped from includes and exclusions).",
+    )
+    clear_categories: bool = Field(False, description="Drop the included categories first (exclusions stay).")
     year_min: int | None = Field(None, description="New earliest year.")
     year_max: int | None = Field(None, description="New latest year.")
     clear_years: bool = Field(False, description="Drop both year bounds first.")
@@ -182,6 +203,7 @@ class ConstraintUpdate(BaseModel):
         self.exclude = _unique(self.exclude)
         self.include = _drop(_unique(self.include), self.exclude)  # within one turn, an exclusion wins
         self.allow = _unique(self.allow)
+        self.remove = _unique(self.remove)
         self.reference_item_ids = _unique(self.reference_item_ids)
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
             self.year_min, self.year_max = self.year_max, self.year_min

@@ -50,8 +50,17 @@ def run_tools_turn(engine: Engine, sessions: Sessions, inp: dict[str, Any]) -> R
     u = understand(message, dialog, e.vocab, cfg.understand)
     answered = onboarding_answer(message, dialog, e, u)
     planned = apply_understanding(dialog, answered)
+    parsed = planned.constraints
     # the model sets constraints through tools; keep only the turn count, focus and intent from the rules
     planned.constraints = dialog.constraints
+    # >>> structured constraint proposal (agent.understanding.structured): when enabled, the model's
+    # validated ConstraintUpdate (or, failing that, the parser's reading) sets this turn's constraints
+    proposal_notes: list[str] = []
+    if cfg.understand.structured_proposals and u.intent in (Intent.RECOMMEND, Intent.REFINE):
+        from agent.understanding.structured import apply_proposal
+
+        proposal_notes = apply_proposal(e.llm, message, dialog, planned, parsed, e.vocab, u.language)
+    # <<< structured constraint proposal
     planned.onboarding = []
     if answered is not u:
         # an answer to the onboarding offer: the titles the user says they liked are their own events
@@ -62,7 +71,7 @@ def run_tools_turn(engine: Engine, sessions: Sessions, inp: dict[str, Any]) -> R
             planned.apply_feedback(ev)
     allowed = PLANS.get(u.intent, frozenset())
     ctx = TurnContext(e, planned, allowed, max_calls=cfg.tool_call_limit)
-    notes = list(u.notes)
+    notes = [*u.notes, *proposal_notes]
     degraded = False
     text = ""
     if e.llm is None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agent.claims import ClaimChecker, ClaimVerdict
@@ -112,8 +112,13 @@ class ExplanationWriter:
         v = self.checker.check(text, ev)
         return g.ok and v.ok, v, [*g.reasons, *v.reasons]
 
-    def write(self, ev: Evidence) -> Explanation:
-        """One explanation for ``ev``; never raises for LLM failures (falls back to the template)."""
+    def write(self, ev: Evidence, language: str = "en") -> Explanation:
+        """One explanation for ``ev``; never raises for LLM failures (falls back to the template).
+
+        ``language`` is the person's language (:func:`agent.understanding.detect_language`): the
+        prompt asks the LLM to write in it (the language file's ``prompt_language``). Its text must
+        pass the same guard and claim checks; the deterministic fallback is the template.
+        """
         t0 = time.perf_counter()
         reasons: list[str] = []
         rejected: list[str] = []
@@ -122,6 +127,12 @@ class ExplanationWriter:
         model = model_label(self.llm) if self.llm is not None else "none"
         if self.llm is not None:
             msgs = self.prompt.messages(evidence=evidence_line(ev))
+            if language != "en":
+                from agent.understanding.lexicon import language as language_data
+
+                ask = language_data(language).raw.get("prompt_language")
+                if ask:
+                    msgs[0] = SystemMessage(f"{msgs[0].content} {ask}")
             prefill = _prefill(ev) if self.prompt.style == "fewshot" else ""
             if prefill:
                 # A base model continues text: starting its answer with the strongest evidence

@@ -2,7 +2,8 @@
 
 Semantics (one place, shared by the index and the tests):
 
-- ``include_categories``: the item has at least one of them (any-of); empty means no constraint.
+- ``include_categories``: the item has at least one of them (any-of), or every one of them when
+  ``include_all`` is set; empty means no constraint.
 - ``exclude_categories``: the item has none of them.
 - ``year_min``/``year_max`` and ``price_min``/``price_max``: inclusive bounds; an item whose
   year (price) is unknown fails any year (price) bound.
@@ -33,6 +34,7 @@ class Filters(BaseModel):
 
     include_categories: frozenset[str] = Field(frozenset(), description="Item has any of these categories.")
     exclude_categories: frozenset[str] = Field(frozenset(), description="Item has none of these categories.")
+    include_all: bool = Field(False, description="Item has every included category (all-of), not just one.")
     year_min: int | None = Field(None, description="Earliest release year, inclusive.")
     year_max: int | None = Field(None, description="Latest release year, inclusive.")
     price_min: float | None = Field(None, ge=0, description="Lowest price, inclusive.")
@@ -67,7 +69,8 @@ class Filters(BaseModel):
     def matches(self, item: Item) -> bool:
         """Whether one item passes (the reference semantics; :class:`AttributeTable` vectorises it)."""
         cats = {_fold(c) for c in item.categories}
-        if self.include_categories and not cats & {_fold(c) for c in self.include_categories}:
+        wanted = {_fold(c) for c in self.include_categories}
+        if wanted and not (wanted <= cats if self.include_all else cats & wanted):
             return False
         if cats & {_fold(c) for c in self.exclude_categories}:
             return False
@@ -198,7 +201,11 @@ class AttributeTable:
         ok = self.used()
         if filters is None or filters.is_empty():
             return ok
-        if filters.include_categories:
+        if filters.include_categories and filters.include_all:
+            for c in filters.include_categories:
+                col = self.categories.get(_fold(c))
+                ok &= col if col is not None else np.zeros(self.capacity, dtype=bool)
+        elif filters.include_categories:
             any_of = np.zeros(self.capacity, dtype=bool)
             for c in filters.include_categories:
                 col = self.categories.get(_fold(c))

@@ -23,7 +23,6 @@ class TestEmbeddedChatModelStandard(ChatModelUnitTests):
         return {"models_dir": Path("unused-models"), "cache_dir": Path("unused-cache")}
 
 
-
 class TestVLLMChatModelStandard(ChatModelUnitTests):
     @property
     def chat_model_class(self) -> type[VLLMChatModel]:
@@ -32,4 +31,3 @@ class TestVLLMChatModelStandard(ChatModelUnitTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"model": "Qwen/Qwen2.5-0.5B-Instruct"}  # a name only: the engine starts on the first call
-

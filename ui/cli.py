@@ -39,6 +39,7 @@ _COMMAND_MODULES = [
     "ui.cmd_train",
     "ui.cmd_conversation",
     "ui.cmd_faithfulness",
+    "ui.cmd_understanding",
     "ui.cmd_serve",
     "ui.cmd_auth",
 ]

@@ -1,0 +1,50 @@
+"""Shared state of one message's analysis (the passes of the other modules add to it)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.state import DialogState
+from agent.understanding.normalise import _Msg
+from agent.understanding.types import ItemRef, UnderstandConfig
+from agent.understanding.vocab import CatalogVocab
+
+
+class BuilderBase:
+    """Collects one message's findings."""
+
+    def __init__(self, msg: _Msg, state: DialogState, vocab: CatalogVocab, cfg: UnderstandConfig) -> None:
+        self.msg, self.state, self.vocab, self.cfg = msg, state, vocab, cfg
+        self.slots: dict[str, Any] = {}
+        self.include: list[str] = []
+        self.exclude: list[str] = []
+        self.allow: list[str] = []
+        self.targets: list[ItemRef] = []
+        self.refs: list[ItemRef] = []
+        self.title_items: list[ItemRef] = []
+        self.disliked_titles: list[ItemRef] = []
+        self.positions: list[int] = []
+        self.neg_positions: set[int] = set()
+        self.notes: list[str] = []
+        self.clarify: str | None = None
+        self.avoid: list[str] = []
+        self.price_wish = False
+        self.lang = "en"
+        self.include_all = False
+        self.remove: list[str] = []
+        self.removed_slots: set[str] = set()
+        self.cue_spans: list[tuple[int, int]] = []
+        self.cat_tokens: set[int] = set()
+
+    def _category_at(self, i: int) -> tuple[tuple[str, ...], int] | None:
+        m = self.msg
+        for n in range(min(self.vocab.max_phrase, len(m.toks) - i), 0, -1):
+            key = tuple(m.toks[i : i + n])
+            if key in self.vocab.phrases and not any(m.used[i : i + n]):
+                return self.vocab.phrases[key], n
+        return None
+
+    def _is_negated_span(self, start: int) -> bool:
+        before = self.msg.norm[max(0, start - 25) : start]
+        return re.search(r"\b(no|not|nothing|none|avoid|without|never)\b(?:\s+\w+){0,2}\s*$", before) is not None

@@ -1,0 +1,199 @@
+"""The English cue patterns of understanding: positions, intents, feedback, negation context,
+years, prices and counts. Word lists come from the language and domain files
+(:mod:`agent.understanding.lexicon`); item nouns ("movies") are never written here."""
+
+from __future__ import annotations
+
+import re
+
+from agent.understanding.lexicon import all_item_nouns, lexicon
+from agent.understanding.normalise import STOP
+
+_EN = lexicon().en
+_ORD_WORDS = _EN.ordinal_words
+_NUM_WORDS = _EN.number_words
+_ITEMS = "|".join(re.escape(w) for w in all_item_nouns())
+"""Any item or list noun of any domain ("movies", "picks")."""
+_NUM = r"(\d{1,3}|" + "|".join(sorted((re.escape(k) for k in _NUM_WORDS), key=len, reverse=True)) + r")"
+_NOUN = rf"(?:{_ITEMS})"
+_ORD = r"(second\s+(?:to\s+)?last|penultimate|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|bottom|\d{1,2}(?:st|nd|rd|th))"
+_RX_ORD = re.compile(r"\b(?:(the|your|that|this)\s+)?(?:very\s+)?" + _ORD + r"(?:\s+(" + _NOUN + r"))?\b")
+_RX_TOP_ONE = re.compile(rf"\bthe\s+top\s+(?:{_ITEMS})\b")
+_RX_HASH = re.compile(
+    r"(?:#\s*|\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion)\s*#?\s*)(\d{1,2})\b"
+)
+_RX_PAIR = re.compile(
+    rf"\b(\d{{1,2}})\s*(?:and|vs|versus|with|or|to|,)\s*#?\s*(\d{{1,2}})\b(?!\s*(?:{_ITEMS}|stars|/))"
+)
+_RX_BARE = re.compile(
+    rf"\b(?:why|explain|about|like|liked|loved|compare|on)\s+(\d{{1,2}})\b(?!\s*(?:{_ITEMS}|more|stars?|/|\d))"
+)
+_RX_FIRST_K = re.compile(rf"\b(?:the\s+)?(?:first|top)\s+(two|three|four|five|2|3|4|5)\b(?!\s*(?:{_ITEMS}))")
+
+_COMPARE = re.compile(
+    r"\b(compare|comparing|comparison|vs|versus|difference|differences|differ|which (?:one |of (?:them|these|those) )?(?:is|should|would|do)|better than|or the)\b"
+)
+_EXPLAIN = re.compile(
+    r"\b(why|how come|what makes|explain|explanation|reason|reasons|justify|what made you|because of what|"
+    r"what(?:s| is) (?:so )?(?:good|great|special|interesting|appealing) about|what do you (?:like|see) (?:in|about)|"
+    r"why should i (?:watch|see|pick|choose|try))\b"
+)
+_DESCRIBE = re.compile(
+    r"\b(tell me (?:more )?about|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
+)
+_LIKE_FB = re.compile(
+    r"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
+)
+_DISLIKE_FB = re.compile(
+    r"\b(i (?:really )?(?:didnt|did not|dont|do not|wouldnt) (?:like|enjoy|care for|love)|i (?:really )?(?:hate|hated|dislike|disliked|cant stand|can not stand)|(?:was|is|looks|sounds|seems) (?:bad|terrible|awful|boring|lame|dull|meh)|thumbs down|not a fan of|not my (?:thing|taste|cup of tea)|bad (?:pick|choice|suggestion))\b"
+)
+_NOTINT_FB = re.compile(
+    r"\b(not interested|(?:ive|i have|i already|already) (?:seen|watched)|seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |no thanks|not for me|not that one|not this one)"
+)
+_MORE_LIKE = re.compile(
+    r"\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)"
+    r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:like|similar to)\s+(?:this|that|it|these|those|them)\b"
+)
+_RATING = re.compile(r"\b(\d(?:\.\d)?)\s*(?:/\s*(5|10)\b|stars?\b|out of (5|10)\b)")
+_DEICTIC = re.compile(r"\b(that one|this one|that|this|it|those|these|them|they)\b")
+_ALL = re.compile(r"\b(all of them|them all|all of these|all of those|all three|all two|both|each of them|all)\b")
+
+_GREET = re.compile(r"^\W*(hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day))\b")
+_THANKS = re.compile(r"\b(thanks|thank you|thx|cheers|bye|goodbye|see you|good night|great thanks)\b")
+_HELP = re.compile(
+    r"^\W*(help|\?+)\W*$|\b(what can you do|how does this work|how do(?:es)? (?:i|you) use|what do you do|who are you|what are you|how can you help)\b"
+)
+_MEMORY_VIEW = re.compile(
+    r"\b(what do you (?:know|remember) about me|(?:show|list|view|see) (?:me )?my (?:preferences|likes|dislikes|profile|history|memory|settings|filters)|what (?:have i|did i) (?:like|liked|dislike|disliked|say|said|rate|rated)|my preferences)\b"
+)
+_MEMORY_CLEAR = re.compile(
+    r"\b(?:forget|clear|delete|erase|remove|reset|wipe) (?:all )?(?:of )?(?:my|what i) (likes|liked|dislikes|disliked|preferences|ratings|history|feedback|memory|profile|filters|constraints|said)\b"
+)
+_RESET = re.compile(
+    r"\b(start over|start again|start from scratch|from scratch|reset|new search|clear (?:all|everything|the filters|filters)|forget (?:all|everything|it all|about it)|never ?mind)\b"
+)
+_CLEAR_YEARS = re.compile(
+    r"\b(any (?:year|decade|era|time|period)|(?:year|decade|era|when) (?:doesnt|does not) matter|all years|no (?:year|date) (?:limit|restriction))\b"
+)
+_CLEAR_PRICE = re.compile(r"\b(any price|price (?:doesnt|does not) matter|no (?:price|budget) (?:limit|restriction))\b")
+_CLEAR_CATS = re.compile(
+    r"\b(any (?:genre|category|kind|type)|(?:genre|category) (?:doesnt|does not) matter|all genres)\b"
+)
+_CLEAR_REFS = re.compile(r"\b(forget (?:about )?(?:the )?(?:reference|references|that one)|not like (?:that|those))\b")
+_FRESH = re.compile(
+    r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i watch|can you find|any good|i need|what else|what other|anything else)\b"
+)
+_REPLACE = re.compile(
+    r"\b(instead|rather|what about|how about|switch to|change to|now (?:show|give|find|i want)|actually i want)\b"
+)
+_REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
+_MORE_ITEMS = re.compile(
+    rf"\b(more (?:{_ITEMS}|please)|show (?:me )?more|some more|other ones|others|another (?:one|batch|list|set)|next (?:ones|page|batch)|something else|anything else|different ones|new ones)\b|^\W*(more|next|others|another)\W*$"
+)
+_DIV_UP = re.compile(
+    r"\b(something different|mix it up|mix things up|more variety|more varied|variety|more diverse|diversity|diversify|different genres|broaden|surprise me|branch out|switch it up|less similar|not so similar|wider range)\b"
+)
+_DIV_DOWN = re.compile(
+    r"\b(more of the same|similar ones|same kind|same type|stick (?:to|with)|less variety|less diverse|more similar|more focused|keep it focused|similar stuff)\b"
+)
+
+_REF_TRIGGER = re.compile(
+    rf"\b(?:(?:more |something |stuff |anything |(?:{_ITEMS}) )?like|similar to|such as|along the lines of|"
+    r"in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|as good as|fans? of|"
+    rf"if i (?:liked|loved|enjoyed)|i (?:really )?(?:liked|loved|enjoyed|adored|love|enjoy)|my favou?rite (?:(?:{_ITEMS}) )?is|"
+    r"tell me (?:more )?about|describe|what is|whats|info (?:on|about)|details (?:on|about|of)|plot of|compare|"
+    r"why (?:did you (?:recommend|suggest|pick|choose|show) )?|vs|versus|between)\s+"
+)
+_LIKE_TRIGGER = re.compile(
+    r"like|similar|such as|style|vein|spirit|reminds|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of"
+)
+_NO_REF_BEFORE = frozenset(
+    {
+        "would",
+        "id",
+        "d",
+        "feel",
+        "looks",
+        "seems",
+        "sounds",
+        "didnt",
+        "dont",
+        "not",
+        "never",
+        "doesnt",
+        "wouldnt",
+        "also",
+    }
+)
+_DISLIKE_TITLE = re.compile(
+    r"\b(?:i (?:really )?(?:hated|disliked|hate|dislike|didnt like|did not like|dont like|do not like|couldnt stand|cant stand)|not a fan of)\s+"
+)
+
+_NEG_CUES = _EN.neg_cues
+_NEG_SCOPE_FILLER = lexicon().neg_fillers | frozenset(all_item_nouns())
+_ALLOW_AFTER = re.compile(
+    rf"^\s*(?:(?:{_ITEMS}) |stuff )?(?:is|are|would be|will be)?\s*(?:ok|okay|fine|alright|allowed|acceptable|back in|good again|ok again|fine again|back)\b"
+)
+_ALLOW_BEFORE = re.compile(
+    r"\b(dont mind|do not mind|allow|include|open to|ok with|okay with|fine with|bring back)\s+(?:some\s+|a\s+little\s+)?$"
+)
+_NEG_AFTER = re.compile(
+    rf"^\s*(?:(?:{_ITEMS}) |stuff )?(?:is|are)\s+(?:not (?:ok|okay|fine|for me|allowed)|out|off the table|a no)\b|^\s*(?:(?:{_ITEMS}) )?(?:isnt|arent) (?:ok|okay|fine|for me|my thing)\b|^\s*[?!.,]*\s*no thanks\b"
+)
+_NEG_BEFORE_RX = re.compile(
+    r"\b(dont want|do not want|dont like|do not like|not into|not a fan of|anything but|all but|everything but|cant stand|no more)\s+(?:\w+\s+){0,2}$"
+)
+
+_DECADE_WORDS = _EN.decade_words
+_DEC = r"(?:(early|mid|late)[\s-]*)?(?:(1[89]\d0|20\d0)s|(\d)0s|(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))"
+_YEAR = r"(1[89]\d\d|20\d\d)(?!s\b)"  # "1980s" is a decade, not the year 1980
+_YEAR_OR_DEC = rf"(?:the\s+)?(?:{_YEAR}|{_DEC})"
+_RX_RANGE = re.compile(
+    rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|through|until|till|-)\s*{_YEAR_OR_DEC}|\b{_YEAR_OR_DEC}\s*(?:-|to|through|until|till)\s*{_YEAR_OR_DEC}"
+)
+_RX_CMP = re.compile(
+    rf"\b(before|prior to|earlier than|older than|pre|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s+(?:on|onwards|onward|and later|and after|or later|and earlier|or earlier|and before))?"
+)
+_RX_DECADE = re.compile(rf"\b{_DEC}")
+_RX_YEAR = re.compile(rf"\b{_YEAR}\b")
+_RX_RECENT = re.compile(rf"\b(recent|latest|newest|modern|contemporary|new releases|new (?:{_ITEMS})|newer releases)\b")
+_RX_CLASSIC = re.compile(
+    rf"\b(classics?|golden age|vintage|black and white|oldies|old school|old fashioned|old (?:{_ITEMS}|stuff|classics))\b|\bsomething old\b"
+)
+_RX_OLDER = re.compile(r"\b(older|earlier|less recent|from before|not as new|not so new|older ones)\b")
+_RX_NEWER = re.compile(r"\b(newer|more recent|more modern|later ones|not as old|not so old|less old|fresher)\b")
+
+_MONEY = r"(?:[$€£]\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:[$€£]|dollars?|bucks|usd|eur|euros?|pounds?|gbp))"
+_RX_PRICE_RANGE = re.compile(rf"\b(?:between|from)?\s*{_MONEY}\s*(?:and|to|-)\s*{_MONEY}")
+_RX_PRICE_CMP = re.compile(
+    rf"\b(under|below|less than|cheaper than|at most|max|maximum|up to|no more than|within|over|above|more than|at least|min|minimum|from|around|about|roughly|approximately|for)\s*{_MONEY}"
+)
+_RX_CHEAP = re.compile(r"\b(cheap|cheaper|inexpensive|budget|affordable|low cost|bargain)\b")
+_RX_PRICE_ANY = re.compile(_MONEY)
+
+_RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
+_RX_N = re.compile(
+    rf"\b{_NUM}\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b"
+)
+_RX_ONE = re.compile(rf"\b(?:just|only)\s+(?:one|1)\b|\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)")
+_RX_SHOW_N = re.compile(
+    rf"\b(?:show|give|get|find|recommend|suggest|list|pick)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
+)
+"""A bare count after a request verb: "comedies, show me 10"."""
+_RX_N_OF = re.compile(
+    rf"\b(?:(?:just|only)\s+)?{_NUM}\s+of\s+(?:them|those|these)\b|\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d))"
+)
+"""A count of what is shown: "10 of them", "just 5"."""
+_RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
+
+_CUE_TRIGGER_WORDS = re.compile(
+    r"\b(similar to|such as|along the lines of|in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|"
+    r"as good as|my favou?rite|if i (?:liked|loved|enjoyed)|what else|anything else|but|without|except|anything|nothing|"
+    r"i (?:really )?(?:like|love|liked|loved|enjoyed)|please)\b"
+)
+_QUERY_STOP = STOP | lexicon().query_stop | frozenset(all_item_nouns())
+_CUES = (
+    _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
+    _RESET, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _CUE_TRIGGER_WORDS,
+)  # fmt: skip

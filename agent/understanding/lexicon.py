@@ -1,0 +1,249 @@
+"""The lexicon: the words understanding reads, from data files, per language and per domain.
+
+Two layers compose into one :class:`Lexicon`:
+
+* per LANGUAGE (``agent/data/lang/<code>.yaml``): function words, fillers, number/ordinal/decade
+  words, negation and removal cues, and reply templates; for languages without spaces a table
+  that rewrites phrases to the canonical cue words the shared rules read;
+* per DOMAIN (``agent/data/domains/<dataset>.yaml``, optional): what the items are called and
+  synonyms of the catalog's own categories, per language.
+
+Categories themselves always come from the catalog (:class:`agent.understanding.vocab.CatalogVocab`
+adds each category name with its singular/plural forms); the domain file only adds synonyms, so a
+catalog without a domain file (a shop's "Coffee Makers") is still understood by its own names.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("en", "zh")
+"""Languages with a data file; English is the canonical language the rules are written in."""
+
+
+def _fold(text: str) -> str:
+    """Lower-case, accent-free, apostrophes dropped, '&' -> 'and', non-word characters -> spaces."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"['’‘`]", "", text).replace("&", " and ")
+    return re.sub(r"[^a-z0-9#$€£]+", " ", text).strip()
+
+
+def _load(*parts: str) -> dict[str, Any] | None:
+    res = resources.files("agent").joinpath("data", *parts)
+    if not res.is_file():
+        return None
+    raw = yaml.safe_load(res.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"agent/data/{'/'.join(parts)}: expected a mapping at the top level")
+    return raw
+
+
+def _words(raw: dict[str, Any], key: str, source: str) -> frozenset[str]:
+    vals = raw.get(key, [])
+    if not isinstance(vals, list):
+        raise ValueError(f"{source}: {key} must be a list of words")
+    out = set()
+    for v in vals:
+        if not isinstance(v, str):
+            raise ValueError(f"{source}: {key} has a non-string entry (quote it): {v!r}")
+        out.add(_fold(v))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class LanguageData:
+    """One language file, normalised."""
+
+    code: str
+    stopwords: frozenset[str] = frozenset()
+    articles: tuple[str, ...] = ()
+    fillers: frozenset[str] = frozenset()
+    list_nouns: frozenset[str] = frozenset()
+    number_words: dict[str, int] = field(default_factory=dict)
+    ordinal_words: dict[str, int] = field(default_factory=dict)
+    decade_words: dict[str, int] = field(default_factory=dict)
+    neg_cues: frozenset[str] = frozenset()
+    neg_verbs: frozenset[str] = frozenset()
+    neg_fillers: frozenset[str] = frozenset()
+    neg_coordinators: frozenset[str] = frozenset()
+    neg_breaks: frozenset[str] = frozenset()
+    removal_verbs: tuple[str, ...] = ()
+    removal_after: tuple[str, ...] = ()
+    removal_slots: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    removal_objects: tuple[str, ...] = ()
+    not_old: tuple[str, ...] = ()
+    not_new: tuple[str, ...] = ()
+    canonical: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)
+
+
+@functools.cache
+def language(code: str) -> LanguageData:
+    """Load and check ``agent/data/lang/<code>.yaml`` (once).
+
+    Raises:
+        ValueError: No such language file, or a malformed entry (the message names the key).
+    """
+    src = f"agent/data/lang/{code}.yaml"
+    raw = _load("lang", f"{code}.yaml")
+    if raw is None:
+        raise ValueError(f"{src}: no such language file (known: {', '.join(LANGUAGES)})")
+    neg = raw.get("negation", {}) or {}
+    rem = raw.get("removal", {}) or {}
+
+    def nums(key: str) -> dict[str, int]:
+        vals = raw.get(key, {}) or {}
+        if not all(isinstance(v, int) for v in vals.values()):
+            raise ValueError(f"{src}: {key} values must be integers")
+        return {_fold(k): int(v) for k, v in vals.items()}
+
+    replies = raw.get("replies", {}) or {}
+    if not all(isinstance(v, str) for v in replies.values()):
+        raise ValueError(f"{src}: replies must map names to strings")
+    canonical = {str(k): str(v) for k, v in (raw.get("canonical", {}) or {}).items()}
+    return LanguageData(
+        code=code,
+        stopwords=_words(raw, "stopwords", src),
+        articles=tuple(_fold(a) for a in raw.get("articles", [])),
+        fillers=_words(raw, "fillers", src),
+        list_nouns=_words(raw, "list_nouns", src),
+        number_words=nums("number_words"),
+        ordinal_words=nums("ordinal_words"),
+        decade_words=nums("decade_words"),
+        neg_cues=_words(neg, "cues", src + " negation"),
+        neg_verbs=_words(neg, "verbs", src + " negation"),
+        neg_fillers=_words(neg, "scope_fillers", src + " negation"),
+        neg_coordinators=_words(neg, "coordinators", src + " negation"),
+        neg_breaks=_words(neg, "breaks", src + " negation"),
+        removal_verbs=tuple(sorted(_words(rem, "verbs", src + " removal"), key=len, reverse=True)),
+        removal_after=tuple(sorted(_words(rem, "after", src + " removal"), key=len, reverse=True)),
+        removal_slots={
+            slot: tuple(sorted((_fold(w) for w in words), key=len, reverse=True))
+            for slot, words in (rem.get("slots", {}) or {}).items()
+        },
+        removal_objects=tuple(sorted(_words(rem, "objects", src + " removal"), key=len, reverse=True)),
+        not_old=tuple(sorted(_words(raw, "not_old", src), key=len, reverse=True)),
+        not_new=tuple(sorted(_words(raw, "not_new", src), key=len, reverse=True)),
+        canonical=canonical,
+        raw=raw,
+        replies={str(k): str(v) for k, v in replies.items()},
+    )
+
+
+@dataclass(frozen=True)
+class DomainData:
+    """One domain file: item nouns, reply nouns and category synonyms per language."""
+
+    name: str | None
+    nouns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reply_nouns: dict[str, dict[str, str]] = field(default_factory=dict)
+    categories: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    combinations: tuple[tuple[tuple[str, ...], dict[str, tuple[str, ...]]], ...] = ()
+
+
+@functools.cache
+def domain(name: str | None) -> DomainData:
+    """Load ``agent/data/domains/<name>.yaml``; an empty domain when there is none (any catalog works)."""
+    if not name:
+        return DomainData(name=None)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    src = f"agent/data/domains/{safe}.yaml"
+    raw = _load("domains", f"{safe}.yaml")
+    if raw is None:
+        return DomainData(name=name)
+    cats: dict[str, dict[str, tuple[str, ...]]] = {}
+    for cat, per_lang in (raw.get("categories", {}) or {}).items():
+        if not isinstance(per_lang, dict):
+            raise ValueError(f"{src}: categories.{cat} must map languages to word lists")
+        cats[str(cat)] = {lang: tuple(str(w) for w in words or []) for lang, words in per_lang.items()}
+    combos = []
+    for k, c in enumerate(raw.get("combinations", []) or []):
+        if not isinstance(c, dict) or not isinstance(c.get("categories"), list):
+            raise ValueError(f"{src}: combinations[{k}] needs a list 'categories' and word lists per language")
+        words = {lang: tuple(str(w) for w in v) for lang, v in c.items() if lang != "categories"}
+        combos.append((tuple(str(x) for x in c["categories"]), words))
+    return DomainData(
+        name=name,
+        nouns={lang: tuple(str(w) for w in v) for lang, v in (raw.get("nouns", {}) or {}).items()},
+        reply_nouns={lang: {k: str(x) for k, x in v.items()} for lang, v in (raw.get("reply_nouns", {}) or {}).items()},
+        categories=cats,
+        combinations=tuple(combos),
+    )
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The languages and the domain of one catalog, composed. Build with :func:`lexicon`."""
+
+    en: LanguageData
+    languages: dict[str, LanguageData]
+    domain: DomainData
+
+    @functools.cached_property
+    def item_nouns(self) -> frozenset[str]:
+        """Folded English words for the items ("movie", "films"), from the domain."""
+        return frozenset(_fold(w) for w in self.domain.nouns.get("en", ()))
+
+    @functools.cached_property
+    def list_nouns(self) -> frozenset[str]:
+        """Words naming list entries: the language's generic ones plus the domain's item nouns."""
+        return self.en.list_nouns | self.item_nouns
+
+    @functools.cached_property
+    def query_stop(self) -> frozenset[str]:
+        """Words never kept as a free-text query."""
+        return self.en.stopwords | self.en.fillers | self.item_nouns | self.en.neg_cues | self.en.neg_verbs
+
+    @functools.cached_property
+    def neg_fillers(self) -> frozenset[str]:
+        return self.en.neg_fillers | self.item_nouns | self.en.neg_coordinators
+
+    def synonyms(self, category: str, lang: str = "en") -> tuple[str, ...]:
+        """Synonyms the domain file gives for ``category`` (as the catalog spells it) in ``lang``."""
+        per = self.domain.categories.get(category)
+        if per is None:  # match the catalog's spelling loosely ("Sci-Fi" vs "sci fi")
+            key = _fold(category)
+            per = next((v for k, v in self.domain.categories.items() if _fold(k) == key), None)
+        return per.get(lang, ()) if per else ()
+
+    def reply(self, lang: str, key: str, **values: Any) -> str:
+        """A reply template of ``lang`` (English when that language lacks it), filled in."""
+        data = self.languages.get(lang, self.en)
+        template = data.replies.get(key) or self.en.replies[key]
+        nouns = self.domain.reply_nouns.get(lang) or self.domain.reply_nouns.get("en") or {}
+        fill = {"item": nouns.get("one", "item"), "items": nouns.get("many", "items"), **values}
+        return template.format(**fill)
+
+
+@functools.cache
+def lexicon(dataset: str | None = None) -> Lexicon:
+    """The composed lexicon for the catalog called ``dataset`` (its domain file, if any)."""
+    langs = {code: language(code) for code in LANGUAGES}
+    return Lexicon(en=langs["en"], languages=langs, domain=domain(dataset))
+
+
+__all__ = ["LANGUAGES", "DomainData", "LanguageData", "Lexicon", "all_item_nouns", "domain", "language", "lexicon"]
+
+
+@functools.cache
+def all_item_nouns() -> tuple[str, ...]:
+    """English item nouns of every domain file plus the generic list nouns, longest first.
+
+    The shared patterns (positions, counts) are compiled once, so they read every domain's nouns;
+    which categories a message names still depends on the catalog.
+    """
+    words = set(language("en").list_nouns)
+    folder = resources.files("agent").joinpath("data", "domains")
+    for res in folder.iterdir():
+        if res.name.endswith(".yaml"):
+            words |= {_fold(w) for w in domain(res.name[: -len(".yaml")]).nouns.get("en", ())}
+    return tuple(sorted((w for w in words if w), key=len, reverse=True))

@@ -1,0 +1,139 @@
+"""Categories with scope-aware negation: a cue governs the phrase after it and the phrases
+coordinated with that one ("no horror or romance"), not a later phrase ("a heist movie that isn't a
+comedy" includes Crime and excludes Comedy)."""
+
+from __future__ import annotations
+
+import re
+
+from agent.understanding.builder import BuilderBase
+from agent.understanding.cues import (
+    _ALLOW_AFTER,
+    _ALLOW_BEFORE,
+    _NEG_AFTER,
+    _NEG_BEFORE_RX,
+    _NEG_CUES,
+    _NEG_SCOPE_FILLER,
+)
+from agent.understanding.lexicon import all_item_nouns, lexicon
+
+_EN = lexicon().en
+_NEG_VERBS = _EN.neg_verbs
+_COORD = _EN.neg_coordinators
+_BREAKS = _EN.neg_breaks | {"is", "are"}
+_LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_item_nouns())
+"""Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
+
+
+class NegationScope(BuilderBase):
+    """Categories of one message, each included, excluded or allowed again; adjacent included
+    categories ("a romantic comedy") ask for all of them."""
+
+    def categories_pass(self) -> None:
+        m = self.msg
+        i = 0
+        groups: list[list[str]] = []  # included phrases; adjacent ones share a group
+        last_end = -2
+        group_start = 0
+        while i < len(m.toks):
+            if m.used[i]:
+                i += 1
+                continue
+            hit = self._category_at(i)
+            if hit is None:
+                cats_fuzzy = self.vocab.fuzzy_category(m.toks[i], self.cfg.fuzzy_category_distance)
+                if cats_fuzzy is None:
+                    i += 1
+                    continue
+                self.notes.append(f"read {m.toks[i]!r} as {' and '.join(cats_fuzzy)}")
+                hit = (cats_fuzzy, 1)
+            cats, n = hit
+            start, end = m.starts[i], m.ends[i + n - 1]
+            before, after = m.norm[max(0, start - 60) : start], m.norm[end : end + 40]
+            if _ALLOW_AFTER.match(after) or _ALLOW_BEFORE.search(before):
+                self.allow.extend(cats)
+                am = _ALLOW_AFTER.match(after)
+                if am:
+                    m.take(end, end + am.end())
+            elif _NEG_AFTER.match(after) or self._negated(i) or _NEG_BEFORE_RX.search(before):
+                self.exclude.extend(cats)
+            else:
+                self.include.extend(cats)
+                adjacent = last_end == i - 1 and groups and not re.search(r"[,.;!?/]", m.norm[m.ends[i - 1] : start])
+                # "both X and Y": two phrases that ask for all of them
+                between = m.toks[last_end + 1 : i] if groups else []
+                both = (
+                    bool(groups)
+                    and [t for t in between if t not in ("a", "an")] == ["and"]
+                    and group_start > 0
+                    and m.toks[group_start - 1] == "both"
+                )
+                if adjacent or both:
+                    groups[-1].extend(cats)
+                else:
+                    groups.append(list(cats))
+                    group_start = i
+                last_end = i + n - 1
+            self.cat_tokens.update(range(i, i + n))
+            m.take_tokens(i, n)
+            i += n
+        # "a romantic comedy", "an action thriller", "a rom-com": one phrase naming several categories
+        # asks for all of them; "action or comedy" (separate phrases) for any of them.
+        if len(groups) == 1 and len(set(groups[0])) >= 2:
+            self.include_all = True
+
+    def _category_ending_at(self, k: int) -> int:
+        """Length of a category phrase ending at token ``k`` (0 when none)."""
+        m = self.msg
+        for n in range(min(self.vocab.max_phrase, k + 1), 0, -1):
+            if tuple(m.toks[k - n + 1 : k + 1]) in self.vocab.phrases:
+                return n
+        return 0
+
+    def _negated(self, i: int) -> bool:
+        """Whether a negation cue governs token ``i``.
+
+        Walks back through the clause: a cue governs the first phrase after it (fillers skipped) and
+        the phrases coordinated with that one ("no horror or romance", "no horror, romance"); a
+        category phrase that is neither adjacent nor coordinated ends the walk, so in "a heist
+        movie that isn't a comedy" the cue governs "comedy" only, and in "not a comedy, a crime
+        movie" it does not reach "crime".
+        """
+        m = self.msg
+        k, steps = i - 1, 0
+        phrase_start = i
+        coord = heavy = False
+        while k >= 0 and steps < 10:
+            gap = m.norm[m.ends[k] : m.starts[k + 1]] if k + 1 < len(m.toks) else ""
+            if re.search(r"[.;!?]", gap):
+                return False
+            if "," in gap and k == phrase_start - 1:
+                coord = True
+            t = m.toks[k]
+            if t in _NEG_CUES:
+                return True
+            if t == "but":
+                return k > 0 and m.toks[k - 1] in ("anything", "all", "everything", "nothing")
+            if t in _BREAKS:
+                return False
+            cat = self._category_ending_at(k)
+            if cat:
+                if not (coord or k == phrase_start - 1):
+                    return False  # an earlier phrase: the cue before it governs that one, not ours
+                k -= cat
+                phrase_start = k + 1
+                coord = heavy = False
+            elif t in _COORD:
+                if not heavy:
+                    coord = True
+                k -= 1
+            elif t in _NEG_VERBS:
+                return not (k + 1 < len(m.toks) and m.toks[k + 1] == "mind")
+            elif t in _NEG_SCOPE_FILLER:
+                if t not in _LIGHT:
+                    heavy = True
+                k -= 1
+            else:
+                return False
+            steps += 1
+        return False

@@ -1,0 +1,254 @@
+"""Text normalisation: one spelling for matching, word tokens, title variants, the message under
+analysis, and the rewriting of languages without spaces into the canonical cue words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from agent.understanding.lexicon import lexicon
+
+_APOS = re.compile(r"(?<=[a-z0-9])'(?=[a-z])|'(?=\d0s\b)|(?<=\d)'s\b|(?<=[a-z])'(?=\s|$)")
+_TOKEN = re.compile(r"[a-z0-9]+|[#$€£]")
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8"}
+
+
+def normalize(text: str) -> str:
+    """Lower-case, accent-free, apostrophes dropped inside words ("children's" -> "childrens",
+    "'80s" -> "80s"), ``&`` -> ``and``, whitespace collapsed. Punctuation is kept."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower().replace("’", "'").replace("‘", "'").replace("`", "'").replace("“", '"').replace("”", '"')
+    text = _APOS.sub(lambda m: "s" if m.group(0) == "'s" else "", text)
+    text = text.replace("&", " and ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens of normalised text."""
+    return _TOKEN.findall(normalize(text))
+
+
+STOP = lexicon().en.stopwords
+_ARTICLES = lexicon().en.articles
+
+
+def title_variants(title: str) -> list[str]:
+    """Normalised spellings a user might type: "Godfather, The" -> "the godfather", "godfather";
+    "Seven (Se7en)" also gives "se7en"; roman numerals become digits."""
+    parts = [title]
+    m = re.match(r"^(.*?)\s*\(([^()]*)\)\s*$", title)
+    if m:
+        parts = [m.group(1), m.group(2)]
+    out: list[str] = []
+    for p in parts:
+        p = p.strip()
+        am = re.match(r"^(.*),\s*(" + "|".join(_ARTICLES) + r")'?\s*(:.*)?$", p, re.IGNORECASE)
+        if am:
+            core = am.group(1) + (am.group(3) or "")
+            full = f"{am.group(2)} {core}"
+        else:
+            core = full = p
+        for v in (full, core):
+            toks = [_ROMAN.get(t, t) for t in tokens(v)]
+            if toks:
+                s = " ".join(toks)
+                if s not in out:
+                    out.append(s)
+        if am is None:
+            toks = [_ROMAN.get(t, t) for t in tokens(p)]
+            if len(toks) > 1 and toks[0] in _ARTICLES:
+                s = " ".join(toks[1:])
+                if s not in out:
+                    out.append(s)
+    return out
+
+
+class _Msg:
+    def __init__(self, norm: str) -> None:
+        self.norm = norm
+        ms = list(_TOKEN.finditer(norm))
+        self.toks = [m.group(0) for m in ms]
+        self.starts = [m.start() for m in ms]
+        self.ends = [m.end() for m in ms]
+        self.used = [False] * len(ms)
+        self.tokset = set(self.toks)
+
+    def span_tokens(self, start: int, end: int) -> list[int]:
+        return [i for i, (s, e) in enumerate(zip(self.starts, self.ends, strict=True)) if s < end and e > start]
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(self.used[i] for i in self.span_tokens(start, end))
+
+    def take(self, start: int, end: int) -> None:
+        for i in self.span_tokens(start, end):
+            self.used[i] = True
+
+    def take_tokens(self, i: int, n: int) -> None:
+        for k in range(i, min(i + n, len(self.toks))):
+            self.used[k] = True
+
+    def matches(self, rx: re.Pattern[str]) -> list[re.Match[str]]:
+        """Non-overlapping matches over free text, consumed as they are returned."""
+        out = []
+        for m in rx.finditer(self.norm):
+            if m.end() > m.start() and self.free(m.start(), m.end()):
+                out.append(m)
+                self.take(m.start(), m.end())
+        return out
+
+    def consume(self, rx: re.Pattern[str]) -> None:
+        """Mark every token any match of ``rx`` touches as used (cue words)."""
+        for m in rx.finditer(self.norm):
+            self.take(m.start(), m.end())
+
+    def has(self, rx: re.Pattern[str]) -> bool:
+        return rx.search(self.norm) is not None
+
+    def token_at(self, char: int) -> int:
+        for i, s in enumerate(self.starts):
+            if s >= char:
+                return i
+        return len(self.toks)
+
+    def prev_word(self, char: int) -> str:
+        i = self.token_at(char) - 1
+        return self.toks[i] if i >= 0 else ""
+
+    def free_run(self, i: int, limit: int = 8) -> list[str]:
+        out: list[str] = []
+        while i < len(self.toks) and not self.used[i] and len(out) < limit:
+            out.append(self.toks[i])
+            i += 1
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# languages without spaces: rewrite to the canonical cue words
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_QUOTED = re.compile(r"《([^《》]{1,80})》|「([^「」]{1,80})」|“([^“”]{1,80})”")
+
+
+def detect_language(text: str) -> str:
+    """``"zh"`` when the message has Chinese characters, else ``"en"``."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+def _zh_number(s: str, numerals: dict[str, int]) -> int | None:
+    """Chinese or Arabic numerals up to 99 ("三" 3, "十二" 12, "二十" 20, "12" 12)."""
+    s = s.strip()
+    if s.isdigit():
+        return int(s)
+    if not s or any(ch not in numerals for ch in s):
+        return None
+    if "十" not in s:
+        return numerals[s] if len(s) == 1 else None
+    tens, _, ones = s.partition("十")
+    t = numerals.get(tens, 0) if tens else 1
+    o = numerals.get(ones, 0) if ones else 0
+    return t * 10 + o
+
+
+class CanonicalText:
+    """A message rewritten to the canonical cue words, with what the rewrite could not place."""
+
+    def __init__(self, text: str, lang: str, unknown_titles: list[str]) -> None:
+        self.text, self.lang, self.unknown_titles = text, lang, unknown_titles
+
+
+def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
+    """Rewrite a message to the canonical (English) cue words the rules read.
+
+    English is returned as it is. Chinese is read by longest match against the language file's
+    ``canonical`` table plus the domain's Chinese category words and item nouns; numbers, years,
+    decades, counts and positions by the patterns here; a quoted title (《...》) is kept in double
+    quotes, and one written in Chinese is reported in ``unknown_titles`` (catalog titles may only
+    exist in their original spelling). Characters the tables do not know are dropped.
+    """
+    lang = detect_language(text)
+    if lang != "zh":
+        return CanonicalText(text, "en", [])
+    lex = lexicon(dataset)
+    zh = lex.languages["zh"]
+    raw = zh.raw
+    numerals: dict[str, int] = {str(k): int(v) for k, v in (raw.get("numerals") or {}).items()}
+    num = "[" + "".join(numerals) + "]+|\\d+"
+    parts: dict[str, str] = {str(k): str(v) for k, v in (raw.get("decade_parts") or {}).items()}
+    counters = "".join(raw.get("counters") or ["部", "个"])
+    unknown: list[str] = []
+    quoted: list[str] = []
+
+    def keep_quote(m: re.Match[str]) -> str:
+        title = next(g for g in m.groups() if g is not None).strip()
+        if _CJK.search(title):
+            unknown.append(title)
+        quoted.append(title)
+        return f" \x00{len(quoted) - 1}\x00 "
+
+    s = _QUOTED.sub(keep_quote, text)
+    before = "|".join(map(re.escape, raw.get("year_before") or ["以前"]))
+    after = "|".join(map(re.escape, raw.get("year_after") or ["以后"]))
+    between = "|".join(map(re.escape, raw.get("year_range") or ["到"]))
+    part_rx = "|".join(sorted(map(re.escape, parts), key=len, reverse=True)) or "初"
+
+    def decade(m: re.Match[str]) -> str:
+        n = _zh_number(m.group(1), numerals)
+        if n is None:
+            return m.group(0)
+        start = n if n >= 1000 else (1900 + n if n >= 20 else 2000 + n)
+        part = parts.get(m.group(2) or "", "")
+        return f" the {part + ' ' if part else ''}{start}s "
+
+    s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{between})\s*(\d{{4}})\s*年?", r" between \1 and \2 ", s)
+    s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{before})", r" before \1 ", s)
+    s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{after})", r" after \1 ", s)
+    s = re.sub(rf"((?:[一二三四五六七八九]十)|\d0|1[89]\d0|20\d0)\s*年代\s*({part_rx})?", decade, s)
+    s = re.sub(r"(\d{4})\s*年(?!代)", r" \1 ", s)
+    s = re.sub(r"最后一[部个]?", " the last one ", s)
+
+    def position(m: re.Match[str]) -> str:
+        n = _zh_number(m.group(1), numerals)
+        return f" #{n} " if n else m.group(0)
+
+    s = re.sub(rf"第\s*({num})\s*[{counters}名位]?", position, s)
+
+    def count(m: re.Match[str]) -> str:
+        n = _zh_number(m.group(1), numerals)
+        if n is None:
+            return m.group(0)
+        return " a " if n == 1 else f" {n} items "
+
+    s = re.sub(rf"({num})\s*[{counters}]", count, s)
+    for vague in sorted(raw.get("vague_counts") or [], key=len, reverse=True):
+        s = s.replace(vague, " ")
+
+    table: dict[str, str] = dict(zh.canonical)
+    for noun in lex.domain.nouns.get("zh", ()):
+        table.setdefault(noun, "items")
+    for cat, per in lex.domain.categories.items():
+        for w in per.get("zh", ()):
+            table[w] = " ".join(tokens(cat))
+    for cats, words in lex.domain.combinations:
+        for w in words.get("zh", ()):
+            table[w] = " ".join(" ".join(tokens(c)) for c in cats)
+    longest = max((len(k) for k in table), default=1)
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        if not _CJK.search(ch) and ch not in table:
+            out.append(ch)
+            i += 1
+            continue
+        for n in range(min(longest, len(s) - i), 0, -1):
+            w = s[i : i + n]
+            if w in table:
+                out.append(f" {table[w]} ")
+                i += n
+                break
+        else:
+            out.append(" ")  # a word the tables do not know
+            i += 1
+    canon = re.sub(r"\x00(\d+)\x00", lambda m: f'"{quoted[int(m.group(1))]}"', "".join(out))
+    return CanonicalText(re.sub(r"\s+", " ", canon).strip(), "zh", unknown)

@@ -1,0 +1,412 @@
+"""Deterministic understanding of one user message for guided mode.
+
+``understand(message, state, vocab)`` turns a chat message into an :class:`Understanding`: the
+intent, the slot update (:class:`agent.state.ConstraintUpdate`), the items the message is about
+(by position in the last shown list, by title, or "that one"), reference items ("like Star
+Wars"), and suggested feedback events. It uses rules plus the catalog's vocabulary
+(:class:`CatalogVocab`) and the lexicon's language and domain files, and optionally an embedding
+function as a fallback for titles it cannot match by spelling. No LLM is involved.
+
+A message in a language without spaces (Chinese) is first rewritten to the canonical cue words
+(:func:`agent.understanding.normalise.canonicalise`); the reply is written in its language.
+
+Extraction order (each step consumes the words it used, so later steps cannot reuse them):
+removals ("drop the year limit") -> positions ("the second one", "#3") -> titles of shown items ->
+titles after cues ("like X") -> years -> prices -> list length -> categories with scoped negation
+-> cue words -> the remaining content words (never fillers) become the free-text query.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.safety import InjectionFlag, clean_text, detect_injection
+from agent.state import ConstraintUpdate, DialogState
+from agent.understanding.cues import (
+    _ALL,
+    _CLEAR_CATS,
+    _CLEAR_REFS,
+    _COMPARE,
+    _CUES,
+    _DEICTIC,
+    _DESCRIBE,
+    _DISLIKE_FB,
+    _DIV_DOWN,
+    _DIV_UP,
+    _EXPLAIN,
+    _FRESH,
+    _HELP,
+    _LIKE_FB,
+    _MEMORY_CLEAR,
+    _MEMORY_VIEW,
+    _MORE_ITEMS,
+    _MORE_LIKE,
+    _NOTINT_FB,
+    _ORD_WORDS,
+    _QUERY_STOP,
+    _RATING,
+    _REFINE_MARK,
+    _REPLACE,
+    _RESET,
+)
+from agent.understanding.negation import NegationScope
+from agent.understanding.normalise import _Msg, canonicalise, normalize
+from agent.understanding.slots import SlotPasses
+from agent.understanding.titles import TitlePasses
+from agent.understanding.types import Intent, ItemRef, SuggestedFeedback, UnderstandConfig, Understanding
+from agent.understanding.vocab import CatalogVocab
+from catalog.types import FeedbackKind
+
+_OBJECT_FILLERS = frozenset({"a", "an", "the", "any", "all", "those", "these", "most", "some", "of", "to", "watching",
+                             "watch", "see", "seeing", "more", "really", "much", "them"})  # fmt: skip
+
+
+class _Builder(SlotPasses, TitlePasses, NegationScope):
+    """Collects one message's findings (the passes live in the modules by concept)."""
+
+
+def understand(
+    message: str, state: DialogState | None, vocab: CatalogVocab, config: UnderstandConfig | None = None
+) -> Understanding:
+    """Read one user message in the context of the dialog so far.
+
+    Args:
+        message: The raw user message (any string; longer than the safety cap is cut, with a note).
+        state: The dialog state before this turn (None for a new conversation).
+        vocab: The catalog vocabulary (:meth:`CatalogVocab.from_dataset`).
+        config: Thresholds and defaults.
+
+    Returns:
+        The intent, the slot update (not yet merged: see :func:`apply_understanding`), the items
+        referred to, suggested feedback, and notes. Never raises on a string message.
+    """
+    cfg = config or UnderstandConfig()
+    state = state or DialogState()
+    raw = message if isinstance(message, str) else str(message)
+    notes: list[str] = []
+    if len(raw) > cfg.safety.max_message_chars:
+        notes.append(f"message cut to {cfg.safety.max_message_chars} characters")
+    text = clean_text(raw, cfg.safety.max_message_chars)
+    flags: list[InjectionFlag] = detect_injection(text)
+    canon = canonicalise(text, vocab.lexicon.domain.name)
+    msg = _Msg(normalize(canon.text))
+    b = _Builder(msg, state, vocab, cfg)
+    b.lang = canon.lang
+    b.notes.extend(notes)
+    lex = vocab.lexicon
+
+    def ask(key: str, **values: Any) -> str:
+        return lex.reply(b.lang, key, **values)
+
+    # 0. removals first: their words ("drop", "never mind") are neither feedback nor a reset
+    b.removal_pass()
+    norm = msg.norm
+    for s0, e0 in b.cue_spans:
+        norm = norm[:s0] + " " * (e0 - s0) + norm[e0:]
+
+    compare_cue = bool(_COMPARE.search(norm))
+    explain_cue = bool(_EXPLAIN.search(norm))
+    describe_cue = bool(_DESCRIBE.search(norm))
+    like_cue = bool(_LIKE_FB.search(norm))
+    dislike_cue = bool(_DISLIKE_FB.search(norm))
+    notint_cue = bool(_NOTINT_FB.search(norm))
+    more_like = bool(_MORE_LIKE.search(norm))
+    item_cue = compare_cue or explain_cue or describe_cue or like_cue or dislike_cue or notint_cue or more_like
+
+    # 1. items named by position or by a shown title; then catalog titles
+    b.positions_pass(compare_cue)
+    if item_cue and state.shown:
+        b.shown_titles_pass()
+    b.titles_pass()
+    if b.title_items and re.search(r"\bwhat(?: i)?s\b.*\babout\b", norm):
+        describe_cue = True
+    named = {r.text for r in [*b.refs, *b.title_items]}
+    unknown = [t for t in canon.unknown_titles if t not in named]
+    # 2. ranges and counts
+    b.years_pass()
+    b.prices_pass()
+    b.n_pass()
+    # 3. categories
+    if msg.has(_CLEAR_CATS):
+        msg.matches(_CLEAR_CATS)
+        b.slots["replace_include"] = True
+    b.categories_pass()
+
+    def about_category(rx: re.Pattern[str]) -> bool:
+        """Every match of a like/dislike cue is about a category ("I can't stand musicals"): a
+        preference to filter on, not feedback on an item."""
+        hits = list(rx.finditer(norm))
+        for mt in hits:
+            i = msg.token_at(mt.end())
+            while i < len(msg.toks) and msg.toks[i] in _OBJECT_FILLERS:
+                i += 1
+            if i not in b.cat_tokens:
+                return False
+        return bool(hits)
+
+    if like_cue and about_category(_LIKE_FB):
+        like_cue = False
+    if dislike_cue and about_category(_DISLIKE_FB):
+        dislike_cue = False
+    if notint_cue and about_category(_NOTINT_FB):
+        notint_cue = False  # "skip horror": a category to leave out, not an item
+
+    # cue phrases are not query words
+    for rx in _CUES:
+        msg.consume(rx)
+
+    u = Understanding(
+        intent=Intent.CHITCHAT,
+        text=text,
+        injection=sorted({f.rule for f in flags}),
+        language=b.lang,
+        canonical=canon.text if canon.lang != "en" else "",
+    )
+    u.positions = list(dict.fromkeys(b.positions))
+    u.notes = b.notes
+    u.clarify = b.clarify
+
+    # deictic targets ("that one", "them")
+    def deictic() -> list[ItemRef]:
+        if _ALL.search(norm) and state.shown:
+            return [ItemRef(item_id=x, position=k, source="all_shown") for k, x in enumerate(state.shown, start=1)]
+        if state.focus:
+            return [
+                ItemRef(item_id=x, position=(state.shown.index(x) + 1) if x in state.shown else None, source="focus")
+                for x in state.focus
+            ]
+        if len(state.shown) == 1:
+            return [ItemRef(item_id=state.shown[0], position=1, source="focus")]
+        return []
+
+    targets = list(b.targets)
+    has_deictic = bool(_DEICTIC.search(norm))
+
+    # 4. memory, reset, diversity, more-items
+    slots = dict(b.slots)
+    if _MEMORY_CLEAR.search(norm):
+        part = _MEMORY_CLEAR.search(norm).group(1)  # type: ignore[union-attr]
+        u.intent, u.memory_action = Intent.MEMORY, "clear"
+        u.memory_part = {"liked": "likes", "disliked": "dislikes", "preferences": "constraints", "filters": "constraints",
+                         "constraints": "constraints", "ratings": "ratings", "likes": "likes", "dislikes": "dislikes"}.get(part, "all")  # fmt: skip
+        return u
+    if _MEMORY_VIEW.search(norm):
+        u.intent, u.memory_action = Intent.MEMORY, "view"
+        return u
+    reset = bool(_RESET.search(norm))
+    if reset:
+        slots["reset"] = True
+    if _DIV_UP.search(norm):
+        cur = state.constraints.diversity if state.constraints.diversity is not None else cfg.default_diversity
+        slots["diversity"] = round(min(1.0, cur + cfg.diversity_step), 4)
+    elif _DIV_DOWN.search(norm):
+        cur = state.constraints.diversity if state.constraints.diversity is not None else cfg.default_diversity
+        slots["diversity"] = round(max(0.0, cur - cfg.diversity_step), 4)
+    u.wants_new_items = bool(_MORE_ITEMS.search(norm)) or "something different" in norm
+    if _CLEAR_REFS.search(norm):
+        slots["clear_references"] = True
+
+    # 5. the free-text query: content words nobody used, minus negated ones
+    query_words: list[str] = []
+    for k, t in enumerate(msg.toks):
+        if msg.used[k] or t in _QUERY_STOP or t in ("$", "#", "€", "£") or len(t) < 2 or t in _ORD_WORDS or t.isdigit():
+            continue
+        if b._negated(k) or b._is_negated_span(msg.starts[k]):
+            b.avoid.append(t)
+            continue
+        query_words.append(t)
+    query = " ".join(query_words)[: cfg.max_query_chars].strip()
+    u.avoid_terms = b.avoid
+
+    # 6. intent
+    fb: list[SuggestedFeedback] = []
+    target_refs = targets + [r for r in b.title_items if r.item_id not in {t.item_id for t in targets}]
+
+    def pick_targets(allow_deictic: bool = True) -> list[ItemRef]:
+        if target_refs:
+            return target_refs
+        if allow_deictic and (has_deictic or len(state.shown) == 1 or state.focus):
+            return deictic()
+        return []
+
+    rating = _RATING.search(norm)
+    intent: Intent | None = None
+    items: list[ItemRef] = []
+    if compare_cue and (len(target_refs) >= 2 or (has_deictic and len(state.shown) >= 2) or _ALL.search(norm)):
+        intent = Intent.COMPARE
+        items = (
+            target_refs
+            if len(target_refs) >= 2
+            else [ItemRef(item_id=x, position=k, source="all_shown") for k, x in enumerate(state.shown, 1)]
+        )
+    elif explain_cue and not (like_cue or dislike_cue) and (target_refs or state.shown or has_deictic):
+        intent = Intent.EXPLAIN
+        items = pick_targets(allow_deictic=has_deictic or len(state.shown) == 1)
+    elif describe_cue and not slots.get("year_min") and not b.include:
+        intent = Intent.DESCRIBE
+        items = pick_targets()
+        if not items:
+            u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
+    if intent is None and (
+        like_cue or dislike_cue or notint_cue or more_like or rating or b.neg_positions or b.disliked_titles
+    ):
+        if b.refs and not target_refs and not (dislike_cue or b.disliked_titles):
+            items = list(b.refs)  # a title named in the message ("I loved Fargo, anything like it?") beats "it"
+        else:
+            items = pick_targets() or ([] if (dislike_cue or b.disliked_titles) else list(b.refs))
+        kind: FeedbackKind | None = None
+        value: float | None = None
+        if rating:
+            kind = FeedbackKind.RATING
+            scale = float(rating.group(2) or rating.group(3) or 5)
+            value = round(min(5.0, max(0.0, float(rating.group(1)) * 5.0 / scale)), 2)
+        elif dislike_cue or b.disliked_titles:
+            kind = FeedbackKind.DISLIKE
+            items = items or b.disliked_titles
+            for r in b.disliked_titles:
+                if r.item_id not in {t.item_id for t in items}:
+                    items.append(r)
+        elif notint_cue or b.neg_positions:
+            kind = FeedbackKind.NOT_INTERESTED
+        elif more_like:
+            kind = FeedbackKind.MORE_LIKE_THIS
+        elif like_cue:
+            kind = FeedbackKind.LIKE
+        if kind is not None and items:
+            for r in items:
+                fb.append(SuggestedFeedback(item_id=r.item_id, kind=kind, value=value, reason=text[:120]))
+            if kind in (FeedbackKind.MORE_LIKE_THIS,) or (
+                kind == FeedbackKind.LIKE and (_FRESH.search(norm) or u.wants_new_items or query)
+            ):
+                slots["reference_item_ids"] = [r.item_id for r in items]
+            list_intent = Intent.REFINE if state.shown else Intent.RECOMMEND
+            intent = (
+                list_intent
+                if (
+                    kind == FeedbackKind.MORE_LIKE_THIS
+                    or b.include
+                    or b.exclude
+                    or "year_min" in slots
+                    or "year_max" in slots
+                    or _FRESH.search(norm)
+                )
+                else Intent.FEEDBACK
+            )
+        elif kind is not None:
+            intent = Intent.FEEDBACK
+            u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
+        if kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED) and intent == Intent.FEEDBACK:
+            query = ""
+
+    # references ("like X") become slots
+    if intent in (None, Intent.REFINE, Intent.RECOMMEND) and b.refs:
+        ref_ids = [r.item_id for r in b.refs if r.item_id not in {f.item_id for f in fb if f.kind != FeedbackKind.LIKE}]
+        if ref_ids:
+            slots["reference_item_ids"] = list(dict.fromkeys([*slots.get("reference_item_ids", []), *ref_ids]))
+        u.references = b.refs
+        if b.refs and like_cue and intent is None:
+            for r in b.refs:
+                fb.append(SuggestedFeedback(item_id=r.item_id, kind=FeedbackKind.LIKE, reason=text[:120]))
+
+    if b.include:
+        slots["include"] = b.include
+    if b.exclude:
+        slots["exclude"] = b.exclude
+    if b.allow:
+        slots["allow"] = b.allow
+    if b.remove:
+        slots["remove"] = b.remove
+    if b.include_all and b.include:
+        slots["include_all"] = True
+    elif b.include:
+        slots["include_all"] = False
+
+    constraint_words = bool(
+        b.price_wish
+        or b.include
+        or b.exclude
+        or b.allow
+        or any(
+            k in slots
+            for k in (
+                "year_min",
+                "year_max",
+                "price_min",
+                "price_max",
+                "n",
+                "diversity",
+                "reference_item_ids",
+                "clear_years",
+                "clear_prices",
+                "clear_categories",
+                "remove",
+                "clear_references",
+            )
+        )
+    )
+    fresh = bool(_FRESH.search(norm))
+    if intent is None:
+        if constraint_words or query or fresh or u.wants_new_items or slots.get("replace_include"):
+            if state.shown or (state.turn > 0 and not state.constraints.is_empty()):
+                intent = Intent.REFINE
+            else:
+                intent = Intent.RECOMMEND
+            new_topic = bool(b.include or b.refs or query)
+            if fresh and new_topic and not _REFINE_MARK.search(norm):
+                intent = Intent.RECOMMEND
+                slots["replace_include"] = True
+                slots.setdefault("clear_references", True)
+                if "year_min" not in slots and "year_max" not in slots:
+                    slots["clear_years"] = True
+                slots["query"] = query
+            elif _REPLACE.search(norm) and b.include:
+                slots["replace_include"] = True
+            if query and "query" not in slots:
+                slots["query"] = query
+        elif reset:
+            intent = Intent.RESET
+        elif _HELP.search(norm):
+            intent = Intent.HELP
+        else:
+            intent = Intent.CHITCHAT
+    if intent in (Intent.RECOMMEND, Intent.REFINE) and reset and "query" not in slots:
+        slots["query"] = query
+    if intent in (Intent.RECOMMEND, Intent.REFINE) and query and not b.include and vocab.embed is not None:
+        u.category_hints = [c for c, _ in vocab.category_hints(query, cfg.category_hint_threshold)]
+
+    if unknown and not u.clarify and intent not in (Intent.MEMORY, Intent.RESET, Intent.COMPARE):
+        # a title written in a language the catalog does not spell it in: ask, never guess
+        u.clarify = ask("unknown_title", title=unknown[0])
+        if intent in (Intent.CHITCHAT, Intent.HELP):
+            intent = Intent.REFINE if state.shown else Intent.RECOMMEND
+    u.intent = intent
+    u.items = items
+    u.feedback = fb
+    if u.references == [] and b.refs and intent in (Intent.RECOMMEND, Intent.REFINE):
+        u.references = b.refs
+    if intent in (Intent.EXPLAIN, Intent.DESCRIBE, Intent.COMPARE):
+        # an explain/compare turn does not change the constraints
+        slots = {k: v for k, v in slots.items() if k in ("n",)}
+    try:
+        u.slots = ConstraintUpdate(**slots)
+    except ValueError as e:  # defensive: a slot out of range never breaks a turn
+        u.notes.append(f"ignored an invalid slot: {e}")
+        u.slots = ConstraintUpdate()
+    return u
+
+
+def apply_understanding(state: DialogState, u: Understanding) -> DialogState:
+    """The dialog state after this turn: slots merged, focus on the items the turn was about.
+
+    Suggested feedback is *not* applied (only user events are: :meth:`DialogState.apply_feedback`).
+    """
+    focus = [r.item_id for r in u.items] if u.items else None
+    new = state.with_update(u.slots, focus=focus, intent=str(u.intent))
+    if u.intent == Intent.MEMORY and u.memory_action == "clear":
+        part = u.memory_part or "all"
+        new.clear(part if part in ("constraints", "likes", "dislikes", "ratings", "all") else "all")  # type: ignore[arg-type]
+    return new
+
+
+__all__ = ["apply_understanding", "understand"]

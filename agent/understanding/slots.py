@@ -1,0 +1,392 @@
+"""Slot parsers: positions in the shown list, years, decades, ranges, prices, list length, removals."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from agent.understanding.builder import BuilderBase
+from agent.understanding.cues import (
+    _CLEAR_PRICE,
+    _CLEAR_YEARS,
+    _DECADE_WORDS,
+    _NUM_WORDS,
+    _ORD_WORDS,
+    _RX_BARE,
+    _RX_CHEAP,
+    _RX_CLASSIC,
+    _RX_CMP,
+    _RX_DECADE,
+    _RX_FIRST_K,
+    _RX_HASH,
+    _RX_N,
+    _RX_N_MORE,
+    _RX_N_OF,
+    _RX_NEWER,
+    _RX_OLDER,
+    _RX_ONE,
+    _RX_ORD,
+    _RX_PAIR,
+    _RX_PRICE_ANY,
+    _RX_PRICE_CMP,
+    _RX_PRICE_RANGE,
+    _RX_RANGE,
+    _RX_RECENT,
+    _RX_SHOW_N,
+    _RX_TOP_N,
+    _RX_TOP_ONE,
+    _RX_YEAR,
+)
+from agent.understanding.lexicon import lexicon
+from agent.understanding.types import ItemRef
+from agent.understanding.vocab import CatalogVocab
+
+_EN = lexicon().en
+_SLOT_OF = {w: slot for slot, words in _EN.removal_slots.items() for w in words}
+_REMOVE_DETERMINERS = frozenset({"the", "my", "that", "this", "those", "these", "about", "all", "any", "of", "with"})
+_REMOVE_OBJECTS = frozenset(_EN.removal_objects)
+
+
+def _alt(words: object) -> str:
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))  # type: ignore[call-overload]
+
+
+def _slot_of(word: str) -> str:
+    return _SLOT_OF.get(re.sub(r"\s+", " ", word), "")
+
+
+_SLOTS = _alt(_SLOT_OF)
+_OBJ = _alt(_EN.removal_objects)
+_VERBS = _alt(_EN.removal_verbs)
+_DET = r"(?:(?:the|my|that|this|those|these|any|all|of|about|with)\s+){0,3}"
+_RX_REMOVE_SLOT = re.compile(
+    rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b"
+    rf"|\b(?:the\s+|any\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?\s+(?:{_alt(_EN.removal_after)})\b"
+    rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
+)
+"""A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit"."""
+_RX_REMOVE_VERB = re.compile(rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues and w != 'skip')})\s+")
+"""A removal verb that may name a category next ("drop comedy"); negation cues ("without") are negation."""
+_RX_NOT_OLD = re.compile(rf"\b(?:{_alt(_EN.not_old)})\b")
+_RX_NOT_NEW = re.compile(rf"\b(?:{_alt(_EN.not_new)})\b")
+
+
+def _decade_bounds(m: re.Match[str], gi: int, vocab: CatalogVocab) -> tuple[int, int]:
+    """(start, end) years of a decade match; ``gi`` is the index of its 'early/mid/late' group."""
+    part, four, two, word = m.group(gi), m.group(gi + 1), m.group(gi + 2), m.group(gi + 3)
+    if four:
+        start = int(four)
+    elif word:
+        start = 1900 + _DECADE_WORDS[word]
+    else:
+        d = int(two) * 10
+        yr = vocab.year_range
+        newest = yr[1] if yr else 2100
+        start = 2000 + d if 2000 + d <= newest else 1900 + d
+    lo, hi = start, start + 9
+    if part == "early":
+        lo, hi = start, start + 3
+    elif part == "mid":
+        lo, hi = start + 3, start + 6
+    elif part == "late":
+        lo, hi = start + 6, start + 9
+    return lo, hi
+
+
+def _year_or_decade(m: re.Match[str], gi: int, vocab: CatalogVocab) -> tuple[int, int] | None:
+    """Bounds of a ``_YEAR_OR_DEC`` group block starting at group ``gi`` (year, part, four, two, word)."""
+    if m.group(gi):
+        y = int(m.group(gi))
+        return y, y
+    if m.group(gi + 2) or m.group(gi + 3) or m.group(gi + 4):
+        return _decade_bounds(m, gi + 1, vocab)
+    return None
+
+
+def _num(s: str) -> int | None:
+    s = s.strip()
+    if s.isdigit():
+        return int(s)
+    return _NUM_WORDS.get(s)
+
+
+def _ord(s: str) -> int:
+    s = re.sub(r"\s+", " ", s)
+    if s in ("second last", "second to last", "penultimate"):
+        return -2
+    if s in _ORD_WORDS:
+        return _ORD_WORDS[s]
+    return int(re.match(r"\d+", s).group(0))  # type: ignore[union-attr]
+
+
+class SlotPasses(BuilderBase):
+    """Positions, years, prices, counts and removals of one message."""
+
+    def add_position(self, pos: int, text: str, start: int) -> None:
+        self.positions.append(pos)
+        negated = self.msg.prev_word(start) in ("not", "no", "skip", "remove", "drop", "except", "without", "hide")
+        item = self.state.shown_at(pos)
+        if item is None:
+            n = len(self.state.shown)
+            lex = self.vocab.lexicon
+            self.clarify = (
+                lex.reply(self.lang, "none_shown")
+                if n == 0
+                else lex.reply(self.lang, "only_shown", n=n, s="s" if n != 1 else "")
+            )
+            return
+        p = pos if pos > 0 else len(self.state.shown) + pos + 1
+        ref = ItemRef(item_id=item, position=p, source="position", text=text)
+        if ref.item_id not in {t.item_id for t in self.targets}:
+            self.targets.append(ref)
+        if negated:
+            self.neg_positions.add(p)
+
+    def positions_pass(self, compare_cue: bool) -> None:
+        m = self.msg
+        if compare_cue:
+            for mt in m.matches(_RX_FIRST_K):
+                k = _num(mt.group(1)) or 2
+                for p in range(1, k + 1):
+                    self.add_position(p, mt.group(0), mt.start())
+            for mt in m.matches(_RX_PAIR):
+                a, b = int(mt.group(1)), int(mt.group(2))
+                if 1 <= a <= max(len(self.state.shown), 20) and 1 <= b <= max(len(self.state.shown), 20):
+                    self.add_position(a, mt.group(0), mt.start())
+                    self.add_position(b, mt.group(0), mt.start())
+        for mt in m.matches(_RX_HASH):
+            self.add_position(int(mt.group(1)), mt.group(0), mt.start())
+        for mt in m.matches(_RX_TOP_ONE):
+            self.add_position(1, mt.group(0), mt.start())
+        for mt in _RX_ORD.finditer(m.norm):
+            if not m.free(mt.start(), mt.end()):
+                continue
+            det, word, noun = mt.group(1), mt.group(2), mt.group(3)
+            prev = m.prev_word(mt.start())
+            after = m.norm[mt.end() : mt.end() + 12]
+            if word in ("first", "last") and re.match(
+                r"\s+(time|times|night|week|year|month|day|minute|thing|of all|place)\b", after
+            ):
+                continue
+            if (
+                det
+                or noun
+                or prev
+                in (
+                    "compare",
+                    "and",
+                    "vs",
+                    "versus",
+                    "or",
+                    "with",
+                    "between",
+                    "like",
+                    "about",
+                    "why",
+                    "not",
+                    "explain",
+                    "describe",
+                )
+                or re.fullmatch(r"\d+(?:st|nd|rd|th)", word)
+            ):
+                m.take(mt.start(), mt.end())
+                self.add_position(_ord(word), mt.group(0), mt.start())
+        if self.state.shown:
+            for mt in _RX_BARE.finditer(m.norm):
+                s, e = mt.start(1), mt.end(1)
+                if m.free(s, e) and 1 <= int(mt.group(1)) <= len(self.state.shown):
+                    m.take(s, e)
+                    self.add_position(int(mt.group(1)), mt.group(0), mt.start())
+
+    def years_pass(self) -> None:
+        m, cfg, vocab = self.msg, self.cfg, self.vocab
+        lo = hi = None
+        if m.has(_CLEAR_YEARS):
+            m.matches(_CLEAR_YEARS)
+            self.slots["clear_years"] = True
+        for mt in m.matches(_RX_RANGE):
+            a = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 11, vocab)
+            b = _year_or_decade(mt, 6, vocab) or _year_or_decade(mt, 16, vocab)
+            if a and b:
+                lo, hi = min(a[0], b[0]), max(a[1], b[1])
+        for mt in m.matches(_RX_CMP):
+            word = re.sub(r"\s+", " ", mt.group(1))
+            b = _year_or_decade(mt, 2, vocab)
+            if b is None:
+                continue
+            tail = (mt.group(7) or "").strip()
+            neg = self._is_negated_span(mt.start())
+            if word in ("before", "prior to", "earlier than", "older than", "pre"):
+                if neg:
+                    lo = b[0]
+                else:
+                    hi = b[0] - 1
+            elif word in ("until", "till", "up to", "up until", "no later than"):
+                hi = b[1]
+            elif word in ("after", "later than", "newer than", "more recent than", "post"):
+                if neg:
+                    hi = b[1]
+                else:
+                    lo = b[1] + 1
+            elif word in ("since", "no earlier than", "starting", "starting in") or tail in (
+                "on",
+                "onwards",
+                "onward",
+                "and later",
+                "and after",
+                "or later",
+            ):
+                lo = b[0]
+            elif tail in ("and earlier", "or earlier", "and before"):
+                hi = b[1]
+            else:  # from / in / circa
+                if neg:
+                    self.notes.append(f"cannot exclude a period ({mt.group(0).strip()}); ignored")
+                else:
+                    lo, hi = b
+        for mt in m.matches(_RX_DECADE):
+            if self._is_negated_span(mt.start()):
+                self.notes.append(f"cannot exclude a period ({mt.group(0).strip()}); ignored")
+                continue
+            lo, hi = _decade_bounds(mt, 1, vocab)
+        for mt in m.matches(_RX_YEAR):
+            y = int(mt.group(1))
+            lo, hi = y, y
+        yr = vocab.year_range
+        if yr is not None:
+            shown_years = sorted(y for y in (vocab.year_of(i) for i in self.state.shown) if y is not None)
+            ref_year = shown_years[len(shown_years) // 2] if shown_years else None
+            median = int(np.nanmedian(vocab.years))
+            # relative wishes move the window: the opposite bound is dropped
+            explicit = lo is not None or hi is not None
+            # "not too old" / "not too recent": the negated relative wish, before "old"/"recent" alone
+            if m.matches(_RX_NOT_OLD) and not explicit:
+                lo = yr[1] - cfg.not_old_age
+            if m.matches(_RX_NOT_NEW) and not explicit:
+                hi = yr[1] - cfg.recent_years
+            if m.matches(_RX_OLDER):
+                base = ref_year if ref_year is not None else (self.state.constraints.year_max or median)
+                hi, lo = base - 1, None
+                self.slots["clear_years"] = True
+            if m.matches(_RX_NEWER):
+                base = ref_year if ref_year is not None else (self.state.constraints.year_min or median)
+                lo, hi = base + 1, None
+                self.slots["clear_years"] = True
+            # "recent" / "classic" are vague: an explicit year or decade in the same message wins
+            # ("old classics from the 1950s" is the 1950s)
+            if m.matches(_RX_RECENT) and not explicit:
+                lo = yr[1] - cfg.recent_years + 1
+            if m.matches(_RX_CLASSIC) and not explicit:
+                hi = yr[1] - cfg.classic_age
+            if lo is not None and hi is not None and lo > hi:
+                lo = None
+        if lo is not None:
+            self.slots["year_min"] = lo
+        if hi is not None:
+            self.slots["year_max"] = hi
+
+    def prices_pass(self) -> None:
+        m = self.msg
+        if m.has(_CLEAR_PRICE):
+            m.matches(_CLEAR_PRICE)
+            self.slots["clear_prices"] = True
+        found: dict[str, float] = {}
+
+        def money(mt: re.Match[str], g: int) -> float:
+            return float(mt.group(g) or mt.group(g + 1))
+
+        for mt in m.matches(_RX_PRICE_RANGE):
+            a, b = money(mt, 1), money(mt, 3)
+            found["price_min"], found["price_max"] = min(a, b), max(a, b)
+        for mt in m.matches(_RX_PRICE_CMP):
+            word, v = mt.group(1), money(mt, 2)
+            if word in (
+                "under",
+                "below",
+                "less than",
+                "cheaper than",
+                "at most",
+                "max",
+                "maximum",
+                "up to",
+                "no more than",
+                "within",
+                "for",
+            ):
+                found["price_max"] = v
+            elif word in ("around", "about", "roughly", "approximately"):
+                found["price_min"], found["price_max"] = round(v * 0.8, 2), round(v * 1.2, 2)
+            else:
+                found["price_min"] = v
+        cheap = bool(m.matches(_RX_CHEAP))
+        stray = m.matches(_RX_PRICE_ANY)
+        if not self.vocab.has_prices:
+            if found or cheap or stray:
+                self.price_wish = True
+                self.notes.append("this catalog has no prices; the price wish was ignored")
+            return
+        if cheap and "price_max" not in found:
+            found["price_max"] = float(np.nanquantile(self.vocab.prices, 0.25))
+        if stray and not found:
+            v = money(stray[0], 1)
+            found["price_max"] = v
+        self.slots.update(found)
+
+    def n_pass(self) -> None:
+        m, n = self.msg, None
+        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF):
+            for mt in m.matches(rx):
+                n = _num(next(g for g in mt.groups() if g is not None))
+        if m.matches(_RX_ONE):
+            n = 1
+        if n is not None:
+            if n < 1:
+                self.notes.append("a list needs at least one item; list length unchanged")
+                return
+            if n > self.cfg.max_n:
+                self.notes.append(f"at most {self.cfg.max_n} items per list; showing {self.cfg.max_n}")
+                n = self.cfg.max_n
+            self.slots["n"] = n
+
+    def removal_pass(self) -> None:
+        """Constraints the message takes away: "drop the year limit", "never mind the genre", "the
+        decade doesn't matter", "no year limit", "remove comedy". Sets ``clear_*`` slots or
+        ``remove``; the words used are consumed and remembered as cue spans (they are neither
+        feedback nor a reset)."""
+        m = self.msg
+        for mt in m.matches(_RX_REMOVE_SLOT):
+            word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or ""
+            slot = _slot_of(word)
+            self.cue_spans.append((mt.start(), mt.end()))
+            self.removed_slots.add(slot)
+            if slot == "years":
+                self.slots["clear_years"] = True
+            elif slot == "categories":
+                self.slots["clear_categories"] = True
+            elif slot == "references":
+                self.slots["clear_references"] = True
+            elif slot == "query":
+                self.slots["query"] = ""
+        for mt in _RX_REMOVE_VERB.finditer(m.norm):
+            if not m.free(mt.start(), mt.end()):
+                continue
+            i = m.token_at(mt.end())
+            while i < len(m.toks) and not m.used[i] and m.toks[i] in _REMOVE_DETERMINERS:
+                i += 1
+            hit = self._category_at(i) if i < len(m.toks) else None
+            if hit is None:
+                continue
+            cats, n = hit
+            end = i + n
+            if end < len(m.toks) and m.toks[end] in _REMOVE_OBJECTS:
+                end += 1
+            c = self.state.constraints
+            asked = set(c.include_categories) | set(c.exclude_categories)
+            # a category the person asked for either way is no longer asked for; any other is excluded
+            # ("remove the comedies" from a list that never asked for them)
+            for cat in cats:
+                (self.remove if cat in asked else self.exclude).append(cat)
+            self.cue_spans.append((mt.start(), m.ends[end - 1]))
+            self.cat_tokens.update(range(i, i + n))
+            m.take(mt.start(), m.ends[end - 1])

@@ -1,0 +1,146 @@
+"""Titles: of shown items, after cues ("like X", "tell me about X"), and a bare title."""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from agent.understanding.builder import BuilderBase
+from agent.understanding.cues import (
+    _DISLIKE_TITLE,
+    _LIKE_TRIGGER,
+    _NO_REF_BEFORE,
+    _REF_TRIGGER,
+)
+from agent.understanding.normalise import _ARTICLES, STOP
+from agent.understanding.types import ItemRef, RefSource
+from agent.understanding.vocab import TitleMatch
+
+
+class TitlePasses(BuilderBase):
+    """Titles a message names, resolved against the catalog (typos tolerated)."""
+
+    def shown_titles_pass(self) -> None:
+        """Titles of shown items named anywhere ("why Fargo?")."""
+        m = self.msg
+        for pos, item_id in enumerate(self.state.shown, start=1):
+            i = self.vocab.item_pos.get(item_id)
+            if i is None:
+                continue
+            for v in sorted(self.vocab.variants[i], key=len, reverse=True):
+                vt = v.split()
+                content = [t for t in vt if t not in STOP]
+                if not content:
+                    continue
+                hit = self._find_seq(vt)
+                if hit is None:
+                    continue
+                start, length = hit
+                m.take_tokens(start, length)
+                self.targets.append(
+                    ItemRef(
+                        item_id=item_id,
+                        position=pos,
+                        source="shown_title",
+                        text=" ".join(m.toks[start : start + length]),
+                    )
+                )
+                self.positions.append(pos)
+                break
+
+    def _find_seq(self, vt: list[str]) -> tuple[int, int] | None:
+        """A free window of the message matching title tokens ``vt`` (articles optional, small typos ok)."""
+        m, n = self.msg, len(vt)
+        core = [t for t in vt if t not in _ARTICLES] or vt
+        for want in (vt, core) if core != vt else (vt,):
+            k = len(want)
+            for i in range(0, len(m.toks) - k + 1):
+                window = m.toks[i : i + k]
+                if any(m.used[i : i + k]):
+                    continue
+                if window == want:
+                    return i, k
+                if sum(len(t) for t in want) >= 6:
+                    r = SequenceMatcher(None, " ".join(window), " ".join(want), autojunk=False).ratio()
+                    if r >= self.cfg.shown_title_threshold:
+                        return i, k
+        del n
+        return None
+
+    def _title_at(self, i: int, threshold: float, *, chain: bool = True) -> list[tuple[int, int, TitleMatch]]:
+        """Catalog titles starting at token ``i`` (and chained by and/or/commas)."""
+        m, out = self.msg, []
+        while i < len(m.toks):
+            run = m.free_run(i)
+            if not run or run[0] in ("this", "that", "it", "them", "those", "these", "one"):
+                break
+            tm = self.vocab.match_title(run)
+            cat = self._category_at(i)
+            # a genre, not a title ("like horror movies"), unless a title clearly spans beyond the genre words
+            if cat is not None and (tm is None or tm.score < self.cfg.title_threshold_bare or tm.length <= cat[1]):
+                break
+            if tm is None or tm.score < threshold:
+                break
+            out.append((i, tm.length, tm))
+            m.take_tokens(i, tm.length)
+            i += tm.length
+            if not chain or i >= len(m.toks) or m.toks[i] not in ("and", "or", "vs", "versus", "with"):
+                if not (
+                    chain
+                    and i < len(m.toks)
+                    and m.starts[i] > m.ends[i - 1]
+                    and m.norm[m.ends[i - 1] : m.starts[i]].strip() == ","
+                ):
+                    break
+            else:
+                i += 1
+            threshold = max(threshold, self.cfg.title_threshold_bare - 0.05)
+        return out
+
+    def titles_pass(self) -> None:
+        m = self.msg
+        for mt in re.finditer(r'"([^"]{2,80})"', m.norm):
+            i = m.token_at(mt.start(1))
+            for _s, _l, tm in self._title_at(i, self.cfg.title_threshold - 0.1, chain=False):
+                self.refs.append(self._ref(tm, mt.group(1), "title"))
+        for mt in _DISLIKE_TITLE.finditer(m.norm):
+            i = m.token_at(mt.end())
+            for s, ln, tm in self._title_at(i, self.cfg.title_threshold):
+                self.disliked_titles.append(self._ref(tm, " ".join(m.toks[s : s + ln]), "title"))
+        for mt in _REF_TRIGGER.finditer(m.norm):
+            trig = mt.group(0).strip()
+            if trig.endswith("like") and trig == "like" and m.prev_word(mt.start()) in _NO_REF_BEFORE:
+                continue
+            i = m.token_at(mt.end())
+            found = self._title_at(i, self.cfg.title_threshold)
+            like_trigger = _LIKE_TRIGGER.search(trig) is not None
+            for s, ln, tm in found:
+                ref = self._ref(tm, " ".join(m.toks[s : s + ln]), "title")
+                (self.refs if like_trigger else self.title_items).append(ref)
+            if not found and self.vocab.embed is not None and like_trigger:
+                run = m.free_run(i)
+                if run and self._category_at(i) is None and run[0] not in ("this", "that", "it", "them", "one"):
+                    hit = self.vocab.embed_title(" ".join(run))
+                    if hit is not None and hit[1] >= self.cfg.embedding_threshold:
+                        item = self.vocab.items[hit[0]]
+                        self.refs.append(
+                            ItemRef(item_id=item.item_id, source="embedding", score=hit[1], text=" ".join(run))
+                        )
+                        m.take_tokens(i, len(run))
+        # the whole message is just a title ("Fargo") -> a reference
+        free = [t for t, u in zip(m.toks, m.used, strict=True) if not u]
+        if not self.refs and not self.targets and free and len(free) == len(m.toks) and len(free) <= 6:
+            whole = self.vocab.match_title(free)
+            if (
+                whole is not None
+                and whole.score >= self.cfg.title_threshold_bare
+                and whole.length == len(free)
+                and self._category_at(0) is None
+            ):
+                self.refs.append(self._ref(whole, " ".join(free), "title"))
+                m.take_tokens(0, len(free))
+
+    def _ref(self, tm: TitleMatch, text: str, source: RefSource) -> ItemRef:
+        item_id = self.vocab.items[tm.idx].item_id
+        pos = self.state.shown.index(item_id) + 1 if item_id in self.state.shown else None
+        return ItemRef(item_id=item_id, position=pos, source=source, score=round(min(1.0, tm.score), 4), text=text)

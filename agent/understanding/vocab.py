@@ -1,0 +1,302 @@
+"""The catalog vocabulary: categories (the catalog's own names, their singular/plural forms and the
+domain's synonyms per language), titles with typo-tolerant lookup (rapidfuzz), years and prices."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from agent.understanding.lexicon import Lexicon, lexicon
+from agent.understanding.normalise import _ROMAN, STOP, title_variants, tokens
+from agent.understanding.types import Embedder
+from catalog.types import Dataset, Item
+
+
+def _plurals(phrase: str) -> list[str]:
+    """The phrase, its plural and (for a plural category name such as "Coffee Makers") its singular."""
+    out = [phrase]
+    if phrase.endswith("ies") and len(phrase) > 4:
+        out.append(phrase[:-3] + "y")
+    elif phrase.endswith(("ches", "shes", "xes", "sses")):
+        out.append(phrase[:-2])
+    elif phrase.endswith("s") and not phrase.endswith(("ss", "us", "is")) and len(phrase) > 3:
+        out.append(phrase[:-1])
+    if phrase.endswith("y") and not phrase.endswith(("ay", "ey", "oy", "uy")):
+        out.append(phrase[:-1] + "ies")
+    elif phrase.endswith(("s", "x", "ch", "sh")):
+        out.append(phrase + "es")
+    else:
+        out.append(phrase + "s")
+    return out
+
+
+@dataclass
+class TitleMatch:
+    """A catalog item matched by (part of) a message."""
+
+    idx: int
+    score: float
+    length: int  # tokens consumed from the start of the span
+
+
+@dataclass
+class CatalogVocab:
+    """Categories, titles and ranges of one catalog, indexed for fast matching. Build once per catalog.
+
+    Attributes:
+        embed: Optional embedding function (e.g. the retrieval TextEncoder's ``encode``) used as a
+            fallback for titles that spelling cannot match and for soft category hints.
+    """
+
+    items: list[Item]
+    categories: list[str]
+    phrases: dict[tuple[str, ...], tuple[str, ...]]
+    max_phrase: int
+    variants: list[list[str]]
+    index: dict[str, list[int]]
+    idf: dict[str, float]
+    by_initial: dict[str, list[str]]
+    popularity: np.ndarray
+    years: np.ndarray  # float, NaN when unknown
+    prices: np.ndarray  # float, NaN when unknown
+    item_pos: dict[str, int]
+    embed: Embedder | None = None
+    lexicon: Lexicon = field(default_factory=lexicon)
+    length_slack: float = 0.03
+    max_candidates: int = 25
+    _close: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _title_emb: np.ndarray | None = field(default=None, repr=False)
+    _cat_emb: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset, embed: Embedder | None = None) -> CatalogVocab:
+        """Build from a :class:`catalog.Dataset` (its items, plus its domain file's synonyms by ``ds.name``)."""
+        return cls.from_items(ds.items, embed=embed, dataset=ds.name)
+
+    @classmethod
+    def from_items(
+        cls, items: Sequence[Item], embed: Embedder | None = None, dataset: str | None = None
+    ) -> CatalogVocab:
+        """Build from items directly (any catalog). ``dataset`` names the domain file to add, if any."""
+        items = list(items)
+        lex = lexicon(dataset)
+        categories = sorted({c for it in items for c in it.categories})
+        phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for cat in categories:
+            key = " ".join(tokens(cat))
+            if not key or key in ("unknown", "other", "none"):
+                continue
+            for form in (*_plurals(key), *(" ".join(tokens(w)) for w in lex.synonyms(cat, "en"))):
+                if form:
+                    phrases.setdefault(tuple(form.split()), (cat,))
+            if key.replace(" ", "") != key:
+                phrases.setdefault((key.replace(" ", ""),), (cat,))
+        by_key = {" ".join(tokens(c)): c for c in categories}
+        for cats, words in lex.domain.combinations:
+            keys = [" ".join(tokens(c)) for c in cats]
+            if all(k in by_key for k in keys):
+                for w in words.get("en", ()):
+                    phrases[tuple(tokens(w))] = tuple(by_key[k] for k in keys)
+        variants = [title_variants(it.title) for it in items]
+        index: dict[str, list[int]] = defaultdict(list)
+        for i, vs in enumerate(variants):
+            for t in {t for v in vs for t in v.split()}:
+                if t not in STOP:
+                    index[t].append(i)
+        n = max(1, len(items))
+        idf = {t: math.log(1 + n / len(ix)) for t, ix in index.items()}
+        by_initial: dict[str, list[str]] = defaultdict(list)
+        for t in index:
+            by_initial[t[0]].append(t)
+        counts = np.array([it.rating.count for it in items], dtype=np.float64)
+        pop = np.log1p(counts) / max(1e-9, float(np.log1p(counts.max()))) if len(items) else counts
+        return cls(
+            items=items,
+            categories=categories,
+            phrases=phrases,
+            max_phrase=max((len(p) for p in phrases), default=1),
+            variants=variants,
+            index=dict(index),
+            idf=idf,
+            by_initial=dict(by_initial),
+            popularity=pop,
+            years=np.array([np.nan if it.year is None else it.year for it in items], dtype=np.float64),
+            prices=np.array([np.nan if it.price is None else it.price for it in items], dtype=np.float64),
+            item_pos={it.item_id: i for i, it in enumerate(items)},
+            embed=embed,
+            lexicon=lex,
+        )
+
+    # --- ranges ---------------------------------------------------------------------------
+    @property
+    def has_prices(self) -> bool:
+        return bool(np.isfinite(self.prices).any())
+
+    @property
+    def year_range(self) -> tuple[int, int] | None:
+        ok = self.years[np.isfinite(self.years)]
+        return (int(ok.min()), int(ok.max())) if ok.size else None
+
+    def year_of(self, item_id: str) -> int | None:
+        i = self.item_pos.get(item_id)
+        if i is None or not np.isfinite(self.years[i]):
+            return None
+        return int(self.years[i])
+
+    def label(self, item_id: str) -> str:
+        """ "Title (year)" for messages."""
+        i = self.item_pos.get(item_id)
+        if i is None:
+            return item_id
+        it = self.items[i]
+        return f"{it.title} ({it.year})" if it.year else it.title
+
+    # --- titles ---------------------------------------------------------------------------
+    def _keys(self, tok: str) -> list[str]:
+        if tok in self.index:
+            return [tok]
+        if len(tok) < 4 or len(tok) > 30 or tok.isdigit():
+            return []
+        hit = self._close.get(tok)
+        if hit is None:
+            pool = [t for t in self.by_initial.get(tok[0], []) if abs(len(t) - len(tok)) <= 2]
+            hit = [m[0] for m in process.extract(tok, pool, scorer=fuzz.ratio, limit=2, score_cutoff=80)]
+            if len(self._close) < 50_000:  # typo corrections repeat; keep them
+                self._close[tok] = hit
+        return hit
+
+    def match_title(
+        self, span: Sequence[str], *, max_len: int = 8, restrict: Iterable[int] | None = None
+    ) -> TitleMatch | None:
+        """Best catalog title starting at the beginning of ``span`` (normalised tokens).
+
+        Tries every prefix of up to ``max_len`` tokens against the titles sharing a word with it
+        (typos corrected against the title vocabulary); the score is difflib's ratio between the
+        prefix and a title variant, plus a bonus when a year in the prefix matches the item's
+        year and a small popularity tie-break. Longer prefixes win ties. Returns None when no
+        title shares a word.
+        """
+        span = [_ROMAN.get(t, t) for t in list(span)[:max_len]]
+        if not span:
+            return None
+        allowed = None if restrict is None else set(restrict)
+        cand: dict[int, float] = defaultdict(float)
+        first_hit: dict[int, int] = {}
+        for j, t in enumerate(span):
+            if t in STOP:
+                continue
+            for k in self._keys(t):
+                w = self.idf[k] / (1 + 0.3 * j)
+                for i in self.index[k]:
+                    if allowed is None or i in allowed:
+                        cand[i] += w
+                        first_hit.setdefault(i, j)
+        if not cand:
+            return None
+        top = heapq.nlargest(self.max_candidates, cand, key=cand.__getitem__)
+        best: TitleMatch | None = None
+        per_length: dict[int, TitleMatch] = {}
+        for length in range(len(span), 0, -1):
+            if length > 1 and span[length - 1] in STOP:
+                continue
+            prefix = span[:length]
+            years = [int(t) for t in prefix if len(t) == 4 and t.isdigit() and 1850 <= int(t) <= 2100]
+            plain = " ".join(t for t in prefix if not (len(t) == 4 and t.isdigit() and int(t) in years))
+            full = " ".join(prefix)
+            for i in top:
+                if first_hit[i] >= length:  # the prefix shares no word with this title
+                    continue
+                y = self.years[i]
+                bonus = 0.03 * float(self.popularity[i])
+                if years:
+                    bonus += 0.1 if (np.isfinite(y) and int(y) in years) else -0.1
+                for v in self.variants[i]:
+                    for s in {full, plain} if plain else {full}:
+                        floor = (best.score if best else 0.0) - bonus
+                        r = fuzz.ratio(s, v, score_cutoff=max(0.0, floor * 100))
+                        if r <= 0 or r / 100 <= floor:
+                            continue
+                        score = r / 100 + bonus
+                        if best is None or score > best.score:
+                            best = TitleMatch(i, score, length)
+                        if length not in per_length or score > per_length[length].score:
+                            per_length[length] = TitleMatch(i, score, length)
+        if best is None:
+            return None
+        # a longer span that matches almost as well wins ("the godfather part 2" over "the godfather")
+        for length in sorted(per_length, reverse=True):
+            if per_length[length].score >= best.score - self.length_slack:
+                return per_length[length]
+        return best
+
+    def fuzzy_category(self, tok: str, max_distance: int = 2) -> tuple[str, ...] | None:
+        """The category a misspelt single word names ("documentry", "westren"), or None.
+
+        Damerau-Levenshtein distance (a transposition is one edit) to the one-word category phrases,
+        first letter kept: at most 1 edit for words of 5-8 letters, ``max_distance`` from 9 letters.
+        A tie between two categories is no match.
+        """
+        if len(tok) < 5 or not tok.isalpha() or tok in STOP or tok in self.lexicon.query_stop:
+            return None
+        limit = 1 if len(tok) < 9 else max_distance
+        pool = [
+            p[0] for p in self.phrases if len(p) == 1 and p[0][:1] == tok[:1] and abs(len(p[0]) - len(tok)) <= limit
+        ]
+        best: list[tuple[int, str]] = []
+        for word in pool:
+            d = DamerauLevenshtein.distance(tok, word, score_cutoff=limit)
+            if d <= limit:
+                best.append((d, word))
+        if not best:
+            return None
+        best.sort()
+        top = [w for d, w in best if d == best[0][0]]
+        cats = {self.phrases[(w,)] for w in top}
+        return cats.pop() if len(cats) == 1 else None
+
+    def _ensure_title_embeddings(self) -> np.ndarray | None:
+        if self.embed is None:
+            return None
+        if self._title_emb is None:
+            texts = [f"{it.title} ({it.year})" if it.year else it.title for it in self.items]
+            self._title_emb = _unit(np.asarray(self.embed(texts), dtype=np.float32))
+        return self._title_emb
+
+    def embed_title(self, text: str) -> tuple[int, float] | None:
+        """Nearest title by embedding cosine, or None without an embedder."""
+        emb = self._ensure_title_embeddings()
+        if emb is None or not text.strip() or self.embed is None:
+            return None
+        q = _unit(np.asarray(self.embed([text]), dtype=np.float32))[0]
+        sims = emb @ q
+        i = int(np.argmax(sims))
+        return i, float(sims[i])
+
+    @property
+    def _noun(self) -> str:
+        return self.lexicon.domain.reply_nouns.get("en", {}).get("many", "items")
+
+    def category_hints(self, text: str, threshold: float) -> list[tuple[str, float]]:
+        """Categories whose embedding is close to ``text`` (soft hints, best first); [] without an embedder."""
+        if self.embed is None or not text.strip() or not self.categories:
+            return []
+        if self._cat_emb is None:
+            self._cat_emb = _unit(
+                np.asarray(self.embed([f"{c} {self._noun}" for c in self.categories]), dtype=np.float32)
+            )
+        q = _unit(np.asarray(self.embed([text]), dtype=np.float32))[0]
+        sims = self._cat_emb @ q
+        order = np.argsort(-sims)
+        return [(self.categories[i], float(sims[i])) for i in order if sims[i] >= threshold][:3]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.atleast_2d(x)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
