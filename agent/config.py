@@ -129,6 +129,17 @@ class ServerConfig(BaseModel):
     host: str = Field("127.0.0.1", description="Bind address; localhost unless told otherwise.")
     port: int = Field(7860, ge=1, le=65535, description="TCP port.")
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Authentication and per-token rate limit.")
+    turn_workers: int = Field(
+        4, ge=1, le=256, description="HTTP API chat turns that run at once, on threads off the event loop."
+    )
+    max_pending_turns: int = Field(
+        32, ge=0, le=10_000, description="HTTP API turns that may wait for a worker; more are refused with 503."
+    )
+    stream_idle_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="A streamed turn (/v1/chat/stream) ends with an error event after this long without an event.",
+    )
 
 
 class TrustrecConfig(BaseSettings):

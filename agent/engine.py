@@ -47,9 +47,12 @@ class Engine:
     histories: list[np.ndarray]
     lock: threading.RLock
     tombstoned: set[str] = field(default_factory=set)  # deleted users: served without history
+    warming: set[str] = field(default_factory=set)  # parts still warming up in the background (agent.warmup)
 
     @classmethod
-    def build(cls, config: TrustrecConfig, *, progress: Progress | None = None, llm: Any = "config") -> Engine:
+    def build(
+        cls, config: TrustrecConfig, *, progress: Progress | None = None, llm: Any = "config", warm_up: bool = True
+    ) -> Engine:
         """Load or prepare every component.
 
         Args:
@@ -57,6 +60,8 @@ class Engine:
             progress: Called with one line per step (first run trains and indexes).
             llm: ``"config"`` builds the configured chat model; ``None`` means templates only; or a
                 ready LangChain chat model (tests pass a scripted one).
+            warm_up: Run one explanation now so the first turn does not compile shap's kernels; False
+                leaves that to :class:`agent.warmup.Warmup` (``trustrec serve`` warms up in the background).
         """
         from agent.describe import Describer, DescriptionStore
         from agent.writer import ExplanationWriter
@@ -75,8 +80,9 @@ class Engine:
         split, ranker = stack.split, stack.ranker
         explainer = stack.explainer()
         enable_shap_jit_cache(ws.cache / "numba")
-        say("warming up the explainer (compiles shap's kernels once; cached on disk afterwards)")
-        _warm_up(explainer, split)
+        if warm_up:
+            say("warming up the explainer (compiles shap's kernels once; cached on disk afterwards)")
+            warm_up_explainer(explainer, split)
         encoder = TextEncoder(config.retrieval.encoder)
         index = build_or_load_index(ds, ws, config.retrieval, encoder=encoder, progress=_stage(say))
         say(f"index ready ({index.ntotal if hasattr(index, 'ntotal') else ds.n_items} items)")
@@ -225,7 +231,7 @@ class Engine:
         self.descriptions.close()
 
 
-def _warm_up(explainer: Any, split: Split) -> None:
+def warm_up_explainer(explainer: Any, split: Split) -> None:
     """Run one explanation so the first user's turn does not pay for start-up compilation."""
     hist = next((h for h in split.histories("train") if h.size), None)
     if hist is not None:

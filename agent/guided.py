@@ -51,8 +51,13 @@ class TurnState(TypedDict, total=False):
 
 def _emit(text: str) -> None:
     """Stream a piece of reply text to ``stream_mode="custom"`` listeners (no-op otherwise)."""
+    _send({"kind": "text", "text": text})
+
+
+def _send(event: dict[str, Any]) -> None:
+    """Stream one turn event (:data:`agent.reply.TurnEvent` as JSON) to ``stream_mode="custom"`` listeners."""
     with contextlib.suppress(RuntimeError):  # not inside a streaming run
-        get_stream_writer()({"delta": text})
+        get_stream_writer()(event)
 
 
 class GuidedTurn:
@@ -147,26 +152,40 @@ class GuidedTurn:
         focused = intent in FOCUSED and bool(u.items)
         head = _headline(e, dialog, u, evidence, focused)
         _emit(head)
-        cards: list[ItemCard] = []
         # a turn that already saw the LLM fail (here or in tool mode) does not wait on it again
         degraded = not s.get("llm_ok", True)
-        budget = e.config.agent.llm_explanations if not focused else max(1, e.config.agent.llm_explanations)
-        deadline = time.monotonic() + e.config.agent.turn_timeout_s
+        writer, describer = e.writer, e.describer  # one turn, one writer (a warm-up may install the LLM meanwhile)
+        # cards first: every card with its template explanation, trust and attributions as soon as ranking is
+        # done; LLM text (checked by the same guard and claim checker) replaces a card's template text after
+        cards: list[ItemCard] = []
         for pos, ev in enumerate(evidence, start=1):
             card = ItemCard.from_evidence(pos, ev, description=e.description(ev.item_id))
+            x = writer.template(ev)
+            card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
+            cards.append(card)
+        if cards:
+            _send({"kind": "cards", "cards": [c.model_dump(mode="json") for c in cards]})
+        budget = e.config.agent.llm_explanations if not focused else max(1, e.config.agent.llm_explanations)
+        deadline = time.monotonic() + e.config.agent.turn_timeout_s
+        for card, ev in zip(cards, evidence, strict=True):
+            changed = False
             if intent == Intent.DESCRIBE and focused:
                 d = e.descriptions.get(ev.item_id)
                 if d is None and time.monotonic() < deadline:
-                    d = e.describer.describe(e.dataset.item(ev.item_id))
+                    d = describer.describe(e.dataset.item(ev.item_id))
                     e.descriptions.put(d)
-                if d is not None and d.grounded:
-                    card.description = d.text
-            use_llm = not degraded and pos <= budget and time.monotonic() < deadline
-            x = e.writer.write(ev, language=u.language) if use_llm else e.writer.template(ev)
-            card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
-            degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
-            cards.append(card)
-            _emit(f"\n{pos}. {card.title}" + (f" ({card.year})" if card.year else "") + f": {card.explanation}")
+                if d is not None and d.grounded and d.text != card.description:
+                    card.description, changed = d.text, True
+            if not degraded and writer.llm is not None and card.position <= budget and time.monotonic() < deadline:
+                x = writer.write(ev, language=u.language)
+                degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
+                if (x.text, x.writer, x.grounded) != (card.explanation, card.writer, card.grounded):
+                    card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
+                    changed = True
+            if changed:
+                _send({"kind": "card", "card": card.model_dump(mode="json")})
+        if cards and "llm" in e.warming:
+            notes.append("the language model is still loading: these explanations use templates")
         if not focused and evidence:
             dialog.record_shown([ev.item_id for ev in evidence])
         elif focused:

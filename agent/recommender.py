@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.config import TrustrecConfig, load_config
 from agent.engine import Engine
-from agent.reply import ItemCard, Reply
+from agent.reply import CardEvent, CardsEvent, ItemCard, Reply, ReplyEvent, TextEvent, TurnEvent
 from agent.safety import check_message
 from agent.sessions import Sessions
 from agent.state import DialogState, MemoryPart
@@ -56,6 +56,7 @@ class Recommender:
         *,
         progress: Callable[[str], None] | None = None,
         llm: Any = "config",
+        warm_up: bool = True,
     ) -> Recommender:
         """Build from a TOML path, a dict, a config object, or the default locations.
 
@@ -63,9 +64,10 @@ class Recommender:
             source: Config source (see :func:`agent.config.load_config`).
             progress: Called with one line per set-up step (the first run trains and indexes).
             llm: ``"config"`` (build the configured model), ``None`` (templates only) or a chat model.
+            warm_up: Warm the explainer up before returning; False leaves it to :class:`agent.warmup.Warmup`.
         """
         cfg = source if isinstance(source, TrustrecConfig) else load_config(source)
-        return cls(Engine.build(cfg, progress=progress, llm=llm))
+        return cls(Engine.build(cfg, progress=progress, llm=llm, warm_up=warm_up))
 
     # ---------------------------------------------------------------- sessions
     def _dialog(self, session_id: str) -> DialogState:
@@ -98,23 +100,37 @@ class Recommender:
         """:meth:`chat` without blocking the event loop."""
         return await asyncio.to_thread(self.chat, session_id, message, user_id)
 
-    def stream(self, session_id: str, message: str, user_id: str | None = None) -> Iterator[str | Reply]:
-        """Yield reply text as it is written, then the final :class:`Reply`."""
+    def stream(self, session_id: str, message: str, user_id: str | None = None) -> Iterator[TurnEvent]:
+        """One turn as it happens: cards first, words after.
+
+        Yields :data:`agent.reply.TurnEvent` objects: the headline (:class:`TextEvent`); every card with
+        its template explanation, trust and attributions as soon as ranking is done (:class:`CardsEvent`);
+        a :class:`CardEvent` each time LLM text that passed the grounding guard and the claim checker
+        replaces a card's template text; any trailing text; last the :class:`ReplyEvent`, whose reply
+        equals what :meth:`chat` returns for the same turn.
+
+        Raises:
+            ValueError: As :meth:`chat`, before the first event.
+        """
         inp = self._input(session_id, message, user_id)
         with self.sessions.lock(session_id):
             if self.mode == "tools":
                 reply = run_tools_turn(self.engine, self.sessions, inp)
-                yield reply.text
-                yield reply
+                yield TextEvent(text=reply.text)
+                if reply.cards:
+                    yield CardsEvent(cards=reply.cards)
+                yield ReplyEvent(reply=reply)
                 return
             final: dict[str, Any] | None = None
             for mode, chunk in self.sessions.stream(inp):
-                if mode == "custom" and isinstance(chunk, dict) and "delta" in chunk:
-                    yield str(chunk["delta"])
+                if mode == "custom" and isinstance(chunk, dict):
+                    event = _event(chunk)
+                    if event is not None:
+                        yield event
                 elif mode == "values":
                     final = chunk
         assert final is not None and final.get("reply") is not None
-        yield Reply.model_validate(final["reply"])
+        yield ReplyEvent(reply=Reply.model_validate(final["reply"]))
 
     def recommend(self, user_id: str | None, n: int, session_id: str | None = None) -> Reply:
         """A list of ``n`` recommendations with evidence, without a chat message to parse.
@@ -249,6 +265,18 @@ class Recommender:
     def close(self) -> None:
         self.sessions.close()
         self.engine.close()
+
+
+def _event(chunk: dict[str, Any]) -> TurnEvent | None:
+    """A streamed graph event as a typed :data:`TurnEvent` (None for anything else a node streams)."""
+    kind = chunk.get("kind")
+    if kind == "text":
+        return TextEvent.model_validate(chunk)
+    if kind == "cards":
+        return CardsEvent.model_validate(chunk)
+    if kind == "card":
+        return CardEvent.model_validate(chunk)
+    return None
 
 
 def _mode(cfg: TrustrecConfig) -> str:

@@ -76,3 +76,38 @@ class Reply(BaseModel):
         default_factory=list,
         description="For a session with nothing known yet: a few diverse popular titles to react to (skippable).",
     )
+
+
+# ---------------------------------------------------------------------------------------- streamed turns
+class TextEvent(BaseModel):
+    """A piece of reply text around the cards (the headline first, the onboarding offer last)."""
+
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class CardsEvent(BaseModel):
+    """Every card of the turn, as soon as ranking is done: template explanations, trust and SHAP evidence."""
+
+    kind: Literal["cards"] = "cards"
+    cards: list[ItemCard]
+
+
+class CardEvent(BaseModel):
+    """One card changed: LLM text (which passed the grounding and claim checks) replaced its template
+    explanation, or its description arrived. Carries the whole card; ``position`` says which one."""
+
+    kind: Literal["card"] = "card"
+    card: ItemCard
+
+
+class ReplyEvent(BaseModel):
+    """The finished turn: the same :class:`Reply` that :meth:`agent.Recommender.chat` returns."""
+
+    kind: Literal["reply"] = "reply"
+    reply: Reply
+
+
+TurnEvent = TextEvent | CardsEvent | CardEvent | ReplyEvent
+"""What :meth:`agent.Recommender.stream` yields, in this order: the headline text, the cards, card
+updates (LLM text as it passes the checks), trailing text, and last the reply."""

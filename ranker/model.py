@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from torch import nn
 
 from ranker.base import Profile, check_profiles
@@ -224,6 +225,8 @@ class JointRanker:
         self.scales: dict[str, float] = {k: 1.0 for k in HEAD_KEYS}
         self._item_cache: torch.Tensor | None = None
         self._raw_cache: dict[str, dict[str, np.ndarray]] = {}
+        self._side: dict[str, Any] | None = None
+        self._tower_cache: dict[str, Any] | None = None
         #: While True every head feature is computed (validation sweeps); else only weighted ones.
         self.tuning = False
 
@@ -281,17 +284,60 @@ class JointRanker:
         return self.user_vectors([profile])[0]
 
     def user_vectors(self, profiles: Sequence[Profile]) -> np.ndarray:
-        """Unit-norm two-tower user vectors ``(len(profiles), dim)``."""
-        with torch.no_grad():
-            self.net.eval()
-            u = self.net.user_vectors(
-                self._items(), *pad_histories(profiles, self._n_items, self.n_users, self.config.history_len)
-            )
-            return nn.functional.normalize(u, dim=-1).numpy().astype(np.float32)
+        """Unit-norm two-tower user vectors ``(len(profiles), dim)``.
+
+        The same computation as :meth:`TwoTowerNet.user_vectors` in eval mode, in numpy over item-side
+        projections computed once per model state (:meth:`_tower`): the key, value and last-item maps
+        are linear without bias, so projecting every item once and gathering equals gathering and then
+        projecting. SHAP scores hundreds of coalitions of one profile; each then costs a gather, not
+        three matrix products.
+        """
+        t = self._tower()
+        hist_t, w_t, age_t, users_t = pad_histories(profiles, self._n_items, self.n_users, self.config.history_len)
+        hist, w, age, users = hist_t.numpy(), w_t.numpy(), age_t.numpy(), users_t.numpy()
+        q = np.broadcast_to(t["query"], (hist.shape[0], t["query"].size))
+        uid = t["user_id"][users] if t["user_id"] is not None else None
+        if uid is not None:
+            q = q + uid
+        logits = np.einsum("bld,bd->bl", t["key"][hist], q) / math.sqrt(self.net.dim) + t["recency"][age]
+        pad = hist >= self._n_items
+        logits = np.where(pad, np.float32(-1e9), logits)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        alpha = e / e.sum(axis=1, keepdims=True) * (~pad)
+        u = np.einsum("bl,bld->bd", alpha * w, t["value"][hist])
+        last = np.maximum((~pad).sum(1) - 1, 0)
+        u = u + t["last"][hist[np.arange(hist.shape[0]), last]] * (~pad).any(1, keepdims=True)
+        if uid is not None:
+            u = u + uid
+        norm = np.maximum(np.sqrt((u * u).sum(axis=1, keepdims=True)), 1e-12)
+        return (u / norm).astype(np.float32)
+
+    def _tower(self) -> dict[str, Any]:
+        """The user tower's item-side projections and parameters as numpy, once per model state."""
+        items = self._items()
+        if self._tower_cache is None or self._tower_cache.get("items") is not items:
+            net = self.net
+            with torch.no_grad():
+                net.eval()
+                padded = torch.cat([items, items.new_zeros(1, net.dim)])  # row n_items: padding
+                self._tower_cache = {
+                    "items": items,
+                    "items_unit": nn.functional.normalize(items, dim=-1).numpy(),
+                    "key": net.key(padded).numpy(),
+                    "value": net.value(padded).numpy(),
+                    "last": net.last(padded).numpy(),
+                    "query": net.query.detach().numpy().copy(),
+                    "recency": net.recency.weight[:, 0].detach().numpy().copy(),
+                    "user_id": None if net.user_id is None else net.user_id.weight.detach().numpy().copy(),
+                }
+        return self._tower_cache
 
     def invalidate(self) -> None:
         """Forget cached item vectors (after the network or text vectors changed)."""
         self._item_cache = None
+        self._tower_cache = None
+        self._side = None
         self._raw_cache.clear()
 
     def _items(self) -> torch.Tensor:
@@ -304,23 +350,50 @@ class JointRanker:
     # ----- features -----
     def _history_matrices(
         self, profiles: Sequence[Profile], decay: float | None = None, window: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Dense ``(P, n_items)`` recency-weighted base (``a``) and session (``e``) history weights.
+    ) -> tuple[sparse.csr_array, sparse.csr_array]:
+        """Sparse ``(P, n_items)`` recency-weighted base (``a``) and session (``e``) history weights.
 
-        ``decay`` defaults to the head's; ``window`` keeps only the last entries (None = all).
+        ``decay`` defaults to the head's; ``window`` keeps only the last entries (None = all). Sparse,
+        because a profile touches a few dozen of the catalog's items: ``history @ matrix`` then costs
+        ``O(history x columns)`` instead of ``O(n_items x columns)`` (the many coalitions SHAP scores).
+        Repeated items add up, as entries of the same history do.
         """
         decay = float(self.head.get("decay", 1.0)) if decay is None else decay
-        base = np.zeros((len(profiles), self._n_items), dtype=np.float32)
-        sess = np.zeros_like(base)
+        rows, cols, base_w, sess_w = [], [], [], []
         for r, p in enumerate(profiles):
             hist, wts = (p.history, p.weights) if window is None else (p.history[-window:], p.weights[-window:])
             if not hist.size:
                 continue
             rec = decay ** np.arange(hist.size - 1, -1, -1, dtype=np.float64)
             a = np.clip(wts, 0.0, 1.0)
-            np.add.at(base[r], hist, (rec * a).astype(np.float32))
-            np.add.at(sess[r], hist, (rec * (wts - a)).astype(np.float32))
+            rows.append(np.full(hist.size, r, dtype=np.int64))
+            cols.append(np.asarray(hist, dtype=np.int64))
+            base_w.append((rec * a).astype(np.float32))
+            sess_w.append((rec * (wts - a)).astype(np.float32))
+        shape = (len(profiles), self._n_items)
+        if not rows:
+            empty = sparse.csr_array(shape, dtype=np.float32)
+            return empty, empty.copy()
+        rr, cc = np.concatenate(rows), np.concatenate(cols)
+        base = sparse.csr_array((np.concatenate(base_w), (rr, cc)), shape=shape, dtype=np.float32)
+        sess = sparse.csr_array((np.concatenate(sess_w), (rr, cc)), shape=shape, dtype=np.float32)
+        base.sum_duplicates()
+        sess.sum_duplicates()
         return base, sess
+
+    def _item_side(self) -> dict[str, Any]:
+        """Item-side arrays every call needs, computed once per model state (:meth:`invalidate` clears them):
+        the user-kNN rows normalised, the text vectors as numpy."""
+        key = (id(self.features), id(self.features.users), id(self.text_vecs))
+        if self._side is None or self._side.get("key") != key:  # a new model state (invalidate() also clears)
+            x = self.features.users
+            side: dict[str, Any] = {"key": key}
+            if x is not None and x.shape[0]:
+                side["users_norm_t"] = np.ascontiguousarray((x / np.maximum(np.sqrt(x.sum(1, keepdims=True)), 1.0)).T)
+            if self.text_vecs is not None:
+                side["text"] = self.text_vecs.numpy()
+            self._side = side
+        return self._side
 
     def raw_features(self, profiles: Sequence[Profile], items: np.ndarray) -> dict[str, np.ndarray]:
         """Unweighted features ``(P, len(items))`` for every head key (zeros where the ablation lacks them).
@@ -354,38 +427,44 @@ class JointRanker:
     def _compute_raw(self, profiles: Sequence[Profile], items: np.ndarray) -> dict[str, np.ndarray]:
         f = self.features
         base, sess = self._history_matrices(profiles)
-        has_sess = bool(np.any(sess))
-        norm = base.sum(1, keepdims=True) + 1.0
+        has_sess = bool(sess.count_nonzero())
+        norm = np.asarray(base.sum(axis=1), dtype=np.float64).reshape(-1, 1) + 1.0
         zeros = np.zeros((len(profiles), items.size), dtype=np.float64)
         keys = self._raw_keys()
+        every = items.size == self._n_items and bool(np.all(items == np.arange(self._n_items)))
 
-        def mm(x: np.ndarray, m: np.ndarray, on: bool = True) -> np.ndarray:
-            return (x @ m).astype(np.float64) if on else zeros
+        def cols(m: np.ndarray) -> np.ndarray:
+            return m if every else m[:, items]  # all items: the matrix itself, no copy
+
+        def mm(x: Any, m: np.ndarray, on: bool = True) -> np.ndarray:
+            return np.asarray(x @ m, dtype=np.float64) if on else zeros
 
         out: dict[str, np.ndarray] = {}
         for k in ("ease", "rp3", "transition"):
-            m = getattr(f, k)[:, items] if k in keys else None
+            m = cols(getattr(f, k)) if k in keys else None
             out[k] = zeros if m is None else mm(base, m)
             out[f"session_{k}"] = zeros if m is None else mm(sess, m, has_sess)
         if "seq" in keys and f.seq is not None:
             sb, ss = self._history_matrices(profiles, self.config.seq_decay, self.config.seq_window)
-            m = f.seq[:, items]
-            out["seq"], out["session_seq"] = mm(sb, m), mm(ss, m, bool(np.any(ss)))
+            m = cols(f.seq)
+            out["seq"], out["session_seq"] = mm(sb, m), mm(ss, m, bool(ss.count_nonzero()))
         else:
             out["seq"] = out["session_seq"] = zeros
         out["uknn"] = self._uknn(profiles, items) if "uknn" in keys else zeros
-        if "text" in keys and self.text_vecs is not None:
-            tv = self.text_vecs.numpy()
-            out["text"] = mm((base @ tv) / norm, tv[items].T)
-            out["session_text"] = mm((sess @ tv) / norm, tv[items].T, has_sess)
+        side = self._item_side()
+        if "text" in keys and "text" in side:
+            tv = side["text"]
+            tvi = tv[items].T
+            out["text"] = mm((base @ tv) / norm, tvi)
+            out["session_text"] = mm((sess @ tv) / norm, tvi, has_sess)
         else:
             out["text"] = out["session_text"] = zeros
         out["genre"] = mm((base @ f.genres) / norm, f.genres[items].T, "genre" in keys)
         out["year"] = mm((base @ f.year) / norm, f.year[items].T, "year" in keys)
         out["popularity"] = np.broadcast_to(f.popularity[items].astype(np.float64), (len(profiles), items.size)).copy()
-        u = torch.from_numpy(self.user_vectors(profiles))
-        v = nn.functional.normalize(self._items()[torch.from_numpy(items)], dim=-1)
-        out["two_tower"] = (u @ v.T).numpy().astype(np.float64)
+        u = self.user_vectors(profiles)
+        v = self._tower()["items_unit"]
+        out["two_tower"] = (u @ (v if every else v[items]).T).astype(np.float64)
         return out
 
     def _uknn(self, profiles: Sequence[Profile], items: np.ndarray) -> np.ndarray:
@@ -394,13 +473,24 @@ class JointRanker:
         zeros = np.zeros((len(profiles), items.size), dtype=np.float64)
         if x is None or not x.shape[0]:
             return zeros
-        b = np.zeros((len(profiles), self._n_items), dtype=np.float32)
+        rows, cols, vals = [], [], []
         for r, p in enumerate(profiles):
             if p.history.size:
-                b[r, p.history] = np.clip(p.weights, 0.0, 1.0)
-        bn = b / np.maximum(np.sqrt((b * b).sum(1, keepdims=True)), 1e-9)
-        xn = x / np.maximum(np.sqrt(x.sum(1, keepdims=True)), 1.0)
-        sim = bn @ xn.T
+                # one entry per item (a repeated item counts once, with its last weight)
+                rev_items = p.history[::-1]
+                uniq, first = np.unique(rev_items, return_index=True)
+                rows.append(np.full(uniq.size, r, dtype=np.int64))
+                cols.append(uniq.astype(np.int64))
+                vals.append(np.clip(p.weights[::-1][first], 0.0, 1.0).astype(np.float32))
+        if not rows:
+            b = sparse.csr_array((len(profiles), self._n_items), dtype=np.float32)
+        else:
+            b = sparse.csr_array(
+                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                shape=(len(profiles), self._n_items), dtype=np.float32,
+            )  # fmt: skip
+        lengths = np.sqrt(np.asarray(b.multiply(b).sum(axis=1), dtype=np.float64)).reshape(-1, 1)
+        sim = np.asarray(b @ self._item_side()["users_norm_t"], dtype=np.float64) / np.maximum(lengths, 1e-9)
         for r, p in enumerate(profiles):
             if p.user_idx is not None and 0 <= p.user_idx < sim.shape[1]:
                 sim[r, p.user_idx] = 0.0
@@ -408,7 +498,8 @@ class JointRanker:
         if k > 0:
             thr = -np.partition(-sim, k - 1, axis=1)[:, k - 1 : k]
             sim = np.where(sim >= thr, sim, 0.0)
-        return (sim @ x[:, items]).astype(np.float64)
+        xi = x if items.size == self._n_items and bool(np.all(items == np.arange(self._n_items))) else x[:, items]
+        return (sim @ xi).astype(np.float64)
 
     def fit_scales(self, profiles: Sequence[Profile]) -> None:
         """Set each raw feature's scale to its standard deviation over ``profiles`` x all items."""

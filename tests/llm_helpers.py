@@ -1,8 +1,17 @@
-"""Shared helpers for the LLM tests: Evidence built from real ml-100k data."""
+"""Shared helpers for the LLM tests: Evidence built from real ml-100k data, and a chat model stand-in
+at the process edge that blocks until the test releases it."""
 
 from __future__ import annotations
 
+import re
+import threading
 from functools import cache
+from typing import Any
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 from catalog import Dataset, load_dataset
 from ranker.evidence import Evidence, HistoryAttribution, TrustReport
@@ -31,3 +40,45 @@ def real_evidence(user_id: str = "196", item_id: str = "181", k: int = 3) -> Evi
 
 def titles() -> list[str]:
     return [it.title for it in dataset().items]
+
+
+# ---------------------------------------------------------------- a chat model at the process edge
+
+
+class GatedModel(GenericFakeChatModel):
+    """An explanation writer's LLM that blocks every generation until ``gate`` is set.
+
+    Its answer restates the prompt's evidence ("Because you liked <first liked title>, you may enjoy
+    <item>."), so it passes the grounding guard and the claim checker like a well-behaved model.
+    ``calls`` counts generations that got past the gate.
+    """
+
+    gate: Any = Field(default_factory=threading.Event)
+    calls: int = 0
+    wait_s: float = 120.0
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        if not self.gate.wait(self.wait_s):
+            raise TimeoutError("the test never released the gated model")
+        self.calls += 1
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=evidence_answer(messages)))])
+
+
+def evidence_answer(messages: list[BaseMessage]) -> str:
+    """A true one-sentence explanation from the explain prompt's evidence line.
+
+    After a few-shot prefill (the last message is the answer's start, "Because you liked X,") only
+    the continuation is returned, as a base model would continue it.
+    """
+    prefilled = isinstance(messages[-1], AIMessage)
+    asks = [m for m in messages if not isinstance(m, AIMessage)]
+    text = str(asks[-1].content) if asks else ""
+    item = re.search(r'recommended "([^"]+)"', text)
+    liked = re.search(r'because you liked "([^"]+)"', text)
+    if item is None:
+        return "No evidence."
+    if prefilled:
+        return f"you may enjoy {item.group(1)}."
+    if liked is None:
+        return f"You may enjoy {item.group(1)}."
+    return f"Because you liked {liked.group(1)}, you may enjoy {item.group(1)}."

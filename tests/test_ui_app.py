@@ -150,6 +150,56 @@ def test_app_offers_titles_to_a_new_user_and_a_chip_click_likes_one() -> None:
     assert len(st2["messages"]) == len(st["messages"]) + 2
 
 
+def test_app_shows_cards_before_the_llm_writes_then_replaces_their_text(tmp_path: Any) -> None:
+    import dataclasses
+
+    from agent.recommender import Recommender
+    from agent.warmup import install_llm
+    from tests.llm_helpers import GatedModel
+    from ui.app import build_app
+
+    base = shared_recommender()
+    e = dataclasses.replace(base.engine, warming=set())
+    e.semantic = base.engine.semantic  # type: ignore[attr-defined]
+    model = GatedModel(messages=iter([]))
+    install_llm(e, model)
+    rec = Recommender(e, sessions_path=tmp_path / "sessions.sqlite3")
+    send = _app_fn(build_app(rec), "tr-send", "click")
+    outs = send("a sci-fi movie from the 80s", None)
+    try:
+        for out in outs:  # until the cards are on the page
+            if isinstance(out[3], str) and "tr-card" in out[3]:
+                break
+        assert model.calls == 0, "the cards came before any LLM text"
+        assert out[3].count('class="tr-card"') >= 3 and "template explanation" in out[3]
+        assert out[5] is not None and len(out[5].axes[0].patches) > 0  # the SHAP chart of the first card, too
+    finally:
+        model.gate.set()
+    *_, last = list(outs)
+    st = last[1]
+    assert any(c["writer"] == "llm" for c in st["cards"]) and "written by the LLM" in last[3]
+    assert st["messages"][-1]["content"] and "…" not in st["messages"][-1]["content"]
+
+
+def test_page_says_model_loading_until_the_warm_up_is_done() -> None:
+    from ui.app import build_app, loading_html
+
+    assert "Model loading" in loading_html({"llm"}) and "templates" in loading_html({"llm"})
+    assert "first answer may take" in loading_html({"explainer"}) and "templates" not in loading_html({"explainer"})
+    assert loading_html(set()) == ""
+    rec = shared_recommender()
+    demo = build_app(rec)
+    poll = next(bf.fn for bf in demo.fns.values() if getattr(bf.fn, "__name__", "") == "on_poll")
+    rec.engine.warming.add("llm")
+    try:
+        html, timer = poll()
+        assert "Model loading" in html and timer.active
+    finally:
+        rec.engine.warming.discard("llm")
+    html, timer = poll()
+    assert html == "" and not timer.active  # ready: the line goes and the page stops asking
+
+
 # ----------------------------------------------------------------------------- launched server
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:

@@ -3,13 +3,21 @@
 Endpoints (all JSON, OpenAPI at ``/openapi.json``, docs at ``/docs``):
 
 - ``POST /v1/chat``: one chat turn -> the typed reply (text plus item cards with evidence).
+- ``POST /v1/chat/stream``: the same turn as server-sent events: ``text`` (the headline), ``cards``
+  (every card with template text, trust and attributions, as soon as ranking is done), ``card`` (one
+  card whose template text was replaced by checked LLM text), ``reply`` (the final reply, as
+  ``/v1/chat`` returns it); ``error`` if the turn fails after the stream began.
 - ``POST /v1/recommend``: ``{"user_id": "196", "n": 5}`` -> ``n`` items with trust and explanations.
 - ``POST /v1/explain``: why one item for a session's user.
 - ``POST /v1/feedback``: a like, dislike, rating... stored durably, idempotent by ``event_id``.
 - ``GET /v1/profile/{session_id}``, ``PATCH`` (set constraints), ``DELETE`` (forget a part).
 - ``DELETE /v1/users/{user_id}``: erase a user's data, tokens and sessions (admin in token mode).
 - ``GET /v1/users/{user_id}/export``: everything stored about a user, as JSON (the user or an admin).
-- ``GET /healthz``.
+- ``GET /healthz`` (answers at once, also while models load) and ``GET /readyz`` (200 once the
+  background warm-up of the explainer and the LLM is done, 503 with its progress before).
+
+Turns (chat, stream, recommend, explain) run on a bounded :class:`ui.pool.TurnPool`, never on the
+event loop; past ``server.turn_workers`` running and ``server.max_pending_turns`` waiting, 503.
 
 Authentication and authorization (:mod:`ui.auth`): with ``[server.auth] mode = "token"`` every
 ``/v1`` route needs ``Authorization: Bearer <token>`` (401 otherwise, 429 past the per-token rate
@@ -23,12 +31,14 @@ Bad input never yields a 5xx: 422 names the field, 404 an unknown item or user, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,15 +47,19 @@ from agent.state import MAX_N, Constraints
 from catalog import FeedbackEvent, FeedbackKind
 from catalog.errors import BadInput, TrustrecError
 from ui.auth import Access, AccessPolicy
+from ui.pool import PoolBusy, TurnPool
 
 if TYPE_CHECKING:
     from agent.config import AuthConfig
     from agent.recommender import Recommender
+    from agent.reply import TurnEvent
+    from agent.warmup import Warmup
 
 __all__ = ["MAX_BODY_BYTES", "BodySizeLimit", "create_api"]
 
 MAX_BODY_BYTES = 64 * 1024
 log = logging.getLogger("trustrec.api")
+MAX_STREAM_EVENTS = 256  # events queued per streamed turn (a turn makes at most 3 + 2 x 50 cards)
 WEB_LOGIN_MESSAGE = (
     "Log in with your user id (service and admin tokens: any user id, or 'new' for a new user) and, "
     "as the password, a token from `trustrec auth add-token`."
@@ -212,13 +226,23 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | None = None) -> FastAPI:
+def create_api(
+    recommender: Recommender,
+    *,
+    ui: bool = True,
+    auth: AuthConfig | None = None,
+    warmup: Warmup | None = None,
+    pool: TurnPool | None = None,
+) -> FastAPI:
     """The HTTP API for ``recommender``, with the Gradio app mounted at ``/`` when ``ui``.
 
     Args:
         recommender: A built recommender, shared by all requests.
         ui: Mount the browser app (``ui.app.build_app``) at ``/``.
         auth: Authentication settings (default: ``recommender.engine.config.server.auth``).
+        warmup: The background warm-up (:class:`agent.warmup.Warmup`) ``/readyz`` reports on; None
+            when everything was loaded before the server started.
+        pool: Where turns run (default: a :class:`ui.pool.TurnPool` sized by ``[server]``).
 
     Access follows ``[server.auth]`` (:class:`ui.auth.AccessPolicy`): every
     ``/v1`` route depends on the policy, which authenticates (token mode) and decides which users
@@ -228,7 +252,9 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
 
     rec = recommender
     users = rec.engine.dataset.user_index
-    policy = AccessPolicy(rec, auth or rec.engine.config.server.auth)
+    server_cfg = rec.engine.config.server
+    policy = AccessPolicy(rec, auth or server_cfg.auth)
+    turns = pool or TurnPool(server_cfg.turn_workers, server_cfg.max_pending_turns)
     api = FastAPI(
         title="trustrec API",
         version="1",
@@ -249,6 +275,10 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
     async def _user_error(_r: Request, e: TrustrecError) -> JSONResponse:
         return JSONResponse({"detail": str(e), "error": type(e).__name__}, status_code=e.status)
 
+    @api.exception_handler(PoolBusy)
+    async def _busy(_r: Request, e: PoolBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": str(e.retry_after_s)})
+
     @api.exception_handler(Exception)
     async def _bug(r: Request, e: Exception) -> JSONResponse:
         # not the caller's fault: log the trace under an id the answer names, and say so
@@ -263,29 +293,101 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
 
     @api.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
-        """Liveness and what is loaded."""
+        """Liveness and what is loaded; answers at once, also while the models warm up."""
         eng = rec.engine
+        if "llm" in eng.warming:
+            llm = f"{eng.config.llm.backend} (loading; templates until ready)"
+        else:
+            llm = eng.config.llm.backend if eng.llm is not None else "none (templates)"
         return {
             "status": "ok",
+            "ready": warmup.ready if warmup is not None else not eng.warming,
+            "warming": sorted(eng.warming),
             "items": eng.dataset.n_items,
             "users": eng.dataset.n_users,
             "mode": rec.mode,
-            "llm": eng.config.llm.backend if eng.llm is not None else "none (templates)",
+            "llm": llm,
+            "turns_in_flight": turns.in_flight,
         }
+
+    @api.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        """200 once the background warm-up is done (each part ready, failed or off), else 503 with its progress."""
+        if warmup is None:
+            return JSONResponse({"ready": not rec.engine.warming, "parts": {}}, status_code=200)
+        st = warmup.status()
+        return JSONResponse(st.model_dump(mode="json"), status_code=200 if st.ready else 503)
 
     api.state.access_policy = policy
     # every /v1 route depends on the policy: authentication (token mode) cannot be forgotten on one of them
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(_access)])
 
-    @v1.post("/chat", response_model=Reply, tags=["chat"])
-    def chat(body: ChatRequest, acc: Acc) -> Reply:
-        """One chat turn. Continue a conversation by sending the returned ``session_id`` back."""
+    def chat_turn(body: ChatRequest, acc: Access) -> Reply:
         sid, user = acc.session(body.session_id, acc.user(body.user_id), create=True)
         return rec.chat(sid or f"api-{uuid.uuid4().hex}", body.message, user)
 
-    @v1.post("/recommend", response_model=RecommendResponse, tags=["chat"])
-    def recommend(body: RecommendRequest, acc: Acc) -> RecommendResponse:
-        """``n`` recommendations for a user (or a new user), each with trust and an explanation."""
+    @v1.post("/chat", response_model=Reply, tags=["chat"])
+    async def chat(body: ChatRequest, acc: Acc) -> Reply:
+        """One chat turn. Continue a conversation by sending the returned ``session_id`` back."""
+        return await turns.run(chat_turn, body, acc)
+
+    @v1.post(
+        "/chat/stream", tags=["chat"], response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events: text, cards, "
+                         "card (LLM text replaced a template), reply (as /v1/chat returns it), error."}},
+    )  # fmt: skip
+    async def chat_stream(body: ChatRequest, acc: Acc) -> StreamingResponse:
+        """One chat turn as server-sent events: the cards as soon as ranking is done, then each card's
+        LLM text as it passes the checks, then the whole reply. Errors before the first event answer
+        with the status ``/v1/chat`` would give; errors after it end the stream with an ``error`` event."""
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=MAX_STREAM_EVENTS)
+        put = lambda kind, value: loop.call_soon_threadsafe(q.put_nowait, (kind, value))  # noqa: E731
+
+        def produce() -> None:
+            try:
+                sid, user = acc.session(body.session_id, acc.user(body.user_id), create=True)
+                for event in rec.stream(sid or f"api-{uuid.uuid4().hex}", body.message, user):
+                    put("event", event)
+            except Exception as e:  # delivered to the response (a 4xx before the first event)
+                put("error", e)
+            else:
+                put("end", None)
+
+        turns.submit(produce)  # PoolBusy -> 503
+        idle = server_cfg.stream_idle_timeout_s
+        try:
+            first = await asyncio.wait_for(q.get(), timeout=idle)
+        except TimeoutError:
+            raise HTTPException(504, f"the turn produced nothing within {idle:.0f} s") from None
+        if first[0] == "error":
+            raise first[1]
+
+        async def events() -> AsyncIterator[str]:
+            kind, value = first
+            while True:
+                if kind == "event":
+                    yield _sse(value)
+                elif kind == "error":
+                    if not isinstance(value, TrustrecError):  # a bug mid-stream: logged, and said without details
+                        log.error("internal error in a streamed turn", exc_info=value)
+                    yield _sse_error(
+                        str(value) if isinstance(value, TrustrecError) else "the turn failed; it is logged"
+                    )
+                    return
+                else:
+                    return
+                try:
+                    kind, value = await asyncio.wait_for(q.get(), timeout=idle)
+                except TimeoutError:
+                    yield _sse_error(f"no event for {idle:.0f} s; the turn was given up")
+                    return
+
+        return StreamingResponse(
+            events(), media_type=SSE, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+
+    def recommend_turn(body: RecommendRequest, acc: Access) -> RecommendResponse:
         sid, user = acc.session(body.session_id, acc.user(body.user_id), create=True)
         reply = rec.recommend(user, body.n, sid)
         return RecommendResponse(
@@ -293,11 +395,19 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
             list_report=reply.list_report, notes=reply.notes,
         )  # fmt: skip
 
-    @v1.post("/explain", response_model=ItemCard, tags=["chat"])
-    def explain(body: ExplainRequest, acc: Acc) -> ItemCard:
-        """Why one item for this user, as if it were recommended now (attributions, trust, explanation)."""
+    @v1.post("/recommend", response_model=RecommendResponse, tags=["chat"])
+    async def recommend(body: RecommendRequest, acc: Acc) -> RecommendResponse:
+        """``n`` recommendations for a user (or a new user), each with trust and an explanation."""
+        return await turns.run(recommend_turn, body, acc)
+
+    def explain_turn(body: ExplainRequest, acc: Access) -> ItemCard:
         sid, user = acc.session(body.session_id, acc.user(body.user_id), create=False)
         return rec.explain(sid or f"api-{uuid.uuid4().hex}", known_item(body.item_id), user)
+
+    @v1.post("/explain", response_model=ItemCard, tags=["chat"])
+    async def explain(body: ExplainRequest, acc: Acc) -> ItemCard:
+        """Why one item for this user, as if it were recommended now (attributions, trust, explanation)."""
+        return await turns.run(explain_turn, body, acc)
 
     @v1.post("/feedback", response_model=FeedbackResponse, tags=["feedback"])
     def feedback(body: FeedbackRequest, acc: Acc) -> FeedbackResponse:
@@ -379,6 +489,20 @@ def create_api(recommender: Recommender, *, ui: bool = True, auth: AuthConfig | 
             ssr_mode=False, run_history=False, **login,
         )  # fmt: skip
     return api
+
+
+SSE = "text/event-stream"
+
+
+def _sse(event: TurnEvent) -> str:
+    """One server-sent event: its kind as the event name, its JSON (one line) as the data."""
+    return f"event: {event.kind}\ndata: {event.model_dump_json()}\n\n"
+
+
+def _sse_error(detail: str) -> str:
+    import json
+
+    return f"event: error\ndata: {json.dumps({'detail': detail})}\n\n"
 
 
 def _export(rec: Recommender, user_id: str) -> ExportResponse:

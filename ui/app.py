@@ -31,11 +31,14 @@ if TYPE_CHECKING:
     from agent.recommender import Recommender
     from ui.auth import AccessPolicy
 
-__all__ = ["APP_CSS", "CONCURRENCY_LIMIT", "EXAMPLES", "NEW_USER", "QUEUE_MAX_SIZE", "app_theme", "build_app"]
+__all__ = [
+    "APP_CSS", "CONCURRENCY_LIMIT", "EXAMPLES", "LOADING_POLL_S", "NEW_USER", "QUEUE_MAX_SIZE", "app_theme", "build_app",
+]  # fmt: skip
 
 NEW_USER = "new"
 QUEUE_MAX_SIZE = 64  # pending events beyond this are refused (the page shows "queue full")
 CONCURRENCY_LIMIT = 4  # chat turns run at once; more wait in the queue
+LOADING_POLL_S = 2.0  # how often an open page asks whether the models finished loading
 MAX_KEPT_MESSAGES = 60  # transcript messages kept in the browser's storage
 MAX_ONBOARDING_CHIPS = 6  # buttons for the titles offered to a new person (agent.onboarding offers 5)
 COLD_START_BASIS = "popularity within your constraints"
@@ -82,6 +85,8 @@ APP_CSS = """
 .tr-status {font-size: .85rem; color: #374151; min-height: 1.2em;}
 .tr-basis {font-size: .78rem; color: #1e3a8a; background: #eff6ff; border-radius: 6px; padding: 3px 7px;}
 .tr-onboard-hint {font-size: .85rem; color: #374151;}
+.tr-loading {font-size: .85rem; color: #92400e; background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px;
+  padding: 6px 10px;}
 """
 
 
@@ -143,6 +148,29 @@ def card_html(card: dict[str, Any]) -> str:
         f'<div class="tr-expl">{_e(card.get("explanation", ""))}</div>'
         f'<div class="tr-writer">{_e(writer + grounded)}</div></div>'
     )
+
+
+def loading_html(warming: set[str] | frozenset[str]) -> str:
+    """The "model loading" line while parts warm up in the background (empty once everything is ready)."""
+    parts = []
+    if "llm" in warming:
+        parts.append("the language model is loading: explanations use templates until it is ready")
+    if "explainer" in warming:
+        parts.append("the explainer is warming up: the first answer may take a few seconds longer")
+    if not parts:
+        return ""
+    return f'<div class="tr-loading" role="status">Model loading: {_e("; ".join(parts))}.</div>'
+
+
+def turn_text(head: str, cards: list[dict[str, Any]], tail: str = "") -> str:
+    """The chat message of a turn: the headline, one line per card with its current explanation, the tail."""
+    lines = [
+        f"\n{c['position']}. {c['title']}"
+        + (f" ({c['year']})" if c.get("year") else "")
+        + f": {c.get('explanation', '')}"
+        for c in cards
+    ]
+    return head + "".join(lines) + tail
 
 
 def cold_start_words(basis: list[str]) -> str:
@@ -376,6 +404,7 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         return render(_new_state(_valid_state(st)["user_id"]), "New conversation started.")
 
     def respond(message: str, st: Any) -> Any:
+        """Stream a turn: the cards (template text, trust, SHAP) at once, then each card's LLM text."""
         st = _valid_state(st)
         text = (message or "").strip()
         if not text:
@@ -385,15 +414,32 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         st["messages"] = msgs
         skip = [gr.skip()] * (7 + MAX_ONBOARDING_CHIPS)
         yield ("", st, msgs, *skip)
-        acc, reply = "", None
+        head, tail, reply = "", "", None
+        shown: list[dict[str, Any]] = []
         try:
-            for part in rec.stream(st["session_id"], text, st["user_id"]):
-                if isinstance(part, str):
-                    acc += part
-                    msgs[-1] = {"role": "assistant", "content": chat_text(acc)}
+            for event in rec.stream(st["session_id"], text, st["user_id"]):
+                if event.kind == "text":
+                    if shown:
+                        tail += event.text
+                    else:
+                        head += event.text
+                elif event.kind == "cards":
+                    shown = [c.model_dump(mode="json") for c in event.cards]
+                elif event.kind == "card":
+                    k = event.card.position - 1
+                    if 0 <= k < len(shown):
+                        shown[k] = event.card.model_dump(mode="json")
+                else:
+                    reply = event.reply
+                    break
+                msgs[-1] = {"role": "assistant", "content": chat_text(turn_text(head, shown, tail))}
+                if event.kind == "text":
                     yield (gr.skip(), gr.skip(), list(msgs), *skip)
                 else:
-                    reply = part
+                    first = shown[0] if shown else None
+                    picker_up = picker_update(shown) if event.kind == "cards" else gr.skip()
+                    plot_up = shap_figure(first) if event.kind == "cards" else gr.skip()
+                    yield (gr.skip(), gr.skip(), list(msgs), cards_html(shown), picker_up, plot_up, *skip[3:])
         except MessageTooLong as e:
             msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
@@ -482,6 +528,8 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
 
     with gr.Blocks(title="trustrec: recommendations with evidence") as demo:
         bstate = gr.BrowserState(None, storage_key="trustrec-session", secret=secret)
+        loading = gr.HTML(loading_html(rec.engine.warming), elem_id="tr-loading")
+        poll = gr.Timer(LOADING_POLL_S, active=bool(rec.engine.warming))
         gr.HTML(
             '<div id="tr-header"><h1>trust<span>rec</span></h1><p>Movie recommendations you can check: every '
             "suggestion shows why (SHAP attributions over your history and features), how sure we are "
@@ -536,6 +584,14 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
 
         outs = [bstate, chatbot, cards, picker, plot, memory, cons, status, onboard_hint, *chips]
         demo.load(on_load, [bstate], [*outs, user], show_progress="hidden", api_visibility="private")
+
+        def on_poll() -> tuple[Any, Any]:
+            """The loading line, until the background warm-up is done (then the poll stops)."""
+            warming = set(rec.engine.warming)
+            return loading_html(warming), gr.Timer(active=bool(warming))
+
+        demo.load(on_poll, None, [loading, poll], show_progress="hidden", api_visibility="private")
+        poll.tick(on_poll, None, [loading, poll], show_progress="hidden", api_visibility="private")
         private: dict[str, Any] = {"api_visibility": "private"}  # UI events carry browser state; clients use gr.api
         for trigger in (box.submit, send.click):
             trigger(respond, [box, bstate], [box, *outs], **private)

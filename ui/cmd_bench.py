@@ -25,6 +25,55 @@ def _table(title: str, rows: list[tuple[str, str]]) -> None:
     stdout.print(t)
 
 
+def _pp(d: dict[str, float] | None) -> str:
+    return "-" if d is None else f"{d['p50']:.2f} / {d['p95']:.2f}"
+
+
+def _load(res: dict[str, Any]) -> str:
+    la = res.get("load_average")
+    return " ".join(f"{x:.2f}" for x in la) if la else "n/a"
+
+
+def _print_chat(res: dict[str, Any]) -> None:
+    rows = [
+        ("first text p50 / p95 (s)", _pp(res["first_text_s"])),
+        ("first card p50 / p95 (s)", _pp(res["first_card_s"])),
+        ("whole turn p50 / p95 (s)", _pp(res["whole_turn_s"])),
+        ("cards written by the LLM", f"{res['llm_written_cards']} of {res['cards']}"),
+        ("load average (1/5/15 min)", _load(res)),
+    ]
+    tmpl = res.get("templates_only")
+    if tmpl:
+        rows += [
+            ("templates only: first card p50 / p95 (s)", _pp(tmpl["first_card_s"])),
+            ("templates only: whole turn p50 / p95 (s)", _pp(tmpl["whole_turn_s"])),
+            ("templates only: load average", _load(tmpl)),
+            ("LLM turn / template turn (p50)", f"{res['llm_to_template_p50_ratio']:.2f}x"),
+        ]
+    rows.append(("targets", "first card <= 0.5 s; whole turn p50 <= 2.5 s, p95 <= 4 s"))
+    _table(f"chat turns ({res['turns']}, LLM: {res['llm']})", rows)
+
+
+def _print_concurrency(res: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table(
+        title=f"concurrent chat sessions ({res['script_turns']} turns each, {res['cores']} cores, LLM: {res['llm']})"
+    )
+    for c in ("text", "sessions", "turns", "turns/s", "turns/s/core", "whole p50 / p95 (s)", "first card p50 / p95 (s)",
+              "LLM cards", "load avg"):  # fmt: skip
+        t.add_column(c, justify="right")
+    for mode, rows in res["modes"].items():
+        for level, r in rows.items():
+            t.add_row(
+                mode, level, str(r["turns"]), f"{r['turns_per_s']:.2f}", f"{r['turns_per_s_per_core']:.2f}",
+                _pp(r["whole_turn_s"]), _pp(r["first_card_s"]), f"{r['llm_written_cards']} of {r['cards']}", _load(r),
+            )  # fmt: skip
+    stdout.print(t)
+    for level, ratio in (res.get("llm_to_template_p50_ratio") or {}).items():
+        stdout.print(f"LLM turn / template turn (p50) at {level} sessions: {ratio:.2f}x")
+
+
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     bench = groups["bench"]
 
@@ -32,27 +81,83 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def bench_chat_cmd(
         sessions: Annotated[int, typer.Option("--sessions", min=1, help="Scripted sessions (6 turns each).")] = 3,
         llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Use the configured LLM for explanations.")] = True,
+        concurrency: Annotated[
+            str | None,
+            typer.Option(
+                "--concurrency",
+                help="Sessions at once, e.g. 1,4,8: turns/s and p50/p95 per level (3 turns per session), "
+                "with LLM text and with templates only (only templates with --no-llm).",
+            ),
+        ] = None,
         config: ConfigOption = None,
         json_: JsonFlag = False,
         out: OutFile = None,
     ) -> None:
-        """p50/p95 chat-turn latency (first text, whole turn) through the agent's streaming API."""
+        """p50/p95 chat-turn latency (first text, first card, whole turn) through the agent's streaming API."""
         from agent.recommender import Recommender
-        from evals.bench import bench_chat
+        from evals.bench import bench_chat, bench_chat_concurrency
 
+        levels: list[int] = []
+        if concurrency is not None:
+            try:
+                levels = [int(x) for x in concurrency.split(",") if x.strip()]
+            except ValueError:
+                levels = []
+            if not levels or min(levels) < 1 or max(levels) > 64:
+                console.print(f"[bold red]error:[/] --concurrency {concurrency!r}: give levels 1..64, e.g. 1,4,8")
+                raise typer.Exit(2)
         cfg = config_from(config)
         with user_errors():
             say = (lambda _m: None) if json_ else step("building the recommender")
             rec = Recommender.from_config(cfg, progress=say, llm="config" if llm else None)
-            res = bench_chat(rec, sessions=sessions)
+            if rec.engine.llm is not None:
+                from agent.llm import check_health
+
+                check_health(cfg.llm, rec.engine.workspace, generate=True)  # load the model before timing
+            res = bench_chat_concurrency(rec, levels, llm=llm) if levels else bench_chat(rec, sessions=sessions)
         res["llm"] = cfg.llm.backend if llm else "none (templates)"
+        finish(res, json_=json_, out=out, show=lambda: _print_concurrency(res) if levels else _print_chat(res))
+
+    @bench.command("startup")
+    def bench_startup_cmd(
+        reuse: Annotated[
+            str,
+            typer.Option(
+                "--reuse",
+                help="Workspace folders linked from the current workspace, i.e. already cached (comma-separated: "
+                "models, index, cache). Default none: a fresh workspace with only the prepared data.",
+            ),
+        ] = "",
+        llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Serve with the configured LLM.")] = True,
+        timeout: Annotated[float, typer.Option("--timeout", min=10, help="Give up after this many seconds.")] = 1800,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
+    ) -> None:
+        """Seconds from `trustrec serve` to /healthz, to the first chat answer, and to /readyz, on a new workspace."""
+        from evals.bench import bench_startup
+
+        names = [x.strip() for x in reuse.split(",") if x.strip()]
+        bad = [x for x in names if x not in ("models", "index", "cache")]
+        if bad:
+            console.print(f"[bold red]error:[/] --reuse {','.join(bad)}: choose among models, index, cache")
+            raise typer.Exit(2)
+        cfg = config_from(config)
+        with user_errors():
+            res = bench_startup(cfg.workspace().home, reuse=names, llm=llm, timeout_s=timeout,
+                                progress=lambda m: console.print(f"[dim]{m}[/]"))  # fmt: skip
+        cached = ", ".join(names) if names else "nothing but the prepared data"
         finish(res, json_=json_, out=out, show=lambda: _table(
-            f"chat turns ({res['turns']}, LLM: {res['llm']})",
+            f"start-up on a new workspace (already cached: {cached})",
             [
-                ("first text p50 / p95 (s)", f"{res['first_text_s']['p50']:.2f} / {res['first_text_s']['p95']:.2f}"),
-                ("whole turn p50 / p95 (s)", f"{res['whole_turn_s']['p50']:.2f} / {res['whole_turn_s']['p95']:.2f}"),
-                ("cards written by the LLM", f"{res['llm_written_cards']} of {res['cards']}"),
-                ("targets (p50)", "first text <= 1.5 s, whole turn <= 4 s"),
+                ("trustrec serve -> /healthz (s)", f"{res['healthz_s']:.1f}"),
+                ("trustrec serve -> first chat answer (s)", f"{res['first_answer_s']:.1f}"),
+                ("first answer's writers", ", ".join(res["first_answer_writers"]) or "-"),
+                ("trustrec serve -> /readyz (s)", f"{res['readyz_s']:.1f}"),
+                ("a turn after /readyz (s)", f"{res['answer_after_ready_s']:.1f}"),
+                ("its writers", ", ".join(res["after_ready_writers"]) or "-"),
+                ("load average at start", _load({"load_average": res["load_average_start"]})),
+                ("load average at end", _load({"load_average": res["load_average_end"]})),
             ],
         ))  # fmt: skip
 

@@ -18,10 +18,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         no_llm: Annotated[bool, typer.Option("--no-llm", help="Template explanations only (no LLM).")] = False,
         config: ConfigOption = None,
     ) -> None:
-        """Serve the chat app at / and the HTTP API at /v1 (docs at /docs). Prepares data, model and index on first run."""
+        """Serve the chat app at / and the HTTP API at /v1 (docs at /docs). Prepares data, model and index on first run.
+
+        The server answers as soon as the data, ranker and index are ready; the explainer and the LLM
+        warm up in the background (``/readyz``), and turns meanwhile use template explanations.
+        """
+        import time
+
+        t_start = time.perf_counter()
         import uvicorn
 
         from agent.recommender import Recommender
+        from agent.warmup import Warmup
         from ui.api import create_api
         from ui.auth import check_bind
 
@@ -30,15 +38,20 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update=updates)})
         with user_errors():
             check_bind(cfg.server)  # no login off loopback: refuse before loading anything
-            rec = Recommender.from_config(
-                cfg, progress=step("preparing the recommender"), llm=None if no_llm else "config"
-            )
-        api = create_api(rec)
+            # the LLM and the explainer's first run load in the background: the first turn never waits on them
+            rec = Recommender.from_config(cfg, progress=step("preparing the recommender"), llm=None, warm_up=False)
+        warmup = Warmup(rec.engine, llm=not no_llm, progress=lambda m: console.print(f"[dim]{m}[/]"))
+        api = create_api(rec, warmup=warmup)
         h, p = cfg.server.host, cfg.server.port
         if cfg.server.auth.mode == "token":
             live = sum(t["revoked"] is None for t in rec.engine.store.tokens())
             console.print(f"authentication: bearer tokens ({live} live); `trustrec auth add-token` makes more")
-        console.print(f"[green]serving[/] http://{h}:{p}/  (API docs http://{h}:{p}/docs)  Ctrl+C stops")
+        warmup.start()
+        console.print(
+            f"[green]serving[/] http://{h}:{p}/  (API docs http://{h}:{p}/docs)  Ctrl+C stops  "
+            f"[dim](ready to serve {time.perf_counter() - t_start:.1f} s after start; the models warm up in the "
+            "background, /readyz says when)[/]"
+        )
         try:
             uvicorn.run(api, host=h, port=p, log_level="warning", timeout_graceful_shutdown=5)
         finally:
