@@ -208,6 +208,8 @@ class GuidedTurn:
         degraded = not s.get("llm_ok", True)
         budget = e.config.agent.llm_explanations if not focused else max(1, e.config.agent.llm_explanations)
         deadline = time.monotonic() + e.config.agent.turn_timeout_s
+        # the LLM cards' first generations are asked for together: one batch on the embedded model
+        written = e.writer.write_many(evidence[:budget]) if not degraded and budget and evidence else []
         for pos, ev in enumerate(evidence, start=1):
             card = ItemCard.from_evidence(pos, ev, description=e.description(ev.item_id))
             if intent == Intent.DESCRIBE and focused:
@@ -217,8 +219,7 @@ class GuidedTurn:
                     e.descriptions.put(d)
                 if d is not None and d.grounded:
                     card.description = d.text
-            use_llm = not degraded and pos <= budget and time.monotonic() < deadline
-            x = e.writer.write(ev) if use_llm else e.writer.template(ev)
+            x = written[pos - 1] if pos <= len(written) else e.writer.template(ev)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
             cards.append(card)
