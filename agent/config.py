@@ -61,6 +61,23 @@ class LLMConfig(BaseModel):
     threads: int | None = Field(
         None, ge=1, description="torch CPU threads for the embedded model; default min(4, number of CPU cores)."
     )
+    embedded_backend: Literal["llamacpp", "transformers", "transformers-cached"] = Field(
+        "llamacpp",
+        description="Engine of the embedded model (backend=embedded): llamacpp (llama.cpp on the GGUF file, needs the "
+        "llamacpp extra; falls back to transformers-cached with a warning when missing), transformers-cached "
+        "(de-quantised fp32, few-shot prefix KV cache reused, a turn's texts decoded as one batch) or transformers "
+        "(de-quantised fp32, one call at a time, no reuse). `trustrec bench llm` measures all three.",
+    )
+    queue_size: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="Embedded model: generations that may wait in the one queue all turns share; past it a text "
+        "falls back to the template at once (LLMBusy).",
+    )
+    max_batch: int = Field(
+        8, ge=1, le=64, description="Embedded model: waiting generations with the same settings run together at most."
+    )
     grounding_retries: int = Field(
         1,
         ge=0,

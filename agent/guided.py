@@ -167,6 +167,9 @@ class GuidedTurn:
             _send({"kind": "cards", "cards": [c.model_dump(mode="json") for c in cards]})
         budget = e.config.agent.llm_explanations if not focused else max(1, e.config.agent.llm_explanations)
         deadline = time.monotonic() + e.config.agent.turn_timeout_s
+        # the LLM cards' first generations are asked for together: one batch on the embedded model
+        use_llm = not degraded and writer.llm is not None and budget > 0 and bool(evidence)
+        written = writer.write_many(evidence[:budget], u.language) if use_llm else []
         for card, ev in zip(cards, evidence, strict=True):
             changed = False
             if intent == Intent.DESCRIBE and focused:
@@ -176,8 +179,8 @@ class GuidedTurn:
                     e.descriptions.put(d)
                 if d is not None and d.grounded and d.text != card.description:
                     card.description, changed = d.text, True
-            if not degraded and writer.llm is not None and card.position <= budget and time.monotonic() < deadline:
-                x = writer.write(ev, language=u.language)
+            if card.position <= len(written):
+                x = written[card.position - 1]
                 degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
                 if (x.text, x.writer, x.grounded) != (card.explanation, card.writer, card.grounded):
                     card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agent.claims import ClaimChecker, ClaimVerdict
@@ -33,7 +33,7 @@ from agent.grounding import (
     template_explanation,
     top_history_title,
 )
-from agent.llm.backends import complete, model_label, prompt_style
+from agent.llm.backends import complete, complete_many, model_label, prompt_style
 from agent.llm.errors import LLMError
 from agent.prompts import Prompt, load_prompt
 from catalog.types import Item
@@ -112,12 +112,35 @@ class ExplanationWriter:
         v = self.checker.check(text, ev)
         return g.ok and v.ok, v, [*g.reasons, *v.reasons]
 
-    def write(self, ev: Evidence, language: str = "en") -> Explanation:
-        """One explanation for ``ev``; never raises for LLM failures (falls back to the template).
+    def _messages(self, ev: Evidence, language: str = "en") -> tuple[list[BaseMessage], str]:
+        """The prompt messages for ``ev`` and the answer's prefill ("" when none).
 
         ``language`` is the person's language (:func:`agent.understanding.detect_language`): the
-        prompt asks the LLM to write in it (the language file's ``prompt_language``). Its text must
-        pass the same guard and claim checks; the deterministic fallback is the template.
+        prompt asks the LLM to write in it (the language file's ``prompt_language``).
+        """
+        msgs = self.prompt.messages(evidence=evidence_line(ev))
+        if language != "en":
+            from agent.understanding.lexicon import language as language_data
+
+            ask = language_data(language).raw.get("prompt_language")
+            if ask:
+                msgs[0] = SystemMessage(f"{msgs[0].content} {ask}")
+        prefill = _prefill(ev) if self.prompt.style == "fewshot" else ""
+        if prefill:
+            # A base model continues text: starting its answer with the strongest evidence
+            # makes it name the top attributed history item (the guard requires it).
+            msgs.append(AIMessage(prefill))
+        return msgs, prefill
+
+    def write(self, ev: Evidence, language: str = "en", *, first: str | LLMError | None = None) -> Explanation:
+        """One explanation for ``ev``; never raises for LLM failures (falls back to the template).
+
+        Args:
+            ev: The evidence to explain.
+            language: The person's language; the text must pass the same guard and claim checks in
+                it, and the deterministic fallback is the template.
+            first: The first generation when it was already made (by :meth:`write_many`'s batch),
+                or the error that batch raised; None generates it here.
         """
         t0 = time.perf_counter()
         reasons: list[str] = []
@@ -126,24 +149,18 @@ class ExplanationWriter:
         backend = self.cfg.backend if self.llm is not None else "none"
         model = model_label(self.llm) if self.llm is not None else "none"
         if self.llm is not None:
-            msgs = self.prompt.messages(evidence=evidence_line(ev))
-            if language != "en":
-                from agent.understanding.lexicon import language as language_data
-
-                ask = language_data(language).raw.get("prompt_language")
-                if ask:
-                    msgs[0] = SystemMessage(f"{msgs[0].content} {ask}")
-            prefill = _prefill(ev) if self.prompt.style == "fewshot" else ""
-            if prefill:
-                # A base model continues text: starting its answer with the strongest evidence
-                # makes it name the top attributed history item (the guard requires it).
-                msgs.append(AIMessage(prefill))
+            msgs, prefill = self._messages(ev, language)
             for attempt in range(1 + self.cfg.grounding_retries):
                 attempts += 1
                 try:
+                    if attempt == 0 and isinstance(first, LLMError):
+                        raise first
                     # Retries sample a little so they can differ from the greedy first try.
                     llm = self.llm if attempt == 0 else _with_temperature(self.llm, 0.7)
-                    out = complete(llm, msgs, timeout_s=self.cfg.timeout_s, stop=list(self.prompt.stop))
+                    if attempt == 0 and isinstance(first, str):
+                        out = first
+                    else:
+                        out = complete(llm, msgs, timeout_s=self.cfg.timeout_s, stop=list(self.prompt.stop))
                     text = _clean(f"{prefill} {out.strip()}" if prefill else out)
                 except LLMError as e:
                     reasons.append(f"{type(e).__name__}: {e}")
@@ -180,9 +197,25 @@ class ExplanationWriter:
                            seconds=time.perf_counter() - t0, verified=verdict.ok,
                            claim_failures=verdict.reasons)  # fmt: skip
 
-    def write_many(self, evidence: Iterable[Evidence]) -> list[Explanation]:
-        """One explanation per evidence, in order."""
-        return [self.write(ev) for ev in evidence]
+    def write_many(self, evidence: Iterable[Evidence], language: str = "en") -> list[Explanation]:
+        """One explanation per evidence, in order (in the person's ``language``).
+
+        The first generations of all items are asked for in one call (:func:`complete_many`: one
+        batch on the embedded model, one call each elsewhere); retries and checks are per item.
+        """
+        evs = list(evidence)
+        if self.llm is None or len(evs) < 2:
+            return [self.write(ev, language) for ev in evs]
+        firsts: list[str | LLMError | None]
+        try:
+            texts = complete_many(
+                self.llm, [self._messages(ev, language)[0] for ev in evs], timeout_s=self.cfg.timeout_s,
+                stop=list(self.prompt.stop),
+            )  # fmt: skip
+            firsts = list(texts)
+        except LLMError as e:
+            firsts = [e] * len(evs)
+        return [self.write(ev, language, first=f) for ev, f in zip(evs, firsts, strict=True)]
 
 
 def _prefill(ev: Evidence) -> str:

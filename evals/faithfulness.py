@@ -65,7 +65,10 @@ class _RecordingWriter:
         return x
 
     def write_many(self, evidence: Any) -> list[Any]:
-        return [self.write(ev) for ev in evidence]
+        evs = list(evidence)
+        out = self.inner.write_many(evs)
+        self.records.extend(zip(evs, out, strict=True))
+        return list(out)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

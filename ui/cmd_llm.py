@@ -235,68 +235,57 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @groups["bench"].command("llm")
     def bench_llm(
         tokens: Annotated[
-            int, typer.Option("--tokens", min=1, max=512, help="Tokens generated for the speed figures.")
+            int, typer.Option("--tokens", min=2, max=512, help="Tokens generated for the speed figures.")
         ] = 32,
+        turn: Annotated[
+            int, typer.Option("--turn", min=1, max=16, help="Explanations in the simulated turn (one batch).")
+        ] = 4,
+        backends: Annotated[
+            str,
+            typer.Option("--backends", help="Comma-separated embedded backends; the first is the baseline."),
+        ] = "transformers,transformers-cached,llamacpp",
         cold: Annotated[
-            bool, typer.Option("--cold/--no-cold", help="Also time the cold load from GGUF (minutes).")
-        ] = True,
+            bool, typer.Option("--cold/--no-cold", help="Also time the cold load from GGUF (de-quantising, minutes).")
+        ] = False,
         config: ConfigOption = None,
         json_: JsonFlag = False,
     ) -> None:
-        """Embedded model: cold load (GGUF), cached load (workspace), time to first token, tokens per second."""
-        from agent.llm.embedded import (
-            CACHE_SUBDIR,
-            cache_ready,
-            load_from_cache,
-            load_from_gguf,
-            save_cache,
-            set_threads,
-        )
+        """Embedded backends side by side in one run: load time, time to first token, tokens per second on an
+        explanation prompt, and a turn of several explanations; each as a ratio to the first (today's path)."""
+        from evals.llm_bench import BenchConfig, run_llm_bench
 
         cfg = config_from(config)
-        ws = cfg.workspace()
-        res: dict[str, Any] = {"model": "gemma-3-270m-q4_k_m (base)", "threads": set_threads(cfg.llm.threads)}
+        names = [b.strip() for b in backends.split(",") if b.strip()]
         with user_errors():
-            target = ws.models / CACHE_SUBDIR
-            if cold or not cache_ready(ws.models):
-                console.print("cold load from the packaged GGUF (de-quantising)...")
-                lm = load_from_gguf(ws.cache)
-                res["cold_load_s"] = round(lm.load_s, 2)
-                if not cache_ready(ws.models):
-                    save_cache(lm, target)
-                del lm
-            console.print("cached load from the workspace safetensors...")
-            lm = load_from_cache(target)
-            res["cached_load_s"] = round(lm.load_s, 2)
-            prompt = (
-                "Each line of facts describes one movie. Write one short sentence using only these facts.\n\n"
-                'Facts: title "Star Wars"; year 1977; categories Action, Adventure, Romance, Sci-Fi, War.\nDescription:'
-            )
-            res["prompt_tokens"] = lm.count_tokens(prompt)
-            for _run in ("warmup", "measured"):
-                t0 = time.perf_counter()
-                first = None
-                text = ""
-                for piece in lm.stream_text(prompt, max_new_tokens=tokens, stop=None):
-                    if first is None:
-                        first = time.perf_counter() - t0
-                    text += piece
-                total = time.perf_counter() - t0
-            n_out = lm.count_tokens(text)
-            res.update({
-                "ttft_s": round(first or 0.0, 3), "generated_tokens": n_out, "generate_s": round(total, 2),
-                "tokens_per_s": round((n_out - 1) / (total - (first or 0.0)), 2) if n_out > 1 else None,
-                "sample": text.strip()[:200],
-            })  # fmt: skip
+            bcfg = BenchConfig(backends=names, tokens=tokens, turn=turn, cold=cold)
+            res = run_llm_bench(cfg, bcfg, say=lambda m: console.print(m))
         if json_:
             emit_json(res)
             return
         from rich.table import Table
 
-        t = Table(title="bench llm (embedded model, CPU)")
-        t.add_column("figure")
-        t.add_column("value", justify="right")
-        for k, v in res.items():
-            t.add_row(k, str(v))
+        t = Table(title=f"bench llm: {res['model']}, {res['threads']} thread(s), prompt {res['prompt_tokens']} tokens")
+        cols = ("backend", "load s", "ttft s", "tokens/s", "x tokens/s", "x ttft", f"turn of {turn} s", "x turn",
+                "turn llm tok", "load avg")  # fmt: skip
+        for c in cols:
+            t.add_column(c, justify="left" if c == "backend" else "right")
+        for r in res["backends"]:
+            if r.get("error"):
+                t.add_row(r["backend"], *["-"] * (len(cols) - 2), "", style="red")
+                continue
+            t.add_row(
+                r["backend"], f"{r['load_s']:.2f}", f"{r['ttft_s']:.3f}", f"{r['tokens_per_s']:.1f}",
+                f"{r['tokens_per_s_ratio']:.2f}x", f"{r['ttft_ratio']:.2f}x", f"{r['turn_s']:.2f}",
+                f"{r['turn_speedup']:.2f}x", str(r["turn_tokens"]), r["loadavg"],
+            )  # fmt: skip
         stdout.print(t)
+        for r in res["backends"]:
+            if r.get("error"):
+                stdout.print(f"[red]{r['backend']}[/]: {r['error']}")
+            else:
+                stdout.print(f"{r['backend']} sample: {r['sample']!r}")
+        stdout.print(
+            "x tokens/s: decode tokens/s over the baseline's; x ttft: the baseline's time to first token over "
+            "this one's (above 1 is faster); x turn: the baseline's turn time over this one's."
+        )
         emit_json(res)

@@ -63,6 +63,9 @@ def make_chat_model(cfg: LLMConfig, workspace: Workspace | None = None) -> BaseC
         timeout_s=cfg.timeout_s,
         threads=cfg.threads,
         cache_weights=cfg.cache_weights,
+        embedded_backend=cfg.embedded_backend,
+        queue_size=cfg.queue_size,
+        max_batch=cfg.max_batch,
     )
 
 
@@ -108,6 +111,32 @@ def complete(
     return str(content)
 
 
+def complete_many(
+    model: BaseChatModel, conversations: list[list[BaseMessage]], *, timeout_s: float, stop: list[str] | None = None
+) -> list[str]:
+    """One text per conversation, in order, within ``timeout_s`` seconds for all of them.
+
+    A model that can batch (the embedded one: ``generate_many``) gets them in one request to its
+    queue; any other model is called once per conversation through :func:`complete`.
+
+    Raises:
+        LLMBusy: The embedded model's queue has no room (an ``LLMUnavailable``).
+        LLMTimeout: Not all texts were finished in time.
+        LLMUnavailable: The backend failed.
+    """
+    many = getattr(model, "generate_many", None)
+    if many is None:
+        end = time.monotonic() + timeout_s
+        return [
+            complete(model, msgs, timeout_s=max(end - time.monotonic(), 0.001), stop=stop) for msgs in conversations
+        ]
+    try:
+        out = many(conversations, stop=stop or None, timeout_s=timeout_s)
+    except Exception as e:
+        raise classify(e) from e
+    return [str(x) for x in out]
+
+
 def stream(
     model: BaseChatModel, messages: list[BaseMessage], *, timeout_s: float, stop: list[str] | None = None
 ) -> Iterator[str]:
@@ -151,6 +180,7 @@ __all__ = [
     "LLMTimeout",
     "LLMUnavailable",
     "complete",
+    "complete_many",
     "make_chat_model",
     "model_label",
     "prompt_style",
