@@ -62,6 +62,7 @@ from urllib.parse import quote, urlparse
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.state import MAX_N
 from catalog.config import isolated_workspace
 
 if TYPE_CHECKING:
@@ -138,6 +139,17 @@ class HttpReliabilityConfig(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------ server
+
+
+def config_toml(config: TrustrecConfig) -> str:
+    """The config as the TOML file a ``trustrec serve`` subprocess reads: every non-default setting
+    except ``home`` (the subprocess's own workspace) and the server's host and port (command line);
+    the auth settings go in the file."""
+    data = config.model_dump(mode="json", exclude={"home", "server"}, exclude_defaults=True)
+    auth = config.server.auth.model_dump(mode="json", exclude_defaults=True)
+    if auth:
+        data["server"] = {"auth": auth}
+    return tomli_w.dumps(_without_none(data))
 
 
 def _without_none(data: dict[str, Any]) -> dict[str, Any]:
@@ -225,11 +237,7 @@ def start_server(config: TrustrecConfig, home: Path, *, progress: Progress | Non
     """
     say = progress or (lambda _m: None)
     toml_path = home / "serve.toml"
-    data = config.model_dump(mode="json", exclude={"home", "server"}, exclude_defaults=True)
-    auth = config.server.auth.model_dump(mode="json", exclude_defaults=True)
-    if auth:  # host and port go on the command line; the auth settings through the file
-        data["server"] = {"auth": auth}
-    toml_path.write_text(tomli_w.dumps(_without_none(data)), encoding="utf-8")
+    toml_path.write_text(config_toml(config), encoding="utf-8")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTREC_")}
     env.update(
@@ -900,7 +908,7 @@ def request_bounds(
         probe("message_over_cap", 413, "POST", "/v1/chat", json={"message": "x" * (message_cap + 1)})
         probe("message_empty", 422, "POST", "/v1/chat", json={"message": ""})
         probe("n_zero", 422, "POST", "/v1/recommend", json={"n": 0})
-        probe("n_over_max", 422, "POST", "/v1/recommend", json={"n": 51})
+        probe("n_over_max", 422, "POST", "/v1/recommend", json={"n": MAX_N + 1})
         probe("unknown_user", 404, "POST", "/v1/recommend", json={"user_id": "no-such-user", "n": 3})
     over = probes["message_over_cap"]["detail"]
     try:

@@ -26,8 +26,7 @@ def test_config_toml_round_trips_for_the_subprocess() -> None:
     cfg = TrustrecConfig.model_validate(
         {"agent": {"default_n": 7, "understand": {"safety": {"max_message_chars": 1234}}}, "llm": {"timeout_s": 3.5}}
     )
-    data = cfg.model_dump(mode="json", exclude={"home", "server"}, exclude_defaults=True)
-    back = TrustrecConfig.model_validate(tomllib.loads(rh._toml(data)))
+    back = TrustrecConfig.model_validate(tomllib.loads(rh.config_toml(cfg)))
     assert back.agent.default_n == 7 and back.llm.timeout_s == 3.5
     assert back.agent.understand.safety.max_message_chars == 1234
     assert back.model_dump(exclude={"home"}) == cfg.model_dump(exclude={"home"})
@@ -75,9 +74,7 @@ def test_token_mode_reaches_the_subprocess_config(tmp_path: Path) -> None:
     from catalog.store import token_hash
 
     cfg = rh.token_config(TrustrecConfig.model_validate({}), rate_limit_per_minute=7)
-    data = cfg.model_dump(mode="json", exclude={"home", "server"}, exclude_defaults=True)
-    data["server"] = {"auth": cfg.server.auth.model_dump(mode="json", exclude_defaults=True)}
-    back = TrustrecConfig.model_validate(tomllib.loads(rh._toml(data)))
+    back = TrustrecConfig.model_validate(tomllib.loads(rh.config_toml(cfg)))
     assert back.server.auth.mode == "token" and back.server.auth.rate_limit_per_minute == 7
     token = rh.provision_token(tmp_path, "admin")
     with Store(Workspace(tmp_path).store_path) as s:

@@ -271,6 +271,12 @@ def create_api(
         errs = [{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]
         return JSONResponse({"detail": errs}, status_code=422)
 
+    @api.exception_handler(UnicodeDecodeError)
+    async def _not_utf8(_r: Request, e: UnicodeDecodeError) -> JSONResponse:
+        # the body's bytes are not UTF-8 text: the caller's fault, like malformed JSON
+        detail = f"the request body is not UTF-8 text (byte {e.start}); send JSON encoded as UTF-8"
+        return JSONResponse({"detail": detail, "error": "BadInput"}, status_code=422)
+
     @api.exception_handler(TrustrecError)
     async def _user_error(_r: Request, e: TrustrecError) -> JSONResponse:
         return JSONResponse({"detail": str(e), "error": type(e).__name__}, status_code=e.status)
