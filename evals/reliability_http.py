@@ -891,7 +891,7 @@ def request_bounds(
             status, text = r.status_code, r.text
         except httpx.HTTPError as e:
             status, text = None, f"{type(e).__name__}: {e}"
-        probes[name] = {"status": status, "expected": expect, "ok": status == expect, "detail": text[:160]}
+        probes[name] = {"status": status, "expected": expect, "ok": status == expect, "detail": text[:400]}
 
     def padded(size: int) -> bytes:
         core = json.dumps({"message": "recommend 3 movies"})  # the server makes the session

@@ -192,7 +192,7 @@ def test_service_acts_for_named_users_on_its_own_sessions(client: TestClient, to
     a = client.post("/v1/recommend", json={"n": 2, "user_id": "196"}, headers=tokens["svc_a"])
     assert a.status_code == 200 and a.json()["user_id"] == "196"
     sid = a.json()["session_id"]
-    fb = {"session_id": sid, "item_id": a.json()["items"][0]["item_id"], "kind": "like"}
+    fb = {"session_id": sid, "item_id": a.json()["cards"][0]["item_id"], "kind": "like"}
     assert client.post("/v1/feedback", json=fb, headers=tokens["svc_a"]).status_code == 200
     assert client.post("/v1/recommend", json={"n": 2, "user_id": "42"}, headers=tokens["svc_a"]).status_code == 200
     assert client.get(f"/v1/profile/{sid}", headers=tokens["svc_b"]).status_code == 404
