@@ -150,7 +150,10 @@ class ServerConfig(BaseModel):
         4, ge=1, le=256, description="HTTP API chat turns that run at once, on threads off the event loop."
     )
     max_pending_turns: int = Field(
-        32, ge=0, le=10_000, description="HTTP API turns that may wait for a worker; more are refused with 503."
+        124,
+        ge=0,
+        le=10_000,
+        description="HTTP API turns that may wait for a worker (default: 128 turns in flight in all); more get 503.",
     )
     stream_idle_timeout_s: float = Field(
         120.0,

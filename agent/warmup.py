@@ -147,6 +147,9 @@ def _load_configured(e: Engine) -> tuple[Any, str]:
     cfg = e.config.llm
     model = make_chat_model(cfg, e.workspace)
     h = check_health(cfg, e.workspace, generate=True)
-    if not h.ok:
+    if h.ok:
+        return model, f"{cfg.backend}: {h.detail}"
+    if cfg.backend == "embedded":  # the local model could not load: nothing later turns could use
         raise LLMUnavailable(h.detail)
-    return model, f"{cfg.backend}: {h.detail}"
+    # a server may come up later: install it anyway; each turn tries it and falls back to templates (degraded)
+    return model, f"{cfg.backend} not answering yet ({h.detail}); turns try it and fall back to templates"
