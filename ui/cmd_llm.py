@@ -48,10 +48,17 @@ def _load_llm(cfg: TrustrecConfig, lcfg: LLMConfig) -> Any:
     ws = cfg.workspace()
     model = make_chat_model(lcfg, ws)
     if isinstance(model, EmbeddedChatModel):
-        src = "workspace cache" if cache_ready(ws.models) else "packaged GGUF (first time: de-quantising, minutes)"
+        from agent.llm.llamacpp import has_llamacpp
+
+        if model.embedded_backend == "llamacpp" and has_llamacpp():
+            src = "the packaged GGUF through llama.cpp"
+        elif cache_ready(ws.models):
+            src = "the workspace cache through transformers"
+        else:
+            src = "the packaged GGUF through transformers (first time: de-quantising, minutes)"
         console.print(f"[bold]loading the embedded model[/] from {src}")
         lm = model.loaded()
-        console.print(f"  loaded in {lm.load_s:.1f} s")
+        console.print(f"  {lm.backend} loaded in {lm.load_s:.1f} s")
     return model
 
 
