@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
+# llama.cpp's default build tunes for the building CPU (GGML_NATIVE), which crashed here: build portable
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 .PHONY: setup browser run test test-fast lint clean-venv
 
@@ -17,6 +19,11 @@ $(STAMP): pyproject.toml
 	# the machine's local CPU wheel; a plain 'torch' would pull a multi-GB CUDA build
 	$(BIN)/python -m pip install torch==2.13.0
 	$(BIN)/python -m pip install -e '.[dev]'
+	# the default embedded LLM backend: llama.cpp, compiled once (~12 min on 2 cores; pip caches the wheel,
+	# so later set-ups take seconds). Optional: if the build fails, the model runs on transformers instead.
+	@echo "building llama-cpp-python (first time: about 12 minutes on 2 cores; cached afterwards)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -e '.[llamacpp]' \
+	  || echo "WARNING: llama-cpp-python did not build; the embedded LLM falls back to the slower transformers path"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

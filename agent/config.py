@@ -35,7 +35,7 @@ class LLMConfig(BaseModel):
     """Which LLM writes text, and its limits.
 
     ``backend`` picks the chat model: ``embedded`` (default, the packaged base gemma-3-270m GGUF on
-    CPU through transformers), ``openai`` (any OpenAI-compatible server, e.g. ``vllm serve``) or
+    CPU, through llama.cpp or transformers: ``embedded_backend``), ``openai`` (any OpenAI-compatible server, e.g. ``vllm serve``) or
     ``vllm-inprocess`` (needs ``pip install 'trustrec[gpu]'``).
     """
 
@@ -59,7 +59,9 @@ class LLMConfig(BaseModel):
     max_new_tokens: int = Field(64, ge=1, le=4096, description="Token cap of one generated text.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature; 0 means greedy.")
     threads: int | None = Field(
-        None, ge=1, description="torch CPU threads for the embedded model; default min(4, number of CPU cores)."
+        None,
+        ge=1,
+        description="CPU threads of the embedded model (torch or llama.cpp); default half the cores, at most 4.",
     )
     embedded_backend: Literal["llamacpp", "transformers", "transformers-cached"] = Field(
         "llamacpp",

