@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from catalog.errors import UnknownItem
-from ui.common import ConfigOption, JsonFlag, config_from, console, emit_json, stdout, step, user_errors
+from ui.common import (
+    ConfigOption,
+    JsonFlag,
+    OutFile,
+    config_from,
+    console,
+    emit_json,
+    finish,
+    stdout,
+    step,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from agent.config import LLMConfig, TrustrecConfig
@@ -256,6 +267,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ] = False,
         config: ConfigOption = None,
         json_: JsonFlag = False,
+        out: OutFile = None,
     ) -> None:
         """Embedded backends side by side in one run: load time, time to first token, tokens per second on an
         explanation prompt, and a turn of several explanations; each as a ratio to the first (today's path)."""
@@ -266,33 +278,33 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with user_errors():
             bcfg = BenchConfig(backends=names, tokens=tokens, turn=turn, cold=cold)
             res = run_llm_bench(cfg, bcfg, say=lambda m: console.print(m))
-        if json_:
-            emit_json(res)
-            return
-        from rich.table import Table
+        finish(res, json_=json_, out=out, show=lambda: _print_llm_bench(res, turn))
 
-        t = Table(title=f"bench llm: {res['model']}, {res['threads']} thread(s), prompt {res['prompt_tokens']} tokens")
-        stdout.print(f"load average (1, 5, 15 min) at the end: {res['loadavg_end']}")
-        cols = ("backend", "load s", "ttft s", "tok/s", "x tok/s", "x ttft", f"turn({turn}) s", "x turn", "load1")
-        for c in cols:
-            t.add_column(c, justify="left" if c == "backend" else "right")
-        for r in res["backends"]:
-            if r.get("error"):
-                t.add_row(r["backend"], *["-"] * (len(cols) - 2), "", style="red")
-                continue
-            t.add_row(
-                r["backend"], f"{r['load_s']:.2f}", f"{r['ttft_s']:.3f}", f"{r['tokens_per_s']:.1f}",
-                f"{r['tokens_per_s_ratio']:.2f}x", f"{r['ttft_ratio']:.2f}x", f"{r['turn_s']:.2f}",
-                f"{r['turn_speedup']:.2f}x", r["loadavg"].split()[0],
-            )  # fmt: skip
-        stdout.print(t)
-        for r in res["backends"]:
-            if r.get("error"):
-                stdout.print(f"[red]{r['backend']}[/]: {r['error']}")
-            else:
-                stdout.print(f"{r['backend']} sample: {r['sample']!r}")
-        stdout.print(
-            "x tokens/s: decode tokens/s over the baseline's; x ttft: the baseline's time to first token over "
-            "this one's (above 1 is faster); x turn: the baseline's turn time over this one's."
-        )
-        emit_json(res)
+
+def _print_llm_bench(res: dict[str, Any], turn: int) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"bench llm: {res['model']}, {res['threads']} thread(s), prompt {res['prompt_tokens']} tokens")
+    stdout.print(f"load average (1, 5, 15 min) at the end: {res['loadavg_end']}")
+    cols = ("backend", "load s", "ttft s", "tok/s", "x tok/s", "x ttft", f"turn({turn}) s", "x turn", "load1")
+    for c in cols:
+        t.add_column(c, justify="left" if c == "backend" else "right")
+    for r in res["backends"]:
+        if r.get("error"):
+            t.add_row(r["backend"], *["-"] * (len(cols) - 2), "", style="red")
+            continue
+        t.add_row(
+            r["backend"], f"{r['load_s']:.2f}", f"{r['ttft_s']:.3f}", f"{r['tokens_per_s']:.1f}",
+            f"{r['tokens_per_s_ratio']:.2f}x", f"{r['ttft_ratio']:.2f}x", f"{r['turn_s']:.2f}",
+            f"{r['turn_speedup']:.2f}x", r["loadavg"].split()[0],
+        )  # fmt: skip
+    stdout.print(t)
+    for r in res["backends"]:
+        if r.get("error"):
+            stdout.print(f"[red]{r['backend']}[/]: {r['error']}")
+        else:
+            stdout.print(f"{r['backend']} sample: {r['sample']!r}")
+    stdout.print(
+        "x tokens/s: decode tokens/s over the baseline's; x ttft: the baseline's time to first token over "
+        "this one's (above 1 is faster); x turn: the baseline's turn time over this one's."
+    )
