@@ -70,6 +70,7 @@ for i in range(start, start + 100000):
 """
 
 
+@pytest.mark.slow  # kills writer processes 50 times
 def test_sigkill_never_loses_acknowledged_events(tmp_path: Path) -> None:
     """Kill a writing process with SIGKILL 20 times; every acknowledged event survives."""
     db = tmp_path / "db.sqlite3"

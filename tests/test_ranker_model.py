@@ -46,6 +46,7 @@ def test_lm_gradients_are_nonzero_and_step_changes_lm(ml100k, tmp_path) -> None:
     assert not torch.equal(w0, next(iter(lm.top.parameters())).detach())
 
 
+@pytest.mark.slow  # fine-tunes the language model
 def test_training_changes_the_language_model(trained) -> None:  # type: ignore[no-untyped-def]
     trainer, _, before = trained
     after = trainer.lm.top.state_dict()
