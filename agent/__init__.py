@@ -24,9 +24,9 @@ _EXPORTS = {
     "load_config": "agent.config",
     "DialogState": "agent.state",
     "Constraints": "agent.state",
-    "CatalogVocab": "agent.understand",
-    "Understanding": "agent.understand",
-    "understand": "agent.understand",
+    "CatalogVocab": "agent.understanding",
+    "Understanding": "agent.understanding",
+    "understand": "agent.understanding",
     "MessageTooLong": "agent.safety",
     "Engine": "agent.engine",
 }

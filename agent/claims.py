@@ -20,13 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field
 
-from agent.grounding import GENRE_WORDS, _cat_key, _norm, _title_variants, display_title, is_popular
+from agent.grounding import GENRE_WORDS, _cat_key, _norm, _title_variants, claims_data, display_title, is_popular
 from catalog.types import Item
 from ranker.evidence import Evidence, HistoryAttribution
 
@@ -142,7 +140,7 @@ class ClaimVocab:
 @cache
 def claim_vocab() -> ClaimVocab:
     """Load and normalise ``agent/data/claims.yaml`` (once)."""
-    raw = yaml.safe_load(resources.files("agent").joinpath("data", "claims.yaml").read_text(encoding="utf-8"))
+    raw = claims_data()
     for key, val in raw.items():
         # YAML reads a bare no/yes/on/off as a boolean: every phrase must be a string
         if isinstance(val, list) and not all(isinstance(x, str | dict) for x in val):

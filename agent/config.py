@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from agent.understand import UnderstandConfig
+from agent.understanding import UnderstandConfig
 from catalog.config import DataConfig, Workspace
 from catalog.errors import MissingFile
 from ranker.calibration import CalibrationConfig

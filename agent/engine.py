@@ -16,7 +16,7 @@ import numpy as np
 
 from agent.config import TrustrecConfig
 from agent.state import DialogState
-from agent.understand import CatalogVocab
+from agent.understanding import CatalogVocab
 from catalog import Dataset, Store, Workspace, load_dataset
 from catalog.splits import Split, user_histories
 from ranker.base import Profile, profile_size

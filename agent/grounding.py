@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -341,15 +342,17 @@ _FEATURE_WORDS = {
 
 
 @cache
-def _min_popularity_rank() -> float:
-    """``popularity.min_rank`` of ``agent/data/claims.yaml``: the rank from which "popular" is true."""
-    raw = yaml.safe_load(resources.files("agent").joinpath("data", "claims.yaml").read_text(encoding="utf-8"))
-    return float(raw["popularity"]["min_rank"])
+def claims_data() -> dict[str, Any]:
+    """``agent/data/claims.yaml`` as read (once per process; :func:`agent.claims.claim_vocab` normalises it)."""
+    raw: dict[str, Any] = yaml.safe_load(
+        resources.files("agent").joinpath("data", "claims.yaml").read_text(encoding="utf-8")
+    )
+    return raw
 
 
 def is_popular(rank: float | None) -> bool:
-    """Whether a popularity rank licenses the word "popular" (see ``claims.yaml``)."""
-    return rank is not None and rank >= _min_popularity_rank()
+    """Whether a popularity rank licenses the word "popular" (``popularity.min_rank`` of ``claims.yaml``)."""
+    return rank is not None and rank >= float(claims_data()["popularity"]["min_rank"])
 
 
 def evidence_line(ev: Evidence) -> str:

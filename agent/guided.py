@@ -1,6 +1,6 @@
 """Guided mode: a LangGraph graph understand -> retrieve -> rank -> explain -> write.
 
-Understanding is deterministic (rules plus embedding similarity, :mod:`agent.understand`); the
+Understanding is deterministic (rules plus embedding similarity, :mod:`agent.understanding`); the
 LLM only writes explanation text, through the grounding guard. The dialog state lives in the
 graph state and is checkpointed by thread id (the session id) with LangGraph's ``SqliteSaver``,
 so a session survives a process restart.
@@ -24,7 +24,7 @@ from agent.onboarding import answer as onboarding_answer
 from agent.onboarding import offer_line, onboarding_items, should_offer
 from agent.reply import ItemCard, OnboardingItem, Reply
 from agent.state import DialogState
-from agent.understand import Intent, Understanding, apply_understanding, understand
+from agent.understanding import Intent, Understanding, apply_understanding, understand
 from ranker.evidence import Evidence
 
 RECOMMENDING = {Intent.RECOMMEND, Intent.REFINE, Intent.FEEDBACK}

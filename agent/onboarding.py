@@ -24,7 +24,7 @@ import numpy as np
 
 from agent.reply import OnboardingItem
 from agent.state import Constraints, DialogState
-from agent.understand import Intent, SuggestedFeedback, Understanding, normalize, title_variants, tokens
+from agent.understanding import Intent, SuggestedFeedback, Understanding, normalize, title_variants, tokens
 from catalog import FeedbackKind
 
 if TYPE_CHECKING:

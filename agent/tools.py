@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from agent.engine import Engine, mark_requests
 from agent.state import MAX_N, ConstraintUpdate, DialogState
-from agent.understand import Intent
+from agent.understanding import Intent
 from ranker.evidence import Evidence
 
 TOOL_NAMES = (

@@ -19,7 +19,7 @@ from agent.reply import Reply
 from agent.safety import detect_injection, neutralise
 from agent.sessions import Sessions
 from agent.tools import PLANS, TurnContext, all_tools, use_context
-from agent.understand import Intent, apply_understanding, understand
+from agent.understanding import Intent, apply_understanding, understand
 
 SYSTEM = (
     "You are trustrec, a movie recommender. Use the tools to act; never invent items. "

@@ -102,12 +102,11 @@ class FeatureRanker(Ranker, Protocol):
 def check_profiles(profiles: Sequence[Profile], n_items: int) -> None:
     """Every ranker's first step: refuse a history item outside ``[0, n_items)`` (ValueError) instead of
     scoring a wrong row or failing deep inside."""
-    for p in profiles:
-        h = p.history
-        if h.size and (h.min() < 0 or h.max() >= n_items):
-            raise ValueError(
-                f"profile history holds an item index outside [0, {n_items}); map item ids with the dataset"
-            )
+    if not profiles:
+        return
+    h = np.concatenate([p.history for p in profiles])  # one pass: SHAP scores thousands of coalitions per call
+    if h.size and (h.min() < 0 or h.max() >= n_items):
+        raise ValueError(f"profile history holds an item index outside [0, {n_items}); map item ids with the dataset")
 
 
 def top_n(scores: np.ndarray, n: int, *, exclude: np.ndarray | None = None) -> np.ndarray:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from agent.safety import SafetyConfig
 from agent.state import Constraints, DialogState
-from agent.understand import (
+from agent.understanding import (
     CatalogVocab,
     Intent,
     UnderstandConfig,
