@@ -53,6 +53,13 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+def _open(page: Any, url: str) -> None:
+    """Load the app and wait until it is drawn. Not "networkidle": Gradio keeps connections open, and
+    on a busy machine (the previous test's explanations still being written) 30 s is not enough."""
+    page.goto(url, wait_until="domcontentloaded", timeout=TURN_MS)
+    page.locator("#tr-user input").wait_for(timeout=TURN_MS)
+
+
 def _send(page: Any, text: str) -> None:
     page.locator("#tr-input textarea").fill(text)
     page.locator("#tr-send").click()
@@ -63,7 +70,7 @@ def test_chat_cards_like_reload_and_screenshot(server: str, browser: Any, tmp_pa
     page = browser.new_page(viewport={"width": 1360, "height": 1250})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server + "/", wait_until="networkidle")
+    _open(page, server + "/")
     picker = page.locator("#tr-user input")
     picker.click()
     picker.fill("")
@@ -114,8 +121,8 @@ def test_chat_cards_like_reload_and_screenshot(server: str, browser: Any, tmp_pa
     assert page.evaluate("window.__pwned") is None
 
     # the session (and its transcript) survives a reload
-    page.reload(wait_until="networkidle")
-    page.get_by_text("Recommend 5 movies for tonight").first.wait_for(timeout=30_000)
+    page.reload(wait_until="domcontentloaded", timeout=TURN_MS)
+    page.get_by_text("Recommend 5 movies for tonight").first.wait_for(timeout=TURN_MS)
     assert page.locator("#tr-cards .tr-card").count() == cards.count()
     assert not errors, errors
     page.close()
@@ -126,7 +133,7 @@ def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, brow
     page = browser.new_page(viewport={"width": 1360, "height": 1250})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server + "/", wait_until="networkidle")
+    _open(page, server + "/")
     assert page.locator("#tr-user input").input_value().startswith("New user")  # the default: no history
 
     _send(page, "I'd like a comedy. Show me 5.")
