@@ -7,6 +7,7 @@ the ranker and builds the index, with progress) and shared by every session.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +94,7 @@ class Engine:
         vocab = CatalogVocab.from_dataset(ds, embed=encoder.encode)
         chat_model = _make_llm(config, ws, say) if llm == "config" else llm
         titles = [it.title for it in ds.items]
-        writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items)
+        writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items, audience=vocab.lexicon.domain.audience)
         describer = Describer(chat_model, config.llm, catalog_titles=titles)
         histories = user_histories(ds.interactions, ds.n_users, by_time=True)
         engine = cls(
@@ -350,15 +351,30 @@ def constraint_matches(dialog: DialogState, ev: Evidence, item: Item | None = No
         out.append(f"{lo}-{hi}" if lo and hi else (f"{lo} or later" if lo else f"{hi} or earlier"))
     if item is None:
         return out
-    # a shop's constraints, each named with the item's own value (never the asked-for bound)
+    # a shop's constraints, as whole numbers (a decimal point would end the "Matches:" sentence): a bound
+    # that is not whole is rounded outwards and said strictly ("under $61" for a cap of $60.98), still true
     if c.include_brands and item.brand and item.brand.casefold() in {b.casefold() for b in c.include_brands}:
         out.append(item.brand)
-    if item.price is not None and (c.price_min is not None or c.price_max is not None):
-        out.append(f"${item.price:.2f}")
+    lo_ok = c.price_min is None or (item.price is not None and item.price >= c.price_min)
+    hi_ok = c.price_max is None or (item.price is not None and item.price <= c.price_max)
+    if item.price is not None and (c.price_min is not None or c.price_max is not None) and lo_ok and hi_ok:
+        if c.price_min is not None and c.price_max is not None:  # a range that holds the bounds: "$40-$60"
+            out.append(f"${math.floor(c.price_min)}-${math.ceil(c.price_max)}")
+        elif c.price_max is not None:
+            out.append(_whole(c.price_max, "$", "under", "or less", up=True))
+        elif c.price_min is not None:
+            out.append(_whole(c.price_min, "$", "over", "or more", up=False))
     if c.rating_min is not None and item.rating.mean is not None and item.rating.mean >= c.rating_min:
-        out.append(f"rated {item.rating.mean:.1f}")
+        out.append("rated " + _whole(c.rating_min, "", "over", "or more", up=False))
     if c.features:
         from retrieval.filters import Filters
 
         out.extend(f for f in c.features if Filters(features=frozenset([f])).matches(item))
     return out
+
+
+def _whole(bound: float, unit: str, strict: str, inclusive: str, *, up: bool) -> str:
+    """A bound in whole numbers that stays true: "$60 or less", or "under $61" for 60.98 (``up``)."""
+    if float(bound).is_integer():
+        return f"{unit}{int(bound)} {inclusive}"
+    return f"{strict} {unit}{math.ceil(bound) if up else math.floor(bound)}"

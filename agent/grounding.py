@@ -54,7 +54,7 @@ GENRE_WORDS: dict[str, str] = all_claim_words()
 _COMMON_CAPS = {
     "a", "also", "an", "and", "as", "based", "because", "both", "fans", "for", "given", "here", "i", "if",
     "in", "it", "its", "it's", "like", "many", "of", "on", "people", "recommended", "since", "so", "the",
-    "then", "this", "those", "to", "try", "viewers", "we", "with", "you", "your", "you'll", "you've",
+    "then", "this", "those", "to", "try", "viewers", "shoppers", "we", "with", "you", "your", "you'll", "you've",
     "similar", "another", "next", "our", "watch", "enjoy", "liked", "categories", "category",
     "year", "genre", "genres", "by", "price", "brand", "confidence", "from", "title", *all_item_nouns(),
 }  # fmt: skip
@@ -389,12 +389,12 @@ def _who_like(ev: Evidence) -> str:
     return text
 
 
-def template_explanation(ev: Evidence) -> str:
+def template_explanation(ev: Evidence, *, audience: str = "people") -> str:
     """A deterministic explanation rendered from the evidence; every claim in it is true.
 
     Warm: "Recommended because you liked A and B: T (1995) is listed under X and Y." One session
     like: "Because you liked A (your first like): ...". No positive history attribution (a new
-    user): "Popular with viewers who like X from the 1990s: T (1995) ..." only when the item is
+    user): "Popular with <audience> who like X from the 1990s: T (1995) ..." only when the item is
     popular, and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
     liked" without a positive attribution.
     """
@@ -428,7 +428,7 @@ def template_explanation(ev: Evidence) -> str:
     # nothing liked yet: say only what the constraints and the popularity figure support
     if is_popular(ev.popularity_rank):
         who = _who_like(ev)
-        text = f"Popular with viewers who like {who}: {name}{listed}" if who else f"Popular: {name}{listed}"
+        text = f"Popular with {audience} who like {who}: {name}{listed}" if who else f"Popular: {name}{listed}"
     else:
         text = f"Recommended: {name}{listed}"
     if ev.matches:

@@ -266,7 +266,8 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         return say("which_one")
     if not evidence:
         return say("no_match")
-    what = say("and" if c.include_all else "or").join(c.include_categories) if c.include_categories else ""
+    cats = c.include_categories or c.need_categories
+    what = say("and" if c.include_all else "or").join(cats) if cats else ""
     years = ""
     if c.year_min is not None and c.year_max is not None:
         years = say("years_between", lo=c.year_min, hi=c.year_max)
@@ -284,16 +285,15 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         what = (say("or").join(c.include_brands) + (" " + what if what else "")).strip()
     key = "lead_refine" if intent in (Intent.REFINE, Intent.FEEDBACK) else "lead_new"
     sep = " " if what and lang == "en" else ""
-    if what and lex.domain.category_nouns and c.include_categories:  # "5 Backpacks", not "5 Backpacks products"
+    if what and lex.domain.category_nouns and cats:  # "5 Backpacks", not "5 Backpacks products"
         head = say(key, n=len(evidence), what=what, years=years, items="")
     else:
         head = say(key, n=len(evidence), what=what + sep, years=years)
     conflict = e.need_conflict(dialog)
-    if conflict is not None:
+    if conflict is not None:  # said first: the list that follows is the need's, not the history's
         need_cats, usual = conflict
-        head += " " + say(
-            "need_differs", need=c.need, need_categories=say("or").join(need_cats), usual=say("and").join(usual)
-        )
+        line = say("need_differs", need=c.need, need_categories=say("or").join(need_cats), usual=say("and").join(usual))
+        head = line + " " + head
     return head
 
 

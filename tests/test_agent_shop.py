@@ -175,3 +175,39 @@ def test_every_combination_of_brand_and_category_counts_right(items: list[Item])
     for cat, brand in itertools.product(CATS, BRANDS):
         f = Constraints(include_categories=[cat], include_brands=[brand]).filters()
         assert sum(f.matches(it) for it in items) == 3
+
+
+def test_naming_another_category_switches_to_it(vocab: CatalogVocab) -> None:
+    state = DialogState(constraints=Constraints(include_categories=["Backpacks"], include_brands=["Trekka"]))
+    u = understand("wireless keyboards under $60", state, vocab)
+    after = state.constraints.merge(u.slots)
+    assert after.include_categories == ["Keyboards"] and after.include_brands == []
+    assert after.features == ["Wireless"] and after.price_max == 60
+
+
+def test_help_and_leads_use_the_domain_words() -> None:
+    shop, movies = lexicon("synthetic-shop"), lexicon("ml-100k")
+    assert "products" in shop.reply("en", "help") and "sci-fi" not in shop.reply("en", "help")
+    assert "'a sci-fi movie from the 80s'" in movies.reply("en", "help")
+    assert shop.noun("en") == "product" and movies.noun("en", many=True) == "movies"
+
+
+def test_matches_name_shop_constraints_truly_and_pass_the_claim_checker(items: list[Item]) -> None:
+    from agent.claims import ClaimChecker
+    from agent.engine import constraint_matches
+    from agent.grounding import template_explanation
+    from ranker.evidence import Evidence
+
+    c = Constraints(
+        include_categories=["Keyboards"], include_brands=["Trekka"], price_min=20.5, price_max=60.98,
+        rating_min=3.0, features=["Backlit"],
+    )  # fmt: skip
+    state, checker = DialogState(constraints=c), ClaimChecker(items)
+    shown = [it for it in items if c.filters().matches(it)]
+    assert shown
+    for it in shown:
+        ev = Evidence(item_id=it.item_id, title=it.title, categories=list(it.categories), score=1.0, base_value=0.0)
+        ev.matches = constraint_matches(state, ev, it)
+        assert ev.matches == ["Keyboards", "Trekka", "$20-$61", "rated 3 or more", "Backlit"]
+        text = template_explanation(ev, audience="shoppers")
+        assert checker.check(text, ev).ok and "Matches: Keyboards, Trekka, $20-$61" in text

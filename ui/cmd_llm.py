@@ -47,9 +47,11 @@ def _llm_cfg(cfg: TrustrecConfig, backend: str | None, max_new_tokens: int | Non
 
 def _writer(cfg: TrustrecConfig, lcfg: LLMConfig, dataset: Any) -> Any:
     """An explanation writer over the configured model that knows every catalog title."""
+    from agent.understanding.lexicon import lexicon
     from agent.writer import ExplanationWriter
 
-    return ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog=dataset.items)
+    audience = lexicon(dataset.name).domain.audience
+    return ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog=dataset.items, audience=audience)
 
 
 def _load_llm(cfg: TrustrecConfig, lcfg: LLMConfig) -> Any:

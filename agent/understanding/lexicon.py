@@ -150,7 +150,10 @@ class DomainData:
     combinations: tuple[tuple[tuple[str, ...], dict[str, tuple[str, ...]]], ...] = ()
     needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     category_nouns: bool = False
+    category_switch: bool = False
     examples: tuple[str, ...] = ()
+    audience: str = "people"
+    help_examples: dict[str, str] = field(default_factory=dict)
     spoken: dict[str, str] = field(default_factory=dict)
     claim_words: dict[str, str] = field(default_factory=dict)
 
@@ -188,6 +191,9 @@ def domain(name: str | None) -> DomainData:
         categories=cats,
         combinations=tuple(combos),
         category_nouns=bool(raw.get("category_nouns", False)),
+        category_switch=bool(raw.get("category_switch", False)),
+        audience=str(raw.get("audience", "people")),
+        help_examples={str(k): str(v) for k, v in (raw.get("help_examples", {}) or {}).items()},
         examples=tuple(str(x) for x in (raw.get("examples", []) or [])),
         needs={lang: tuple(str(w) for w in v) for lang, v in (raw.get("needs", {}) or {}).items()},
         spoken={str(k): str(v) for k, v in (raw.get("spoken", {}) or {}).items()},
@@ -263,7 +269,8 @@ class Lexicon:
         data = self.languages.get(lang, self.en)
         template = data.replies.get(key) or self.en.replies[key]
         nouns = self.domain.reply_nouns.get(lang) or self.domain.reply_nouns.get("en") or {}
-        fill = {"item": nouns.get("one", "item"), "items": nouns.get("many", "items"), **values}
+        examples = self.domain.help_examples.get(lang) or self.domain.help_examples.get("en") or ""
+        fill = {"item": nouns.get("one", "item"), "items": nouns.get("many", "items"), "examples": examples, **values}
         return template.format(**fill)
 
 

@@ -320,6 +320,12 @@ def understand(
 
     if b.include:
         slots["include"] = b.include
+        old = state.constraints.include_categories
+        if lex.domain.category_switch and old and not set(b.include) <= set(old) and not reset:
+            # a shop's categories are kinds of product: naming another one switches to it, and the old
+            # one's brand, feature and price wishes and stated need go with it (unless said again)
+            slots.update(replace_include=True, clear_brands=True, clear_features=True, clear_prices=True)
+            slots.setdefault("need", "")
     if b.exclude:
         slots["exclude"] = b.exclude
     if b.allow:
