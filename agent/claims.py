@@ -684,7 +684,7 @@ def _raw(text: str, words: list[_Word], i0: int, i1: int) -> str:
 _COMMON = {
     "a", "also", "an", "and", "as", "based", "because", "both", "fans", "for", "given", "here", "i", "if", "in",
     "it", "its", "like", "many", "of", "on", "people", "recommended", "since", "so", "the", "then", "this",
-    "those", "to", "try", "viewers", "shoppers", "we", "with", "you", "your", "youll", "youve", "youd", "youre", "similar",
+    "those", "to", "try", "viewers", "we", "with", "you", "your", "youll", "youve", "youd", "youre", "similar",
     "another", "next", "our", "watch", "enjoy", "liked", "popular", "matches", "listed", "under", "is", "from",
     "that", "these", "what", "who", "which", "there", "thanks", "plus", "consider", "check", "or", "but",
     "all", "more", "one", "some", "any", "each", "why", "how", "when", "where", "after", "before", "just",

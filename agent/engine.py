@@ -94,7 +94,7 @@ class Engine:
         vocab = CatalogVocab.from_dataset(ds, embed=encoder.encode)
         chat_model = _make_llm(config, ws, say) if llm == "config" else llm
         titles = [it.title for it in ds.items]
-        writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items, audience=vocab.lexicon.domain.audience)
+        writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items)
         describer = Describer(chat_model, config.llm, catalog_titles=titles)
         histories = user_histories(ds.interactions, ds.n_users, by_time=True)
         engine = cls(

@@ -45,7 +45,7 @@ def install_llm(engine: Engine, model: Any) -> None:
 
     cfg = engine.config.llm
     titles = [it.title for it in engine.dataset.items]
-    writer = ExplanationWriter(model, cfg, catalog=engine.dataset.items, audience=engine.vocab.lexicon.domain.audience)
+    writer = ExplanationWriter(model, cfg, catalog=engine.dataset.items)
     describer = Describer(model, cfg, catalog_titles=titles)
     # each turn reads the writer once (agent.guided), so a turn in flight keeps its own
     engine.writer, engine.describer, engine.llm = writer, describer, model

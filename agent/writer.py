@@ -87,10 +87,8 @@ class ExplanationWriter:
         catalog: Iterable[Item] | None = None,
         catalog_titles: Iterable[str] = (),
         style: str | None = None,
-        audience: str = "people",
     ) -> None:
         self.llm = llm
-        self.audience = audience  # who "popular with ... who like X" speaks of (the domain file's word)
         self.cfg = cfg or LLMConfig()
         self.prompt: Prompt = load_prompt("explain", style or prompt_style(self.cfg))
         items = list(catalog) if catalog is not None else _title_items(catalog_titles)
@@ -188,7 +186,7 @@ class ExplanationWriter:
         rendering "T (year)." (with the top liked title, which the guard requires) is shown instead.
         """
         t0 = time.perf_counter()
-        text = template_explanation(ev, audience=self.audience)
+        text = template_explanation(ev)
         verdict = self.checker.check(text, ev)
         if not verdict.ok:
             text = _bare(ev)

@@ -84,7 +84,7 @@ def templates_only(recommender: Any) -> Iterator[None]:
     e = recommender.engine
     saved = e.writer, e.describer, e.llm
     titles = [it.title for it in e.dataset.items]
-    e.writer = ExplanationWriter(None, e.config.llm, catalog=e.dataset.items, audience=e.vocab.lexicon.domain.audience)
+    e.writer = ExplanationWriter(None, e.config.llm, catalog=e.dataset.items)
     e.describer = Describer(None, e.config.llm, catalog_titles=titles)
     e.llm = None
     try:

@@ -298,13 +298,7 @@ def run_faithfulness_check(params: dict[str, Any], ctx: SuiteContext) -> dict[st
         from agent.writer import ExplanationWriter
 
         e = rec.engine
-        e2 = dataclasses.replace(
-            e,
-            llm=None,
-            writer=ExplanationWriter(
-                None, e.config.llm, catalog=e.dataset.items, audience=e.vocab.lexicon.domain.audience
-            ),
-        )
+        e2 = dataclasses.replace(e, llm=None, writer=ExplanationWriter(None, e.config.llm, catalog=e.dataset.items))
         if hasattr(e, "semantic"):
             e2.semantic = e.semantic
         rec = SimpleNamespace(engine=e2)

@@ -719,7 +719,7 @@ def _with_llm(base: Recommender, llm_cfg: Any, mode: str, sessions_path: Path) -
     model = make_chat_model(cfg.llm, e.workspace)
     titles = [it.title for it in e.dataset.items]
     e2 = dataclasses.replace(
-        e, config=cfg, llm=model, writer=ExplanationWriter(model, cfg.llm, catalog=e.dataset.items, audience=e.vocab.lexicon.domain.audience),
+        e, config=cfg, llm=model, writer=ExplanationWriter(model, cfg.llm, catalog=e.dataset.items),
         describer=Describer(model, cfg.llm, catalog_titles=titles),
     )  # fmt: skip
     e2.semantic = e.semantic  # type: ignore[attr-defined]

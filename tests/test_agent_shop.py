@@ -209,5 +209,5 @@ def test_matches_name_shop_constraints_truly_and_pass_the_claim_checker(items: l
         ev = Evidence(item_id=it.item_id, title=it.title, categories=list(it.categories), score=1.0, base_value=0.0)
         ev.matches = constraint_matches(state, ev, it)
         assert ev.matches == ["Keyboards", "Trekka", "$20-$61", "rated 3 or more", "Backlit"]
-        text = template_explanation(ev, audience="shoppers")
+        text = template_explanation(ev)
         assert checker.check(text, ev).ok and "Matches: Keyboards, Trekka, $20-$61" in text

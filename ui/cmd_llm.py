@@ -47,11 +47,9 @@ def _llm_cfg(cfg: TrustrecConfig, backend: str | None, max_new_tokens: int | Non
 
 def _writer(cfg: TrustrecConfig, lcfg: LLMConfig, dataset: Any) -> Any:
     """An explanation writer over the configured model that knows every catalog title."""
-    from agent.understanding.lexicon import lexicon
     from agent.writer import ExplanationWriter
 
-    audience = lexicon(dataset.name).domain.audience
-    return ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog=dataset.items, audience=audience)
+    return ExplanationWriter(_load_llm(cfg, lcfg), lcfg, catalog=dataset.items)
 
 
 def _load_llm(cfg: TrustrecConfig, lcfg: LLMConfig) -> Any:

@@ -152,7 +152,6 @@ class DomainData:
     category_nouns: bool = False
     category_switch: bool = False
     examples: tuple[str, ...] = ()
-    audience: str = "people"
     help_examples: dict[str, str] = field(default_factory=dict)
     spoken: dict[str, str] = field(default_factory=dict)
     claim_words: dict[str, str] = field(default_factory=dict)
@@ -192,7 +191,6 @@ def domain(name: str | None) -> DomainData:
         combinations=tuple(combos),
         category_nouns=bool(raw.get("category_nouns", False)),
         category_switch=bool(raw.get("category_switch", False)),
-        audience=str(raw.get("audience", "people")),
         help_examples={str(k): str(v) for k, v in (raw.get("help_examples", {}) or {}).items()},
         examples=tuple(str(x) for x in (raw.get("examples", []) or [])),
         needs={lang: tuple(str(w) for w in v) for lang, v in (raw.get("needs", {}) or {}).items()},
