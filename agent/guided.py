@@ -264,7 +264,7 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         return say("which_one")
     if not evidence:
         return say("no_match")
-    what = say("and" if c.include_all else "or").join(c.include_categories) if c.include_categories else ""
+    what = say("and" if c.include_all else "or").join(lex.label(x, lang) for x in c.include_categories)
     years = ""
     if c.year_min is not None and c.year_max is not None:
         years = say("years_between", lo=c.year_min, hi=c.year_max)
@@ -272,6 +272,8 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         years = say("years_from", lo=c.year_min)
     elif c.year_max is not None:
         years = say("years_to", hi=c.year_max)
+    if c.exclude_categories:  # what was left out is part of what the list is
+        years += say("without", cats=say("or").join(lex.label(x, lang) for x in c.exclude_categories))
     key = "lead_refine" if intent in (Intent.REFINE, Intent.FEEDBACK) else "lead_new"
     sep = " " if what and lang == "en" else ""
     return say(key, n=len(evidence), what=what + sep, years=years)
