@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from catalog.behaviour import BehaviourWeights
 from catalog.loaders import TableMapping
 from catalog.synthetic import SyntheticShopConfig
 
@@ -34,6 +35,10 @@ class DataConfig(BaseModel):
     items_path: Path | None = Field(None, description="Items table (table) or metadata JSONL (amazon).")
     events_path: Path | None = Field(
         None, description="amazon: optional behaviour log JSONL (views, clicks, carts, purchases) beside the reviews."
+    )
+    behaviour_weights: BehaviourWeights = Field(
+        default_factory=BehaviourWeights,
+        description="What a view, click, cart, purchase and rating add to a (user, item) history entry.",
     )
     synthetic: SyntheticShopConfig = Field(
         default_factory=SyntheticShopConfig, description="Size, seed and behaviour of `synthetic-shop`."

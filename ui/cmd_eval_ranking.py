@@ -60,7 +60,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         valid: dict[str, dict[str, dict[str, float]]] = {}
         timing: dict[str, dict[str, dict[str, float]]] = {}
         for proto in protocols:
-            split = make_split(ds, proto, seed=cfg.seed)  # type: ignore[arg-type]
+            split = make_split(ds, proto, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
             sets = {on: history_profiles(ds, split, on) for on in ("valid", "test")}
             console.print(f"[bold]{proto}[/]: {split.sizes()}, {len(sets['test'])} test users")
             test[proto], valid[proto], timing[proto] = {}, {}, {}
