@@ -29,17 +29,19 @@ _STRENGTH = {
 class BehaviourWeights(BaseModel):
     """What each behaviour kind adds to a (user, item) entry's weight (``[data.behaviour_weights]``).
 
-    The defaults were chosen on validation users of the generated shop (``trustrec eval behaviour-weights``
-    prints the grid; README, *Synthetic shop*). ``rating`` stays 1.0 so ratings-only data keeps binary,
-    unit-weight histories and its published figures.
+    The defaults were chosen on validation users of generated shops (``trustrec eval behaviour-weights``
+    prints the grid; README, *Synthetic shop*): "rising, max" had the best NDCG@10 on the held-out items
+    users bought (tied with a milder funnel on the largest shop) and was within 0.003 of unweighted
+    entries on all held-out entries. ``rating`` stays 1.0 so ratings-only data keeps binary, unit-weight
+    histories and its published figures.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    view: float = Field(0.25, ge=0, le=100, description="Weight of a view.")
-    click: float = Field(0.5, ge=0, le=100, description="Weight of a click.")
-    cart: float = Field(1.0, ge=0, le=100, description="Weight of an add-to-cart.")
-    purchase: float = Field(2.0, ge=0, le=100, description="Weight of a purchase.")
+    view: float = Field(1.0, ge=0, le=100, description="Weight of a view.")
+    click: float = Field(1.5, ge=0, le=100, description="Weight of a click.")
+    cart: float = Field(2.0, ge=0, le=100, description="Weight of an add-to-cart.")
+    purchase: float = Field(3.0, ge=0, le=100, description="Weight of a purchase.")
     rating: float = Field(1.0, ge=0, le=100, description="Weight of a rating (any value).")
     combine: Literal["sum", "max"] = Field(
         "max",
