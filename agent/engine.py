@@ -19,7 +19,7 @@ from agent.config import TrustrecConfig
 from agent.state import DialogState
 from agent.understanding import CatalogVocab
 from catalog import Dataset, Store, Workspace, load_dataset
-from catalog.splits import Split, user_histories
+from catalog.splits import Split, user_histories, user_history_weights
 from catalog.types import Item
 from ranker.base import Profile, profile_size
 from ranker.evidence import Evidence
@@ -53,6 +53,8 @@ class Engine:
     lock: threading.RLock
     tombstoned: set[str] = field(default_factory=set)  # deleted users: served without history
     warming: set[str] = field(default_factory=set)  # parts still warming up in the background (agent.warmup)
+    # behaviour weight of each history entry (catalog.splits.user_history_weights), aligned with ``histories``
+    history_weights: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -97,11 +99,14 @@ class Engine:
         writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items)
         describer = Describer(chat_model, config.llm, catalog_titles=titles)
         histories = user_histories(ds.interactions, ds.n_users, by_time=True)
+        history_weights = user_history_weights(
+            ds.interactions, ds.n_users, by_time=True, weights=config.data.behaviour_weights
+        )
         engine = cls(
             config=config, workspace=ws, dataset=ds, split=split, vocab=vocab, store=store,
             ranker=ranker, explainer=explainer, index=index, encoder=encoder, writer=writer, describer=describer,
             descriptions=DescriptionStore(ws.store_path), llm=chat_model, histories=histories, lock=threading.RLock(),
-            tombstoned=tombstoned,
+            tombstoned=tombstoned, history_weights=history_weights,
         )  # fmt: skip
         engine.semantic = SemanticRetriever(index, encoder)  # type: ignore[attr-defined]
         return engine
@@ -122,7 +127,9 @@ class Engine:
         idx = self.dataset.user_index.get(uid) if uid and uid not in self.tombstoned else None
         base = self.histories[idx] if idx is not None else np.zeros(0, dtype=np.int64)
         seen = set(base.tolist())
-        hist, weights = list(base), [1.0] * base.size
+        bw = self.history_weights[idx] if idx is not None and idx < len(self.history_weights) else None
+        # a caller that swapped ``histories`` (the conversation eval hides targets) has no weights for them
+        hist, weights = list(base), (bw.tolist() if bw is not None and bw.size == base.size else [1.0] * base.size)
         fb = state.feedback
         boosted = [*fb.liked, *state.constraints.reference_item_ids]
         for item_id in boosted:

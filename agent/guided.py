@@ -267,7 +267,7 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
     if not evidence:
         return say("no_match")
     cats = c.include_categories or c.need_categories
-    what = say("and" if c.include_all else "or").join(cats) if cats else ""
+    what = say("and" if c.include_all else "or").join(lex.label(x, lang) for x in cats)
     years = ""
     if c.year_min is not None and c.year_max is not None:
         years = say("years_between", lo=c.year_min, hi=c.year_max)
@@ -275,6 +275,8 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         years = say("years_from", lo=c.year_min)
     elif c.year_max is not None:
         years = say("years_to", hi=c.year_max)
+    if c.exclude_categories:  # what was left out is part of what the list is
+        years += say("without", cats=say("or").join(lex.label(x, lang) for x in c.exclude_categories))
     if c.price_min is not None and c.price_max is not None:
         years += say("price_between", lo=_money(c.price_min), hi=_money(c.price_max))
     elif c.price_max is not None:

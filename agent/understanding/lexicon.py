@@ -262,6 +262,14 @@ class Lexicon:
             per = next((v for k, v in self.domain.categories.items() if _fold(k) == key), None)
         return per.get(lang, ()) if per else ()
 
+    def label(self, category: str, lang: str = "en") -> str:
+        """How ``category`` is shown in ``lang``: the domain file's first word for it in that language,
+        else the catalog's own spelling (English replies always use the catalog's spelling)."""
+        if lang == "en":
+            return category
+        words = self.synonyms(category, lang)
+        return words[0] if words else category
+
     def reply(self, lang: str, key: str, **values: Any) -> str:
         """A reply template of ``lang`` (English when that language lacks it), filled in."""
         data = self.languages.get(lang, self.en)
