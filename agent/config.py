@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from agent.understanding import UnderstandConfig
-from catalog.config import DataConfig, Workspace
+from catalog.config import DataConfig, StoreConfig, Workspace
 from catalog.errors import MissingFile
 from ranker.calibration import CalibrationConfig
 from ranker.config import ColdStartConfig, RankerConfig
@@ -186,6 +186,9 @@ class TrustrecConfig(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig, description="SQLite files in the workspace, or a shared PostgreSQL database."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -203,7 +206,7 @@ class TrustrecConfig(BaseSettings):
         return tuple(sources)
 
     def workspace(self) -> Workspace:
-        return Workspace(self.home)
+        return Workspace(self.home, store_url=self.store.url)
 
 
 def load_config(source: str | Path | dict[str, Any] | None = None) -> TrustrecConfig:

@@ -74,7 +74,7 @@ class Engine:
         ws = config.workspace()
         say(f"workspace {ws.home}")
         ds = load_dataset(config.data, ws, progress=say)
-        store = Store(ws.store_path)
+        store = Store(ws.store_target)
         ds, tombstoned = apply_tombstones(ds, store)  # deleted users: out of training, histories and views
         stack = build_stack(config, protocol=config.agent.protocol, model="joint", train=True, dataset=ds, progress=say)
         split, ranker = stack.split, stack.ranker
@@ -95,7 +95,7 @@ class Engine:
         engine = cls(
             config=config, workspace=ws, dataset=ds, split=split, vocab=vocab, store=store,
             ranker=ranker, explainer=explainer, index=index, encoder=encoder, writer=writer, describer=describer,
-            descriptions=DescriptionStore(ws.store_path), llm=chat_model, histories=histories, lock=threading.RLock(),
+            descriptions=DescriptionStore(ws.store_target), llm=chat_model, histories=histories, lock=threading.RLock(),
             tombstoned=tombstoned,
         )  # fmt: skip
         engine.semantic = SemanticRetriever(index, encoder)  # type: ignore[attr-defined]

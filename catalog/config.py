@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from catalog.loaders import TableMapping
 
@@ -31,11 +31,36 @@ class DataConfig(BaseModel):
     lenient: bool = Field(False, description="Skip bad rows (reported) instead of failing.")
 
 
-class Workspace:
-    """Paths inside the one workspace folder: data, models, index, store and caches."""
+class StoreConfig(BaseModel):
+    """Where the durable state lives: feedback, users, tokens, descriptions, sessions, batch results."""
 
-    def __init__(self, home: Path | str | None = None) -> None:
+    url: str | None = Field(
+        None,
+        description="A `postgresql://user:password@host:port/dbname` URL to share the store between processes "
+        "and hosts (needs `pip install 'trustrec[scale]'`); unset: SQLite files in the workspace (the default).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "store.url must be a postgresql:// URL; leave it unset for the SQLite files in the workspace"
+            )
+        return v or None
+
+
+class Workspace:
+    """Paths inside the one workspace folder: data, models, index, store and caches.
+
+    Args:
+        home: The folder (default :func:`default_home`).
+        store_url: A PostgreSQL URL for the store and sessions instead of the workspace's SQLite files.
+    """
+
+    def __init__(self, home: Path | str | None = None, *, store_url: str | None = None) -> None:
         self.home = Path(home).resolve() if home else default_home()
+        self.store_url = store_url
 
     def _dir(self, *parts: str) -> Path:
         p = self.home.joinpath(*parts)
@@ -61,6 +86,16 @@ class Workspace:
     @property
     def store_path(self) -> Path:
         return self._dir("store") / "trustrec.sqlite3"
+
+    @property
+    def store_target(self) -> str | Path:
+        """What :class:`catalog.Store` opens: the PostgreSQL URL when configured, else :attr:`store_path`."""
+        return self.store_url or self.store_path
+
+    @property
+    def sessions_target(self) -> str | Path:
+        """Where the dialog checkpoints live: the same PostgreSQL database, or ``sessions.sqlite3``."""
+        return self.store_url or self.store_path.with_name("sessions.sqlite3")
 
     @property
     def reports(self) -> Path:

@@ -61,3 +61,19 @@ def ml100k(ml100k_dir: Path):  # type: ignore[no-untyped-def]
     from catalog import load_movielens_recbole
 
     return load_movielens_recbole(ml100k_dir)
+
+
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the whole test session (started on first use)."""
+    from tests.pg_helpers import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database on the session's PostgreSQL server."""
+    return str(pg_server.new_database())
