@@ -121,6 +121,11 @@ class AgentConfig(BaseModel):
     model_call_limit: int = Field(6, ge=1, le=50, description="Tool mode: most model calls per turn.")
     tool_call_limit: int = Field(8, ge=1, le=50, description="Tool mode: most tool calls per turn.")
     max_sessions_cached: int = Field(1000, ge=1, description="Most per-session locks kept in memory.")
+    use_batch_results: bool = Field(
+        True,
+        description="Serve a known user's plain request (nothing said yet) from `trustrec batch recommend`'s stored "
+        "list when its profile, model version and prompt version match (cards say source='batch').",
+    )
 
 
 class AuthConfig(BaseModel):

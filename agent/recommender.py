@@ -261,6 +261,8 @@ class Recommender:
             e.dataset.users[idx] = User(user_id=user_id)  # attributes (age, zip, ...) no longer shown
         e.tombstoned.add(user_id)
         counts = {**counts, "history": history, "tokens": forgot["tokens"]}
+        if e.batch is not None:
+            counts["batch_results"] = e.batch.delete_user(user_id)
         return {**counts, "sessions": self.sessions.erase_user(user_id)}
 
     def close(self) -> None:
