@@ -65,8 +65,7 @@ class Sessions:
         # the settings LangGraph's PostgresSaver documents for a plain connection
         self._saver_conn = connect_postgres(url, prepare_threshold=0, row_factory=dict_row)
         saver = PostgresSaver(self._saver_conn)
-        with self.db.tx():  # one process at a time runs LangGraph's migrations
-            self.db.execute("SELECT pg_advisory_xact_lock(hashtext('trustrec-checkpoints'))")
+        with self.db.exclusive("trustrec-checkpoints"):  # one process at a time runs LangGraph's migrations
             saver.setup()
             self.db.execute(_SESSIONS_TABLE)
             for t in _PG_SESSION_TABLES:  # no statistics (most-common values) that erasure cannot reach

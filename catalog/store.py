@@ -236,6 +236,32 @@ class Database:
                     for col in cols:
                         self.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET STATISTICS 0")
 
+    @contextmanager
+    def exclusive(self, name: str, *, timeout: float = 300.0, poll: float = 0.2) -> Iterator[None]:
+        """Hold a cluster-wide named lock (a PostgreSQL advisory lock; SQLite: this process's lock only).
+
+        The lock is taken by polling ``pg_try_advisory_lock`` outside any transaction, so a waiter holds
+        no snapshot: a holder running ``CREATE INDEX CONCURRENTLY`` (LangGraph's migrations) would
+        otherwise wait for the waiter's snapshot while the waiter waits for the lock, a deadlock the
+        server cannot see.
+
+        Raises:
+            StoreUnavailable: Not acquired within ``timeout`` seconds.
+        """
+        if self.dialect == "sqlite":
+            with self.lock:
+                yield
+            return
+        deadline = time.monotonic() + timeout
+        while not self.execute("SELECT pg_try_advisory_lock(hashtext(?))", (name,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(f"another process held the store lock {name!r} for over {timeout:.0f} s")
+            time.sleep(poll)
+        try:
+            yield
+        finally:
+            self.execute("SELECT pg_advisory_unlock(hashtext(?))", (name,))
+
     def scrub(self, tables: Iterable[str]) -> None:
         """Make deleted rows leave the files.
 

@@ -54,3 +54,28 @@ def test_a_session_moves_between_replicas_and_erasure_leaves_no_trace(
         b.close()
     found = [str(p) for p in _files(request, target) if user.encode() in p.read_bytes()]
     assert not found, f"the erased user's id is still in {found}"
+
+
+OPEN_SESSIONS = r"""
+import sys
+from agent.sessions import Sessions
+Sessions(None, sys.argv[1], max_locks=1).close()
+print("ok")
+"""
+
+
+@pytest.mark.slow  # three processes import the agent: about a minute on 2 busy cores
+def test_replicas_starting_together_on_a_new_database(pg_url: str) -> None:
+    """Three processes run LangGraph's migrations on one new database at once. They used to deadlock:
+    a waiter's snapshot held up the holder's CREATE INDEX CONCURRENTLY while it waited for the lock."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPEN_SESSIONS, pg_url], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]  # a hang guard, not a speed bound
+    assert [o.strip() for o in outs] == ["ok"] * 3
