@@ -223,6 +223,13 @@ class BatchExplainer:
         self.histories = user_histories(ds.interactions, ds.n_users, by_time=True)
         self.explain = explain
         self.explainer = self.stack.explainer() if explain else None
+        if self.explainer is not None:  # shap's kernels: compiled once (disk cache), before the first user
+            from ranker.jit_cache import enable_shap_jit_cache
+
+            enable_shap_jit_cache(ws.cache / "numba")
+            warm = next((h for h in self.stack.split.histories("train") if h.size), None)
+            if warm is not None:
+                self.explainer(Profile(warm[-30:]), 3)
         self.writer = ExplanationWriter(None, cfg.llm, catalog=ds.items)
         self.n, self.mmr_lambda = plain_request(cfg)
         self.model_version = self.stack.version
@@ -238,11 +245,17 @@ class BatchExplainer:
             os._exit(17)
 
     def rows_for(self, user_id: str) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        rows = self._rows_for(user_id)
+        rows[0]["seconds"] = time.perf_counter() - t0  # the user's compute time, on their first row only
+        return rows
+
+    def _rows_for(self, user_id: str) -> list[dict[str, Any]]:
         u = self.dataset.user_index.get(user_id)
         if u is None:
             raise BadInput(f"unknown user {user_id!r} in the batch's user list; ids are the dataset's")
         profile = known_user_profile(self.histories[u], u)
-        base = {"user_id": user_id, "profile_hash": profile_hash(profile), "n": self.n,
+        base = {"user_id": user_id, "profile_hash": profile_hash(profile), "n": self.n, "seconds": 0.0,
                 "model_version": self.model_version, "prompt_version": self.prompt_version}  # fmt: skip
         rows: list[dict[str, Any]] = []
         if self.explainer is not None:
@@ -283,6 +296,7 @@ class BatchReport:
     prompt_version: str
     startup_seconds: float = 0.0  # until the first results: Ray start, every actor loading the model
     steady_users_per_s: float = 0.0  # users/s after the first results (the pool at work)
+    compute_seconds: float = 0.0  # summed over users: time in the ranker/explainer, start-up and transfer left out
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -293,9 +307,15 @@ class BatchReport:
     def explanations_per_s(self) -> float:
         return self.explanations / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def actor_users_per_s(self) -> float:
+        """One actor's rate while it computes (users over their summed compute time)."""
+        return self.users_done / self.compute_seconds if self.compute_seconds > 0 else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "users_per_s": round(self.users_per_s, 3),
-                "explanations_per_s": round(self.explanations_per_s, 3)}  # fmt: skip
+                "explanations_per_s": round(self.explanations_per_s, 3),
+                "actor_users_per_s": round(self.actor_users_per_s, 3)}  # fmt: skip
 
 
 def read_users(spec: str, known: Iterable[str]) -> list[str]:
@@ -426,6 +446,7 @@ def run_batch(
             wrote = store.put(rows)
             report.users_done += wrote
             report.explanations += sum(1 for r in rows if r["explanation"])
+            report.compute_seconds += sum(float(r["seconds"]) for r in rows)
             if first is None:  # start-up (loading the model in every actor) ends with the first results
                 first = (time.perf_counter(), report.users_done)
                 report.startup_seconds = first[0] - t0

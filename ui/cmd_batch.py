@@ -51,7 +51,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 f"{rep.engine} x{rep.workers}: {rep.users_done} users ({rep.users_skipped} current, skipped), "
                 f"{rep.explanations} explanations in {rep.seconds:.1f} s: {rep.users_per_s:.2f} users/s, "
                 f"{rep.explanations_per_s:.2f} explanations/s; first results after {rep.startup_seconds:.1f} s, "
-                f"{rep.steady_users_per_s:.2f} users/s after them"
+                f"{rep.steady_users_per_s:.2f} users/s after them; one actor computes "
+                f"{rep.actor_users_per_s:.2f} users/s"
             )
             stdout.print(f"model {rep.model_version}, prompt {rep.prompt_version}; {'; '.join(rep.notes)}")
             stdout.print(f"uptime: {load}")
