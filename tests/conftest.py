@@ -33,6 +33,7 @@ HEAVY_MODULES = frozenset(
         "test_evals_faithfulness", "test_evals_reliability", "test_evals_reliability_http", "test_evals_security",
         "test_evals_suite", "test_llm_embedded", "test_llm_engines", "test_ranker_coldstart", "test_ranker_model", "test_ranker_train",
         "test_retrieval_ml100k", "test_ui_api", "test_ui_app", "test_ui_auth", "test_ui_browser", "test_agent_batch_ray",
+        "test_evals_replicas",
     }
 )  # fmt: skip
 
