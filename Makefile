@@ -57,7 +57,7 @@ test: setup browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # unit tests on tiny fixtures (no trained model, LLM, server or browser): minutes, not the full suite
-test-fast: setup postgres
+test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not heavy and not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)

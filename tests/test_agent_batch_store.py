@@ -15,7 +15,7 @@ from ranker.base import Profile
 from ranker.evidence import Evidence
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.heavy)])  # a server: heavy
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
     if request.param == "sqlite":
         return tmp_path / "db.sqlite3"

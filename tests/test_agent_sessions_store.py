@@ -13,7 +13,7 @@ from agent.sessions import Sessions
 from agent.state import DialogState
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.heavy)])  # a server: heavy
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
     if request.param == "sqlite":
         return tmp_path / "sessions.sqlite3"
@@ -65,6 +65,7 @@ print("ok")
 
 
 @pytest.mark.slow  # three processes import the agent: about a minute on 2 busy cores
+@pytest.mark.heavy  # a PostgreSQL server
 def test_replicas_starting_together_on_a_new_database(pg_url: str) -> None:
     """Three processes run LangGraph's migrations on one new database at once. They used to deadlock:
     a waiter's snapshot held up the holder's CREATE INDEX CONCURRENTLY while it waited for the lock."""

@@ -16,7 +16,8 @@ import pytest
 
 from catalog import FeedbackEvent, FeedbackKind, Interaction, Item, Store, User
 
-BACKENDS = ["sqlite", "postgresql"]
+# PostgreSQL runs a server: heavy (make test), SQLite also in make test-fast
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.heavy)]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -69,6 +70,7 @@ def test_audit_log_is_append_only(target: str | Path) -> None:
         assert [r["outcome"] for r in s.audit_log()] == ["allowed"]
 
 
+@pytest.mark.heavy  # a PostgreSQL server
 def test_two_processes_share_one_postgres_store(pg_url: str) -> None:
     """Two connections (as two replicas would have) see each other's events at once, stored once."""
     a, b = Store(pg_url), Store(pg_url)
@@ -112,6 +114,7 @@ def test_delete_user_leaves_no_trace(request: pytest.FixtureRequest, target: str
     assert not found, f"the deleted user's id is still in {found}"
 
 
+@pytest.mark.heavy  # a PostgreSQL server
 def test_delete_user_check_can_fail(pg_server, pg_url: str) -> None:  # type: ignore[no-untyped-def]
     """The no-trace check above can fail: without the scrub, the id is still in the cluster's files."""
     secret = f"user-kept-{uuid.uuid4().hex[:8]}"
@@ -181,6 +184,7 @@ def test_feedback_event_validation(bad: dict[str, object]) -> None:
 
 
 @pytest.mark.slow  # a server crash, restart and WAL replay: about 15 s
+@pytest.mark.heavy
 def test_server_crash_never_loses_acknowledged_events(pg_server, pg_url: str) -> None:  # type: ignore[no-untyped-def]
     """Crash the PostgreSQL server itself (immediate stop: no shutdown checkpoint) while a writer runs;
     every event the writer saw acknowledged is there after the restart's WAL replay."""
