@@ -211,7 +211,8 @@ class TrustrecConfig(BaseSettings):
         return tuple(sources)
 
     def workspace(self) -> Workspace:
-        return Workspace(self.home, store_url=self.store.url)
+        """The workspace; a dataset other than ml-100k keeps its models, index and store in its own scope."""
+        return Workspace(self.home, scope=self.data.scope(), store_url=self.store.url)
 
 
 def load_config(source: str | Path | dict[str, Any] | None = None) -> TrustrecConfig:
