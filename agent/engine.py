@@ -51,6 +51,8 @@ class Engine:
     llm: Any  # BaseChatModel | None
     histories: list[np.ndarray]
     lock: threading.RLock
+    batch: Any = None  # agent.batch.BatchStore: stored batch lists the plain request may reuse
+    model_version: str = ""  # ranker.stack.RankingStack.version: stored results must match it
     tombstoned: set[str] = field(default_factory=set)  # deleted users: served without history
     warming: set[str] = field(default_factory=set)  # parts still warming up in the background (agent.warmup)
     # behaviour weight of each history entry (catalog.splits.user_history_weights), aligned with ``histories``
@@ -81,7 +83,7 @@ class Engine:
         ws = config.workspace()
         say(f"workspace {ws.home}")
         ds = load_dataset(config.data, ws, progress=say)
-        store = Store(ws.store_path)
+        store = Store(ws.store_target)
         ds, tombstoned = apply_tombstones(ds, store)  # deleted users: out of training, histories and views
         stack = build_stack(config, protocol=config.agent.protocol, model="joint", train=True, dataset=ds, progress=say)
         split, ranker = stack.split, stack.ranker
@@ -105,10 +107,14 @@ class Engine:
         engine = cls(
             config=config, workspace=ws, dataset=ds, split=split, vocab=vocab, store=store,
             ranker=ranker, explainer=explainer, index=index, encoder=encoder, writer=writer, describer=describer,
-            descriptions=DescriptionStore(ws.store_path), llm=chat_model, histories=histories, lock=threading.RLock(),
+            descriptions=DescriptionStore(ws.store_target), llm=chat_model, histories=histories, lock=threading.RLock(),
             tombstoned=tombstoned, history_weights=history_weights,
         )  # fmt: skip
         engine.semantic = SemanticRetriever(index, encoder)  # type: ignore[attr-defined]
+        if config.agent.use_batch_results:
+            from agent.batch import BatchStore
+
+            engine.batch, engine.model_version = BatchStore(ws.store_target), stack.version
         return engine
 
     # ---------------------------------------------------------------- helpers used by turns
@@ -274,6 +280,9 @@ class Engine:
         n = c.n or self.config.agent.default_n
         diversity = c.diversity if c.diversity is not None else self.config.agent.understand.default_diversity
         lam = 1.0 - 0.5 * diversity
+        stored = self.stored_list(state, candidates, n)
+        if stored is not None:
+            return stored
         with self.lock:
             out = self.explainer(self.profile(state), n, candidates=candidates, mmr_lambda=lam, user_id=state.user_id)
         behaviours = self.behaviours(state.user_id)
@@ -285,6 +294,35 @@ class Engine:
         mark_requests(state, out.items, getattr(self.ranker, "group_words", None))
         return list(out.items), out.list_report
 
+    def stored_list(self, state: DialogState, candidates: np.ndarray, n: int) -> tuple[list[Evidence], Any] | None:
+        """The stored batch list for this request, when it is the batch's request (a known user, nothing
+        said or shown this session, every item a candidate, the default length and diversity) and the
+        profile, model version and prompt version match; else None (computed live)."""
+        from agent.batch import plain_request, profile_hash
+        from agent.writer import TEMPLATE_VERSION
+
+        uid = state.user_id
+        if self.batch is None or uid is None or uid in self.tombstoned or candidates.size != self.dataset.n_items:
+            return None
+        c = state.constraints
+        if (n, c.diversity) != (plain_request(self.config)[0], None) or c.model_copy(update={"n": None}) != type(c)():
+            return None
+        idx = self.dataset.user_index.get(uid)
+        if idx is None or state.shown_history or state.feedback != type(state.feedback)():
+            return None
+        stored = self.batch.get(uid, self.model_version, TEMPLATE_VERSION)
+        if stored is None or len(stored.evidence) != n:
+            return None
+        # the profile the live path would rank for: the user's history now, with nothing the session added
+        if profile_hash(self.profile(state)) != stored.profile_hash:
+            return None
+        for ev in stored.evidence:
+            ev.source = "batch"
+        from ranker.trust import ListReport
+
+        report = None if stored.list_report is None else ListReport.model_validate(stored.list_report)
+        return stored.evidence, report
+
     def description(self, item_id: str) -> str:
         d = self.descriptions.get(item_id)
         return d.text if d is not None and d.grounded else ""
@@ -292,6 +330,8 @@ class Engine:
     def close(self) -> None:
         self.store.close()
         self.descriptions.close()
+        if self.batch is not None:
+            self.batch.close()
 
 
 def warm_up_explainer(explainer: Any, split: Split) -> None:

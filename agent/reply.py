@@ -34,6 +34,11 @@ class ItemCard(BaseModel):
     explanation: str = Field("", description="The explanation text shown.")
     writer: Writer = Field("template", description="Who wrote the explanation: the LLM or the deterministic template.")
     grounded: bool = Field(True, description="Whether the explanation passed the grounding guard.")
+    source: Literal["live", "batch"] = Field(
+        "live",
+        description="Where the evidence came from: 'live' (computed for this request) or 'batch' (a stored "
+        "`trustrec batch recommend` result whose profile, model version and prompt version matched).",
+    )
 
     @classmethod
     def from_evidence(cls, position: int, ev: Evidence, *, description: str = "", item: Item | None = None) -> ItemCard:
@@ -55,6 +60,7 @@ class ItemCard(BaseModel):
             history=list(ev.history),
             features=dict(ev.features),
             base_value=ev.base_value,
+            source=ev.source,
         )
 
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from catalog.behaviour import BehaviourWeights
 from catalog.loaders import TableMapping
@@ -66,17 +66,40 @@ class DataConfig(BaseModel):
         return f"{label}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
+class StoreConfig(BaseModel):
+    """Where the durable state lives: feedback, users, tokens, descriptions, sessions, batch results."""
+
+    url: str | None = Field(
+        None,
+        description="A `postgresql://user:password@host:port/dbname` URL to share the store between processes "
+        "and hosts (needs `pip install 'trustrec[scale]'`); unset: SQLite files in the workspace (the default).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "store.url must be a postgresql:// URL; leave it unset for the SQLite files in the workspace"
+            )
+        return v or None
+
+
 class Workspace:
     """Paths inside the one workspace folder: data, models, index, store and caches.
 
     ``scope`` keeps another dataset's trained models, index, store and reports apart from the default
     dataset's (under ``<home>/datasets/<scope>/``), so trying a shop catalog in the same workspace never
     overwrites or loads MovieLens's model. Downloads and caches (``data``, ``cache``) are shared.
+    ``store_url`` (a PostgreSQL URL) holds the store and sessions instead of the workspace's SQLite files.
     """
 
-    def __init__(self, home: Path | str | None = None, scope: str | None = None) -> None:
+    def __init__(
+        self, home: Path | str | None = None, scope: str | None = None, *, store_url: str | None = None
+    ) -> None:
         self.home = Path(home).resolve() if home else default_home()
         self.scope = scope
+        self.store_url = store_url
 
     def _dir(self, *parts: str) -> Path:
         p = self.home.joinpath(*parts)
@@ -105,6 +128,16 @@ class Workspace:
     @property
     def store_path(self) -> Path:
         return self._scoped("store") / "trustrec.sqlite3"
+
+    @property
+    def store_target(self) -> str | Path:
+        """What :class:`catalog.Store` opens: the PostgreSQL URL when configured, else :attr:`store_path`."""
+        return self.store_url or self.store_path
+
+    @property
+    def sessions_target(self) -> str | Path:
+        """Where the dialog checkpoints live: the same PostgreSQL database, or ``sessions.sqlite3``."""
+        return self.store_url or self.store_path.with_name("sessions.sqlite3")
 
     @property
     def reports(self) -> Path:

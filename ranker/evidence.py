@@ -7,6 +7,7 @@ checks the text against it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -69,6 +70,11 @@ class Evidence(BaseModel):
     )
     popularity_rank: float | None = Field(
         None, ge=0, le=1, description="Share of catalog items with fewer training interactions (1 = most popular)."
+    )
+    source: Literal["live", "batch"] = Field(
+        "live",
+        description="'live': scored and explained for this request; 'batch': read from a stored batch run "
+        "(`trustrec batch recommend`) whose profile, model version and prompt version matched.",
     )
 
 

@@ -84,6 +84,11 @@ class RankingStack:
         return None if self.folder is None else self.folder / "model.safetensors"
 
     @property
+    def version(self) -> str:
+        """The served model's version (see :func:`model_version`); stored results are keyed by it."""
+        return model_version(self.name, self.folder, self.dataset)
+
+    @property
     def additive(self) -> bool:
         """Whether the ranker declares its score additive in the history (exact attributions)."""
         return bool(getattr(self.ranker, "additive_in_history", False))
@@ -119,6 +124,25 @@ class RankingStack:
                 self.ranker, self.dataset, self.calibrator, self.item_counts, self.explain_config
             )
         return self._explainer
+
+
+def model_version(name: str, folder: Path | None, dataset: Dataset) -> str:
+    """A model's version without loading it: its name and a SHA-256 of the files that decide its scores and
+    confidences (checkpoint, calibrator, new-user blend); a baseline without files (EASE, refitted at
+    load) is versioned by the data it is fitted on."""
+    import hashlib
+
+    h = hashlib.sha256(name.encode())
+    if folder is not None:
+        for f in (folder / "model.safetensors", folder / "calibration.json", folder / "coldstart.json"):
+            if f.is_file():
+                with f.open("rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        h.update(chunk)
+    else:
+        d = dataset
+        h.update(f"{d.name}:{d.n_users}:{d.n_items}:{len(d.interactions)}".encode())
+    return f"{name}-{h.hexdigest()[:16]}"
 
 
 def _joint(
