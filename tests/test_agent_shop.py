@@ -90,6 +90,21 @@ def test_brand_include_exclude_and_categories(vocab: CatalogVocab) -> None:
     assert s.include == ["Coffee Makers"]
 
 
+@pytest.mark.parametrize("message", ["backpacks from Zentrix", "show me headphones by Acmewave please"])
+def test_a_brand_the_catalog_lacks_is_named_not_dropped(vocab: CatalogVocab, message: str) -> None:
+    u = understand(message, None, vocab)
+    typed = message.split()[-1] if "please" not in message else message.split()[-2]
+    assert not u.slots.brands and not u.slots.query and u.slots.include  # the category still applies
+    assert any(f'"{typed}"' in n and "no brand" in n for n in u.notes), u.notes
+
+
+def test_a_one_letter_slip_in_a_brand_is_read_as_that_brand(vocab: CatalogVocab) -> None:
+    u = understand("backpacks from Trekk", None, vocab)
+    assert u.slots.brands == ["Trekka"] and any("Trekka" in n for n in u.notes)
+    u = understand("headphones, nothing by Sonorra", None, vocab)
+    assert u.slots.exclude_brands == ["Sonora"] and not u.slots.brands
+
+
 def test_prices_ratings_and_features(vocab: CatalogVocab, items: list[Item]) -> None:
     s = _u("wireless headphones under $50", vocab)
     assert s.features == ["Wireless"] and s.price_max == 50 and s.include == ["Headphones"]

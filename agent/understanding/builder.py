@@ -31,6 +31,7 @@ class BuilderBase:
         self.avoid: list[str] = []
         self.price_wish = False
         self.lang = "en"
+        self.text = ""  # the cleaned message as typed (before lower-casing), for quoting it back
         self.include_all = False
         self.remove: list[str] = []
         self.removed_slots: set[str] = set()

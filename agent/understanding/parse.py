@@ -96,6 +96,7 @@ def understand(
     msg = _Msg(normalize(canon.text))
     b = _Builder(msg, state, vocab, cfg)
     b.lang = canon.lang
+    b.text = text
     b.notes.extend(notes)
     lex = vocab.lexicon
 
@@ -140,6 +141,7 @@ def understand(
         b.slots["replace_include"] = True
     b.categories_pass()
     b.resolve_relative_price()
+    b.unknown_brand_pass()
     b.need_pass()
 
     def about_category(rx: re.Pattern[str]) -> bool:

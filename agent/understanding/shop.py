@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from rapidfuzz.distance import DamerauLevenshtein
 
 from agent.understanding.builder import BuilderBase
 from agent.understanding.normalise import STOP
@@ -82,6 +83,36 @@ class ShopPasses(BuilderBase):
             self.slots["brands"] = list(dict.fromkeys(inc))
         if exc:
             self.slots["exclude_brands"] = list(dict.fromkeys(exc))
+
+    def unknown_brand_pass(self) -> None:
+        """A name after "from"/"by"/"made by" that no brand of the catalog matches ("backpacks from
+        Trekka" in a shop without Trekka): a one-letter slip is read as the brand it names, anything
+        else is named in a note, never dropped silently or searched as free text."""
+        if not self.vocab.brands:
+            return
+        m = self.msg
+        one_word = {k[0]: v for k, v in self.vocab.brands.items() if len(k) == 1}
+        for i in range(1, len(m.toks)):
+            tok = m.toks[i]
+            if m.used[i] or m.toks[i - 1] not in ("from", "by") or len(tok) < 3 or not tok.isalpha():
+                continue
+            if tok in STOP or tok in self.vocab.lexicon.query_stop:
+                continue
+            close = [b for w, b in one_word.items() if w[:1] == tok[:1] and DamerauLevenshtein.distance(tok, w) <= 1]
+            if len(set(close)) == 1:
+                brand = close[0]
+                negated = self._negated_at(i)
+                key = "exclude_brands" if negated else "brands"
+                self.slots[key] = list(dict.fromkeys([*self.slots.get(key, []), brand]))
+                self.notes.append(f"read {tok!r} as the brand {brand}")
+            else:
+                self.notes.append(self.vocab.lexicon.reply(self.lang, "unknown_brand", brand=self._as_typed(tok)))
+            m.take_tokens(i, 1)
+
+    def _as_typed(self, tok: str) -> str:
+        """``tok`` as the person wrote it ("Trekka", not "trekka") when the message still shows it."""
+        hit = re.search(rf"\b{re.escape(tok)}\b", self.text, re.IGNORECASE) if self.text else None
+        return hit.group(0) if hit else tok
 
     def features_pass(self) -> None:
         """Short feature words of the catalog ("wireless", "noise cancelling"); a negated one is avoided."""
