@@ -27,7 +27,7 @@ import yaml
 
 from agent.understanding.lexicon import all_claim_words, all_item_nouns
 from catalog.types import Item
-from ranker.evidence import Evidence
+from ranker.evidence import BEHAVIOUR_VERBS, Evidence
 
 __all__ = [
     "GENRE_WORDS",
@@ -393,9 +393,13 @@ def template_explanation(ev: Evidence) -> str:
     liked = _liked(ev)
     if liked:
         notes = [_session_note(ev, t) for t in liked]
-        parts = [display_title(t) + note for t, note in zip(liked, notes, strict=True)]
-        lead = "Because you liked" if any(notes) else "Recommended because you liked"
-        text = f"{lead} {_join(parts)}: {name}{listed}"
+        done = {h.title: h.behaviour for h in ev.history}
+        groups: dict[str, list[str]] = {}  # verb -> titles, in attribution order ("bought A and viewed B")
+        for t, note in zip(liked, notes, strict=True):
+            verb = BEHAVIOUR_VERBS.get(done.get(t) or "", "liked")
+            groups.setdefault(verb, []).append(display_title(t) + note)
+        said = _join([f"{verb} {_join(titles)}" for verb, titles in groups.items()])
+        text = f"{'Because' if any(notes) else 'Recommended because'} you {said}: {name}{listed}"
         pos = {k: v for k, v in ev.features.items() if v > 0}
         if pos:
             key = max(pos, key=lambda k: pos[k])

@@ -446,3 +446,19 @@ def test_an_item_asked_about_is_not_a_like() -> None:
 def test_as_you_asked_needs_an_item_asked_about() -> None:
     ev = evidence("Heat", ["Godfather, The"], session=True)
     assert not checker().check("Similar to The Godfather, as you asked: Heat.", ev).ok
+
+
+def test_templates_name_the_behaviour_behind_a_history_item() -> None:
+    """A shop history item that was only viewed is "viewed", not "liked"; the checker reads the verbs as it
+    reads "you liked" (the title must be a positively attributed history item)."""
+    ev = evidence("Heat", ["Die Hard", "Fugitive, The"])
+    ev.history[0].behaviour, ev.history[1].behaviour = "purchase", "view"
+    text = template_explanation(ev)
+    assert text.startswith("Recommended because you bought Die Hard and viewed The Fugitive: Heat"), text
+    assert "liked" not in text and checker().check(text, ev).ok
+    ev.history[1].behaviour = "purchase"
+    assert template_explanation(ev).startswith("Recommended because you bought Die Hard and The Fugitive:")
+    ev.history[0].behaviour = ev.history[1].behaviour = None  # MovieLens ratings and unknown behaviours: "liked"
+    assert template_explanation(ev).startswith("Recommended because you liked Die Hard and The Fugitive:")
+    # the behaviour verbs are liked-claims: a title that is no positive history item fails
+    assert ClaimKind.LIKED in failed_kinds("Because you bought Fargo, try Heat.", ev)
