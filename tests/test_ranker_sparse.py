@@ -157,3 +157,41 @@ def test_joint_ranker_scores_and_explains_on_sparse_features(ml100k: Dataset, sp
     assert hist.additivity_error.max() < 1e-4
     feats = shap.explain_features(profiles[0], top)
     assert feats is not None and feats.additivity_error.max() < 1e-6
+
+
+def test_candidate_first_scoring_matches_the_full_ranking_on_the_candidates(ml100k: Dataset, split) -> None:  # type: ignore[no-untyped-def]
+    from ranker.calibration import Calibrator
+    from ranker.explain import ExplainConfig, RecommendationExplainer
+    from ranker.sparse import neighbour_candidates
+
+    x = train_matrix(ml100k, split)
+    knn = ItemKNNRanker().fit_matrix(x)
+    counts = np.asarray(x.sum(0)).ravel()
+    rng = np.random.default_rng(0)
+    cal = Calibrator.fit(rng.normal(size=200), (rng.random(200) < 0.3).astype(float), method="platt")
+    full = RecommendationExplainer(knn, ml100k, cal, counts, ExplainConfig())
+    first = RecommendationExplainer(
+        knn, ml100k, cal, counts, ExplainConfig(candidate_first_above=1, candidate_pool=100)
+    )
+    assert first.neighbours is knn.W or (abs(first.neighbours - knn.W)).max() == 0  # the ranker's own neighbours
+    for profile in _profiles(ml100k, split, range(0, 943, 97)):
+        all_scores = knn.score([profile])[0].astype(np.float64)
+        # given candidates: exactly the full ranking restricted to them
+        cand = rng.choice(ml100k.n_items, 300, replace=False)
+        got = first(profile, 10, candidates=cand, mmr_lambda=1.0)
+        masked = np.full(ml100k.n_items, -np.inf)
+        keep = np.setdiff1d(cand, profile.history)
+        masked[keep] = all_scores[keep]
+        want = np.argsort(-masked, kind="stable")[:10]
+        got_idx = np.array([ml100k.item_index[e.item_id] for e in got.items])
+        np.testing.assert_allclose(all_scores[got_idx], masked[want], rtol=1e-6)
+        assert got.max_additivity_error < 1e-4
+        # no candidates: the history's neighbours and the most popular are scored, and the top 10
+        # of the full ranking are almost all among them (a neighbour-free item scores 0 under ItemKNN)
+        auto = first.candidates_for(profile)
+        assert np.array_equal(auto, neighbour_candidates(profile, knn.W, counts, 100, 20))
+        got = first(profile, 10, mmr_lambda=1.0)
+        got_idx = np.array([ml100k.item_index[e.item_id] for e in got.items])
+        assert np.isin(got_idx, auto).all()
+        top_full = [ml100k.item_index[e.item_id] for e in full(profile, 10, mmr_lambda=1.0).items]
+        assert np.intersect1d(got_idx, top_full).size >= 7
