@@ -644,7 +644,7 @@ def _table_interactions(df: pd.DataFrame, m: TableMapping, path: Path, off: int,
         raw = src.to_numpy()
         text = src.astype(str).str.strip()
         empty = (src.isna() | (text == "")).to_numpy()
-        nan_text = (~empty & text.str.lower().str.lstrip("+-").eq("nan")).to_numpy()  # a number, just not finite
+        nan_text = ~empty & text.str.lower().str.lstrip("+-").eq("nan").to_numpy()  # a number, just not finite
         x = pd.to_numeric(src, errors="coerce").to_numpy(dtype=np.float64)
         if required:
             checks.append((empty, col, lambda r: "missing value", f"give {col} a number"))
