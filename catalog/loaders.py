@@ -405,6 +405,7 @@ def load_amazon_reviews(
     reviews: str | Path,
     metadata: str | Path,
     *,
+    events: str | Path | None = None,
     name: str = "amazon",
     lenient: bool = False,
     report: LoadReport | None = None,
@@ -413,6 +414,17 @@ def load_amazon_reviews(
 
     Items are keyed by ``parent_asin``; a review is a rating interaction (``verified_purchase``
     reviews are also purchases). Review timestamps are in milliseconds.
+
+    Args:
+        reviews: The reviews file (``<Category>.jsonl``).
+        metadata: The item metadata file (``meta_<Category>.jsonl``).
+        events: Optional behaviour log the review files cannot hold, one JSON object per line:
+            ``user_id``, ``parent_asin``, ``kind`` (view, click, cart, purchase, rating), ``timestamp``
+            (ms), and optionally ``value``, ``dwell_seconds``, ``amount`` (what
+            :func:`catalog.synthetic.write_amazon_jsonl` writes, or a shop's own log).
+        name: The dataset's name.
+        lenient: Skip bad rows (recorded in ``report``) instead of raising.
+        report: Where a lenient load records what it skipped.
     """
     mp, rp = Path(metadata), Path(reviews)
     report = (report or LoadReport()) if lenient else None
@@ -475,9 +487,41 @@ def load_amazon_reviews(
                 rows.append((line, rp, {**base, "kind": InteractionKind.PURCHASE.value, "value": None}))
         except DataError as e:
             collect.bad(e)
+    if events is not None:
+        rows += _amazon_events(Path(events), collect)
     if report is not None:
         report.rows_read = len({(ln, p) for ln, p, _ in rows}) + report.skipped
     return _finish(name, items, [], rows, collect, create_users=True, rating_stats=False)
+
+
+def _amazon_events(ep: Path, collect: _Rows) -> list[tuple[int, Path, dict[str, Any]]]:
+    rows: list[tuple[int, Path, dict[str, Any]]] = []
+    for line, obj in _jsonl(ep):
+        try:
+            if isinstance(obj, DataError):
+                raise obj
+            kind = str(obj.get("kind") or "").strip().lower()
+            if kind not in _KINDS:
+                raise DataError(ep, line, "kind", f"unknown kind {kind!r}", f"use one of {sorted(_KINDS)}")
+            ts = _num(obj.get("timestamp"), path=ep, line=line, name="timestamp", minimum=0)
+            assert ts is not None
+            row = {
+                "user_id": _ident(obj.get("user_id"), path=ep, line=line, name="user_id"),
+                "item_id": _ident(obj.get("parent_asin") or obj.get("asin"), path=ep, line=line, name="parent_asin"),
+                "kind": kind,
+                "value": _num(obj.get("value"), path=ep, line=line, name="value", required=False),
+                "timestamp": ts / 1000.0,
+                "dwell_seconds": _num(
+                    obj.get("dwell_seconds"), path=ep, line=line, name="dwell_seconds", required=False, minimum=0
+                ),
+                "amount": _num(obj.get("amount"), path=ep, line=line, name="amount", required=False, minimum=0),
+            }
+            if kind == InteractionKind.RATING.value and row["value"] is None:
+                raise DataError(ep, line, "value", "a rating without a value", "give rating events a value")
+            rows.append((line, ep, row))
+        except DataError as e:
+            collect.bad(e)
+    return rows
 
 
 # ---------------------------------------------------------------- generic tables

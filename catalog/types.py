@@ -162,13 +162,15 @@ class Dataset:
 
     Interactions are columnar (a DataFrame with :data:`INTERACTION_COLUMNS` plus ``user_idx``
     and ``item_idx``) because models read them as arrays; :meth:`iter_interactions` yields the
-    typed records.
+    typed records. ``note`` is a line every report and ``trustrec data`` output shows with the
+    dataset (the synthetic shop says it is synthetic); None for real data.
     """
 
     name: str
     items: list[Item]
     users: list[User]
     interactions: pd.DataFrame
+    note: str | None = None
     item_index: dict[str, int] = field(init=False)
     user_index: dict[str, int] = field(init=False)
 
@@ -244,6 +246,7 @@ class Dataset:
         n = len(df)
         return {
             "dataset": self.name,
+            **({"note": self.note} if self.note else {}),
             "users": self.n_users,
             "items": self.n_items,
             "interactions": n,

@@ -380,6 +380,9 @@ def understand(
         u.clarify = ask("unknown_title", title=unknown[0])
         if intent in (Intent.CHITCHAT, Intent.HELP):
             intent = Intent.REFINE if state.shown else Intent.RECOMMEND
+    if b.avoid and intent in (Intent.RECOMMEND, Intent.REFINE):
+        # "not too gory": a wish no field of the catalog can check; say so instead of dropping it silently
+        u.notes.append(ask("cannot_avoid", terms=" ".join(dict.fromkeys(b.avoid))))
     u.intent = intent
     u.items = items
     u.feedback = fb

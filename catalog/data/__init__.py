@@ -1,0 +1,1 @@
+"""Data files of the data layer (the synthetic shop vocabulary)."""
