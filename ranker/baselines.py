@@ -30,7 +30,7 @@ from catalog.splits import Split
 from catalog.types import Dataset
 from ranker.base import Profile, check_profiles
 from ranker.features import SPARSE_ABOVE, ease_matrix
-from ranker.sparse import LowRankEASE, topk_product
+from ranker.sparse import LowRankEASE, gather_columns, topk_product
 
 __all__ = [
     "BPRConfig",
@@ -127,7 +127,7 @@ class EASEConfig(BaseModel):
         "instead of the dense (n_items, n_items) inverse.",
     )
     rank: int = Field(256, ge=1, description="Eigenpairs of the Gram matrix the low-rank EASE keeps.")
-    seed: int = Field(0, description="Seed of the low-rank EASE's randomized SVD.")
+    seed: int = Field(0, description="Seed of the low-rank EASE's randomized subspace iteration.")
 
 
 class EASERanker(_Fitted):
@@ -329,10 +329,9 @@ class ItemKNNRanker(_Fitted):
         self._check_fitted()
         assert self.W is not None
         h = history_matrix(profiles, self.n_items)
-        prod = sp.csr_matrix(h @ self.W)  # a profile reaches only its history's neighbours: sparse rows
-        if items is not None:
-            prod = sp.csc_matrix(prod)[:, _columns(items)]
-        return np.asarray(prod.toarray(), dtype=np.float32)
+        prod = h @ self.W  # a profile reaches only its history's neighbours: sparse rows
+        sel = None if items is None else np.asarray(items, dtype=np.int64).reshape(-1)
+        return gather_columns(prod, sel).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------- BPR

@@ -10,7 +10,7 @@ interactions and ``n_items x k``, never with ``n_items**2``:
   per row before the next block is formed (ItemKNN, RP3beta, the co-occurrence neighbours).
 - :func:`topk_per_row`: the cut itself, vectorised over a CSR matrix.
 - :class:`LowRankEASE`: EASE (Steck 2019) with the Gram matrix replaced by its top ``rank``
-  eigenpairs from a seeded randomized SVD of the interaction matrix (Halko et al. 2011). With
+  eigenpairs from seeded randomized subspace iteration (Halko et al. 2011). With
   ``G ~ V diag(s) V^T`` the inverse has the closed form ``P = I/lam - V diag(c) V^T``,
   ``c = s / (lam (s + lam))``, so ``B = I - P diag(1/diag(P))`` never needs to be formed: a score
   is ``h_i - (h P)_i / P_ii`` at ``O(rank)`` per (profile, item). It stays additive in the
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ranker.base import Profile
 
 __all__ = [
-    "LowRankEASE", "is_item_item", "item_item_columns", "neighbour_candidates", "topk_per_row", "topk_product",
+    "LowRankEASE", "gather_columns", "is_item_item", "item_item_columns", "neighbour_candidates", "topk_per_row", "topk_product",
 ]  # fmt: skip
 
 #: Nonzeros of one block of a product before it is cut to top-k (bounds the block's memory, ~1 GB).
@@ -120,10 +120,32 @@ def topk_product(
     return sp.csr_matrix(sp.vstack(parts, format="csr"), dtype=np.float32)
 
 
+def _gram(z: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """``z^T z`` accumulated in float64 over row chunks (``z`` may be float32 and tall)."""
+    g = np.zeros((z.shape[1], z.shape[1]))
+    for s in range(0, z.shape[0], chunk):
+        c = z[s : s + chunk].astype(np.float64)
+        g += c.T @ c
+    return g
+
+
+def _orth(z: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of ``z``'s columns from the eigenvectors of its Gram matrix, twice over
+    (matrix products only: LAPACK's QR of a tall matrix ran ~10x fewer flops per second here);
+    directions below ``1e-10`` of the largest are dropped."""
+    q = z
+    for _ in range(2):
+        w, u = np.linalg.eigh(_gram(q))
+        keep = w > max(w.max(), 0.0) * 1e-10
+        q = q @ (u[:, keep] / np.sqrt(w[keep])).astype(q.dtype)
+    return q
+
+
 def _randomized_eigh(
     x: sp.csr_matrix, extra: np.ndarray | None, rank: int, *, oversample: int, power_iters: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``rank`` eigenpairs ``(s, V)`` of ``x^T x + extra^T extra`` by a randomized SVD of ``[x; extra]``."""
+    """Top ``rank`` eigenpairs ``(s, V)`` of ``G = x^T x + extra^T extra``: subspace iteration from a seeded
+    random start, then Rayleigh-Ritz (Halko et al. 2011). Exact when ``rank + oversample`` reaches ``G``'s rank."""
     n = x.shape[1]
     ell = min(n, rank + oversample)
     rng = np.random.default_rng(seed)
@@ -137,14 +159,13 @@ def _randomized_eigh(
         out = np.asarray(xt @ y[: x.shape[0]])
         return out if extra is None else out + extra.T @ y[x.shape[0] :]
 
-    q, _ = np.linalg.qr(a(rng.standard_normal((n, ell)).astype(np.float32)))
-    for _ in range(power_iters):
-        w, _ = np.linalg.qr(at(q))
-        q, _ = np.linalg.qr(a(w))
-    small = at(q).T  # (ell, n): q^T [x; extra]
-    _, sv, vt = np.linalg.svd(small.astype(np.float64), full_matrices=False)
-    r = min(rank, sv.size)
-    return (sv[:r] ** 2), np.ascontiguousarray(vt[:r].T)
+    q = _orth(rng.standard_normal((n, ell)).astype(np.float32))
+    for _ in range(power_iters + 1):
+        q = _orth(at(a(q)))  # G q
+    w, u = np.linalg.eigh(_gram(a(q)))  # q^T G q
+    order = np.argsort(-w)[: min(rank, w.size)]
+    v = (q @ u[:, order].astype(np.float32)).astype(np.float64)
+    return np.maximum(w[order], 0.0), np.ascontiguousarray(v)
 
 
 @dataclass
@@ -182,13 +203,14 @@ class LowRankEASE:
         text: np.ndarray | None = None,
         text_weight: float = 0.0,
         oversample: int = 16,
-        power_iters: int = 3,
+        power_iters: int = 1,
         seed: int = 0,
     ) -> LowRankEASE:
         """Fit from a ``(n_users, n_items)`` interaction matrix ``x``.
 
         ``text`` (``(n_items, d)``) with ``text_weight > 0`` adds ``text_weight * text @ text.T`` to the
-        Gram matrix, as :func:`ranker.features.ease_matrix` does.
+        Gram matrix, as :func:`ranker.features.ease_matrix` does. ``power_iters``: one subspace iteration
+        reaches three's accuracy on ml-100k (rank 256: NDCG@10 0.3210 against 0.3207; none: 0.3163).
         """
         xs = sp.csr_matrix(x, dtype=np.float32)
         extra = None
@@ -222,10 +244,39 @@ class LowRankEASE:
         )
 
 
+def gather_columns(m: sp.spmatrix, items: np.ndarray | None) -> np.ndarray:
+    """``m[:, items]`` of a sparse ``(P, n)`` matrix as a dense float64 ``(P, len(items))`` array.
+
+    Costs ``O(nnz log len(items))``: no column-major copy of ``m`` (whose index array alone has ``n``
+    entries, a million on a large catalog) is made. Repeated ``items`` get the same column.
+    """
+    c = sp.csr_matrix(m)
+    if items is None:
+        return np.asarray(c.toarray(), dtype=np.float64)
+    items = np.asarray(items, dtype=np.int64).reshape(-1)
+    out = np.zeros((c.shape[0], items.size))
+    if c.nnz == 0 or items.size == 0:
+        return out
+    order = np.argsort(items, kind="stable")
+    sorted_items = items[order]
+    pos = np.minimum(np.searchsorted(sorted_items, c.indices), items.size - 1)
+    hit = sorted_items[pos] == c.indices
+    rows = np.repeat(np.arange(c.shape[0]), np.diff(c.indptr))[hit]
+    vals = c.data[hit].astype(np.float64)
+    first = pos[hit]
+    # every position holding this item (items may repeat): walk the run of equal sorted entries
+    while first.size:
+        out[rows, order[first]] = vals
+        nxt = first + 1
+        more = nxt < items.size
+        more[more] = sorted_items[nxt[more]] == sorted_items[first[more]]
+        rows, vals, first = rows[more], vals[more], nxt[more]
+    return out
+
+
 def _dense_columns(h: sp.spmatrix | np.ndarray, items: np.ndarray | None) -> np.ndarray:
     if sp.issparse(h):
-        sub = sp.csr_matrix(h) if items is None else sp.csc_matrix(h)[:, items]
-        return np.asarray(sub.toarray(), dtype=np.float64)
+        return gather_columns(h, items)
     arr = np.asarray(h, dtype=np.float64)
     return arr if items is None else arr[:, items]
 
@@ -246,10 +297,7 @@ def item_item_columns(
     if isinstance(m, LowRankEASE):
         return m.columns(h, items)
     if sp.issparse(m):
-        prod = sp.csr_matrix(h @ m)
-        if items is not None:
-            prod = sp.csc_matrix(prod)[:, items]
-        return np.asarray(prod.toarray(), dtype=np.float64)
+        return gather_columns(h @ m, items)  # a profile reaches only its history's neighbours: sparse rows
     mm = m if items is None else m[:, items]
     return np.asarray(h @ mm, dtype=np.float64)
 

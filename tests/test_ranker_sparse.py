@@ -195,3 +195,14 @@ def test_candidate_first_scoring_matches_the_full_ranking_on_the_candidates(ml10
         assert np.isin(got_idx, auto).all()
         top_full = [ml100k.item_index[e.item_id] for e in full(profile, 10, mmr_lambda=1.0).items]
         assert np.intersect1d(got_idx, top_full).size >= 7
+
+
+def test_gather_columns_equals_dense_indexing_with_repeats() -> None:
+    from ranker.sparse import gather_columns
+
+    rng = np.random.default_rng(1)
+    m = sp.random(7, 50, density=0.2, format="csr", random_state=2)
+    items = rng.integers(0, 50, 30)  # repeats and unsorted
+    np.testing.assert_array_equal(gather_columns(m, items), m.toarray()[:, items])
+    np.testing.assert_array_equal(gather_columns(m, None), m.toarray())
+    assert gather_columns(sp.csr_matrix((3, 50)), items).shape == (3, 30)
