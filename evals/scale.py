@@ -258,9 +258,9 @@ def plot(result: dict[str, Any], path: Path) -> Path:
             ax.plot(items, [get(r, m) for r in rows], marker="o", label=m)
         ax.set_title(title)
     axes[3].plot(items, [r["peak_rss_mb"] for r in rows], marker="o", color="k", label="peak RSS")
-    axes[3].plot(
-        items, [r["interactions"] / 1e6 * 100 for r in rows], ls="--", color="grey", label="100 MiB per 1M interactions"
-    )
+    first = rows[0]
+    linear = [first["peak_rss_mb"] * r["interactions"] / first["interactions"] for r in rows]
+    axes[3].plot(items, linear, ls="--", color="grey", label="linear in interactions")
     axes[3].set_title("peak RSS (MiB)")
     for ax in axes:
         ax.set_xscale("log")
