@@ -203,7 +203,8 @@ class TrustrecConfig(BaseSettings):
         return tuple(sources)
 
     def workspace(self) -> Workspace:
-        return Workspace(self.home)
+        """The workspace; a dataset other than ml-100k keeps its models, index and store in its own scope."""
+        return Workspace(self.home, scope=self.data.scope())
 
 
 def load_config(source: str | Path | dict[str, Any] | None = None) -> TrustrecConfig:

@@ -57,7 +57,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with user_errors():
             ds = load_dataset(dcfg, cfg.workspace(), progress=None if json_ else step("loading"))
         out = ds.stats()
-        out["splits"] = {"ro811": ro_split(ds, seed=cfg.seed).sizes(), "loo": loo_split(ds).sizes()}
+        bw = cfg.data.behaviour_weights
+        out["splits"] = {
+            "ro811": ro_split(ds, seed=cfg.seed, weights=bw).sizes(),
+            "loo": loo_split(ds, weights=bw).sizes(),
+        }
         if json_:
             emit_json(out)
             return

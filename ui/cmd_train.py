@@ -47,7 +47,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             ds, gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
             if gone:
                 console.print(f"left out {len(gone)} deleted users (tombstones in the store)")
-        split = make_split(ds, protocol, seed=cfg.seed)  # type: ignore[arg-type]
+        split = make_split(ds, protocol, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
         valid_set = history_profiles(ds, split, "valid")
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         console.print(f"[bold]training[/] {ablation} on {protocol} {split.sizes()} -> {folder}")
@@ -106,7 +106,7 @@ def _incremental(protocol: str, ablation: str, config: object, json_: bool) -> N
         ws = cfg.workspace()
         ds = load_dataset(cfg.data, ws, progress=None if json_ else step("loading dataset"))
         ds, _gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
-        split = make_split(ds, protocol, seed=cfg.seed)  # type: ignore[arg-type]
+        split = make_split(ds, protocol, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         model, lm_state, meta = load_model(folder)
         with Store(ws.store_path) as store:
