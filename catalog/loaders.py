@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
@@ -641,42 +642,139 @@ def load_table(
                 )
             except DataError as e:
                 collect.bad(e)
-    rows: list[tuple[int, Path, dict[str, Any]]] = []
-    records = df.to_dict("records")
-    for i, r in enumerate(records):
-        line = i + off
-        try:
-            kind = str(r[m.kind]).strip().lower() if m.kind else m.default_kind.value
-            if kind not in _KINDS:
-                raise DataError(ip, line, m.kind, f"unknown kind {kind!r}", f"use one of {sorted(_KINDS)}")
-
-            def opt_num(col: str | None, r: dict[Any, Any] = r, line: int = line, **kw: Any) -> float | None:
-                return _num(r.get(col), path=ip, line=line, name=col, required=False, **kw) if col else None
-
-            ts = _num(r.get(m.timestamp), path=ip, line=line, name=m.timestamp, minimum=0) if m.timestamp else 0.0
-            rows.append(
-                (
-                    line,
-                    ip,
-                    {
-                        "user_id": _ident(r[m.user_id], path=ip, line=line, name=m.user_id),
-                        "item_id": _ident(r[m.item_id], path=ip, line=line, name=m.item_id),
-                        "kind": kind,
-                        "value": opt_num(m.value),
-                        "timestamp": ts,
-                        "dwell_seconds": opt_num(m.dwell_seconds, minimum=0),
-                        "amount": opt_num(m.amount, minimum=0),
-                    },
-                )
-            )
-        except DataError as e:
-            collect.bad(e)
+    frame = _table_interactions(df, m, ip, off, collect)
     if items is None:
-        for _, _, row in rows:
-            catalog.setdefault(row["item_id"], Item(item_id=row["item_id"], title=row["item_id"]))
+        for iid in pd.unique(frame["item_id"]).tolist():
+            catalog.setdefault(iid, Item(item_id=iid, title=iid))
     if report is not None:
-        report.rows_read = len(records)
-    return _finish(name, list(catalog.values()), [], rows, collect, create_users=True)
+        report.rows_read = len(df)
+    return _finish_frame(name, list(catalog.values()), [], frame, ip, collect, create_users=True)
+
+
+# ------------------------------------------------------ vectorised interaction tables (millions of rows)
+
+
+def _id_column(col: pd.Series) -> pd.Series:
+    """Ids as stripped strings (a float id such as 12.0 reads as "12"); missing ids become ""."""
+    if pd.api.types.is_float_dtype(col):
+        whole = col.notna() & (col == col.round())
+        out = col.astype(object).where(~whole, col.where(whole).astype("Int64").astype(str))
+        return out.where(col.notna(), "").astype(str).str.strip()
+    return col.astype(object).where(col.notna(), "").astype(str).str.strip()
+
+
+def _table_interactions(df: pd.DataFrame, m: TableMapping, path: Path, off: int, collect: _Rows) -> pd.DataFrame:
+    """The interaction columns of a mapped table, parsed and checked column by column (no object per row).
+
+    Each bad row is reported once, for its first bad field in column order, with its line and the fix:
+    strict mode raises the first bad row's :class:`DataError`, lenient mode records every one and drops them.
+    """
+    n = len(df)
+    out = pd.DataFrame({"user_id": _id_column(df[m.user_id]), "item_id": _id_column(df[m.item_id])})
+    checks: list[tuple[np.ndarray, str, Callable[[int], str], str]] = []
+    for col, name in ((out["user_id"], m.user_id), (out["item_id"], m.item_id)):
+        missing = df[name].isna().to_numpy()
+        fix = f"give every row a non-empty {name}"
+        checks.append((missing, name, lambda r: "missing id", fix))
+        checks.append(((col == "").to_numpy() & ~missing, name, lambda r: "empty id", fix))
+    if m.kind:
+        kind = df[m.kind].astype(object).where(df[m.kind].notna(), "").astype(str).str.strip().str.lower()
+        raw_kind = kind.to_numpy()
+        checks.append((
+            ~kind.isin(_KINDS).to_numpy(), m.kind, lambda r: f"unknown kind {raw_kind[r]!r}", f"use one of {sorted(_KINDS)}",
+        ))  # fmt: skip
+    else:
+        kind = pd.Series(np.full(n, m.default_kind.value, dtype=object))
+    out["kind"] = kind.to_numpy()
+
+    def number(col: str | None, *, required: bool, minimum: float | None) -> np.ndarray:
+        if not col:
+            return np.full(n, 0.0 if required else np.nan)
+        src = df[col]
+        raw = src.to_numpy()
+        text = src.astype(str).str.strip()
+        empty = (src.isna() | (text == "")).to_numpy()
+        nan_text = ~empty & text.str.lower().str.lstrip("+-").eq("nan").to_numpy()  # a number, just not finite
+        x = pd.to_numeric(src, errors="coerce").to_numpy(dtype=np.float64)
+        if required:
+            checks.append((empty, col, lambda r: "missing value", f"give {col} a number"))
+        checks.append((
+            ~empty & ~nan_text & np.isnan(x), col, lambda r: f"{raw[r]!r} is not a number", f"write {col} as a number",
+        ))  # fmt: skip
+        checks.append((
+            np.isinf(x) | nan_text, col, lambda r: f"{raw[r]!r} is not finite", f"write {col} as a finite number",
+        ))  # fmt: skip
+        if minimum is not None:
+            below = np.nan_to_num(x, nan=minimum, posinf=minimum, neginf=minimum) < minimum
+            checks.append((below, col, lambda r: f"{raw[r]!r} is below {minimum}", f"use {col} >= {minimum}"))
+        return np.where(np.isfinite(x), x, np.nan)
+
+    out["value"] = number(m.value, required=False, minimum=None)
+    out["timestamp"] = number(m.timestamp, required=True, minimum=0)
+    out["dwell_seconds"] = number(m.dwell_seconds, required=False, minimum=0)
+    out["amount"] = number(m.amount, required=False, minimum=0)
+    out["line"] = np.arange(n, dtype=np.int64) + off
+    bad = np.zeros(n, dtype=bool)
+    for mask, *_ in checks:
+        bad |= mask
+    for r in np.flatnonzero(bad).tolist():  # a Python step per bad row only
+        _, name, problem, fix = next(c for c in checks if c[0][r])
+        collect.bad(DataError(path, r + off, name, problem(r), fix))
+    return out[~bad].reset_index(drop=True)
+
+
+def _finish_frame(
+    name: str,
+    items: list[Item],
+    users: list[User],
+    frame: pd.DataFrame,
+    path: Path,
+    collect: _Rows,
+    *,
+    create_users: bool,
+) -> Dataset:
+    """:func:`_finish` for a parsed interaction frame (with a ``line`` column): references checked by column."""
+    item_ids = pd.Index([it.item_id for it in items])
+    unknown_item = ~frame["item_id"].isin(item_ids).to_numpy()
+    user_ids = pd.Index([u.user_id for u in users])
+    unknown_user = ~frame["user_id"].isin(user_ids).to_numpy() & ~unknown_item
+    for r in np.flatnonzero(unknown_item).tolist():
+        row = frame.iloc[r]
+        collect.bad(DataError(
+            path, int(row["line"]), "item_id", f"unknown item {row['item_id']!r}",
+            "add the item to the item file or remove this row",
+        ))  # fmt: skip
+    keep = ~unknown_item
+    if create_users:
+        users = users + [User(user_id=u) for u in pd.unique(frame.loc[unknown_user, "user_id"]).tolist()]
+    else:
+        for r in np.flatnonzero(unknown_user).tolist():
+            row = frame.iloc[r]
+            collect.bad(DataError(
+                path, int(row["line"]), "user_id", f"unknown user {row['user_id']!r}",
+                "add the user to the user file or remove this row",
+            ))  # fmt: skip
+        keep &= ~unknown_user
+    df = frame.loc[keep, INTERACTION_COLUMNS].reset_index(drop=True)
+    if collect.report is not None:
+        collect.report.rows_kept = len(df)
+    return Dataset(name=name, items=_with_rating_stats(items, df), users=users, interactions=df)
+
+
+def _with_rating_stats(items: list[Item], df: pd.DataFrame) -> list[Item]:
+    """Items given the rating count and mean of their ``rating`` interactions (where they have none yet)."""
+    if not len(df):
+        return items
+    rated = df[df["kind"] == InteractionKind.RATING.value].dropna(subset=["value"])
+    agg = rated.groupby("item_id")["value"].agg(["count", "mean"])
+    stats = {
+        k: RatingStats(count=int(c), mean=float(v))
+        for k, c, v in zip(agg.index, agg["count"], agg["mean"], strict=True)
+    }
+    return [
+        it.model_copy(update={"rating": stats[it.item_id]}) if it.item_id in stats and it.rating.count == 0 else it
+        for it in items
+    ]
 
 
 Loader = Callable[..., Dataset]

@@ -128,6 +128,34 @@ def _opt_float(x: Any) -> float | None:
 INTERACTION_COLUMNS = ["user_id", "item_id", "kind", "value", "timestamp", "dwell_seconds", "amount"]
 
 
+def _check_columns(name: str, df: pd.DataFrame) -> None:
+    """Column-wise checks of an interaction frame (what :class:`Interaction` checks per record), vectorised.
+
+    Raises:
+        ValueError: naming the first bad row, the field, the value and the fix.
+    """
+    kinds = {k.value for k in InteractionKind}
+    checks: list[tuple[str, np.ndarray, str]] = [
+        ("kind", ~df["kind"].astype(str).isin(kinds).to_numpy(), f"use one of {sorted(kinds)}"),
+    ]
+    for col, minimum in (("value", None), ("timestamp", 0.0), ("dwell_seconds", 0.0), ("amount", 0.0)):
+        x = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isinf(x) | (df[col].notna().to_numpy() & np.isnan(x))
+        if col == "timestamp":
+            bad |= np.isnan(x)
+        if minimum is not None:
+            bad |= np.nan_to_num(x, nan=minimum) < minimum
+        fix = f"give {col} a finite number" + (f" >= {minimum:g}" if minimum is not None else "")
+        checks.append((col, bad, fix + ("" if col == "timestamp" else " or leave it empty")))
+    for col, bad, fix in checks:
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{name}: {int(bad.sum())} interactions have a bad {col!r} (first: row {r}, "
+                f"user {df['user_id'].iat[r]!r}, item {df['item_id'].iat[r]!r}, {col}={df[col].iat[r]!r}); {fix}"
+            )
+
+
 @dataclass
 class Dataset:
     """Items, users and interactions with dense integer index maps.
@@ -169,6 +197,7 @@ class Dataset:
             )
         df["user_idx"] = df["user_idx"].astype(np.int64)
         df["item_idx"] = df["item_idx"].astype(np.int64)
+        _check_columns(self.name, df)
         self.interactions = df
 
     @property
@@ -187,16 +216,24 @@ class Dataset:
             raise KeyError(f"unknown item_id {item_id!r}") from None
 
     def iter_interactions(self) -> Iterator[Interaction]:
-        """The interactions as typed records, in frame order."""
-        for row in self.interactions[INTERACTION_COLUMNS].to_dict("records"):
-            yield Interaction(
-                user_id=str(row["user_id"]),
-                item_id=str(row["item_id"]),
-                kind=InteractionKind(row["kind"]),
-                value=_opt_float(row["value"]),
-                timestamp=float(row["timestamp"]),
-                dwell_seconds=_opt_float(row["dwell_seconds"]),
-                amount=_opt_float(row["amount"]),
+        """The interactions as typed records, in frame order.
+
+        For export and inspection: loaders and models read the columnar frame, never these records.
+        The frame's columns were validated when the dataset was built, so the records are constructed
+        without re-validating each one (``model_construct``), from column arrays rather than per-row dicts.
+        """
+        df = self.interactions
+        cols = [df[c].to_numpy() for c in INTERACTION_COLUMNS]
+        kinds = {k.value: k for k in InteractionKind}
+        for uid, iid, kind, value, ts, dwell, amount in zip(*cols, strict=True):
+            yield Interaction.model_construct(
+                user_id=str(uid),
+                item_id=str(iid),
+                kind=kinds[str(kind)],
+                value=_opt_float(value),
+                timestamp=float(ts),
+                dwell_seconds=_opt_float(dwell),
+                amount=_opt_float(amount),
             )
 
     def categories(self) -> list[str]:

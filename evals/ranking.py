@@ -292,6 +292,20 @@ def _ease(dataset: Dataset, split: Split) -> Ranker:
     return EASERanker().fit(dataset, split)
 
 
+def _itemknn_sparse(dataset: Dataset, split: Split) -> Ranker:
+    """ItemKNN built as on a large catalog (block-wise top-k from the sparse co-occurrence matrix)."""
+    from ranker.baselines import ItemKNNConfig, ItemKNNRanker
+
+    return ItemKNNRanker(ItemKNNConfig(sparse_above=1)).fit(dataset, split)
+
+
+def _ease_lowrank(dataset: Dataset, split: Split) -> Ranker:
+    """EASE as on a large catalog (the low-rank form, default rank), to compare with the dense one."""
+    from ranker.baselines import EASEConfig, EASERanker
+
+    return EASERanker(EASEConfig(sparse_above=1)).fit(dataset, split)
+
+
 def _bpr(dataset: Dataset, split: Split) -> Ranker:
     from ranker.baselines import BPRRanker
 
@@ -325,6 +339,8 @@ _MODELS: dict[str, RankerFactory] = {
     "pop-recbole": _pop_recbole,
     "itemknn": _itemknn,
     "ease": _ease,
+    "itemknn-sparse": _itemknn_sparse,
+    "ease-lowrank": _ease_lowrank,
     "bpr": _bpr,
 }
 

@@ -30,7 +30,8 @@ from catalog.behaviour import aggregate_interactions
 from catalog.splits import Split
 from catalog.types import Dataset
 from ranker.base import Profile, check_profiles
-from ranker.features import ease_matrix
+from ranker.features import SPARSE_ABOVE, ease_matrix
+from ranker.sparse import LowRankEASE, gather_columns, topk_product
 
 __all__ = [
     "BPRConfig",
@@ -122,6 +123,14 @@ class EASEConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reg_weight: float = Field(250.0, gt=0, description="L2 weight added to the Gram matrix diagonal (RecBole: 250.0).")
+    sparse_above: int = Field(
+        SPARSE_ABOVE,
+        ge=1,
+        description="Catalogs with more items than this use the low-rank EASE (ranker.sparse.LowRankEASE) "
+        "instead of the dense (n_items, n_items) inverse.",
+    )
+    rank: int = Field(256, ge=1, description="Eigenpairs of the Gram matrix the low-rank EASE keeps.")
+    seed: int = Field(0, description="Seed of the low-rank EASE's randomized subspace iteration.")
 
 
 class EASERanker(_Fitted):
@@ -136,15 +145,23 @@ class EASERanker(_Fitted):
 
     def __init__(self, config: EASEConfig | None = None) -> None:
         self.config = config or EASEConfig()
-        self.B: np.ndarray | None = None
+        self.B: np.ndarray | LowRankEASE | None = None
 
     def fit(self, dataset: Dataset, split: Split) -> EASERanker:
         """Learn ``B`` from ``split.train``. Returns self."""
         return self.fit_matrix(train_matrix(dataset, split))
 
     def fit_matrix(self, x: sp.spmatrix) -> EASERanker:
-        """Learn ``B`` from a ``(n_users, n_items)`` interaction matrix. Returns self."""
-        b = ease_matrix(sp.csr_matrix(x, dtype=np.float64), self.config.reg_weight)
+        """Learn ``B`` from a ``(n_users, n_items)`` interaction matrix (low rank above ``sparse_above`` items).
+
+        Returns self.
+        """
+        cfg = self.config
+        b: np.ndarray | LowRankEASE
+        if x.shape[1] > cfg.sparse_above:
+            b = LowRankEASE.fit(x, cfg.reg_weight, cfg.rank, seed=cfg.seed)
+        else:
+            b = ease_matrix(sp.csr_matrix(x, dtype=np.float64), cfg.reg_weight)
         self.B = b
         self._n_items = int(b.shape[0])
         return self
@@ -154,6 +171,9 @@ class EASERanker(_Fitted):
         self._check_fitted()
         assert self.B is not None
         h = history_matrix(profiles, self.n_items)
+        if isinstance(self.B, LowRankEASE):
+            sel = None if items is None else np.asarray(items, dtype=np.int64).reshape(-1)
+            return self.B.columns(h, sel).astype(np.float32)
         return np.asarray(h @ self.B[:, _columns(items)], dtype=np.float32)
 
 
@@ -242,6 +262,12 @@ class ItemKNNConfig(BaseModel):
 
     k: int = Field(100, ge=1, description="Neighbours kept per item (RecBole: 100).")
     shrink: float = Field(0.0, ge=0, description="Added to the cosine denominator (RecBole: 0.0).")
+    sparse_above: int = Field(
+        SPARSE_ABOVE,
+        ge=1,
+        description="Catalogs with more items than this build the neighbours block by block from the sparse "
+        "co-occurrence matrix instead of one dense (n_items, n_items) similarity matrix.",
+    )
 
 
 class ItemKNNRanker(_Fitted):
@@ -269,6 +295,10 @@ class ItemKNNRanker(_Fitted):
         n = x.shape[1]
         k = min(self.config.k, n)
         norms = np.sqrt(np.asarray(x.power(2).sum(axis=0)).ravel())
+        if n > self.config.sparse_above:
+            self.W = self._sparse_neighbours(x, norms, k)
+            self._n_items = int(n)
+            return self
         sim = (x.T @ x).toarray()
         np.fill_diagonal(sim, 0.0)
         # RecBole: dot / (|i| |j| + shrink + 1e-6), column by column
@@ -281,13 +311,30 @@ class ItemKNNRanker(_Fitted):
         self._n_items = int(n)
         return self
 
+    def _sparse_neighbours(self, x: sp.csc_matrix, norms: np.ndarray, k: int) -> sp.csr_matrix:
+        """The same ``W`` from the sparse Gram matrix, ``k`` neighbours per item, block by block.
+
+        Cosine is symmetric, so item ``i``'s neighbours are the top of row ``i`` (ties to the lower
+        index, where the dense path's ``argpartition`` picks any); ``W`` is that matrix transposed.
+        """
+        shrink = self.config.shrink
+
+        def cosine(blk: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+            row_of = np.repeat(rows, np.diff(blk.indptr))
+            blk.data /= norms[row_of] * norms[blk.indices] + shrink + 1e-6
+            return blk
+
+        xt = sp.csr_matrix(x.T)
+        return sp.csr_matrix(topk_product(xt, sp.csr_matrix(x), k, transform=cosine).T, dtype=np.float32)
+
     def score(self, profiles: Sequence[Profile], items: np.ndarray | None = None) -> np.ndarray:
         """Scores ``(len(profiles), len(items))`` (all items when ``items`` is None)."""
         self._check_fitted()
         assert self.W is not None
         h = history_matrix(profiles, self.n_items)
-        w = self.W if items is None else self.W[:, _columns(items)]
-        return np.asarray((h @ w).toarray(), dtype=np.float32)
+        prod = h @ self.W  # a profile reaches only its history's neighbours: sparse rows
+        sel = None if items is None else np.asarray(items, dtype=np.int64).reshape(-1)
+        return gather_columns(prod, sel).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------- BPR

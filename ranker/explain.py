@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import BaseModel, Field
 
 from catalog.types import Dataset
@@ -51,6 +52,8 @@ from ranker.base import FeatureRanker, Profile, Ranker, profile_size, top_n
 from ranker.calibration import Calibrator
 from ranker.diversity import DiversityConfig, ItemSimilarity, mmr_rerank
 from ranker.evidence import Evidence, HistoryAttribution, HistoryExplanation
+from ranker.features import SPARSE_ABOVE
+from ranker.sparse import neighbour_candidates
 from ranker.trust import ListReport, TrustConfig, TrustScorer
 
 
@@ -81,6 +84,16 @@ class ExplainConfig(BaseModel):
     shap: ShapConfig = Field(default_factory=ShapConfig, description="History attributions.")
     trust: TrustConfig = Field(default_factory=TrustConfig, description="Trust report.")
     diversity: DiversityConfig = Field(default_factory=DiversityConfig, description="MMR re-ranking.")
+    candidate_first_above: int = Field(
+        SPARSE_ABOVE,
+        ge=1,
+        description="Catalogs with more items than this score only candidates, not every item: those given "
+        "(retrieval's), else the history's collaborative neighbours plus the most popular items "
+        "(candidate_pool); the feature-group background is then the scored candidates.",
+    )
+    candidate_pool: int = Field(
+        500, ge=1, description="Neighbour candidates (and a fifth as many popular ones) when none are given."
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,15 @@ class FeatureExplanation:
     @property
     def additivity_error(self) -> np.ndarray:
         return np.abs(self.values.sum(axis=1) + self.base_values - self.scores)
+
+
+def _ranker_neighbours(ranker: Ranker) -> sp.csr_matrix | None:
+    """A top-k neighbour matrix the ranker already holds (ItemKNN's ``W``, RP3beta features), or None."""
+    base: Any = getattr(ranker, "base", ranker)  # the new-user blend wraps the joint model
+    w = getattr(base, "W", None)
+    if w is None and getattr(base, "features", None) is not None:
+        w = getattr(base.features, "rp3", None)
+    return sp.csr_matrix(w) if w is not None and sp.issparse(w) else None
 
 
 def is_additive_in_history(ranker: Ranker) -> bool:
@@ -243,27 +265,32 @@ class ShapExplainer:
         profile: Profile,
         items: np.ndarray | Sequence[int],
         components: dict[str, np.ndarray] | None = None,
+        *,
+        background: np.ndarray | None = None,
     ) -> FeatureExplanation | None:
-        """Exact feature-group Shapley values (catalog background), or None for a plain Ranker.
+        """Exact feature-group Shapley values (catalog or candidate background), or None for a plain Ranker.
 
         Args:
             profile: The scored profile.
             items: Explained items.
-            components: ``score_components([profile], None)`` when already computed (saves a call).
+            components: ``score_components([profile], background)`` when already computed (saves a call).
+            background: The items whose mean is the base value (sorted item indices; must include
+                ``items``); None = the whole catalog. Large catalogs use the scored candidates.
         """
         if not isinstance(self.ranker, FeatureRanker):
             return None
         items = np.asarray(items, dtype=np.int64).reshape(-1)
-        comps = components if components is not None else self.ranker.score_components([profile], None)
+        comps = components if components is not None else self.ranker.score_components([profile], background)
         groups = tuple(self.ranker.feature_groups)
-        n_items = self.ranker.n_items
+        n_cols = self.ranker.n_items if background is None else int(background.size)
+        cols = items if background is None else np.searchsorted(background, items)
         # bias may be a scalar, per item, or shaped like the score
-        bias_all = np.broadcast_to(np.asarray(comps.get("bias", 0.0), dtype=np.float64), (1, n_items))[0]
-        vals = np.stack([np.asarray(comps[g], dtype=np.float64)[0] for g in groups], axis=1)  # (n_items, G)
+        bias_all = np.broadcast_to(np.asarray(comps.get("bias", 0.0), dtype=np.float64), (1, n_cols))[0]
+        vals = np.stack([np.asarray(comps[g], dtype=np.float64)[0] for g in groups], axis=1)  # (n_cols, G)
         mean = vals.mean(axis=0)
-        values = vals[items] - mean[None, :]
-        base = bias_all[items] + mean.sum()
-        scores = vals[items].sum(axis=1) + bias_all[items]
+        values = vals[cols] - mean[None, :]
+        base = bias_all[cols] + mean.sum()
+        scores = vals[cols].sum(axis=1) + bias_all[cols]
         return FeatureExplanation(groups, values, base, scores)
 
 
@@ -305,13 +332,18 @@ class RecommendationExplainer:
         *,
         similarity: ItemSimilarity | None = None,
         additive: bool | None = None,
+        neighbours: sp.csr_matrix | None = None,
     ) -> None:
         self.ranker = ranker
+        #: ``(n_items, n_items)`` top-k neighbour matrix for candidates on large catalogs (None: the
+        #: ranker's own ``W`` or RP3beta features when it has them, else popularity alone)
+        self.neighbours = neighbours if neighbours is not None else _ranker_neighbours(ranker)
         self.dataset = dataset
         self.config = config or ExplainConfig()
         self.similarity = similarity or ItemSimilarity.from_categories(dataset)
         self.shap = ShapExplainer(ranker, self.config.shap, additive=additive)
         counts = np.asarray(item_counts, dtype=np.int64)
+        self.item_counts = counts
         # share of catalog items with fewer training interactions (1 = the most popular)
         self.popularity_rank = np.searchsorted(np.sort(counts), counts, side="left") / max(counts.size - 1, 1)
         self.trust = TrustScorer(
@@ -328,14 +360,18 @@ class RecommendationExplainer:
         self, profile: Profile, n: int, *, candidates: np.ndarray | None = None, mmr_lambda: float | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The list (item indices), its scores, and the all-item scores (ineligible items ``-inf``)."""
-        items, scores, masked, _ = self._select(profile, n, candidates, mmr_lambda)
+        items, scores, masked, _, _ = self._select(profile, n, candidates, mmr_lambda)
         return items, scores, masked
 
     def _select(
         self, profile: Profile, n: int, candidates: np.ndarray | None, mmr_lambda: float | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray] | None, np.ndarray | None]:
+        """``(items, their scores, all-item scores with ineligible at -inf, components, background)``;
+        ``background`` is None when ``components`` cover every item, else the items they cover."""
         lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
         comps = None
+        if self.ranker.n_items > self.config.candidate_first_above:
+            return self._select_candidates(profile, n, candidates, lam)
         if isinstance(self.ranker, FeatureRanker):
             # one call gives the scores and the feature-group background
             comps = self.ranker.score_components([profile], None)
@@ -354,7 +390,40 @@ class RecommendationExplainer:
         masked[banned] = -np.inf
         pool = top_n(masked, max(n, self.config.diversity.pool) if lam < 1.0 else n)
         items = mmr_rerank(pool, masked[pool], self.similarity, n, lam) if lam < 1.0 else pool[:n]
-        return items, all_scores[items], masked, comps
+        return items, all_scores[items], masked, comps, None
+
+    def candidates_for(self, profile: Profile) -> np.ndarray:
+        """Candidates when none are given on a large catalog: the history's neighbours and the most popular."""
+        pool = self.config.candidate_pool
+        return neighbour_candidates(profile, self.neighbours, self.item_counts, pool, max(1, pool // 5))
+
+    def _select_candidates(
+        self, profile: Profile, n: int, candidates: np.ndarray | None, lam: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray] | None, np.ndarray | None]:
+        """Candidate-first :meth:`_select`: only the candidates are scored (large catalogs).
+
+        The all-item arrays keep their shape (``-inf`` outside the candidates), so the trust report and
+        list metrics read them as before; the components cover the scored candidates (the background).
+        """
+        cand = self.candidates_for(profile) if candidates is None else np.asarray(candidates, dtype=np.int64)
+        banned = np.concatenate([profile.history, profile.exclude]).astype(np.int64)
+        cand = np.setdiff1d(np.unique(cand), banned)
+        all_scores = np.full(self.ranker.n_items, -np.inf)
+        comps = None
+        if cand.size:
+            if isinstance(self.ranker, FeatureRanker):
+                comps = self.ranker.score_components([profile], cand)
+                part = np.asarray(comps.get("bias", 0.0), dtype=np.float64) + sum(
+                    np.asarray(comps[g], dtype=np.float64) for g in self.ranker.feature_groups
+                )
+                all_scores[cand] = np.broadcast_to(part, (1, cand.size))[0]
+            else:
+                all_scores[cand] = np.asarray(self.ranker.score([profile], cand), dtype=np.float64)[0]
+        masked = all_scores.copy()
+        pool = top_n(masked, max(n, self.config.diversity.pool) if lam < 1.0 else n)
+        pool = pool[np.isfinite(masked[pool])]
+        items = mmr_rerank(pool, masked[pool], self.similarity, n, lam) if lam < 1.0 else pool[:n]
+        return items, all_scores[items], masked, comps, cand
 
     def __call__(
         self,
@@ -369,14 +438,14 @@ class RecommendationExplainer:
         lam = self.config.diversity.mmr_lambda if mmr_lambda is None else mmr_lambda
         if profile.regime_size is None:  # coalitions and bootstrap samples keep the shown score's regime
             profile = dataclasses.replace(profile, regime_size=profile_size(profile))
-        items, scores, masked, comps = self._select(profile, n, candidates, lam)
+        items, scores, masked, comps, background = self._select(profile, n, candidates, lam)
         if items.size == 0:  # every candidate is already in the history or excluded
             return ExplainedRecommendations(
                 user_id=user_id, items=[], list_report=self.trust.list_report(profile, items, masked, []),
                 history_method="none", max_additivity_error=0.0, feature_max_additivity_error=None, mmr_lambda=lam,
             )  # fmt: skip
         hist = self.shap.explain_history(profile, items, scores)
-        feats = self.shap.explain_features(profile, items, comps)
+        feats = self.shap.explain_features(profile, items, comps, background=background)
         reports = self.trust.reports(profile, items, hist, n=n, candidate_scores=masked)
         list_report = self.trust.list_report(profile, items, masked, reports)
         ds = self.dataset

@@ -38,6 +38,7 @@ from torch import nn
 from ranker.base import Profile, check_profiles
 from ranker.config import Ablation, RankerConfig
 from ranker.features import ItemFeatures
+from ranker.sparse import item_item_columns
 
 ALL_GROUPS: tuple[str, ...] = ("two_tower", "collaborative", "text", "attributes", "popularity", "session")
 #: Raw features each head weight multiplies (standardised by ``scales``).
@@ -389,7 +390,13 @@ class JointRanker:
             x = self.features.users
             side: dict[str, Any] = {"key": key}
             if x is not None and x.shape[0]:
-                side["users_norm_t"] = np.ascontiguousarray((x / np.maximum(np.sqrt(x.sum(1, keepdims=True)), 1.0)).T)
+                if sparse.issparse(x):  # large catalogs: (n_items, n_users) CSR, rows scaled as below
+                    inv = 1.0 / np.maximum(np.sqrt(np.asarray(x.sum(axis=1)).ravel()), 1.0)
+                    side["users_norm_t"] = sparse.csr_matrix((sparse.diags(inv) @ x).T, dtype=np.float32)
+                else:
+                    side["users_norm_t"] = np.ascontiguousarray(
+                        (x / np.maximum(np.sqrt(x.sum(1, keepdims=True)), 1.0)).T
+                    )
             if self.text_vecs is not None:
                 side["text"] = self.text_vecs.numpy()
             self._side = side
@@ -439,15 +446,22 @@ class JointRanker:
         def mm(x: Any, m: np.ndarray, on: bool = True) -> np.ndarray:
             return np.asarray(x @ m, dtype=np.float64) if on else zeros
 
+        sel = None if every else items
+
+        def ii(x: Any, m: Any, on: bool = True) -> np.ndarray:
+            # dense below the size threshold (columns first, as before); CSR or low rank above it
+            if not on:
+                return zeros
+            return mm(x, cols(m)) if isinstance(m, np.ndarray) else item_item_columns(x, m, sel)
+
         out: dict[str, np.ndarray] = {}
         for k in ("ease", "rp3", "transition"):
-            m = cols(getattr(f, k)) if k in keys else None
-            out[k] = zeros if m is None else mm(base, m)
-            out[f"session_{k}"] = zeros if m is None else mm(sess, m, has_sess)
+            m = getattr(f, k) if k in keys else None
+            out[k] = zeros if m is None else ii(base, m)
+            out[f"session_{k}"] = zeros if m is None else ii(sess, m, has_sess)
         if "seq" in keys and f.seq is not None:
             sb, ss = self._history_matrices(profiles, self.config.seq_decay, self.config.seq_window)
-            m = cols(f.seq)
-            out["seq"], out["session_seq"] = mm(sb, m), mm(ss, m, bool(ss.count_nonzero()))
+            out["seq"], out["session_seq"] = ii(sb, f.seq), ii(ss, f.seq, bool(ss.count_nonzero()))
         else:
             out["seq"] = out["session_seq"] = zeros
         out["uknn"] = self._uknn(profiles, items) if "uknn" in keys else zeros
@@ -490,7 +504,9 @@ class JointRanker:
                 shape=(len(profiles), self._n_items), dtype=np.float32,
             )  # fmt: skip
         lengths = np.sqrt(np.asarray(b.multiply(b).sum(axis=1), dtype=np.float64)).reshape(-1, 1)
-        sim = np.asarray(b @ self._item_side()["users_norm_t"], dtype=np.float64) / np.maximum(lengths, 1e-9)
+        prod = b @ self._item_side()["users_norm_t"]
+        prod = prod.toarray() if sparse.issparse(prod) else prod
+        sim = np.asarray(prod, dtype=np.float64) / np.maximum(lengths, 1e-9)
         for r, p in enumerate(profiles):
             if p.user_idx is not None and 0 <= p.user_idx < sim.shape[1]:
                 sim[r, p.user_idx] = 0.0
@@ -498,7 +514,11 @@ class JointRanker:
         if k > 0:
             thr = -np.partition(-sim, k - 1, axis=1)[:, k - 1 : k]
             sim = np.where(sim >= thr, sim, 0.0)
-        xi = x if items.size == self._n_items and bool(np.all(items == np.arange(self._n_items))) else x[:, items]
+        every = items.size == self._n_items and bool(np.all(items == np.arange(self._n_items)))
+        if sparse.issparse(x):  # only the k neighbours' rows matter: a sparse (P, n_users) weight matrix
+            xi = x if every else sparse.csc_matrix(x)[:, items]
+            return np.asarray((sparse.csr_matrix(sim) @ xi).toarray(), dtype=np.float64)
+        xi = x if every else x[:, items]
         return (sim @ xi).astype(np.float64)
 
     def fit_scales(self, profiles: Sequence[Profile]) -> None:

@@ -207,3 +207,19 @@ def test_arbitrary_jsonl_lines_never_crash(tmp_path_factory: pytest.TempPathFact
         load_amazon_reviews(p, FIXTURES / "amazon_meta.jsonl")
     except DataError as e:
         assert e.line is not None and e.line >= 1
+
+
+def test_dataset_checks_interaction_columns_and_names_the_row() -> None:
+    import pandas as pd
+
+    from catalog.types import Dataset, Item, User
+
+    items, users = [Item(item_id="a", title="A")], [User(user_id="u")]
+    good = {"user_id": "u", "item_id": "a", "kind": "view", "value": None, "timestamp": 1.0, "dwell_seconds": 2.0}
+    rows = [good, {**good, "timestamp": 3.0}, {**good, "dwell_seconds": -4.0}]
+    with pytest.raises(ValueError, match=r"1 interactions have a bad 'dwell_seconds' \(first: row 2.*>= 0"):
+        Dataset("t", items, users, pd.DataFrame(rows).assign(amount=None))
+    ds = Dataset("t", items, users, pd.DataFrame(rows[:2]).assign(amount=None))
+    records = list(ds.iter_interactions())
+    assert [r.timestamp for r in records] == [1.0, 3.0] and records[0].kind == InteractionKind.VIEW
+    assert records[1].value is None and records[1].dwell_seconds == 2.0

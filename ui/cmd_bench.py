@@ -1,4 +1,4 @@
-"""`trustrec bench chat|eval|all`: chat-turn latency, evaluation time against the physical floor,
+"""`trustrec bench chat|eval|scale|all`: chat-turn latency, evaluation time against the physical floor,
 and every benchmark in one run (each in its own process, so memory figures do not mix)."""
 
 from __future__ import annotations
@@ -193,6 +193,91 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         rows.append(("anchor floor (ms)", "~10 (5-30 us per user x 943)"))
         title = f"full-ranking evaluation, {res['users']} users x {res['items']} items"
         finish(res, json_=json_, out=out, show=lambda: _table(title, rows))
+
+    @bench.command("scale")
+    def bench_scale_cmd(
+        items: Annotated[str, typer.Option("--items", help="Catalog sizes, comma-separated (k and M allowed).")] = (
+            "10k,100k"
+        ),
+        users: Annotated[
+            str | None, typer.Option("--users", help="Users per size (default: items, at least 10k).")
+        ] = None,
+        interactions: Annotated[
+            str | None, typer.Option("--interactions", help="Interactions per size (default: 10 x items).")
+        ] = None,
+        models: Annotated[str, typer.Option("--models", help="ease, itemknn or both.")] = "ease,itemknn",
+        requests: Annotated[
+            int, typer.Option("--requests", min=1, help="Recommend+explain calls timed per size.")
+        ] = 50,
+        sparse_above: Annotated[
+            int | None, typer.Option("--sparse-above", min=1, help="Size threshold (default: the config default).")
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        plot_path: Annotated[
+            str | None, typer.Option("--plot", help="PNG of the curves (default: workspace reports/scale.png).")
+        ] = None,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
+    ) -> None:
+        """Fit time, peak RSS, model size and recommend+explain p50/p95 on seeded synthetic shops of growing size."""
+        from pathlib import Path
+
+        from catalog.errors import BadInput
+        from evals.scale import plot, run_scale
+
+        def sizes(text: str | None, what: str) -> list[int] | None:
+            if text is None:
+                return None
+            mult = {"k": 1_000, "m": 1_000_000}
+            vals = []
+            for tok in (t.strip().lower() for t in text.split(",") if t.strip()):
+                try:
+                    vals.append(int(float(tok[:-1]) * mult[tok[-1]]) if tok[-1] in mult else int(tok))
+                except ValueError:
+                    raise BadInput(f"--{what}: {tok!r} is not a size; write e.g. 10k,100k,1M") from None
+            return vals
+
+        with user_errors():
+            n_items = sizes(items, "items") or []
+            n_users = sizes(users, "users") or [max(10_000, i) for i in n_items]
+            n_inter = sizes(interactions, "interactions") or [10 * i for i in n_items]
+            if not (len(n_items) == len(n_users) == len(n_inter)):
+                raise BadInput("--items, --users and --interactions need the same number of sizes")
+            names = [m.strip() for m in models.split(",") if m.strip()]
+            if not names or set(names) - {"ease", "itemknn"}:
+                raise BadInput(f"--models: ease and/or itemknn, got {models!r}")
+            res = run_scale(
+                list(zip(n_items, n_users, n_inter, strict=True)), models=names, requests=requests, seed=seed,
+                sparse_above=sparse_above, progress=lambda m: console.print(m),
+            )  # fmt: skip
+            png = Path(plot_path) if plot_path else config_from(config).workspace().reports / "scale.png"
+            res["plot"] = str(plot(res, png))
+
+        def show() -> None:
+            rows: list[tuple[str, str]] = []
+            for r in res["sizes"]:
+                head = f"{r['items']:,} items / {r['interactions']:,} inter."
+                rows.append((f"{head}: peak RSS (MiB)", f"{r['peak_rss_mb']:.0f}"))
+                for m, f in r["models"].items():
+                    re = f["recommend_explain"]
+                    rows.append((
+                        f"{head}: {m} ({f['form']}) fit s / MiB / p50 / p95 ms",
+                        f"{f['fit_s']:.1f} / {f['disk_mb']:.1f} / {re['p50_ms']:.1f} / {re['p95_ms']:.1f}",
+                    ))  # fmt: skip
+            for e in res["exponents"]:
+                span = f"{e['from_items']:,} -> {e['to_items']:,}"
+                rows.append((f"exponent {span}: peak RSS vs interactions", f"{e['peak_rss']['vs_interactions']:.2f}"))
+                for m in (k for k in e if k in ("ease", "itemknn")):
+                    rows.append((
+                        f"exponent {span}: {m} fit / disk / p50 vs interactions",
+                        " / ".join(f"{e[m][k]['vs_interactions']:.2f}" for k in ("fit_s", "disk_mb", "p50")),
+                    ))  # fmt: skip
+            rows.append(("load average", _load(res)))
+            rows.append(("plot", res["plot"]))
+            _table("catalog scale (synthetic shop)", rows)
+
+        finish(res, json_=json_, out=out, show=show)
 
     @bench.command("all")
     def bench_all(
