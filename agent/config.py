@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from agent.understanding import UnderstandConfig
-from catalog.config import DataConfig, Workspace
+from catalog.config import DataConfig, StoreConfig, Workspace
 from catalog.errors import MissingFile
 from ranker.calibration import CalibrationConfig
 from ranker.config import ColdStartConfig, RankerConfig
@@ -127,6 +127,11 @@ class AgentConfig(BaseModel):
     model_call_limit: int = Field(6, ge=1, le=50, description="Tool mode: most model calls per turn.")
     tool_call_limit: int = Field(8, ge=1, le=50, description="Tool mode: most tool calls per turn.")
     max_sessions_cached: int = Field(1000, ge=1, description="Most per-session locks kept in memory.")
+    use_batch_results: bool = Field(
+        True,
+        description="Serve a known user's plain request (nothing said yet) from `trustrec batch recommend`'s stored "
+        "list when its profile, model version and prompt version match (cards say source='batch').",
+    )
 
 
 class AuthConfig(BaseModel):
@@ -192,6 +197,9 @@ class TrustrecConfig(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig, description="SQLite files in the workspace, or a shared PostgreSQL database."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -209,7 +217,8 @@ class TrustrecConfig(BaseSettings):
         return tuple(sources)
 
     def workspace(self) -> Workspace:
-        return Workspace(self.home)
+        """The workspace; a dataset other than ml-100k keeps its models, index and store in its own scope."""
+        return Workspace(self.home, scope=self.data.scope(), store_url=self.store.url)
 
 
 def load_config(source: str | Path | dict[str, Any] | None = None) -> TrustrecConfig:

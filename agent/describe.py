@@ -4,18 +4,15 @@
 checks it with the grounding guard, regenerates a failing one (bounded by
 ``LLMConfig.grounding_retries``) and otherwise stores the last text marked ungrounded (or the
 template when the LLM is unavailable). :class:`DescriptionStore` keeps them in its own table
-``item_descriptions`` of the store's SQLite file; :meth:`Describer.run` is a resumable batch job:
+``item_descriptions`` of the store (SQLite file or PostgreSQL); :meth:`Describer.run` is a resumable batch job:
 items already described with the current prompt version are skipped.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +24,7 @@ from agent.grounding import GroundingGuard, description_facts, facts_line, templ
 from agent.llm.backends import complete, model_label, prompt_style
 from agent.llm.errors import LLMError
 from agent.prompts import Prompt, load_prompt
-from catalog.store import open_sqlite
+from catalog.store import Database
 from catalog.types import Item
 
 _SCHEMA = """
@@ -54,57 +51,46 @@ class Description(BaseModel):
 
 
 class DescriptionStore:
-    """The ``item_descriptions`` table in a SQLite file (by default the workspace store DB).
+    """The ``item_descriptions`` table of the workspace store (its SQLite file or the PostgreSQL database).
 
     Args:
-        path: SQLite file (``Workspace.store_path``).
+        target: SQLite file (``Workspace.store_path``) or a ``postgresql://`` URL (``Workspace.store_target``).
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = open_sqlite(self.path)
-        self._conn.execute(_SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def __init__(self, target: str | Path) -> None:
+        self._db = Database(target)
+        self.path = self._db.path
+        self._lock = self._db.lock
+        self._db.create(_SCHEMA, _SCHEMA.replace("REAL", "DOUBLE PRECISION"))
 
     def put(self, d: Description) -> None:
         """Insert or replace one description (committed on return)."""
         row = (d.item_id, d.text, d.writer, int(d.grounded), d.attempts, json.dumps(d.reasons), d.backend, d.model,
                d.prompt_version, d.created_at)  # fmt: skip
-        with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO item_descriptions VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+        with self._db.tx() as c:
+            c.execute(
+                "INSERT INTO item_descriptions VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET "
+                + ", ".join(f"{k}=excluded.{k}" for k in _KEYS[1:]),
+                row,
+            )
 
     def get(self, item_id: str) -> Description | None:
-        with self._lock:
-            r = self._conn.execute("SELECT * FROM item_descriptions WHERE item_id=?", (item_id,)).fetchone()
+        r = self._db.execute(f"SELECT {', '.join(_KEYS)} FROM item_descriptions WHERE item_id=?", (item_id,)).fetchone()
         return _row(r) if r else None
 
     def all(self) -> list[Description]:
-        with self._lock:
-            return [_row(r) for r in self._conn.execute("SELECT * FROM item_descriptions ORDER BY rowid")]
+        rows = self._db.execute(f"SELECT {', '.join(_KEYS)} FROM item_descriptions ORDER BY created_at, item_id")
+        return [_row(r) for r in rows.fetchall()]
 
     def done_ids(self, prompt_version: str | None = None) -> set[str]:
         """Item ids described (with ``prompt_version`` when given)."""
         q, args = "SELECT item_id FROM item_descriptions", ()
         if prompt_version is not None:
             q, args = q + " WHERE prompt_version=?", (prompt_version,)  # type: ignore[assignment]
-        with self._lock:
-            return {r[0] for r in self._conn.execute(q, args)}
+        return {r[0] for r in self._db.execute(q, args).fetchall()}
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> DescriptionStore:
         return self
@@ -113,10 +99,12 @@ class DescriptionStore:
         self.close()
 
 
+_KEYS = ("item_id", "text", "writer", "grounded", "attempts", "reasons", "backend", "model", "prompt_version",
+         "created_at")  # fmt: skip
+
+
 def _row(r: tuple) -> Description:
-    keys = ("item_id", "text", "writer", "grounded", "attempts", "reasons", "backend", "model", "prompt_version",
-            "created_at")  # fmt: skip
-    d = dict(zip(keys, r, strict=True))
+    d = dict(zip(_KEYS, r, strict=True))
     d["grounded"] = bool(d["grounded"])
     d["reasons"] = json.loads(d["reasons"])
     return Description(**d)

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from agent.understanding.lexicon import all_claim_words, all_item_nouns
 from catalog.types import Item
 from ranker.evidence import Evidence
 
@@ -45,19 +46,9 @@ __all__ = [
     "top_history_title",
 ]
 
-# Surface words that name a category, mapped to the normalised category (lower case, letters only).
-GENRE_WORDS: dict[str, str] = {
-    "action": "action", "adventure": "adventure", "adventurous": "adventure", "animation": "animation",
-    "animated": "animation", "cartoon": "animation", "children": "children", "children's": "children",
-    "kids": "children", "family": "children", "comedy": "comedy", "comedies": "comedy", "comedic": "comedy",
-    "funny": "comedy", "crime": "crime", "criminal": "crime", "documentary": "documentary",
-    "documentaries": "documentary", "drama": "drama", "dramas": "drama", "dramatic": "drama",
-    "fantasy": "fantasy", "noir": "filmnoir", "film-noir": "filmnoir", "horror": "horror", "scary": "horror",
-    "musical": "musical", "musicals": "musical", "mystery": "mystery", "mysteries": "mystery",
-    "romance": "romance", "romantic": "romance", "romances": "romance", "sci-fi": "scifi", "scifi": "scifi",
-    "science-fiction": "scifi", "thriller": "thriller", "thrillers": "thriller", "suspense": "thriller",
-    "war": "war", "western": "western", "westerns": "western",
-}  # fmt: skip
+# Surface words that name a category, mapped to the normalised category (lower case, letters only): the
+# ``claim_words`` of every domain file (agent/data/domains/*.yaml), so no catalog's words live in code.
+GENRE_WORDS: dict[str, str] = all_claim_words()
 
 # Capitalised words that need no support (sentence starters and connectives).
 _COMMON_CAPS = {
@@ -65,7 +56,7 @@ _COMMON_CAPS = {
     "in", "it", "its", "it's", "like", "many", "of", "on", "people", "recommended", "since", "so", "the",
     "then", "this", "those", "to", "try", "viewers", "we", "with", "you", "your", "you'll", "you've",
     "similar", "another", "next", "our", "watch", "enjoy", "liked", "categories", "category",
-    "year", "genre", "genres", "by", "price", "brand", "confidence", "from", "movie", "film", "title",
+    "year", "genre", "genres", "by", "price", "brand", "confidence", "from", "title", *all_item_nouns(),
 }  # fmt: skip
 
 _UNSUPPORTED = [

@@ -38,14 +38,15 @@ class Recommender:
 
     Args:
         engine: The built components (:meth:`Engine.build`).
-        sessions_path: SQLite file for the dialog checkpoints (default: the workspace store folder).
+        sessions_path: SQLite file or PostgreSQL URL for the dialog checkpoints (default: the workspace's
+            ``sessions_target``: the configured PostgreSQL store, else ``sessions.sqlite3`` beside the store).
 
     Use :meth:`from_config` rather than the constructor.
     """
 
     def __init__(self, engine: Engine, *, sessions_path: Path | None = None) -> None:
         self.engine = engine
-        path = sessions_path or engine.workspace.store_path.with_name("sessions.sqlite3")
+        path = sessions_path or engine.workspace.sessions_target
         self.sessions = Sessions(engine, path, max_locks=engine.config.agent.max_sessions_cached)
         self.mode = _mode(engine.config)
 
@@ -175,7 +176,7 @@ class Recommender:
         if user_id is not None:
             d.user_id = _check_id("user_id", user_id)
         ev = e.explain_item(d, i)
-        card = ItemCard.from_evidence(1, ev, description=e.description(item_id))
+        card = ItemCard.from_evidence(1, ev, description=e.description(item_id), item=e.dataset.item(item_id))
         x = e.writer.write(ev)
         card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
         return card
@@ -260,6 +261,8 @@ class Recommender:
             e.dataset.users[idx] = User(user_id=user_id)  # attributes (age, zip, ...) no longer shown
         e.tombstoned.add(user_id)
         counts = {**counts, "history": history, "tokens": forgot["tokens"]}
+        if e.batch is not None:
+            counts["batch_results"] = e.batch.delete_user(user_id)
         return {**counts, "sessions": self.sessions.erase_user(user_id)}
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """Session state shared by every way a turn can run (the guided graph and tool-calling mode).
 
-:class:`Sessions` owns the LangGraph checkpointer (SQLite, by session id), the per-session locks and
-the session -> user table that erasure needs. :class:`agent.recommender.Recommender` and
+:class:`Sessions` owns the LangGraph checkpointer (by session id: ``SqliteSaver`` on a SQLite file, or
+``PostgresSaver`` on the shared PostgreSQL store, so any process can continue any session), the
+per-session locks and the session -> user table that erasure needs. :class:`agent.recommender.Recommender` and
 :func:`agent.tools_mode.run_tools_turn` both use it, so neither reaches into the other.
 """
 
@@ -14,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.state import DialogState
-from catalog.store import open_sqlite
+from catalog.errors import StoreUnavailable
+from catalog.store import Database, connect_postgres, is_postgres_url, open_sqlite
+
+_SESSIONS_TABLE = "CREATE TABLE IF NOT EXISTS trustrec_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)"
+# LangGraph's Postgres checkpoint tables (langgraph-checkpoint-postgres 3.x) and ours: rewritten on erasure
+_PG_SESSION_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "trustrec_sessions")
 
 
 class Sessions:
@@ -22,23 +28,51 @@ class Sessions:
 
     Args:
         engine: The built components (the graph's nodes use them).
-        path: SQLite file for the checkpoints.
+        path: SQLite file for the checkpoints, or the store's ``postgresql://`` URL.
         max_locks: Per-session locks kept (least recently used beyond it are dropped when free).
+
+    Raises:
+        StoreUnavailable: The PostgreSQL server does not answer, or the ``scale`` extra is missing.
     """
 
-    def __init__(self, engine: Any, path: Path, *, max_locks: int) -> None:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
+    def __init__(self, engine: Any, path: Path | str, *, max_locks: int) -> None:
         from agent.guided import build_graph
 
-        self.conn = open_sqlite(path, autocommit=False)
-        self.conn.execute("CREATE TABLE IF NOT EXISTS trustrec_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)")
-        self.conn.commit()
-        self.saver = SqliteSaver(self.conn)
+        self.db: Database | None = None
+        if is_postgres_url(path):
+            self.saver = self._postgres_saver(str(path))
+        else:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            self.conn = open_sqlite(path, autocommit=False)
+            self.conn.execute(_SESSIONS_TABLE)
+            self.conn.commit()
+            self.saver = SqliteSaver(self.conn)
         self.graph = build_graph(engine, self.saver)
         self._max_locks = max_locks
         self._locks: OrderedDict[str, threading.Lock] = OrderedDict()
         self._locks_guard = threading.Lock()
+
+    def _postgres_saver(self, url: str) -> Any:
+        try:
+            from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+        except ImportError as e:
+            raise StoreUnavailable(
+                "PostgreSQL sessions need langgraph-checkpoint-postgres: pip install 'trustrec[scale]'"
+            ) from e
+        self.db = Database(url)  # our own table and the erasure scrub; the saver has its own connection
+        # the settings LangGraph's PostgresSaver documents for a plain connection
+        self._saver_conn = connect_postgres(url, prepare_threshold=0, row_factory=dict_row)
+        saver = PostgresSaver(self._saver_conn)
+        with self.db.exclusive("trustrec-checkpoints"):  # one process at a time runs LangGraph's migrations
+            saver.setup()
+            self.db.execute(_SESSIONS_TABLE)
+            for t in _PG_SESSION_TABLES:  # no statistics (most-common values) that erasure cannot reach
+                col = "session_id" if t == "trustrec_sessions" else "thread_id"
+                self.db.execute(f"ALTER TABLE {t} ALTER COLUMN {col} SET STATISTICS 0")
+            self.db.execute("ALTER TABLE trustrec_sessions ALTER COLUMN user_id SET STATISTICS 0")
+        return saver
 
     def lock(self, session_id: str) -> threading.Lock:
         """The lock that serialises one session's turns (bounded LRU of locks)."""
@@ -77,17 +111,24 @@ class Sessions:
 
     def remember(self, session_id: str, user_id: str | None) -> None:
         """Record which user a session acted for (erasure finds their sessions by it)."""
+        upsert = (
+            "INSERT INTO trustrec_sessions(session_id, user_id) VALUES(?, ?) "
+            "ON CONFLICT(session_id) DO UPDATE SET user_id=COALESCE(excluded.user_id, trustrec_sessions.user_id)"
+        )
+        if self.db is not None:
+            with self.db.tx():
+                self.db.execute(upsert, (session_id, user_id))
+            return
         # the connection is shared with the SqliteSaver across request threads: hold its lock (unlocked
         # concurrent use raised "cannot commit - no transaction is active" and SystemError under load)
         with self.saver.lock, self.conn:
-            self.conn.execute(
-                "INSERT INTO trustrec_sessions(session_id, user_id) VALUES(?, ?) "
-                "ON CONFLICT(session_id) DO UPDATE SET user_id=COALESCE(excluded.user_id, user_id)",
-                (session_id, user_id),
-            )
+            self.conn.execute(upsert, (session_id, user_id))
 
     def of_user(self, user_id: str) -> list[str]:
         """The ids of every session that acted for ``user_id``."""
+        if self.db is not None:
+            rows = self.db.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
+            return [str(sid) for (sid,) in rows]
         with self.saver.lock:
             rows = self.conn.execute("SELECT session_id FROM trustrec_sessions WHERE user_id=?", (user_id,)).fetchall()
         return [str(sid) for (sid,) in rows]
@@ -97,6 +138,11 @@ class Sessions:
         sids = self.of_user(user_id)
         for sid in sids:
             self.saver.delete_thread(sid)  # takes the saver's lock itself
+        if self.db is not None:
+            with self.db.tx():
+                self.db.execute("DELETE FROM trustrec_sessions WHERE user_id=?", (user_id,))
+            self.db.scrub(_PG_SESSION_TABLES)
+            return len(sids)
         with self.saver.lock:
             with self.conn:
                 self.conn.execute("DELETE FROM trustrec_sessions WHERE user_id=?", (user_id,))
@@ -106,4 +152,8 @@ class Sessions:
         return len(sids)
 
     def close(self) -> None:
-        self.conn.close()
+        if self.db is not None:
+            self._saver_conn.close()
+            self.db.close()
+        else:
+            self.conn.close()

@@ -40,6 +40,8 @@ from catalog.types import Item
 from ranker.evidence import Evidence
 
 Writer = Literal["llm", "template"]
+TEMPLATE_VERSION = "template/1"
+"""The prompt version of template explanations (stored batch results are keyed by it)."""
 
 
 class Explanation(BaseModel):
@@ -193,7 +195,7 @@ class ExplanationWriter:
             verdict = self.checker.check(text, ev)
         grounded = self.guard.check(text, self.facts(ev)).ok
         return Explanation(item_id=ev.item_id, text=text, writer="template", grounded=grounded, attempts=0,
-                           first_try_grounded=False, prompt_version="template/1", backend="none", model="none",
+                           first_try_grounded=False, prompt_version=TEMPLATE_VERSION, backend="none", model="none",
                            seconds=time.perf_counter() - t0, verified=verdict.ok,
                            claim_failures=verdict.reasons)  # fmt: skip
 

@@ -62,6 +62,13 @@ class ModelNotTrained(TrustrecError, FileNotFoundError):
     status = 503
 
 
+class StoreUnavailable(TrustrecError, ConnectionError):
+    """The configured store cannot be opened (a PostgreSQL server that does not answer, a missing
+    driver); the message names the URL without its password and what to fix."""
+
+    status = 503
+
+
 class DataError(TrustrecError, ValueError):
     """A malformed input row or file.
 

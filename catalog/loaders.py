@@ -8,6 +8,7 @@ naming file, line, field and fix. Lenient mode skips bad rows and records each i
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -55,7 +56,12 @@ def _split_title_year(title: str) -> tuple[str, int | None]:
 def _text_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     if not path.is_file():
         raise DataError(path, None, None, "file not found", "check the path or run `trustrec data prepare`")
-    with path.open(encoding=encoding, newline="") as f:
+    # Amazon Reviews 2023 ships its category files gzipped (<Category>.jsonl.gz): read them as they come
+    with (
+        gzip.open(path, "rt", encoding=encoding, newline="")
+        if path.suffix == ".gz"
+        else path.open(encoding=encoding, newline="") as f
+    ):
         for i, raw in enumerate(f, start=1):
             line = raw.rstrip("\r\n")
             if line.strip():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from catalog.store import Store
+from catalog.store import Store, is_postgres_url
 from catalog.types import Dataset, User
 
 __all__ = ["apply_tombstones", "tombstoned_users", "without_users"]
@@ -36,10 +36,9 @@ def tombstoned_users(dataset: Dataset, store: Store | str | Path) -> set[str]:
     """The users of ``dataset`` that were deleted (read from the store's tombstones)."""
     if isinstance(store, Store):
         return store.tombstoned(dataset.user_index)
-    path = Path(store)
-    if not path.is_file():
+    if not is_postgres_url(store) and not Path(store).is_file():
         return set()
-    with Store(path) as s:
+    with Store(store) as s:
         return s.tombstoned(dataset.user_index)
 
 

@@ -16,28 +16,48 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from catalog.behaviour import BehaviourWeights, aggregate_interactions
 from catalog.types import Dataset
 
 Protocol = Literal["ro811", "loo"]
 Part = Literal["train", "valid", "test"]
 
 
+def _entries(frame: pd.DataFrame, n_users: int, by_time: bool, weights: BehaviourWeights | None) -> pd.DataFrame:
+    """The frame in history order, one row per (user, item) with a ``weight`` column."""
+    if by_time and not frame.empty:
+        cols = ["user_idx", "timestamp", "item_idx"] if "timestamp" in frame.columns else ["user_idx", "item_idx"]
+        frame = frame.sort_values(cols, kind="stable")
+    return aggregate_interactions(frame, weights)
+
+
+def _per_user(u: np.ndarray, values: np.ndarray, n_users: int) -> list[np.ndarray]:
+    order = np.argsort(u, kind="stable")
+    u, values = u[order], values[order]
+    bounds = np.searchsorted(u, np.arange(n_users + 1))
+    return [values[bounds[k] : bounds[k + 1]] for k in range(n_users)]
+
+
 def user_histories(frame: pd.DataFrame, n_users: int, *, by_time: bool = False) -> list[np.ndarray]:
     """Item indices per user (``int64``; index = ``user_idx``, empty for users without rows).
 
     The one history builder: every ranker, explainer, evaluation and the agent reads histories
-    from here. ``by_time`` orders each user's items by (timestamp, item) as LOO and the agent do;
-    otherwise the frame's own order is kept (RO's random order, what RecBole trains on).
+    from here. Each item appears once per user, however many behaviours the user had on it (a
+    rated, verified purchase is one entry, not two). ``by_time`` orders each user's items by
+    (timestamp, item) of their first event, as LOO and the agent do; otherwise the frame's own
+    order is kept (RO's random order, what RecBole trains on).
     """
-    if by_time and not frame.empty:
-        cols = ["user_idx", "timestamp", "item_idx"] if "timestamp" in frame.columns else ["user_idx", "item_idx"]
-        frame = frame.sort_values(cols, kind="stable")
-    u = frame["user_idx"].to_numpy(dtype=np.int64)
-    i = frame["item_idx"].to_numpy(dtype=np.int64)
-    order = np.argsort(u, kind="stable")
-    u, i = u[order], i[order]
-    bounds = np.searchsorted(u, np.arange(n_users + 1))
-    return [i[bounds[k] : bounds[k + 1]] for k in range(n_users)]
+    e = _entries(frame, n_users, by_time, None)
+    return _per_user(e["user_idx"].to_numpy(dtype=np.int64), e["item_idx"].to_numpy(dtype=np.int64), n_users)
+
+
+def user_history_weights(
+    frame: pd.DataFrame, n_users: int, *, by_time: bool = False, weights: BehaviourWeights | None = None
+) -> list[np.ndarray]:
+    """The weight of each entry of :func:`user_histories` (same order; ``float32``): the combined
+    :class:`~catalog.behaviour.BehaviourWeights` of the user's events on the item (1.0 for a rating)."""
+    e = _entries(frame, n_users, by_time, weights)
+    return _per_user(e["user_idx"].to_numpy(dtype=np.int64), e["weight"].to_numpy(dtype=np.float32), n_users)
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,13 @@ class Split:
             raise ValueError(f"part must be train, valid or test, got {part!r}")
         return user_histories(frames[part], self.n_users, by_time=by_time)
 
+    def weights(self, part: Part = "train", *, by_time: bool = False) -> list[np.ndarray]:
+        """The behaviour weight of each entry of :meth:`histories` (see :func:`user_history_weights`)."""
+        frames = {"train": self.train, "valid": self.valid, "test": self.test}
+        if part not in frames:
+            raise ValueError(f"part must be train, valid or test, got {part!r}")
+        return user_history_weights(frames[part], self.n_users, by_time=by_time)
+
 
 def _ratio_counts(total: int, ratios: tuple[float, ...]) -> list[int]:
     """RecBole's ``_calcu_split_ids`` counts (the first part absorbs rounding)."""
@@ -87,9 +114,20 @@ def _ratio_counts(total: int, ratios: tuple[float, ...]) -> list[int]:
     return cnt
 
 
-def ro_split(dataset: Dataset, *, seed: int = 2020, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> Split:
-    """Random-ordered per-user split (RecBole ``RS`` + ``RO`` + ``group_by user``)."""
-    df = dataset.interactions
+def ro_split(
+    dataset: Dataset,
+    *,
+    seed: int = 2020,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    weights: BehaviourWeights | None = None,
+) -> Split:
+    """Random-ordered per-user split (RecBole ``RS`` + ``RO`` + ``group_by user``).
+
+    It splits (user, item) entries, not events: a user's view, cart and purchase of one item are one
+    entry (:func:`~catalog.behaviour.aggregate_interactions`), so an item is never both trained on and
+    held out. Ratings-only data has one event per entry and splits exactly as RecBole does.
+    """
+    df = aggregate_interactions(dataset.interactions, weights)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(df))
     shuffled = df.iloc[order]
@@ -115,9 +153,12 @@ def ro_split(dataset: Dataset, *, seed: int = 2020, ratios: tuple[float, float, 
     )
 
 
-def loo_split(dataset: Dataset, *, min_user: int = 5, min_item: int = 5, seed: int = 0) -> Split:
-    """Leave-one-out by time after LlamaRec's 5-core filter (deterministic; ``seed`` unused)."""
-    df = dataset.interactions
+def loo_split(
+    dataset: Dataset, *, min_user: int = 5, min_item: int = 5, seed: int = 0, weights: BehaviourWeights | None = None
+) -> Split:
+    """Leave-one-out by time after LlamaRec's 5-core filter (deterministic; ``seed`` unused), over
+    (user, item) entries as :func:`ro_split`; an entry's time is its first event's."""
+    df = aggregate_interactions(dataset.interactions, weights)
     item_counts = df["item_idx"].value_counts()
     df = df[df["item_idx"].isin(item_counts.index[item_counts >= min_item])]
     user_counts = df["user_idx"].value_counts()
@@ -140,10 +181,12 @@ def loo_split(dataset: Dataset, *, min_user: int = 5, min_item: int = 5, seed: i
     )
 
 
-def make_split(dataset: Dataset, protocol: Protocol, *, seed: int = 2020) -> Split:
-    """The split for ``protocol`` (``ro811`` or ``loo``)."""
+def make_split(
+    dataset: Dataset, protocol: Protocol, *, seed: int = 2020, weights: BehaviourWeights | None = None
+) -> Split:
+    """The split for ``protocol`` (``ro811`` or ``loo``), over entries weighted by ``weights``."""
     if protocol == "ro811":
-        return ro_split(dataset, seed=seed)
+        return ro_split(dataset, seed=seed, weights=weights)
     if protocol == "loo":
-        return loo_split(dataset)
+        return loo_split(dataset, weights=weights)
     raise ValueError(f"unknown protocol {protocol!r}; use 'ro811' or 'loo'")

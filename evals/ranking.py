@@ -129,6 +129,8 @@ def history_profiles(dataset: Dataset, split: Split, on: Part = "test") -> EvalS
     # time order (ties by item index, as LlamaRec sorts)
     train = split.histories("train", by_time=True)
     valid = split.histories("valid", by_time=True)
+    train_w = split.weights("train", by_time=True)  # behaviour weights: all 1.0 on ratings-only data
+    valid_w = split.weights("valid", by_time=True)
     targets_by_user = split.histories(on, by_time=True)
     empty = np.zeros(0, dtype=np.int64)
     profiles: list[Profile] = []
@@ -137,14 +139,14 @@ def history_profiles(dataset: Dataset, split: Split, on: Part = "test") -> EvalS
         tgt = np.unique(held)
         if tgt.size == 0:
             continue
-        hist = train[u]
+        hist, weights = train[u], train_w[u]
         exclude = empty
         if on == "test":
             if split.protocol == "loo":
-                hist = np.concatenate([hist, valid[u]])
+                hist, weights = np.concatenate([hist, valid[u]]), np.concatenate([weights, valid_w[u]])
             else:
                 exclude = valid[u]
-        profiles.append(Profile(history=hist, user_idx=u, exclude=exclude))
+        profiles.append(Profile(history=hist, weights=weights, user_idx=u, exclude=exclude))
         targets.append(tgt)
     return EvalSet(
         protocol=split.protocol,

@@ -358,7 +358,12 @@ class SuiteContext:
         if protocol not in self._splits:
             from catalog import make_split
 
-            self._splits[protocol] = make_split(self.dataset(), protocol, seed=self.config.seed)  # type: ignore[arg-type]
+            self._splits[protocol] = make_split(
+                self.dataset(),
+                protocol,  # type: ignore[arg-type]
+                seed=self.config.seed,
+                weights=self.config.data.behaviour_weights,
+            )
         return self._splits[protocol]
 
     def ranker(self, name: str, protocol: str) -> tuple[Ranker, str, str | None]:

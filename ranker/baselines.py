@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.behaviour import aggregate_interactions
 from catalog.splits import Split
 from catalog.types import Dataset
 from ranker.base import Profile, check_profiles
@@ -46,13 +47,15 @@ __all__ = [
 
 
 def train_matrix(dataset: Dataset, split: Split) -> sp.csr_matrix:
-    """Binary ``(n_users, n_items)`` CSR matrix of the split's training interactions (float32)."""
-    tr = split.train
+    """``(n_users, n_items)`` CSR matrix of the split's training entries (float32), valued by their
+    behaviour weight (``weight``, see :func:`catalog.behaviour.aggregate_interactions`): binary for
+    ratings-only data, as RecBole's ``inter_matrix``."""
+    tr = aggregate_interactions(split.train)  # a split's frames are aggregated already: no copy
     u = tr["user_idx"].to_numpy(dtype=np.int64)
     i = tr["item_idx"].to_numpy(dtype=np.int64)
-    x = sp.csr_matrix((np.ones(u.size, dtype=np.float32), (u, i)), shape=(dataset.n_users, dataset.n_items))
+    w = tr["weight"].to_numpy(dtype=np.float32)
+    x = sp.csr_matrix((w, (u, i)), shape=(dataset.n_users, dataset.n_items))
     x.sum_duplicates()
-    x.data[:] = 1.0  # repeated interactions count once, as RecBole's inter_matrix on deduplicated data
     return x
 
 

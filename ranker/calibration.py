@@ -224,10 +224,11 @@ def labelled_sample(
     valid = split.histories("valid")
     held = valid if which == "valid" else split.histories("test")
     empty = np.zeros(0, np.int64)
-    history = train
+    history, weights = train, split.weights("train")  # the behaviour weights a served profile carries
     known_extra = [empty] * n_users
     if which == "test" and split.protocol == "loo":
         history = [np.concatenate([t, v]) for t, v in zip(train, valid, strict=True)]
+        weights = [np.concatenate([a, b]) for a, b in zip(weights, split.weights("valid"), strict=True)]
     elif which == "test" and mask_valid:
         known_extra = valid
     eligible = np.flatnonzero(split.item_mask)
@@ -238,7 +239,7 @@ def labelled_sample(
     out: dict[str, list[np.ndarray]] = {"score": [], "label": [], "weight": [], "user": []}
     for start in range(0, users.size, batch_users):
         chunk = users[start : start + batch_users]
-        profiles = [Profile(history[u], user_idx=int(u)) for u in chunk]
+        profiles = [Profile(history[u], weights[u], user_idx=int(u)) for u in chunk]
         scores = ranker.score(profiles, None)
         for row, u in enumerate(chunk):
             pos = np.unique(held[u])
@@ -277,14 +278,16 @@ def top_n_sample(
     train = split.histories("train")
     valid = split.histories("valid")
     held = valid if which == "valid" else split.histories("test")
-    history = train
+    history, weights = train, split.weights("train")
     if which == "test" and split.protocol == "loo":
         history = [np.concatenate([t, v]) for t, v in zip(train, valid, strict=True)]
+        weights = [np.concatenate([a, b]) for a, b in zip(weights, split.weights("valid"), strict=True)]
     users = np.array([u for u in range(n_users) if held[u].size and history[u].size], dtype=np.int64)
     out: dict[str, list[np.ndarray]] = {"score": [], "label": [], "user": []}
     for start in range(0, users.size, batch_users):
         chunk = users[start : start + batch_users]
-        s = np.array(ranker.score([Profile(history[u], user_idx=int(u)) for u in chunk], None), dtype=np.float64)
+        profiles = [Profile(history[u], weights[u], user_idx=int(u)) for u in chunk]
+        s = np.array(ranker.score(profiles, None), dtype=np.float64)
         s[:, ~np.asarray(split.item_mask, dtype=bool)] = -np.inf
         tgt = np.zeros(s.shape, dtype=bool)
         for row, u in enumerate(chunk):

@@ -7,6 +7,7 @@ checks the text against it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -21,6 +22,11 @@ class HistoryAttribution(BaseModel):
     session: bool = Field(False, description="A like given in this session (not part of the stored history).")
     reference: bool = Field(
         False, description="An item the person asked for 'something like' in this session (not stated as liked)."
+    )
+    behaviour: str | None = Field(
+        None,
+        description="The strongest logged behaviour of the user on this item (purchase, cart, rating, click, view); "
+        "None for session feedback or when unknown.",
     )
 
 
@@ -64,6 +70,11 @@ class Evidence(BaseModel):
     )
     popularity_rank: float | None = Field(
         None, ge=0, le=1, description="Share of catalog items with fewer training interactions (1 = most popular)."
+    )
+    source: Literal["live", "batch"] = Field(
+        "live",
+        description="'live': scored and explained for this request; 'batch': read from a stored batch run "
+        "(`trustrec batch recommend`) whose profile, model version and prompt version matched.",
     )
 
 

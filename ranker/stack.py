@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from catalog.behaviour import BehaviourWeights
 from catalog.config import DataConfig, Workspace
 from catalog.errors import BadInput, ModelNotTrained, UnknownUser
-from catalog.splits import Split, user_histories
+from catalog.splits import Split, user_histories, user_history_weights
 from catalog.types import Dataset
 from ranker.base import Profile, Ranker
 from ranker.calibration import CalibrationConfig, Calibrator
@@ -63,6 +64,7 @@ class RankingStack:
         item_counts: Training interactions per item (popularity, novelty, the trust report).
         folder: The joint model's checkpoint folder, None for baselines.
         explain_config: SHAP, trust and diversity settings of the explainer.
+        behaviour_weights: What each behaviour kind adds to a history entry's weight (the split's).
     """
 
     dataset: Dataset
@@ -74,11 +76,17 @@ class RankingStack:
     item_counts: np.ndarray
     folder: Path | None = None
     explain_config: Any = None
+    behaviour_weights: BehaviourWeights | None = None
     _explainer: Any = field(default=None, repr=False)
 
     @property
     def checkpoint(self) -> Path | None:
         return None if self.folder is None else self.folder / "model.safetensors"
+
+    @property
+    def version(self) -> str:
+        """The served model's version (see :func:`model_version`); stored results are keyed by it."""
+        return model_version(self.name, self.folder, self.dataset)
 
     @property
     def additive(self) -> bool:
@@ -96,13 +104,14 @@ class RankingStack:
         if u is None:
             raise UnknownUser(f"unknown user {user_id!r}; user ids are the dataset's (ml-100k: '1' to '943')")
         if history == "train":
-            items = self.split.histories("train")[u]
+            items, weights = self.split.histories("train")[u], self.split.weights("train")[u]
         elif history == "all":
             rows = self.dataset.interactions[self.dataset.interactions["user_idx"] == u]
             items = user_histories(rows, self.dataset.n_users, by_time=True)[u]
+            weights = user_history_weights(rows, self.dataset.n_users, by_time=True, weights=self.behaviour_weights)[u]
         else:
             raise BadInput(f"--history must be train or all, got {history!r}")
-        return Profile(items, user_idx=u)
+        return Profile(items, weights, user_idx=u)
 
     def explainer(self) -> RecommendationExplainer:
         """The recommend + explain + trust pipeline over this stack (built once)."""
@@ -115,6 +124,25 @@ class RankingStack:
                 self.ranker, self.dataset, self.calibrator, self.item_counts, self.explain_config
             )
         return self._explainer
+
+
+def model_version(name: str, folder: Path | None, dataset: Dataset) -> str:
+    """A model's version without loading it: its name and a SHA-256 of the files that decide its scores and
+    confidences (checkpoint, calibrator, new-user blend); a baseline without files (EASE, refitted at
+    load) is versioned by the data it is fitted on."""
+    import hashlib
+
+    h = hashlib.sha256(name.encode())
+    if folder is not None:
+        for f in (folder / "model.safetensors", folder / "calibration.json", folder / "coldstart.json"):
+            if f.is_file():
+                with f.open("rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        h.update(chunk)
+    else:
+        d = dataset
+        h.update(f"{d.name}:{d.n_users}:{d.n_items}:{len(d.interactions)}".encode())
+    return f"{name}-{h.hexdigest()[:16]}"
 
 
 def _joint(
@@ -195,7 +223,7 @@ def build_stack(
     say = progress or (lambda _m: None)
     ws = settings.workspace()
     ds = dataset if dataset is not None else load_dataset(settings.data, ws, progress=say)
-    split = make_split(ds, protocol, seed=settings.seed)  # type: ignore[arg-type]
+    split = make_split(ds, protocol, seed=settings.seed, weights=settings.data.behaviour_weights)  # type: ignore[arg-type]
     ranker: Ranker | None = None
     name, note, folder = "ease", None, None
     if model in ("auto", "joint"):
@@ -227,4 +255,6 @@ def build_stack(
                 ranker, split, ds.n_users, cal, folder / "coldstart.json", settings.coldstart,
                 checkpoint=folder / "model.safetensors", progress=say, item_groups=category_groups(ds.items),
             )  # fmt: skip
-    return RankingStack(ds, split, ranker, name, note, cal, counts, folder, settings.explain)
+    return RankingStack(
+        ds, split, ranker, name, note, cal, counts, folder, settings.explain, settings.data.behaviour_weights
+    )

@@ -73,9 +73,9 @@ def model_folder(workspace: Workspace, protocol: str, ablation: Ablation = "join
 
 def train_profiles(split: Split, n_users: int, users: np.ndarray | None = None) -> list[Profile]:
     """Profiles whose history is each user's train items (in the split's order)."""
-    seqs = split.histories("train")
+    seqs, weights = split.histories("train"), split.weights("train")
     ids = np.arange(n_users) if users is None else users
-    return [Profile(seqs[u], user_idx=int(u)) for u in ids]
+    return [Profile(seqs[u], weights[u], user_idx=int(u)) for u in ids]
 
 
 def holdout_validation(split: Split, n_users: int, *, on: str = "valid", k: int = 10) -> Validate:

@@ -29,10 +29,12 @@ atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 HEAVY_MODULES = frozenset(
     {
         "test_agent_coldstart", "test_agent_onboarding", "test_agent_recommender", "test_agent_understanding_chat",
+        "test_agent_shop_chat",
         "test_agent_stream", "test_evals_conversation", "test_ui_stream",
         "test_evals_faithfulness", "test_evals_reliability", "test_evals_reliability_http", "test_evals_security",
         "test_evals_suite", "test_llm_embedded", "test_llm_engines", "test_ranker_coldstart", "test_ranker_model", "test_ranker_train",
-        "test_retrieval_ml100k", "test_ui_api", "test_ui_app", "test_ui_auth", "test_ui_browser",
+        "test_retrieval_ml100k", "test_ui_api", "test_ui_app", "test_ui_auth", "test_ui_browser", "test_agent_batch_ray",
+        "test_evals_replicas",
     }
 )  # fmt: skip
 
@@ -61,3 +63,30 @@ def ml100k(ml100k_dir: Path):  # type: ignore[no-untyped-def]
     from catalog import load_movielens_recbole
 
     return load_movielens_recbole(ml100k_dir)
+
+
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the whole test session (started on first use)."""
+    from tests.pg_helpers import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database on the session's PostgreSQL server."""
+    return str(pg_server.new_database())
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():  # type: ignore[no-untyped-def]
+    """One local Ray cluster (2 CPUs, usage stats off) for the whole test session, started on first use."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -133,3 +133,16 @@ def test_dataset_option_generates_in_memory_and_is_labelled(tmp_path: Path) -> N
     assert set(ds.interactions["kind"]) == {"view", "click", "cart", "purchase", "rating"}
     it = ds.items[0]
     assert it.brand and it.price and it.categories and it.attributes["features"]
+
+
+def test_gzipped_category_files_load_as_they_come(tmp_path: Path) -> None:
+    import gzip
+
+    shop = generate_shop(SyntheticShopConfig(n_items=30, n_users=20))
+    paths = write_amazon_jsonl(shop, tmp_path)
+    for k in ("reviews", "meta"):
+        with gzip.open(str(paths[k]) + ".gz", "wt", encoding="utf-8") as f:
+            f.write(paths[k].read_text())
+    gz = load_amazon_reviews(str(paths["reviews"]) + ".gz", str(paths["meta"]) + ".gz")
+    plain = load_amazon_reviews(paths["reviews"], paths["meta"])
+    assert len(gz.interactions) == len(plain.interactions) > 0 and gz.n_items == plain.n_items == 30

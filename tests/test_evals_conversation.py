@@ -208,7 +208,9 @@ def test_simulated_user_reveals_attributes_in_order_and_dislikes_the_furthest_it
     items = {it.title: it for it in ml100k.items}
     target = items["Empire Strikes Back, The"]  # Action Adventure Drama Romance Sci-Fi War, 1980
     ref = items["Star Wars"]
-    sim = SimulatedUser(user_id="1", target=target, references=[ref], genres=["Sci-Fi"], config=SimulatorConfig(n=3))
+    sim = SimulatedUser(
+        user_id="1", target=target, references=[ref], genres=["Sci-Fi"], config=SimulatorConfig(n=3), domain="ml-100k"
+    )  # the domain file says how genres and items are called
 
     def cards(*titles: str) -> list[ItemCard]:
         return [

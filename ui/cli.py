@@ -42,6 +42,7 @@ _COMMAND_MODULES = [
     "ui.cmd_understanding",
     "ui.cmd_serve",
     "ui.cmd_auth",
+    "ui.cmd_batch",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -23,7 +23,7 @@ def _when(ts: float | None) -> str:
 def _store(config: Any) -> Any:
     from catalog import Store
 
-    return Store(config_from(config).workspace().store_path)
+    return Store(config_from(config).workspace().store_target)
 
 
 def _cli_actor() -> str:

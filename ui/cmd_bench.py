@@ -176,7 +176,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = config_from(config)
         with user_errors():
             ds = load_dataset(cfg.data, cfg.workspace())
-            split = make_split(ds, protocol, seed=cfg.seed)  # type: ignore[arg-type]
+            split = make_split(ds, protocol, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
             rankers: dict[str, Any] = {"ease": EASERanker().fit(ds, split)}
             try:
                 from ranker.train import load_trained

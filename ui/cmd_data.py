@@ -39,8 +39,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             ds = load_dataset(dcfg, ws, progress=step(f"preparing {dcfg.dataset} in {ws.home}"), report=report)
         if dcfg.lenient:
             console.print(f"  load report: {report.summary()}")
-        with Store(ws.store_path) as store:
-            console.print(f"  writing {ds.n_items} items and {ds.n_users} users to {ws.store_path}")
+        with Store(ws.store_target) as store:
+            where = "the PostgreSQL store" if ws.store_url else ws.store_path
+            console.print(f"  writing {ds.n_items} items and {ds.n_users} users to {where}")
             store.upsert_items(ds.items)
             store.upsert_users(ds.users)
         console.print(f"[green]ready:[/] {ds.n_users} users, {ds.n_items} items, {len(ds.interactions)} interactions")
@@ -57,7 +58,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with user_errors():
             ds = load_dataset(dcfg, cfg.workspace(), progress=None if json_ else step("loading"))
         out = ds.stats()
-        out["splits"] = {"ro811": ro_split(ds, seed=cfg.seed).sizes(), "loo": loo_split(ds).sizes()}
+        bw = cfg.data.behaviour_weights
+        out["splits"] = {
+            "ro811": ro_split(ds, seed=cfg.seed, weights=bw).sizes(),
+            "loo": loo_split(ds, weights=bw).sizes(),
+        }
         if json_:
             emit_json(out)
             return

@@ -55,12 +55,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             if unknown or not names:
                 raise BadInput(f"unknown model {', '.join(unknown) or '(none)'}; choose from {', '.join(registry)}")
             ds = load_dataset(cfg.data, cfg.workspace(), progress=step("loading dataset"))
+        if ds.note:
+            console.print(f"[bold yellow]{ds.note}[/]")
 
         test: dict[str, dict[str, dict[str, float]]] = {}
         valid: dict[str, dict[str, dict[str, float]]] = {}
         timing: dict[str, dict[str, dict[str, float]]] = {}
         for proto in protocols:
-            split = make_split(ds, proto, seed=cfg.seed)  # type: ignore[arg-type]
+            split = make_split(ds, proto, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
             sets = {on: history_profiles(ds, split, on) for on in ("valid", "test")}
             console.print(f"[bold]{proto}[/]: {split.sizes()}, {len(sets['test'])} test users")
             test[proto], valid[proto], timing[proto] = {}, {}, {}
@@ -82,7 +84,41 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         res["valid"] = valid
         res["timing"] = timing
         res["meta"] = {"dataset": ds.name, "split": "test", "seed": cfg.seed, "ks": [5, 10, 20]}
+        if ds.note:
+            res["meta"]["note"] = ds.note
         finish(res, json_=json_, out=out)
+
+    @groups["eval"].command("behaviour-weights")
+    def behaviour_weights(
+        json_: JsonFlag = False,
+        out: OutFile = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Validation NDCG@10 of EASE under candidate behaviour weights (how the defaults were chosen)."""
+        from catalog import load_dataset
+        from evals.behaviour import tune_behaviour_weights
+
+        cfg = config_from(config)
+        with user_errors():
+            ds = load_dataset(cfg.data, cfg.workspace(), progress=step("loading dataset"))
+        if ds.note:
+            console.print(f"[bold yellow]{ds.note}[/]")
+        rows = tune_behaviour_weights(ds, seed=cfg.seed, current=cfg.data.behaviour_weights, progress=console.print)
+        res = {"dataset": ds.name, "note": ds.note, "protocol": "ro811", "part": "valid", "model": "ease", "rows": rows}
+
+        def show() -> None:
+            from rich.table import Table
+
+            t = Table(title=f"behaviour weights on {ds.name}: EASE, ro811 validation")
+            for c in ("weights", "ndcg@10 (all entries)", "ndcg@10 (bought)", "recall@10 (bought)"):
+                t.add_column(c)
+            for r in rows:
+                t.add_row(
+                    r["label"], f"{r['ndcg@10']:.4f}", f"{r['bought_ndcg@10']:.4f}", f"{r['bought_recall@10']:.4f}"
+                )
+            stdout.print(t)
+
+        finish(res, json_=json_, out=out, show=show)
 
 
 def _print_table(protocol: str, rows: dict[str, dict[str, float]], timing: dict[str, dict[str, float]]) -> None:

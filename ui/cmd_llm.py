@@ -129,7 +129,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 chosen = list(ds.items)
             lcfg = _llm_cfg(cfg, backend, max_new_tokens)
             describer = Describer(_load_llm(cfg, lcfg), lcfg, catalog_titles=[it.title for it in ds.items])
-            with DescriptionStore(ws.store_path) as store:
+            with DescriptionStore(ws.store_target) as store:
                 done = store.done_ids(describer.version)
                 skip = 0 if force else sum(it.item_id in done for it in chosen)
                 if skip:

@@ -44,10 +44,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 raise BadInput(f"unknown ablation {ablation!r}; use joint, text-only or id-only")
             ws = cfg.workspace()
             ds = load_dataset(cfg.data, ws, progress=step("loading dataset"))
-            ds, gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
+            ds, gone = apply_tombstones(ds, ws.store_target)  # deleted users are never trained on
             if gone:
                 console.print(f"left out {len(gone)} deleted users (tombstones in the store)")
-        split = make_split(ds, protocol, seed=cfg.seed)  # type: ignore[arg-type]
+        split = make_split(ds, protocol, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
         valid_set = history_profiles(ds, split, "valid")
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         console.print(f"[bold]training[/] {ablation} on {protocol} {split.sizes()} -> {folder}")
@@ -105,11 +105,11 @@ def _incremental(protocol: str, ablation: str, config: object, json_: bool) -> N
     with user_errors():
         ws = cfg.workspace()
         ds = load_dataset(cfg.data, ws, progress=None if json_ else step("loading dataset"))
-        ds, _gone = apply_tombstones(ds, ws.store_path)  # deleted users are never trained on
-        split = make_split(ds, protocol, seed=cfg.seed)  # type: ignore[arg-type]
+        ds, _gone = apply_tombstones(ds, ws.store_target)  # deleted users are never trained on
+        split = make_split(ds, protocol, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         model, lm_state, meta = load_model(folder)
-        with Store(ws.store_path) as store:
+        with Store(ws.store_target) as store:
             events = store.feedback(unconsumed=True)
             valid_set = history_profiles(ds, split, "valid")
             model, res = fold_feedback(model, ds, split, events, lambda m: evaluate_set(m, valid_set, ks=(10,)))
