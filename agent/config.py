@@ -70,6 +70,12 @@ class LLMConfig(BaseModel):
         "(de-quantised fp32, few-shot prefix KV cache reused, a turn's texts decoded as one batch) or transformers "
         "(de-quantised fp32, one call at a time, no reuse). `trustrec bench llm` measures all three.",
     )
+    llamacpp_batch: bool = Field(
+        True,
+        description="llamacpp engine: decode the rows of a batch (a turn's explanations, concurrent turns' texts) "
+        "together, one sequence each over a shared few-shot prefix; false runs them one after another (the same "
+        "greedy text, slower). `trustrec bench llm` measures both.",
+    )
     queue_size: int = Field(
         32,
         ge=1,

@@ -1,7 +1,8 @@
 """`trustrec bench llm`: the embedded model's backends side by side, in one process, on one prompt set.
 
-For each backend (:data:`agent.llm.embedded.EMBEDDED_BACKENDS`; the first named is the baseline,
-by default today's ``transformers`` path):
+For each backend (:data:`BENCH_BACKENDS`: the embedded engines, with llama.cpp twice: ``llamacpp``
+decodes a batch's rows together, ``llamacpp-sequential`` one after another; the first named is the
+baseline, by default today's ``transformers`` path):
 
 * ``load_s``: loading the engine (transformers: the workspace's de-quantised safetensors, shared
   by both transformers engines; llamacpp: the GGUF file itself);
@@ -11,7 +12,8 @@ by default today's ``transformers`` path):
   tokens/s counts the decode after the first token, as before;
 * ``turn_s``: a turn's ``turn`` explanations with the writer's settings (stop at the newline,
   ``llm.max_new_tokens``), asked for together as the guided turn does (one batch where the backend
-  batches).
+  batches); ``turn_tokens_per_s`` is that turn's new tokens over its time (rows decoded together
+  count together).
 
 Ratios are to the baseline: ``tokens_per_s_ratio`` (higher is faster), ``ttft_ratio`` (baseline's
 time over this one's: above 1 is faster), ``turn_speedup`` (same). Each row carries the load average
@@ -29,14 +31,17 @@ from pydantic import BaseModel, Field, field_validator
 
 from agent.config import TrustrecConfig
 
-__all__ = ["BenchConfig", "explain_prompts", "run_llm_bench"]
+__all__ = ["BENCH_BACKENDS", "BenchConfig", "explain_prompts", "run_llm_bench"]
+
+# the embedded engines (agent.llm.embedded.EMBEDDED_BACKENDS) plus llama.cpp's sequential mode
+BENCH_BACKENDS: tuple[str, ...] = ("transformers", "transformers-cached", "llamacpp-sequential", "llamacpp")
 
 
 class BenchConfig(BaseModel):
     """What `bench llm` runs."""
 
     backends: list[str] = Field(
-        default_factory=lambda: ["transformers", "transformers-cached", "llamacpp"],
+        default_factory=lambda: list(BENCH_BACKENDS),
         description="Embedded backends, the first being the baseline of the ratios.",
     )
     tokens: int = Field(32, ge=2, le=512, description="New tokens of the speed run (no stop string).")
@@ -46,11 +51,9 @@ class BenchConfig(BaseModel):
     @field_validator("backends")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        from agent.llm.embedded import EMBEDDED_BACKENDS
-
-        bad = [b for b in v if b not in EMBEDDED_BACKENDS]
+        bad = [b for b in v if b not in BENCH_BACKENDS]
         if bad or not v:
-            raise ValueError(f"unknown backends {bad or v}; choose from {', '.join(EMBEDDED_BACKENDS)}")
+            raise ValueError(f"unknown backends {bad or v}; choose from {', '.join(BENCH_BACKENDS)}")
         return v
 
 
@@ -144,10 +147,10 @@ def run_llm_bench(
         row: dict[str, Any] = {"backend": name}
         try:
             engine: Any
-            if name == "llamacpp":
+            if name.startswith("llamacpp"):
                 from agent.llm.llamacpp import LlamaCppLM
 
-                engine = LlamaCppLM(gguf_path(ws.cache), threads=threads)
+                engine = LlamaCppLM(gguf_path(ws.cache), threads=threads, batch=name == "llamacpp")
                 row["load_s"] = round(engine.load_s, 3)
             else:
                 set_threads(cfg.llm.threads)
@@ -171,9 +174,11 @@ def run_llm_bench(
             )
             tell(f"  a turn of {bcfg.turn} explanations (load average {_loadavg()})")
             texts, _first, turn_s = _timed(engine, prompts[3 : 3 + bcfg.turn], writer)
+            turn_tokens = sum(engine.count_tokens(t) for t in texts)
             row.update(
                 turn_s=round(turn_s, 3),
-                turn_tokens=sum(engine.count_tokens(t) for t in texts),
+                turn_tokens=turn_tokens,
+                turn_tokens_per_s=round(turn_tokens / max(turn_s, 1e-9), 2),
                 turn_texts=[t.strip()[:120] for t in texts],
                 loadavg=_loadavg(),
             )

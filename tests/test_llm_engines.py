@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 
 import pytest
 from langchain_core.messages import BaseMessage
@@ -13,8 +14,9 @@ from langchain_core.messages import BaseMessage
 from agent.config import LLMConfig
 from agent.llm import embedded
 from agent.llm.backends import complete, complete_many, make_chat_model
-from agent.llm.embedded import EmbeddedChatModel, TransformersLM, load_embedded
-from agent.llm.llamacpp import has_llamacpp
+from agent.llm.embedded import EmbeddedChatModel, TransformersLM, default_threads, gguf_path, load_embedded
+from agent.llm.errors import LLMTimeout, LLMUnavailable
+from agent.llm.llamacpp import LlamaCppLM, has_llamacpp
 from agent.llm.queue import GenerationQueue, GenParams, LLMBusy
 from agent.prompts import load_prompt
 from agent.writer import ExplanationWriter
@@ -156,3 +158,107 @@ def test_writer_batch_keeps_order_and_checks_each_text() -> None:
     for x in xs:
         assert x.grounded and x.attempts <= 1 and x.writer in ("llm", "template")
         assert x.writer == "template" or x.first_try_grounded
+
+
+# ------------------------------------------------------------------ llama.cpp: rows decoded together
+def _llamacpp(batch: bool, n_ctx: int = 4096) -> LlamaCppLM:
+    return LlamaCppLM(gguf_path(Workspace().cache), threads=default_threads(), n_ctx=n_ctx, batch=batch)
+
+
+def _run(engine: LlamaCppLM, prompts: list[str], params: GenParams) -> tuple[list[str], list[int]]:
+    """Each row's text from ``stream_batch``, and the order in which rows said they were finished."""
+    out, ends = [""] * len(prompts), []
+    for row, piece in engine.stream_batch(prompts, params):
+        if piece is None:
+            ends.append(row)
+        else:
+            out[row] += piece
+    return out, ends
+
+
+@pytest.fixture(scope="module")
+def prompts() -> list[str]:
+    """Few-shot explain prompts that share the few-shot prefix and differ in their evidence (and length)."""
+    return [embedded.render_prompt(c) for c in convs()]
+
+
+@pytest.fixture(scope="module")
+def sequential() -> LlamaCppLM:
+    return _llamacpp(batch=False)
+
+
+@pytest.fixture(scope="module")
+def together() -> LlamaCppLM:
+    return _llamacpp(batch=True)
+
+
+@pytest.mark.skipif(not has_llamacpp(), reason="llama-cpp-python not installed (make setup builds it)")
+@pytest.mark.parametrize("params", [GenParams(max_new_tokens=16), GenParams(max_new_tokens=48, stop=("\n",))])
+def test_llamacpp_rows_decoded_together_equal_the_sequential_path(
+    prompts: list[str], sequential: LlamaCppLM, together: LlamaCppLM, params: GenParams
+) -> None:
+    assert together.batched and not sequential.batched
+    ref, ref_ends = _run(sequential, prompts, params)
+    decoder = together._together
+    assert decoder is not None
+    before = decoder.decodes
+    got, ends = _run(together, prompts, params)
+    assert got == ref  # greedy: the same tokens, so the same text
+    assert sorted(ends) == sorted(ref_ends) == [0, 1, 2]  # every row ends exactly once
+    assert all(t.strip() for t in got) and all(t.strip() for t in ref)
+    if params.stop:
+        assert all("\n" not in t for t in got)
+    else:
+        assert all(together.count_tokens(t) >= params.max_new_tokens - 2 for t in got)  # ran to the cap
+    # one call: the shared prefix (kept from an earlier call or read now), one decode of the three
+    # suffixes, then one decode per step for all live rows: at most max_new_tokens - 1 steps
+    assert decoder.decodes - before <= 1 + 1 + params.max_new_tokens - 1
+    # the shared few-shot prefix stays evaluated for the next call
+    hits = decoder.prefix_hits
+    assert _run(together, prompts[1:2], params)[0] == [ref[1]]
+    assert decoder.prefix_hits == hits + 1
+
+
+@pytest.mark.skipif(not has_llamacpp(), reason="llama-cpp-python not installed (make setup builds it)")
+def test_llamacpp_rows_that_do_not_fit_together_run_in_groups_with_the_same_text(
+    prompts: list[str], sequential: LlamaCppLM
+) -> None:
+    params = GenParams(max_new_tokens=40, stop=("\n",))  # the writer's settings
+    n_prompt = max(len(sequential._prompt_tokens(p, params)) for p in prompts)
+    small = _llamacpp(batch=True, n_ctx=n_prompt + params.max_new_tokens + 8)  # one row fits, three do not
+    decoder = small._together
+    assert decoder is not None
+    got, ends = _run(small, prompts, params)
+    assert decoder.groups >= 2  # llama.cpp rounds the context up, but three rows do not fit together
+    assert sorted(ends) == [0, 1, 2] and got == _run(sequential, prompts, params)[0]
+
+
+@pytest.mark.skipif(not has_llamacpp(), reason="llama-cpp-python not installed (make setup builds it)")
+def test_llamacpp_batched_keeps_the_error_contract(prompts: list[str], together: LlamaCppLM) -> None:
+    params = GenParams(max_new_tokens=8)
+    with pytest.raises(LLMUnavailable, match=r"exceeds the llama\.cpp context"):
+        list(together.stream_batch([prompts[0], prompts[0] * 20], params))
+    with pytest.raises(LLMTimeout, match="deadline"):
+        list(together.stream_batch(prompts, params, deadline=time.monotonic() - 1))
+    # a failed call leaves nothing behind: the next one generates normally
+    out, ends = _run(together, prompts[:2], params)
+    assert sorted(ends) == [0, 1] and all(t.strip() for t in out)
+
+
+@pytest.mark.skipif(not has_llamacpp(), reason="llama-cpp-python not installed (make setup builds it)")
+def test_llamacpp_batched_sampling_follows_the_seed(prompts: list[str], together: LlamaCppLM) -> None:
+    hot = GenParams(max_new_tokens=12, temperature=1.5, seed=11)
+    a, _ = _run(together, prompts, hot)
+    assert a == _run(together, prompts, hot)[0]  # same seed, same draws
+    assert a != _run(together, prompts, GenParams(max_new_tokens=12, temperature=1.5, seed=12))[0]
+    assert a != _run(together, prompts, GenParams(max_new_tokens=12))[0]  # not the greedy text
+
+
+@pytest.mark.skipif(not has_llamacpp(), reason="llama-cpp-python not installed (make setup builds it)")
+def test_queue_batches_concurrent_requests_on_the_batched_engine(prompts: list[str], together: LlamaCppLM) -> None:
+    q = GenerationQueue(together, max_pending=8, max_batch=4)
+    params = GenParams(max_new_tokens=8, stop=("\n",))
+    futures = q.submit(prompts, params, timeout_s=300)
+    texts = [f.result(timeout=300) for f in futures]
+    assert q.largest_batch == 3 and q.batches_run == 1
+    assert texts == _run(together, prompts, params)[0]

@@ -260,8 +260,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ] = 2,
         backends: Annotated[
             str,
-            typer.Option("--backends", help="Comma-separated embedded backends; the first is the baseline."),
-        ] = "transformers,transformers-cached,llamacpp",
+            typer.Option(
+                "--backends",
+                help="Comma-separated embedded backends (llamacpp decodes a turn's rows together, "
+                "llamacpp-sequential one after another); the first is the baseline.",
+            ),
+        ] = "transformers,transformers-cached,llamacpp-sequential,llamacpp",
         cold: Annotated[
             bool, typer.Option("--cold/--no-cold", help="Also time the cold load from GGUF (de-quantising, minutes).")
         ] = False,
@@ -286,7 +290,18 @@ def _print_llm_bench(res: dict[str, Any], turn: int) -> None:
 
     t = Table(title=f"bench llm: {res['model']}, {res['threads']} thread(s), prompt {res['prompt_tokens']} tokens")
     stdout.print(f"load average (1, 5, 15 min) at the end: {res['loadavg_end']}")
-    cols = ("backend", "load s", "ttft s", "tok/s", "x tok/s", "x ttft", f"turn({turn}) s", "x turn", "load1")
+    cols = (
+        "backend",
+        "load s",
+        "ttft s",
+        "tok/s",
+        "x tok/s",
+        "x ttft",
+        f"turn({turn}) s",
+        "turn tok/s",
+        "x turn",
+        "load1",
+    )
     for c in cols:
         t.add_column(c, justify="left" if c == "backend" else "right")
     for r in res["backends"]:
@@ -296,7 +311,7 @@ def _print_llm_bench(res: dict[str, Any], turn: int) -> None:
         t.add_row(
             r["backend"], f"{r['load_s']:.2f}", f"{r['ttft_s']:.3f}", f"{r['tokens_per_s']:.1f}",
             f"{r['tokens_per_s_ratio']:.2f}x", f"{r['ttft_ratio']:.2f}x", f"{r['turn_s']:.2f}",
-            f"{r['turn_speedup']:.2f}x", r["loadavg"].split()[0],
+            f"{r['turn_tokens_per_s']:.1f}", f"{r['turn_speedup']:.2f}x", r["loadavg"].split()[0],
         )  # fmt: skip
     stdout.print(t)
     for r in res["backends"]:
@@ -306,5 +321,6 @@ def _print_llm_bench(res: dict[str, Any], turn: int) -> None:
             stdout.print(f"{r['backend']} sample: {r['sample']!r}")
     stdout.print(
         "x tokens/s: decode tokens/s over the baseline's; x ttft: the baseline's time to first token over "
-        "this one's (above 1 is faster); x turn: the baseline's turn time over this one's."
+        "this one's (above 1 is faster); turn tok/s: the turn's new tokens over its time (rows decoded together "
+        "count together); x turn: the baseline's turn time over this one's."
     )

@@ -64,6 +64,7 @@ def make_chat_model(cfg: LLMConfig, workspace: Workspace | None = None) -> BaseC
         threads=cfg.threads,
         cache_weights=cfg.cache_weights,
         embedded_backend=cfg.embedded_backend,
+        llamacpp_batch=cfg.llamacpp_batch,
         queue_size=cfg.queue_size,
         max_batch=cfg.max_batch,
     )

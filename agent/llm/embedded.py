@@ -484,12 +484,14 @@ def load_engine(
     *,
     threads: int | None = None,
     cache_weights: bool = True,
+    llamacpp_batch: bool = True,
 ) -> TextEngine:
     """The process-wide engine for ``backend`` (one per backend and workspace).
 
     ``llamacpp`` runs the packaged GGUF through llama.cpp; when ``llama_cpp`` is not installed or
     cannot load the file, it logs a warning saying why and serves ``transformers-cached`` instead
-    (``engine.backend`` says which one runs). ``transformers`` and ``transformers-cached`` share one
+    (``engine.backend`` says which one runs); ``llamacpp_batch`` decodes a batch's rows together
+    (else one after another). ``transformers`` and ``transformers-cached`` share one
     :func:`load_embedded` copy of the weights.
 
     Raises:
@@ -497,7 +499,10 @@ def load_engine(
     """
     if backend not in EMBEDDED_BACKENDS:
         raise LLMUnavailable(f"unknown embedded backend {backend!r}; choose one of {', '.join(EMBEDDED_BACKENDS)}")
-    key = (backend, str(Path(models_dir).resolve()))
+    key = (
+        backend if backend != "llamacpp" or llamacpp_batch else "llamacpp-sequential",
+        str(Path(models_dir).resolve()),
+    )
     with _ENGINE_LOCK:
         if key in _ENGINES:
             return _ENGINES[key]
@@ -506,7 +511,7 @@ def load_engine(
             from agent.llm.llamacpp import LlamaCppLM
 
             try:
-                engine = LlamaCppLM(gguf_path(cache_dir), threads=default_threads(threads))
+                engine = LlamaCppLM(gguf_path(cache_dir), threads=default_threads(threads), batch=llamacpp_batch)
             except LLMUnavailable as e:
                 log.warning("llama.cpp backend unavailable (%s); using the transformers-cached backend instead", e)
         if engine is None:
@@ -558,6 +563,7 @@ class EmbeddedChatModel(BaseChatModel):
     threads: int | None = None
     cache_weights: bool = True
     embedded_backend: EmbeddedBackend = Field("llamacpp", description="Which engine runs the GGUF (see LLMConfig).")
+    llamacpp_batch: bool = Field(True, description="llamacpp: decode a batch's rows together (see LLMConfig).")
     queue_size: int = Field(32, ge=1, description="Generations that may wait in the shared queue.")
     max_batch: int = Field(8, ge=1, description="Generations run together at most.")
     stop: list[str] | None = Field(None, description="Default stop strings.")
@@ -579,6 +585,7 @@ class EmbeddedChatModel(BaseChatModel):
             self.cache_dir,
             threads=self.threads,
             cache_weights=self.cache_weights,
+            llamacpp_batch=self.llamacpp_batch,
         )
 
     def queue(self) -> GenerationQueue:
