@@ -71,10 +71,12 @@ class LLMConfig(BaseModel):
         "(de-quantised fp32, one call at a time, no reuse). `trustrec bench llm` measures all three.",
     )
     llamacpp_batch: bool = Field(
-        True,
+        False,
         description="llamacpp engine: decode the rows of a batch (a turn's explanations, concurrent turns' texts) "
-        "together, one sequence each over a shared few-shot prefix; false runs them one after another (the same "
-        "greedy text, slower). `trustrec bench llm` measures both.",
+        "together, one sequence each over a shared few-shot prefix. Off by default: on 2 cores at 1 thread it was "
+        "no faster (a 5-card turn 10.23 s vs 10.26 s one after another), and llama.cpp's arithmetic depends "
+        "slightly on the batch size, so long greedy runs can part from the sequential text. `trustrec bench llm "
+        "--backends llamacpp-sequential,llamacpp` measures both.",
     )
     queue_size: int = Field(
         32,

@@ -484,7 +484,7 @@ def load_engine(
     *,
     threads: int | None = None,
     cache_weights: bool = True,
-    llamacpp_batch: bool = True,
+    llamacpp_batch: bool = False,
 ) -> TextEngine:
     """The process-wide engine for ``backend`` (one per backend and workspace).
 
@@ -563,7 +563,7 @@ class EmbeddedChatModel(BaseChatModel):
     threads: int | None = None
     cache_weights: bool = True
     embedded_backend: EmbeddedBackend = Field("llamacpp", description="Which engine runs the GGUF (see LLMConfig).")
-    llamacpp_batch: bool = Field(True, description="llamacpp: decode a batch's rows together (see LLMConfig).")
+    llamacpp_batch: bool = Field(False, description="llamacpp: decode a batch's rows together (see LLMConfig).")
     queue_size: int = Field(32, ge=1, description="Generations that may wait in the shared queue.")
     max_batch: int = Field(8, ge=1, description="Generations run together at most.")
     stop: list[str] | None = Field(None, description="Default stop strings.")
