@@ -350,6 +350,8 @@ class SuiteContext:
 
             self.say(f"loading {self.config.data.dataset}")
             self._dataset = load_dataset(self.config.data, self.workspace)
+            if self._dataset.note:
+                self.say(self._dataset.note)
         return self._dataset
 
     def split(self, protocol: str) -> Split:
