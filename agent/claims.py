@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agent.grounding import GENRE_WORDS, _cat_key, _norm, _title_variants, claims_data, display_title, is_popular
+from agent.understanding.lexicon import all_item_nouns
 from catalog.types import Item
 from ranker.evidence import Evidence, HistoryAttribution
 
@@ -208,7 +209,7 @@ for _w, _k in GENRE_WORDS.items():
 
 _CONNECTIVES = {"and", "or", "both", "also", "as", "well", "the", "a", "an", "too", "either"}
 _DETERMINERS = {"this", "the", "a", "an", "another", "also", "more", "something", "one", "its"}
-_FILLER = {"movie", "movies", "film", "films", "title", "titles", "item", "items", "ones", "one", "pick", "picks"}
+_FILLER = {"title", "titles", "item", "items", "ones", "one", "pick", "picks", *all_item_nouns()}
 
 # span kinds
 _TITLE, _LIKED, _REC, _SIMILAR, _PRONOUN = "title", "liked", "rec", "similar", "pronoun"

@@ -7,6 +7,7 @@ the ranker and builds the index, with progress) and shared by every session.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +20,15 @@ from agent.state import DialogState
 from agent.understanding import CatalogVocab
 from catalog import Dataset, Store, Workspace, load_dataset
 from catalog.splits import Split, user_histories, user_history_weights
+from catalog.types import Item
 from ranker.base import Profile, profile_size
 from ranker.evidence import Evidence
 from ranker.trust import ListReport
 
 Progress = Callable[[str], None]
+
+BEHAVIOUR_ORDER = {"view": 1, "click": 2, "rating": 3, "cart": 4, "purchase": 5}
+"""How strong a logged behaviour is, for naming the one behind a history item ("bought" over "viewed")."""
 
 
 @dataclass
@@ -183,20 +188,22 @@ class Engine:
         items = self.dataset.items
         allowed = np.asarray([i for i, it in enumerate(items) if filters.matches(it)], dtype=np.int64)
         notes: list[str] = []
-        if c.query or c.reference_item_ids:
+        text = " ".join(x for x in (c.need, c.query) if x)  # a stated need is what the candidates come from
+        if text or c.reference_item_ids:
             gens: list[Any] = []
-            if c.query:
+            if text:
                 gens.append(self.semantic)  # type: ignore[attr-defined]
             if c.reference_item_ids:
                 gens.append(ItemToItemRetriever(self.index))
             retriever = gens[0] if len(gens) == 1 else HybridRetriever(gens, k=self.config.retrieval.rrf_k)
-            q = Query(text=c.query or None, item_ids=tuple(c.reference_item_ids))
+            q = Query(text=text or None, item_ids=tuple(c.reference_item_ids))
             # with little known the order leans on popularity, so a wish in words or "like X" must narrow
             # the pool harder (the ranker alone decides for profiles of warm_k items and more)
             pool = self.config.agent.n_candidates
             if profile_size(self.profile(state)) < self.config.coldstart.warm_k:
                 pool = min(pool, self.config.agent.n_candidates_new)
-            cands = retriever.retrieve(q, pool, filters)
+            # brands, ratings and feature words are evaluated on the catalog items, the rest by the index
+            cands = retriever.retrieve(q, pool, filters.resolved(items))
             chosen = np.asarray([self.dataset.item_index[i] for i in cands.item_ids], dtype=np.int64)
         else:
             chosen = allowed
@@ -214,6 +221,51 @@ class Engine:
             )
         return chosen, notes
 
+    def behaviours(self, user_id: str | None) -> dict[str, str]:
+        """The strongest logged behaviour per history item of a known user (purchase > cart > rating > click >
+        view), so a chart can say "bought X" rather than "liked X"; {} for a new or deleted user."""
+        idx = self.dataset.user_index.get(user_id) if user_id and user_id not in self.tombstoned else None
+        if idx is None:
+            return {}
+        cache: dict[int, dict[str, str]] = self.__dict__.setdefault("_behaviours", {})
+        if idx not in cache:
+            df = self.dataset.interactions
+            rows = df[df["user_idx"].to_numpy() == idx]
+            out: dict[str, str] = {}
+            for item_id, kind in zip(rows["item_id"].tolist(), rows["kind"].astype(str).tolist(), strict=True):
+                if BEHAVIOUR_ORDER.get(kind, 0) > BEHAVIOUR_ORDER.get(out.get(item_id, ""), -1):
+                    out[item_id] = kind
+            if len(cache) > 10_000:  # bounded: one entry per user seen by this process
+                cache.clear()
+            cache[idx] = out
+        return cache[idx]
+
+    def need_conflict(self, state: DialogState) -> tuple[list[str], list[str]] | None:
+        """``(need categories, history categories)`` when the stated need points elsewhere than the history.
+
+        The history's categories are those of at least a fifth of the known user's history items; the need's
+        are the ones inferred from it. None without a need, without inferred categories, without a history, or
+        when they share a category.
+        """
+        c = state.constraints
+        if not c.need or not c.need_categories:
+            return None
+        p = self.profile(state)
+        hist = p.history[p.weights > 0] if p.history.size else p.history
+        if hist.size == 0:
+            return None
+        counts: dict[str, int] = {}
+        for i in hist.tolist():
+            for cat in self.dataset.items[int(i)].categories:
+                counts[cat] = counts.get(cat, 0) + 1
+        usual = [k for k, v in sorted(counts.items(), key=lambda x: (-x[1], x[0])) if v >= 0.2 * hist.size]
+        if not usual or set(usual) & set(c.need_categories):
+            return None
+        need_items = {i for i, it in enumerate(self.dataset.items) if set(it.categories) & set(c.need_categories)}
+        if need_items & set(hist.tolist()):  # bought from the need's categories before: no disagreement to report
+            return None
+        return list(c.need_categories), usual[:2]
+
     def rank(self, state: DialogState, candidates: np.ndarray) -> tuple[list[Evidence], ListReport | None]:
         """The top of ``candidates`` for the session (MMR by its diversity wish), each with evidence and trust."""
         if candidates.size == 0:
@@ -224,8 +276,12 @@ class Engine:
         lam = 1.0 - 0.5 * diversity
         with self.lock:
             out = self.explainer(self.profile(state), n, candidates=candidates, mmr_lambda=lam, user_id=state.user_id)
+        behaviours = self.behaviours(state.user_id)
         for ev in out.items:
-            ev.matches = constraint_matches(state, ev)
+            ev.matches = constraint_matches(state, ev, self.dataset.item(ev.item_id))
+            for h in ev.history:
+                if not h.session and not h.reference:
+                    h.behaviour = behaviours.get(h.item_id)
         mark_requests(state, out.items, getattr(self.ranker, "group_words", None))
         return list(out.items), out.list_report
 
@@ -289,8 +345,9 @@ def mark_requests(dialog: DialogState, evidence: list[Evidence], words: dict[str
             ev.trust.basis = basis_words(ev.history, ev.features, ev.trust.profile_size, words)
 
 
-def constraint_matches(dialog: DialogState, ev: Evidence) -> list[str]:
-    """The session's constraints this item satisfies, in words: its asked-for categories, the year range."""
+def constraint_matches(dialog: DialogState, ev: Evidence, item: Item | None = None) -> list[str]:
+    """The session's constraints this item satisfies, in words: its asked-for categories, the year range;
+    with the catalog ``item``, also its brand, price, rating and feature words where those were asked for."""
     c = dialog.constraints
     out = [g for g in ev.categories if g in set(c.include_categories)]
     if c.include_all and set(c.include_categories) - set(ev.categories):
@@ -299,4 +356,32 @@ def constraint_matches(dialog: DialogState, ev: Evidence) -> list[str]:
         lo = "" if c.year_min is None else str(c.year_min)
         hi = "" if c.year_max is None else str(c.year_max)
         out.append(f"{lo}-{hi}" if lo and hi else (f"{lo} or later" if lo else f"{hi} or earlier"))
+    if item is None:
+        return out
+    # a shop's constraints, as whole numbers (a decimal point would end the "Matches:" sentence): a bound
+    # that is not whole is rounded outwards and said strictly ("under $61" for a cap of $60.98), still true
+    if c.include_brands and item.brand and item.brand.casefold() in {b.casefold() for b in c.include_brands}:
+        out.append(item.brand)
+    lo_ok = c.price_min is None or (item.price is not None and item.price >= c.price_min)
+    hi_ok = c.price_max is None or (item.price is not None and item.price <= c.price_max)
+    if item.price is not None and (c.price_min is not None or c.price_max is not None) and lo_ok and hi_ok:
+        if c.price_min is not None and c.price_max is not None:  # a range that holds the bounds: "$40-$60"
+            out.append(f"${math.floor(c.price_min)}-${math.ceil(c.price_max)}")
+        elif c.price_max is not None:
+            out.append(_whole(c.price_max, "$", "under", "or less", up=True))
+        elif c.price_min is not None:
+            out.append(_whole(c.price_min, "$", "over", "or more", up=False))
+    if c.rating_min is not None and item.rating.mean is not None and item.rating.mean >= c.rating_min:
+        out.append("rated " + _whole(c.rating_min, "", "over", "or more", up=False))
+    if c.features:
+        from retrieval.filters import Filters
+
+        out.extend(f for f in c.features if Filters(features=frozenset([f])).matches(item))
     return out
+
+
+def _whole(bound: float, unit: str, strict: str, inclusive: str, *, up: bool) -> str:
+    """A bound in whole numbers that stays true: "$60 or less", or "under $61" for 60.98 (``up``)."""
+    if float(bound).is_integer():
+        return f"{unit}{int(bound)} {inclusive}"
+    return f"{strict} {unit}{math.ceil(bound) if up else math.floor(bound)}"

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from agent.understanding.lexicon import all_claim_words, all_item_nouns
 from catalog.types import Item
 from ranker.evidence import Evidence
 
@@ -45,19 +46,9 @@ __all__ = [
     "top_history_title",
 ]
 
-# Surface words that name a category, mapped to the normalised category (lower case, letters only).
-GENRE_WORDS: dict[str, str] = {
-    "action": "action", "adventure": "adventure", "adventurous": "adventure", "animation": "animation",
-    "animated": "animation", "cartoon": "animation", "children": "children", "children's": "children",
-    "kids": "children", "family": "children", "comedy": "comedy", "comedies": "comedy", "comedic": "comedy",
-    "funny": "comedy", "crime": "crime", "criminal": "crime", "documentary": "documentary",
-    "documentaries": "documentary", "drama": "drama", "dramas": "drama", "dramatic": "drama",
-    "fantasy": "fantasy", "noir": "filmnoir", "film-noir": "filmnoir", "horror": "horror", "scary": "horror",
-    "musical": "musical", "musicals": "musical", "mystery": "mystery", "mysteries": "mystery",
-    "romance": "romance", "romantic": "romance", "romances": "romance", "sci-fi": "scifi", "scifi": "scifi",
-    "science-fiction": "scifi", "thriller": "thriller", "thrillers": "thriller", "suspense": "thriller",
-    "war": "war", "western": "western", "westerns": "western",
-}  # fmt: skip
+# Surface words that name a category, mapped to the normalised category (lower case, letters only): the
+# ``claim_words`` of every domain file (agent/data/domains/*.yaml), so no catalog's words live in code.
+GENRE_WORDS: dict[str, str] = all_claim_words()
 
 # Capitalised words that need no support (sentence starters and connectives).
 _COMMON_CAPS = {
@@ -65,7 +56,7 @@ _COMMON_CAPS = {
     "in", "it", "its", "it's", "like", "many", "of", "on", "people", "recommended", "since", "so", "the",
     "then", "this", "those", "to", "try", "viewers", "we", "with", "you", "your", "you'll", "you've",
     "similar", "another", "next", "our", "watch", "enjoy", "liked", "categories", "category",
-    "year", "genre", "genres", "by", "price", "brand", "confidence", "from", "movie", "film", "title",
+    "year", "genre", "genres", "by", "price", "brand", "confidence", "from", "title", *all_item_nouns(),
 }  # fmt: skip
 
 _UNSUPPORTED = [
@@ -386,25 +377,13 @@ def _session_note(ev: Evidence, title: str) -> str:
     return " (your first like)" if only else " (liked in this chat)"
 
 
-def _who_like(ev: Evidence) -> str:
-    """'Comedy from the 1990s': the asked-for categories and decade ('' when nothing was asked for)."""
-    keys = {_cat_key(m): m for m in ev.matches}
-    # only what the person asked for: popularity is measured overall, not among fans of the item's own categories
-    cats = [c for c in ev.categories if _cat_key(c) in keys]
-    text = _join(cats) if cats else ""
-    ranged = any(re.fullmatch(r"\s*\d{4}\s*-\s*\d{4}\s*", m) for m in ev.matches)
-    if ranged and ev.year is not None:
-        text += f" from the {ev.year // 10 * 10}s" if text else f"titles from the {ev.year // 10 * 10}s"
-    return text
-
-
 def template_explanation(ev: Evidence) -> str:
     """A deterministic explanation rendered from the evidence; every claim in it is true.
 
     Warm: "Recommended because you liked A and B: T (1995) is listed under X and Y." One session
     like: "Because you liked A (your first like): ...". No positive history attribution (a new
-    user): "Popular with viewers who like X from the 1990s: T (1995) ..." only when the item is
-    popular, and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
+    user): "Popular: T (1995) ..." only when the item is popular overall (popularity is measured over
+    everyone, so the text names no audience it was not measured in), and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
     liked" without a positive attribution.
     """
     name = display_title(ev.title)
@@ -435,11 +414,7 @@ def template_explanation(ev: Evidence) -> str:
             text += " Matches: " + ", ".join(ev.matches) + "."
         return text
     # nothing liked yet: say only what the constraints and the popularity figure support
-    if is_popular(ev.popularity_rank):
-        who = _who_like(ev)
-        text = f"Popular with viewers who like {who}: {name}{listed}" if who else f"Popular: {name}{listed}"
-    else:
-        text = f"Recommended: {name}{listed}"
+    text = f"{'Popular' if is_popular(ev.popularity_rank) else 'Recommended'}: {name}{listed}"
     if ev.matches:
         text += " Matches: " + ", ".join(ev.matches) + "."
     return text

@@ -159,7 +159,9 @@ class GuidedTurn:
         # done; LLM text (checked by the same guard and claim checker) replaces a card's template text after
         cards: list[ItemCard] = []
         for pos, ev in enumerate(evidence, start=1):
-            card = ItemCard.from_evidence(pos, ev, description=e.description(ev.item_id))
+            card = ItemCard.from_evidence(
+                pos, ev, description=e.description(ev.item_id), item=e.dataset.item(ev.item_id)
+            )
             x = writer.template(ev)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             cards.append(card)
@@ -264,7 +266,8 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         return say("which_one")
     if not evidence:
         return say("no_match")
-    what = say("and" if c.include_all else "or").join(c.include_categories) if c.include_categories else ""
+    cats = c.include_categories or c.need_categories
+    what = say("and" if c.include_all else "or").join(lex.label(x, lang) for x in cats)
     years = ""
     if c.year_min is not None and c.year_max is not None:
         years = say("years_between", lo=c.year_min, hi=c.year_max)
@@ -272,9 +275,32 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         years = say("years_from", lo=c.year_min)
     elif c.year_max is not None:
         years = say("years_to", hi=c.year_max)
+    if c.exclude_categories:  # what was left out is part of what the list is
+        years += say("without", cats=say("or").join(lex.label(x, lang) for x in c.exclude_categories))
+    if c.price_min is not None and c.price_max is not None:
+        years += say("price_between", lo=_money(c.price_min), hi=_money(c.price_max))
+    elif c.price_max is not None:
+        years += say("price_to", hi=_money(c.price_max))
+    elif c.price_min is not None:
+        years += say("price_from", lo=_money(c.price_min))
+    if c.include_brands:  # every shown item is of one of these brands (an exact filter)
+        what = (say("or").join(c.include_brands) + (" " + what if what else "")).strip()
     key = "lead_refine" if intent in (Intent.REFINE, Intent.FEEDBACK) else "lead_new"
     sep = " " if what and lang == "en" else ""
-    return say(key, n=len(evidence), what=what + sep, years=years)
+    if what and lex.domain.category_nouns and cats:  # "5 Backpacks", not "5 Backpacks products"
+        head = say(key, n=len(evidence), what=what, years=years, items="")
+    else:
+        head = say(key, n=len(evidence), what=what + sep, years=years)
+    conflict = e.need_conflict(dialog)
+    if conflict is not None:  # said first: the list that follows is the need's, not the history's
+        need_cats, usual = conflict
+        line = say("need_differs", need=c.need, need_categories=say("or").join(need_cats), usual=say("and").join(usual))
+        head = line + " " + head
+    return head
+
+
+def _money(v: float) -> str:
+    return f"${v:,.0f}" if float(v).is_integer() else f"${v:,.2f}"
 
 
 def build_graph(engine: Engine, checkpointer: Any) -> Any:

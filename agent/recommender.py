@@ -175,7 +175,7 @@ class Recommender:
         if user_id is not None:
             d.user_id = _check_id("user_id", user_id)
         ev = e.explain_item(d, i)
-        card = ItemCard.from_evidence(1, ev, description=e.description(item_id))
+        card = ItemCard.from_evidence(1, ev, description=e.description(item_id), item=e.dataset.item(item_id))
         x = e.writer.write(ev)
         card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
         return card

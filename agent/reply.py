@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from catalog.types import Item
 from ranker.evidence import Evidence, HistoryAttribution, TrustReport
 
 Writer = Literal["llm", "template"]
@@ -20,6 +21,10 @@ class ItemCard(BaseModel):
     year: int | None = None
     categories: list[str] = Field(default_factory=list)
     description: str = Field("", description="Item description (generated with provenance, or empty).")
+    brand: str | None = Field(None, description="Brand, store or maker, as the catalog gives it.")
+    price: float | None = Field(None, ge=0, description="Price in the catalog's currency, when known.")
+    rating: float | None = Field(None, description="Average rating in the catalog, when known.")
+    rating_count: int = Field(0, ge=0, description="Number of ratings behind ``rating``.")
     score: float = Field(description="Ranker score (higher is better).")
     confidence: float | None = Field(None, ge=0, le=1, description="Calibrated probability of relevance.")
     trust: TrustReport | None = None
@@ -31,7 +36,8 @@ class ItemCard(BaseModel):
     grounded: bool = Field(True, description="Whether the explanation passed the grounding guard.")
 
     @classmethod
-    def from_evidence(cls, position: int, ev: Evidence, *, description: str = "") -> ItemCard:
+    def from_evidence(cls, position: int, ev: Evidence, *, description: str = "", item: Item | None = None) -> ItemCard:
+        """The card of one explained item; ``item`` (the catalog's record) adds brand, price and rating."""
         return cls(
             position=position,
             item_id=ev.item_id,
@@ -39,6 +45,10 @@ class ItemCard(BaseModel):
             year=ev.year,
             categories=list(ev.categories),
             description=description,
+            brand=item.brand if item is not None else None,
+            price=item.price if item is not None else None,
+            rating=item.rating.mean if item is not None else None,
+            rating_count=item.rating.count if item is not None else 0,
             score=ev.score,
             confidence=ev.trust.confidence if ev.trust else None,
             trust=ev.trust,

@@ -13,7 +13,10 @@ of the previous constraints. Included categories accumulate unless the update re
 an exclusion ("no horror") drops the category from the includes; an allowance ("horror is ok")
 drops the exclusion; a year or price bound set by the turn replaces the old one and drops an old
 opposite bound that would contradict it; references and list length are replaced; the query is
-kept unless the turn sets (or clears) it. Merging is deterministic and idempotent:
+kept unless the turn sets (or clears) it. Shops' constraints: a newly named brand replaces the
+included brands, an excluded brand accumulates (and leaves the includes); feature words accumulate; a
+rating bound replaces the old one; a stated need (with the categories inferred from it) replaces the
+old need. Merging is deterministic and idempotent:
 ``c.merge(u).merge(u) == c.merge(u)``.
 """
 
@@ -67,6 +70,14 @@ class Constraints(BaseModel):
     year_max: int | None = Field(None, description="Latest release year, inclusive.")
     price_min: float | None = Field(None, ge=0, description="Lowest price, inclusive.")
     price_max: float | None = Field(None, ge=0, description="Highest price, inclusive.")
+    include_brands: list[str] = Field(default_factory=list, description="Items should be of one of these brands.")
+    exclude_brands: list[str] = Field(default_factory=list, description="Items must be of none of these brands.")
+    rating_min: float | None = Field(None, ge=0, description="Least average rating, inclusive.")
+    features: list[str] = Field(default_factory=list, description="Feature words every item's text must contain.")
+    need: str = Field("", description='A stated need ("for running"): candidates come from it, not the history.')
+    need_categories: list[str] = Field(
+        default_factory=list, description="Categories inferred from the need (used when none is asked for)."
+    )
     reference_item_ids: list[str] = Field(default_factory=list, description='Items the user wants "more like".')
     query: str = Field("", description="Free-text query for the text encoder.")
     n: int | None = Field(None, ge=1, le=MAX_N, description="Wanted list length; None = the agent's default.")
@@ -77,6 +88,9 @@ class Constraints(BaseModel):
         self.include_categories = _unique(self.include_categories)
         self.exclude_categories = _unique(self.exclude_categories)
         self.include_categories = _drop(self.include_categories, self.exclude_categories)
+        self.exclude_brands = _unique(self.exclude_brands)
+        self.include_brands = _drop(_unique(self.include_brands), self.exclude_brands)
+        self.features = _unique(self.features)
         if len(self.include_categories) < 2:
             self.include_all = False
         self.reference_item_ids = _unique(self.reference_item_ids)
@@ -95,11 +109,13 @@ class Constraints(BaseModel):
         from retrieval import Filters
 
         return Filters(
-            include_categories=frozenset(self.include_categories),
+            include_categories=frozenset(self.include_categories or self.need_categories),
             exclude_categories=frozenset(self.exclude_categories),
             include_all=self.include_all,
             year_min=self.year_min, year_max=self.year_max, price_min=self.price_min, price_max=self.price_max,
             exclude_ids=frozenset(exclude_ids),
+            include_brands=frozenset(self.include_brands), exclude_brands=frozenset(self.exclude_brands),
+            rating_min=self.rating_min, features=frozenset(self.features),
         )  # fmt: skip
 
     def merge(self, update: ConstraintUpdate) -> Constraints:
@@ -131,6 +147,21 @@ class Constraints(BaseModel):
         p_lo, p_hi = (None, None) if update.clear_prices else (c.price_min, c.price_max)
         p_lo, p_hi = _bounds(p_lo, p_hi, update.price_min, update.price_max)
 
+        brands_in = [] if update.clear_brands else list(c.include_brands)
+        brands_out = [] if update.clear_brands else list(c.exclude_brands)
+        if update.brands:  # a newly named brand replaces the old ones ("from Trekka" then "from Packwell")
+            brands_in = list(update.brands)
+        brands_out = _add(_drop(brands_out, update.brands), update.exclude_brands)
+        brands_in = _drop(brands_in, update.exclude_brands)
+        feats = [] if update.clear_features else list(c.features)
+        feats = _add(feats, update.features)
+        rating = None if update.clear_rating else c.rating_min
+        if update.rating_min is not None:
+            rating = update.rating_min
+        need, need_cats = c.need, list(c.need_categories)
+        if update.need is not None:
+            need, need_cats = update.need, list(update.need_categories)
+
         refs = list(c.reference_item_ids)
         if update.clear_references:
             refs = []
@@ -144,6 +175,12 @@ class Constraints(BaseModel):
             year_max=y_hi,
             price_min=p_lo,
             price_max=p_hi,
+            include_brands=brands_in,
+            exclude_brands=brands_out,
+            rating_min=rating,
+            features=feats,
+            need=need,
+            need_categories=need_cats,
             reference_item_ids=refs,
             query=c.query if update.query is None else update.query,
             n=c.n if update.n is None else update.n,
@@ -192,6 +229,15 @@ class ConstraintUpdate(BaseModel):
     price_min: float | None = Field(None, ge=0, description="New lowest price.")
     price_max: float | None = Field(None, ge=0, description="New highest price.")
     clear_prices: bool = Field(False, description="Drop both price bounds first.")
+    brands: list[str] = Field(default_factory=list, description="Brands to include (replace the old includes).")
+    exclude_brands: list[str] = Field(default_factory=list, description="Brands to exclude.")
+    clear_brands: bool = Field(False, description="Drop both brand lists first.")
+    rating_min: float | None = Field(None, ge=0, description="New least average rating.")
+    clear_rating: bool = Field(False, description="Drop the rating bound first.")
+    features: list[str] = Field(default_factory=list, description="Feature words to add.")
+    clear_features: bool = Field(False, description="Drop the feature words first.")
+    need: str | None = Field(None, description='New stated need; "" clears it, None keeps it.')
+    need_categories: list[str] = Field(default_factory=list, description="Categories inferred from the new need.")
     reference_item_ids: list[str] = Field(default_factory=list, description="New reference items (replace).")
     clear_references: bool = Field(False, description="Drop the old reference items.")
     query: str | None = Field(None, description='New free-text query; "" clears it, None keeps it.')
@@ -205,6 +251,9 @@ class ConstraintUpdate(BaseModel):
         self.allow = _unique(self.allow)
         self.remove = _unique(self.remove)
         self.reference_item_ids = _unique(self.reference_item_ids)
+        self.exclude_brands = _unique(self.exclude_brands)
+        self.brands = _drop(_unique(self.brands), self.exclude_brands)
+        self.features = _unique(self.features)
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
             self.year_min, self.year_max = self.year_max, self.year_min
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:

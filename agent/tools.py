@@ -162,6 +162,10 @@ class ConstraintArgs(BaseModel):
     price_max: float | None = Field(None, ge=0)
     n: int | None = Field(None, ge=1, le=MAX_N)
     diversity: float | None = Field(None, ge=0, le=1)
+    include_brands: list[str] = Field(default_factory=list, max_length=20, description="Brands or stores wanted.")
+    exclude_brands: list[str] = Field(default_factory=list, max_length=20, description="Brands or stores unwanted.")
+    rating_min: float | None = Field(None, ge=0, le=5, description="Least average rating.")
+    features: list[str] = Field(default_factory=list, max_length=10, description="Feature words items must have.")
 
 
 @tool("search_catalog", args_schema=SearchArgs)
@@ -249,17 +253,26 @@ def update_constraints(
     price_max: float | None = None,
     n: int | None = None,
     diversity: float | None = None,
+    include_brands: list[str] | None = None,
+    exclude_brands: list[str] | None = None,
+    rating_min: float | None = None,
+    features: list[str] | None = None,
 ) -> dict[str, Any] | str:
-    """Change the session's constraints (categories to include or exclude, years, prices, list length)."""
+    """Change the session's constraints (categories to include or exclude, years, prices, brands, least rating,
+    feature words, list length). Brands not in the catalog are dropped."""
     ctx = _enter("update_constraints")
     if isinstance(ctx, str):
         return ctx
     known = {c.lower(): c for c in ctx.engine.dataset.categories()}
     inc = [known[c.lower()] for c in include_categories or [] if c.lower() in known]
     exc = [known[c.lower()] for c in exclude_categories or [] if c.lower() in known]
+    brands = {b.casefold(): b for b in ctx.engine.vocab.brands.values()}
     upd = ConstraintUpdate(
         include=inc, exclude=exc, year_min=year_min, year_max=year_max, price_min=price_min, price_max=price_max,
         n=n, diversity=diversity,
+        brands=[brands[b.casefold()] for b in include_brands or [] if b.casefold() in brands],
+        exclude_brands=[brands[b.casefold()] for b in exclude_brands or [] if b.casefold() in brands],
+        rating_min=rating_min, features=[f for f in features or [] if f.strip()],
     )  # fmt: skip
     ctx.dialog.constraints = ctx.dialog.constraints.merge(upd)
     return ctx.dialog.constraints.model_dump(mode="json", exclude_defaults=True)

@@ -116,7 +116,6 @@ class SimulatorConfig(BaseModel):
 
 _ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Les|La|Le|Il|Das|Die|Der|El|Los|Las|L')$")
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
-_GENRE_WORDS = {"Sci-Fi": "sci-fi", "Film-Noir": "film noir", "Children's": "children's"}
 
 
 def display_title(title: str) -> str:
@@ -133,8 +132,19 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", display_title(text).lower()))
 
 
-def _genre_word(category: str) -> str:
-    return _GENRE_WORDS.get(category, category.lower())
+def _genre_word(category: str, domain: str | None = None) -> str:
+    """How a person says the category (the domain file's ``spoken`` form, else lower case)."""
+    from agent.understanding.lexicon import lexicon
+
+    return lexicon(domain).spoken(category)
+
+
+def _nouns(domain: str | None) -> tuple[str, str]:
+    """The domain's reply nouns, singular and plural ("movie", "movies")."""
+    from agent.understanding.lexicon import lexicon
+
+    nouns = lexicon(domain).domain.reply_nouns.get("en", {})
+    return nouns.get("one", "item"), nouns.get("many", "items")
 
 
 def _article(word: str) -> str:
@@ -196,6 +206,7 @@ class SimulatedUser:
     cold: bool = False
     popularity: int | None = None
     stratum: int | None = None
+    domain: str | None = None  # the catalog's name: its domain file says how categories and items are called
 
     @property
     def chat_user(self) -> str | None:
@@ -205,10 +216,11 @@ class SimulatedUser:
     def opening(self) -> Move:
         """Turn 1: a genre of the target and the list length."""
         g = self.genres[0]
-        w = _genre_word(g)
+        w = _genre_word(g, self.domain)
         n = self.config.n
+        one, many = _nouns(self.domain)
         return Move(
-            kind="genre", message=f"I'd like {_article(w)} {w} movie. Show me {n} movies.", revealed={"genre": g}
+            kind="genre", message=f"I'd like {_article(w)} {w} {one}. Show me {n} {many}.", revealed={"genre": g}
         )
 
     def react(self, cards: Sequence[Any], onboarding: Sequence[Any] = ()) -> Move | None:
@@ -255,7 +267,7 @@ class SimulatedUser:
                 return None
             g = min(options)[1]
             self.excluded.append(g)
-            return Move(kind=kind, message=f"No {_genre_word(g)}, please.", revealed={"exclude": g})
+            return Move(kind=kind, message=f"No {_genre_word(g, self.domain)}, please.", revealed={"exclude": g})
         if kind == "reference" and self.references:
             ref = self.references[0]
             return Move(
@@ -373,6 +385,7 @@ def sample_users(
                 references=_references(items, hist, u, target, genres, cfg),
                 genres=genres,
                 config=cfg,
+                domain=dataset.name,
             )
         )
     return out
@@ -468,6 +481,7 @@ def sample_cold_users(
                     cold=True,
                     popularity=int(counts[i]),
                     stratum=b,
+                    domain=dataset.name,
                 )
             )
     return out

@@ -22,6 +22,11 @@ class HistoryAttribution(BaseModel):
     reference: bool = Field(
         False, description="An item the person asked for 'something like' in this session (not stated as liked)."
     )
+    behaviour: str | None = Field(
+        None,
+        description="The strongest logged behaviour of the user on this item (purchase, cart, rating, click, view); "
+        "None for session feedback or when unknown.",
+    )
 
 
 class TrustReport(BaseModel):

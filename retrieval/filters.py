@@ -7,24 +7,56 @@ Semantics (one place, shared by the index and the tests):
 - ``exclude_categories``: the item has none of them.
 - ``year_min``/``year_max`` and ``price_min``/``price_max``: inclusive bounds; an item whose
   year (price) is unknown fails any year (price) bound.
-- ``exclude_ids``: these item ids never pass.
+- ``exclude_ids``: these item ids never pass; ``include_ids`` (when set): only these pass.
+- ``include_brands``: the item's brand (store, maker) is one of them; ``exclude_brands``: it is none of
+  them. An item without a brand fails an include and passes an exclude.
+- ``rating_min``: the item's average rating is at least this; an unrated item fails.
+- ``features``: every one of these words or phrases occurs, as whole words, in the item's text (title,
+  description, categories and its ``features`` / ``details`` attributes).
 
-Category names match case-insensitively ("sci-fi" matches "Sci-Fi").
+Category and brand names match case-insensitively ("sci-fi" matches "Sci-Fi").
+
+Brand, rating and feature constraints are *item-level*: they are evaluated on catalog items
+(:meth:`Filters.matches`), not on the index's attribute table. :meth:`Filters.resolved` turns them
+into ``include_ids`` for a catalog, which every index evaluates.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from catalog.errors import BadConstraint
 from catalog.types import Item
 
 
 def _fold(category: str) -> str:
     return category.strip().casefold()
+
+
+def _words(text: str) -> str:
+    """Lower-case, accent-free words separated by single spaces, padded with a space on each side."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = re.sub(r"['’‘`]", "", text)
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text)) + " "
+
+
+def item_feature_text(item: Item) -> str:
+    """The words a feature constraint is matched against: title, description, categories, features, details."""
+    parts = [item.title, item.description, " ".join(item.categories)]
+    feats = item.attributes.get("features") if isinstance(item.attributes, dict) else None
+    if isinstance(feats, list | tuple):
+        parts.extend(str(f) for f in feats)
+    details = item.attributes.get("details") if isinstance(item.attributes, dict) else None
+    if isinstance(details, dict):
+        parts.extend(f"{k} {v}" for k, v in details.items())
+    return _words(" ".join(parts))
 
 
 class Filters(BaseModel):
@@ -40,8 +72,21 @@ class Filters(BaseModel):
     price_min: float | None = Field(None, ge=0, description="Lowest price, inclusive.")
     price_max: float | None = Field(None, ge=0, description="Highest price, inclusive.")
     exclude_ids: frozenset[str] = Field(frozenset(), description="Item ids never returned (seen, disliked, ...).")
+    include_ids: frozenset[str] | None = Field(None, description="Only these item ids may be returned; None: any.")
+    include_brands: frozenset[str] = Field(frozenset(), description="Item's brand is one of these.")
+    exclude_brands: frozenset[str] = Field(frozenset(), description="Item's brand is none of these.")
+    rating_min: float | None = Field(None, ge=0, description="Least average rating, inclusive; unrated items fail.")
+    features: frozenset[str] = Field(frozenset(), description="Words or phrases that all occur in the item's text.")
 
-    @field_validator("include_categories", "exclude_categories", "exclude_ids", mode="before")
+    @field_validator(
+        "include_categories",
+        "exclude_categories",
+        "exclude_ids",
+        "include_brands",
+        "exclude_brands",
+        "features",
+        mode="before",
+    )
     @classmethod
     def _to_set(cls, v: Any) -> Any:
         if v is None:
@@ -58,9 +103,49 @@ class Filters(BaseModel):
             raise ValueError(f"price_min {self.price_min} is above price_max {self.price_max}")
         return self
 
+    @field_validator("include_ids", mode="before")
+    @classmethod
+    def _to_set_or_none(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        return frozenset([v]) if isinstance(v, str) else frozenset(v)
+
     def is_empty(self) -> bool:
         """True when the filter lets every item through."""
         return self == Filters()
+
+    def item_level(self) -> bool:
+        """True when brand, rating or feature constraints are set (see :meth:`resolved`)."""
+        return bool(self.include_brands or self.exclude_brands or self.rating_min is not None or self.features)
+
+    def resolved(self, items: Sequence[Item]) -> Filters:
+        """This filter with its item-level constraints (brands, rating, features) evaluated on ``items`` and
+        replaced by ``include_ids``, so an index's attribute table can evaluate the rest. Unchanged when it has none.
+        """
+        if not self.item_level():
+            return self
+        keep = self.model_copy(
+            update={"include_brands": frozenset(), "exclude_brands": frozenset(), "rating_min": None,
+                    "features": frozenset(), "include_ids": None}
+        )  # fmt: skip
+        ids = frozenset(it.item_id for it in items if self._item_level_ok(it))
+        if self.include_ids is not None:
+            ids &= self.include_ids
+        return keep.model_copy(update={"include_ids": ids})
+
+    def _item_level_ok(self, item: Item) -> bool:
+        brand = _fold(item.brand) if item.brand else None
+        if self.include_brands and (brand is None or brand not in {_fold(b) for b in self.include_brands}):
+            return False
+        if brand is not None and brand in {_fold(b) for b in self.exclude_brands}:
+            return False
+        if self.rating_min is not None and (item.rating.mean is None or item.rating.mean < self.rating_min):
+            return False
+        if self.features:
+            text = item_feature_text(item)
+            if not all(_words(f) in text for f in self.features if _words(f).strip()):
+                return False
+        return True
 
     def with_excluded(self, item_ids: Iterable[str]) -> Filters:
         """This filter plus more excluded ids."""
@@ -75,6 +160,10 @@ class Filters(BaseModel):
         if cats & {_fold(c) for c in self.exclude_categories}:
             return False
         if item.item_id in self.exclude_ids:
+            return False
+        if self.include_ids is not None and item.item_id not in self.include_ids:
+            return False
+        if self.item_level() and not self._item_level_ok(item):
             return False
         for value, low, high in (
             (item.year, self.year_min, self.year_max),
@@ -197,10 +286,27 @@ class AttributeTable:
         return sorted(c for c in names if _fold(c) not in self.categories or not self.categories[_fold(c)].any())
 
     def mask(self, filters: Filters | None) -> np.ndarray:
-        """Boolean mask over labels: True where the row is used and passes ``filters``."""
+        """Boolean mask over labels: True where the row is used and passes ``filters``.
+
+        Raises:
+            BadConstraint: ``filters`` has item-level constraints (brands, rating, features) this table
+                does not hold; pass ``filters.resolved(catalog_items)`` instead.
+        """
         ok = self.used()
         if filters is None or filters.is_empty():
             return ok
+        if filters.item_level():
+            raise BadConstraint(
+                "brand, rating and feature filters are evaluated on catalog items: "
+                "pass filters.resolved(items) to the index"
+            )
+        if filters.include_ids is not None:
+            only = np.zeros(self.capacity, dtype=bool)
+            for iid in filters.include_ids:
+                label = self.label_of.get(iid)
+                if label is not None:
+                    only[label] = True
+            ok &= only
         if filters.include_categories and filters.include_all:
             for c in filters.include_categories:
                 col = self.categories.get(_fold(c))

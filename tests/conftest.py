@@ -29,6 +29,7 @@ atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 HEAVY_MODULES = frozenset(
     {
         "test_agent_coldstart", "test_agent_onboarding", "test_agent_recommender", "test_agent_understanding_chat",
+        "test_agent_shop_chat",
         "test_agent_stream", "test_evals_conversation", "test_ui_stream",
         "test_evals_faithfulness", "test_evals_reliability", "test_evals_reliability_http", "test_evals_security",
         "test_evals_suite", "test_llm_embedded", "test_llm_engines", "test_ranker_coldstart", "test_ranker_model", "test_ranker_train",

@@ -313,9 +313,8 @@ def test_the_old_cold_start_template_is_caught() -> None:
 def test_cold_start_templates_say_what_is_true() -> None:
     ev = evidence("Toy Story", popularity_rank=0.95, matches=["Comedy", "1990-1999"])
     text = template_explanation(ev)
-    assert (
-        text.startswith("Popular with viewers who like Comedy from the 1990s") and "Matches: Comedy, 1990-1999" in text
-    )
+    # popularity is measured over everyone: the text names no audience ("with fans of Comedy") it was not measured in
+    assert text.startswith("Popular: Toy Story (1995)") and "Matches: Comedy, 1990-1999" in text
     obscure = evidence("Toy Story", popularity_rank=0.2, matches=["Comedy", "1990-1999"])
     assert "popular" not in template_explanation(obscure).lower()
     assert "Matches: Comedy, 1990-1999." in template_explanation(obscure)

@@ -89,6 +89,22 @@ def test_negation_scope_stops_at_the_next_phrase(vocab: CatalogVocab) -> None:
     assert st.constraints.exclude_categories == ["Comedy"] and st.constraints.include_categories == ["Crime"]
 
 
+@pytest.mark.parametrize(
+    ("message", "term"),
+    [("a comedy, not too gory please", "gory"), ("something scary but not too violent", "violent"),
+     ("a thriller without bad language", "bad language")],
+)  # fmt: skip
+def test_a_wish_nothing_can_check_is_named_not_dropped(vocab: CatalogVocab, message: str, term: str) -> None:
+    u = understand(message, None, vocab)
+    assert u.intent == Intent.RECOMMEND and u.slots.include  # the category still applies
+    assert any(f'"{term}"' in n and "not checked" in n for n in u.notes), u.notes
+
+
+def test_a_negated_category_is_applied_without_an_unchecked_note(vocab: CatalogVocab) -> None:
+    u = understand("a comedy, no horror please", None, vocab)
+    assert u.slots.exclude == ["Horror"] and not any("not checked" in n for n in u.notes)
+
+
 def test_a_shop_catalog_is_understood_by_its_own_category_names() -> None:
     """No domain file: categories come from the catalog, singular and plural ("Coffee Makers")."""
     items = [

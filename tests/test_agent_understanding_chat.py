@@ -29,10 +29,19 @@ def test_a_chinese_request_gets_a_chinese_reply_with_matching_items() -> None:
     r = rec.chat(sid(), "推荐几部九十年代的喜剧")
     assert r.cards and all("Comedy" in c.categories and 1990 <= (c.year or 0) <= 1999 for c in r.cards)
     head = r.text.splitlines()[0]
-    assert _CJK.search(head) and "Comedy" in head and "1990" in head, head
+    # the category in the person's language (the domain file's first Chinese word for it), not the catalog's
+    assert _CJK.search(head) and "喜剧" in head and "Comedy" not in head and "1990" in head, head
     r = rec.chat(sid(), "不要恐怖片")
     assert r.cards and not any("Horror" in c.categories for c in r.cards)
-    assert _CJK.search(r.text.splitlines()[0])
+    head = r.text.splitlines()[0]
+    assert _CJK.search(head) and "不含恐怖" in head and "Horror" not in head, head
+
+
+def test_the_lead_says_what_was_left_out() -> None:
+    r = shared_recommender().chat(sid(), "I want a thriller from the 80s, nothing with romance")
+    assert r.cards and not any("Romance" in c.categories for c in r.cards)
+    head = r.text.splitlines()[0]
+    assert "Thriller" in head and "1980 to 1989" in head and "without Romance" in head, head
 
 
 def test_a_chinese_title_the_catalog_lacks_is_asked_about_in_chinese() -> None:

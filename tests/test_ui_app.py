@@ -254,3 +254,23 @@ def test_file_routes_refuse_paths_outside_the_app(server: str) -> None:
         if status < 400 or b"root:" in body or b"SQLite format" in body or b'"status":"ok"' in body:
             leaks.append((p, status, body[:80]))
     assert not leaks, leaks
+
+
+def test_product_card_shows_brand_price_rating_and_the_chart_names_behaviours() -> None:
+    from ui.app import card_html, shap_figure
+
+    out = card_html(_card(brand=EVIL, price=1234.5, rating=4.25, rating_count=87, year=None))
+    assert "<script" not in out and "by &lt;script&gt;" in out
+    assert "$1,234.50" in out and "rated 4.2/5 (87 ratings)" in out
+    assert "tr-shop" not in card_html(_card())  # a movie card has no shop line
+    card = _card(
+        history=[
+            {"item_id": "2", "title": "KeyForge Keyboard", "value": 0.3, "behaviour": "purchase"},
+            {"item_id": "3", "title": "Trekka Backpack", "value": 0.2, "behaviour": "view"},
+            {"item_id": "4", "title": "GoldenEye", "value": 0.1},
+        ]
+    )
+    fig = shap_figure(card)
+    assert fig is not None
+    labels = {t.get_text() for t in fig.axes[0].get_yticklabels()}
+    assert {"bought: KeyForge Keyboard", "viewed: Trekka Backpack", "liked: GoldenEye"} <= labels

@@ -68,6 +68,7 @@ def _send(page: Any, text: str) -> None:
 def test_chat_cards_like_reload_and_screenshot(server: str, browser: Any, tmp_path: Path) -> None:
     rec = shared_recommender()
     page = browser.new_page(viewport={"width": 1360, "height": 1250})
+    page.set_default_timeout(TURN_MS)  # every wait ends as soon as its condition holds; CI machines are busy
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     _open(page, server + "/")
@@ -86,13 +87,13 @@ def test_chat_cards_like_reload_and_screenshot(server: str, browser: Any, tmp_pa
     assert badges.count() == cards.count()
     assert all(t.startswith("Trust ") for t in badges.all_inner_texts())
     assert "calibrated confidence" in cards.first.inner_text()
-    page.locator("#tr-shap img").first.wait_for(timeout=30_000)  # matplotlib figures arrive as PNG
+    page.locator("#tr-shap img").first.wait_for(timeout=TURN_MS)  # matplotlib figures arrive as PNG
 
     # like the selected card (#1 by default), then find the event in the store
     first_item = cards.first.get_attribute("data-item-id")
     first_title = cards.first.locator(".tr-title").inner_text()
     page.locator("#tr-like").click()
-    page.wait_for_function("document.querySelector('#tr-status').innerText.startsWith('Liked')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#tr-status').innerText.startsWith('Liked')", timeout=TURN_MS)
     from catalog import Store
 
     deadline, events = time.monotonic() + 30, []
@@ -131,6 +132,7 @@ def test_chat_cards_like_reload_and_screenshot(server: str, browser: Any, tmp_pa
 def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, browser: Any) -> None:
     rec = shared_recommender()
     page = browser.new_page(viewport={"width": 1360, "height": 1250})
+    page.set_default_timeout(TURN_MS)  # every wait ends as soon as its condition holds; CI machines are busy
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     _open(page, server + "/")
@@ -140,7 +142,7 @@ def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, brow
     cards = page.locator("#tr-cards .tr-card")
     cards.nth(2).wait_for(timeout=TURN_MS)
     chips = page.locator("button.tr-onboard:visible")
-    chips.first.wait_for(timeout=30_000)
+    chips.first.wait_for(timeout=TURN_MS)
     assert "New here?" in page.locator("#tr-onboard-hint").inner_text()
     offered = chips.all_inner_texts()
     assert len(offered) == 5
@@ -149,7 +151,7 @@ def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, brow
     assert "New here?" in page.locator("#tr-chat").inner_text()
     assert "new to you: this rests on" in cards.first.inner_text()  # the cold-start flag in words
     img = page.locator("#tr-shap img").first
-    img.wait_for(timeout=30_000)
+    img.wait_for(timeout=TURN_MS)
     assert page.evaluate("(el) => el.naturalWidth * el.naturalHeight", img.element_handle()) > 100 * 100
     if os.environ.get("TRUSTREC_SCREENSHOT_NEW_USER"):  # what a new person sees first, for review
         page.screenshot(path=os.environ["TRUSTREC_SCREENSHOT_NEW_USER"], full_page=True)
@@ -166,6 +168,6 @@ def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, brow
         likes = [e for e in store.feedback() if e.item_id == item_id and e.kind == "like" and e.user_id is None]
     assert any(e.session_id.startswith("web-") and e.event_id.startswith("ui-") for e in likes)
     assert page.locator("button.tr-onboard:visible").count() == 4  # the other offered titles stay clickable
-    page.get_by_text(f"I liked {picked}").first.wait_for(timeout=30_000)  # the click shows as the user's turn
+    page.get_by_text(f"I liked {picked}").first.wait_for(timeout=TURN_MS)  # the click shows as the user's turn
     assert not errors, errors
     page.close()

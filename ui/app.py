@@ -42,14 +42,15 @@ LOADING_POLL_S = 2.0  # how often an open page asks whether the models finished 
 MAX_KEPT_MESSAGES = 60  # transcript messages kept in the browser's storage
 MAX_ONBOARDING_CHIPS = 6  # buttons for the titles offered to a new person (agent.onboarding offers 5)
 COLD_START_BASIS = "popularity within your constraints"
+BEHAVIOUR_WORDS = {"purchase": "bought", "cart": "carted", "click": "clicked", "view": "viewed", "rating": "rated"}
+"""How the SHAP chart names the behaviour behind a history item (no behaviour known: "liked")."""
 EXAMPLES = [
-    "Recommend 5 movies for tonight",
-    "A sci-fi movie from the 80s, no horror",
-    "Something like Star Wars",
+    "Recommend 5",
     "Why the second one?",
     "More like number 3",
     "What do you know about me?",
 ]
+"""Requests that suit any catalog; the catalog's domain file (``examples``) adds its own first."""
 
 APP_CSS = """
 .gradio-container {max-width: 1280px !important; margin: auto;}
@@ -65,6 +66,7 @@ APP_CSS = """
   padding: 2px 9px;}
 .tr-title {font-weight: 700; font-size: 1.02rem; line-height: 1.25; color: #111827;}
 .tr-year {color: #6b7280; font-weight: 500;}
+.tr-shop {color: #111827; font-size: .85rem; font-weight: 600;}
 .tr-chips {display: flex; flex-wrap: wrap; gap: 4px;}
 .tr-chip {background: #f3f4f6; color: #374151; border-radius: 999px; padding: 1px 8px; font-size: .75rem;}
 .tr-badge {border-radius: 999px; padding: 2px 9px; font-size: .75rem; font-weight: 700; white-space: nowrap;}
@@ -115,7 +117,8 @@ def _band(x: float | None) -> str:
 
 
 def card_html(card: dict[str, Any]) -> str:
-    """One item card as escaped HTML: title, year, categories, description, trust badge, explanation."""
+    """One item card as escaped HTML: title, year, categories, brand, price and rating (where the catalog has
+    them), description, trust badge, explanation."""
     trust = card.get("trust") or {}
     composite = trust.get("composite")
     conf = card.get("confidence")
@@ -135,6 +138,14 @@ def card_html(card: dict[str, Any]) -> str:
         basis_html = f'<div class="tr-basis">{_e("rests on: " + "; ".join(basis))}</div>'
     else:
         basis_html = ""
+    shop = []  # a shop's facts, as the catalog gives them
+    if card.get("brand"):
+        shop.append(f"by {card['brand']}")
+    if card.get("price") is not None:
+        shop.append(f"${card['price']:,.2f}")
+    if card.get("rating") is not None:
+        shop.append(f"rated {card['rating']:.1f}/5 ({int(card.get('rating_count') or 0)} ratings)")
+    shop_html = f'<div class="tr-shop">{_e(" · ".join(shop))}</div>' if shop else ""
     desc = f'<div class="tr-desc">{_e(card["description"])}</div>' if card.get("description") else ""
     writer = "written by the LLM" if card.get("writer") == "llm" else "template explanation"
     grounded = " · grounded ✓" if card.get("grounded", True) else " · not grounded"
@@ -143,7 +154,7 @@ def card_html(card: dict[str, Any]) -> str:
         f'<div class="tr-card-top"><span class="tr-pos">#{int(card["position"])}</span>'
         f'<span class="tr-badge {_band(composite)}" title="composite trust (0-100)">{badge_text}</span></div>'
         f'<div class="tr-title">{_e(card["title"])}{year}</div>'
-        f'<div class="tr-chips">{chips}</div>{meter}'
+        f'<div class="tr-chips">{chips}</div>{shop_html}{meter}'
         f'<div class="tr-stats">{_e(" · ".join(stats))}</div>{basis_html}{desc}'
         f'<div class="tr-expl">{_e(card.get("explanation", ""))}</div>'
         f'<div class="tr-writer">{_e(writer + grounded)}</div></div>'
@@ -223,7 +234,10 @@ def shap_figure(card: dict[str, Any] | None) -> Figure | None:
         return None
     from matplotlib.figure import Figure
 
-    rows = [(f"liked: {h['title'][:34]}", float(h["value"])) for h in card.get("history", [])]
+    rows = [
+        (f"{BEHAVIOUR_WORDS.get(str(h.get('behaviour')), 'liked')}: {h['title'][:34]}", float(h["value"]))
+        for h in card.get("history", [])
+    ]
     feats = [(f"feature: {k}", float(v)) for k, v in (card.get("features") or {}).items()]
     # without history attributions (a new person) the feature groups are the explanation: show them all,
     # zeros included, so the chart is never empty; with history, zero groups are left out
@@ -531,7 +545,9 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         loading = gr.HTML(loading_html(rec.engine.warming), elem_id="tr-loading")
         poll = gr.Timer(LOADING_POLL_S, active=bool(rec.engine.warming))
         gr.HTML(
-            '<div id="tr-header"><h1>trust<span>rec</span></h1><p>Movie recommendations you can check: every '
+            '<div id="tr-header"><h1>trust<span>rec</span></h1><p>'
+            + html.escape(rec.engine.vocab.lexicon.noun("en").capitalize())
+            + " recommendations you can check: every "
             "suggestion shows why (SHAP attributions over your history and features), how sure we are "
             "(calibrated confidence and a trust score) and who wrote the explanation.</p></div>"
         )
@@ -554,7 +570,8 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
                         gr.Button("", visible=False, size="sm", elem_id=f"tr-onboard-{k}", elem_classes=["tr-onboard"])
                         for k in range(MAX_ONBOARDING_CHIPS)
                     ]
-                gr.Examples(EXAMPLES, inputs=[box], label="Try")
+                own = list(rec.engine.vocab.lexicon.domain.examples)
+                gr.Examples([*own, *EXAMPLES[1:]] if own else EXAMPLES, inputs=[box], label="Try")
                 cards = gr.HTML(cards_html([]), elem_id="tr-cards")
             with gr.Column(scale=2):
                 with gr.Group():

@@ -59,6 +59,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cold_start: Annotated[
             bool, typer.Option("--cold-start", help="Also run new users next to the warm ones (= --cohort both).")
         ] = False,
+        simulator: Annotated[
+            str,
+            typer.Option(
+                "--simulator",
+                help="genre: the user reveals genres, decades and titles (MovieLens); shop: the shopper reveals "
+                "category, price band, brand and a feature word, and every shown card is checked against them; "
+                "auto: shop when the catalog has prices and brands.",
+            ),
+        ] = "auto",
         config: ConfigOption = None,
     ) -> None:
         """Success within MAX_TURNS turns, average turns (failure = MAX_TURNS + 1) and success by turn."""
@@ -71,8 +80,17 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with user_errors():
             if cohort not in ("warm", "cold", "both"):
                 raise BadInput(f"--cohort must be warm, cold or both, not {cohort!r}")
+            if simulator not in ("auto", "genre", "shop"):
+                raise BadInput(f"--simulator must be auto, genre or shop, not {simulator!r}")
             sim_cfg = SimulatorConfig.model_validate({"genre_order": genre_order})
             rec = Recommender.from_config(cfg, progress=step("building the recommender"), llm="config" if llm else None)
+        if simulator == "auto":
+            items = rec.engine.dataset.items
+            shop = any(it.price is not None for it in items) and any(it.brand for it in items)
+            simulator = "shop" if shop else "genre"
+        if simulator == "shop":
+            _shop(rec, users=users, seed=seed, n=n, max_turns=max_turns, cohort=cohort, json_=json_, out=out)
+            return
         full = explanations or llm
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -98,6 +116,56 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 rec.close()
         res["llm"] = llm
         finish(res, json_=json_, out=out, show=lambda: _print(res))
+
+
+def _shop(rec: Any, *, users: int, seed: int, n: int, max_turns: int, cohort: str, json_: bool, out: Any) -> None:
+    """The shop simulator (:mod:`evals.shop_conversation`): success, turns and constraint violations."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from evals.shop_conversation import evaluate_shop_conversations
+
+    with Progress(
+        TextColumn("simulated shoppers"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("users", total=users * (2 if cohort == "both" else 1))
+        try:
+            with user_errors():
+                res = evaluate_shop_conversations(
+                    rec, n_users=users, max_turns=max_turns, seed=seed, n=n, cohort=cohort,  # type: ignore[arg-type]
+                    progress=lambda done, total, ep: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
+        finally:
+            rec.close()
+    finish(res, json_=json_, out=out, show=lambda: _print_shop(res))
+
+
+def _print_shop(res: dict[str, Any]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    m = res["max_turns"]
+    cohorts = [("known shoppers" if res["cohort"] != "cold" else "new shoppers", res)]
+    if res.get("cold_start"):
+        cohorts.append(("new shoppers", res["cold_start"]))
+    t = Table(
+        title=f"Simulated shoppers ({res['dataset']}, ro811 test targets), {res['n']} products per turn",
+        box=box.SIMPLE_HEAD,
+    )
+    t.add_column("metric")
+    for name, _ in cohorts:
+        t.add_column(name, justify="right")
+    t.add_row("users", *(str(r["users"]) for _, r in cohorts))
+    t.add_row(f"success within {m} turns", *(f"{r['success_rate']:.3f}" for _, r in cohorts))
+    t.add_row(f"average turns (failure = {m + 1})", *(f"{r['average_turns']:.2f}" for _, r in cohorts))
+    for k in range(m):
+        t.add_row(f"  success by turn {k + 1}", *(f"{r['success_by_turn'][k]:.3f}" for _, r in cohorts))
+    t.add_row("shown cards", *(str(r["shown_cards"]) for _, r in cohorts))
+    t.add_row("cards breaking a revealed category/brand/price", *(str(r["violations"]) for _, r in cohorts))
+    t.add_row("seconds", f"{res['seconds']:.1f}", *([""] * (len(cohorts) - 1)))
+    stdout.print(t)
+    for name, r in cohorts:
+        for v in r["violation_list"]:
+            stdout.print(f"violation ({name}): {v}")
 
 
 def _print(res: dict[str, Any]) -> None:

@@ -148,6 +148,13 @@ class DomainData:
     reply_nouns: dict[str, dict[str, str]] = field(default_factory=dict)
     categories: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     combinations: tuple[tuple[tuple[str, ...], dict[str, tuple[str, ...]]], ...] = ()
+    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    category_nouns: bool = False
+    category_switch: bool = False
+    examples: tuple[str, ...] = ()
+    help_examples: dict[str, str] = field(default_factory=dict)
+    spoken: dict[str, str] = field(default_factory=dict)
+    claim_words: dict[str, str] = field(default_factory=dict)
 
 
 @functools.cache
@@ -158,6 +165,11 @@ def domain(name: str | None) -> DomainData:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
     src = f"agent/data/domains/{safe}.yaml"
     raw = _load("domains", f"{safe}.yaml")
+    if raw is None:  # a file that names this dataset among its ``datasets`` ("shop" serves "amazon")
+        for file, data in _domain_files().items():
+            if name in (data.get("datasets") or []):
+                src, raw = f"agent/data/domains/{file}", data
+                break
     if raw is None:
         return DomainData(name=name)
     cats: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -177,7 +189,25 @@ def domain(name: str | None) -> DomainData:
         reply_nouns={lang: {k: str(x) for k, x in v.items()} for lang, v in (raw.get("reply_nouns", {}) or {}).items()},
         categories=cats,
         combinations=tuple(combos),
+        category_nouns=bool(raw.get("category_nouns", False)),
+        category_switch=bool(raw.get("category_switch", False)),
+        help_examples={str(k): str(v) for k, v in (raw.get("help_examples", {}) or {}).items()},
+        examples=tuple(str(x) for x in (raw.get("examples", []) or [])),
+        needs={lang: tuple(str(w) for w in v) for lang, v in (raw.get("needs", {}) or {}).items()},
+        spoken={str(k): str(v) for k, v in (raw.get("spoken", {}) or {}).items()},
+        claim_words={str(k): str(v) for k, v in (raw.get("claim_words", {}) or {}).items()},
     )
+
+
+@functools.cache
+def _domain_files() -> dict[str, dict[str, Any]]:
+    """Every domain file's raw contents, by file name."""
+    folder = resources.files("agent").joinpath("data", "domains")
+    out: dict[str, dict[str, Any]] = {}
+    for res in sorted(folder.iterdir(), key=lambda r: r.name):
+        if res.name.endswith(".yaml"):
+            out[res.name] = _load("domains", res.name) or {}
+    return out
 
 
 @dataclass(frozen=True)
@@ -207,6 +237,23 @@ class Lexicon:
     def neg_fillers(self) -> frozenset[str]:
         return self.en.neg_fillers | self.item_nouns | self.en.neg_coordinators
 
+    @functools.cached_property
+    def need_cues(self) -> re.Pattern[str] | None:
+        """The domain's English need cues ("for", "a gift for") as one pattern; None when it has none."""
+        words = sorted({_fold(w) for w in self.domain.needs.get("en", ()) if _fold(w)}, key=len, reverse=True)
+        if not words:
+            return None
+        return re.compile(r"\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words) + r")\b")
+
+    def noun(self, lang: str = "en", *, many: bool = False) -> str:
+        """What replies call one item (or several) in ``lang``: the domain's reply noun, else "item(s)"."""
+        nouns = self.domain.reply_nouns.get(lang) or self.domain.reply_nouns.get("en") or {}
+        return nouns.get("many" if many else "one", "items" if many else "item")
+
+    def spoken(self, category: str) -> str:
+        """How a person says ``category`` in English: the domain's spelling, else the lower-cased name."""
+        return self.domain.spoken.get(category, category.lower())
+
     def synonyms(self, category: str, lang: str = "en") -> tuple[str, ...]:
         """Synonyms the domain file gives for ``category`` (as the catalog spells it) in ``lang``."""
         per = self.domain.categories.get(category)
@@ -215,12 +262,21 @@ class Lexicon:
             per = next((v for k, v in self.domain.categories.items() if _fold(k) == key), None)
         return per.get(lang, ()) if per else ()
 
+    def label(self, category: str, lang: str = "en") -> str:
+        """How ``category`` is shown in ``lang``: the domain file's first word for it in that language,
+        else the catalog's own spelling (English replies always use the catalog's spelling)."""
+        if lang == "en":
+            return category
+        words = self.synonyms(category, lang)
+        return words[0] if words else category
+
     def reply(self, lang: str, key: str, **values: Any) -> str:
         """A reply template of ``lang`` (English when that language lacks it), filled in."""
         data = self.languages.get(lang, self.en)
         template = data.replies.get(key) or self.en.replies[key]
         nouns = self.domain.reply_nouns.get(lang) or self.domain.reply_nouns.get("en") or {}
-        fill = {"item": nouns.get("one", "item"), "items": nouns.get("many", "items"), **values}
+        examples = self.domain.help_examples.get(lang) or self.domain.help_examples.get("en") or ""
+        fill = {"item": nouns.get("one", "item"), "items": nouns.get("many", "items"), "examples": examples, **values}
         return template.format(**fill)
 
 
@@ -231,7 +287,31 @@ def lexicon(dataset: str | None = None) -> Lexicon:
     return Lexicon(en=langs["en"], languages=langs, domain=domain(dataset))
 
 
-__all__ = ["LANGUAGES", "DomainData", "LanguageData", "Lexicon", "all_item_nouns", "domain", "language", "lexicon"]
+__all__ = [
+    "LANGUAGES",
+    "DomainData",
+    "LanguageData",
+    "Lexicon",
+    "all_claim_words",
+    "all_item_nouns",
+    "domain",
+    "language",
+    "lexicon",
+]
+
+
+@functools.cache
+def all_claim_words() -> dict[str, str]:
+    """Words that name a category in an explanation, of every domain file, mapped to the category key.
+
+    The claim checker reads text of any catalog with one table; a word counts as a category claim only
+    where the item's categories could hold it (its key is compared with the item's category keys).
+    """
+    out: dict[str, str] = {}
+    for raw in _domain_files().values():
+        for word, key in (raw.get("claim_words", {}) or {}).items():
+            out.setdefault(str(word).lower(), str(key))
+    return out
 
 
 @functools.cache

@@ -11,9 +11,11 @@ A message in a language without spaces (Chinese) is first rewritten to the canon
 (:func:`agent.understanding.normalise.canonicalise`); the reply is written in its language.
 
 Extraction order (each step consumes the words it used, so later steps cannot reuse them):
-removals ("drop the year limit") -> positions ("the second one", "#3") -> titles of shown items ->
-titles after cues ("like X") -> years -> prices -> list length -> categories with scoped negation
--> cue words -> the remaining content words (never fillers) become the free-text query.
+removals ("drop the year limit") -> a least rating ("at least 4 stars") -> positions ("the second
+one", "#3") -> titles of shown items -> titles after cues ("like X") -> years -> prices (relative ones,
+"cheaper", resolved once the categories are known) -> list length -> brands -> feature words ->
+categories with scoped negation -> a stated need ("for running") -> cue words -> the remaining content
+words (never fillers) become the free-text query.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from agent.understanding.cues import (
 )
 from agent.understanding.negation import NegationScope
 from agent.understanding.normalise import _Msg, canonicalise, normalize
+from agent.understanding.shop import ShopPasses
 from agent.understanding.slots import SlotPasses
 from agent.understanding.titles import TitlePasses
 from agent.understanding.types import Intent, ItemRef, SuggestedFeedback, UnderstandConfig, Understanding
@@ -62,7 +65,7 @@ _OBJECT_FILLERS = frozenset({"a", "an", "the", "any", "all", "those", "these", "
                              "watch", "see", "seeing", "more", "really", "much", "them"})  # fmt: skip
 
 
-class _Builder(SlotPasses, TitlePasses, NegationScope):
+class _Builder(SlotPasses, TitlePasses, NegationScope, ShopPasses):
     """Collects one message's findings (the passes live in the modules by concept)."""
 
 
@@ -101,6 +104,7 @@ def understand(
 
     # 0. removals first: their words ("drop", "never mind") are neither feedback nor a reset
     b.removal_pass()
+    b.rating_pass()  # "at least 4 stars" is a constraint, not a rating of an item
     norm = msg.norm
     for s0, e0 in b.cue_spans:
         norm = norm[:s0] + " " * (e0 - s0) + norm[e0:]
@@ -125,13 +129,18 @@ def understand(
     unknown = [t for t in canon.unknown_titles if t not in named]
     # 2. ranges and counts
     b.years_pass()
+    b.relative_price_pass()
     b.prices_pass()
     b.n_pass()
+    b.brands_pass()
+    b.features_pass()
     # 3. categories
     if msg.has(_CLEAR_CATS):
         msg.matches(_CLEAR_CATS)
         b.slots["replace_include"] = True
     b.categories_pass()
+    b.resolve_relative_price()
+    b.need_pass()
 
     def about_category(rx: re.Pattern[str]) -> bool:
         """Every match of a like/dislike cue is about a category ("I can't stand musicals"): a
@@ -311,6 +320,12 @@ def understand(
 
     if b.include:
         slots["include"] = b.include
+        old = state.constraints.include_categories
+        if lex.domain.category_switch and old and not set(b.include) <= set(old) and not reset:
+            # a shop's categories are kinds of product: naming another one switches to it, and the old
+            # one's brand, feature and price wishes and stated need go with it (unless said again)
+            slots.update(replace_include=True, clear_brands=True, clear_features=True, clear_prices=True)
+            slots.setdefault("need", "")
     if b.exclude:
         slots["exclude"] = b.exclude
     if b.allow:
@@ -324,6 +339,7 @@ def understand(
 
     constraint_words = bool(
         b.price_wish
+        or b.price_word
         or b.include
         or b.exclude
         or b.allow
@@ -342,6 +358,11 @@ def understand(
                 "clear_categories",
                 "remove",
                 "clear_references",
+                "brands",
+                "exclude_brands",
+                "features",
+                "rating_min",
+                "need",
             )
         )
     )
@@ -352,7 +373,7 @@ def understand(
                 intent = Intent.REFINE
             else:
                 intent = Intent.RECOMMEND
-            new_topic = bool(b.include or b.refs or query)
+            new_topic = bool(b.include or b.refs or query or slots.get("need"))
             if fresh and new_topic and not _REFINE_MARK.search(norm):
                 intent = Intent.RECOMMEND
                 slots["replace_include"] = True
@@ -380,6 +401,9 @@ def understand(
         u.clarify = ask("unknown_title", title=unknown[0])
         if intent in (Intent.CHITCHAT, Intent.HELP):
             intent = Intent.REFINE if state.shown else Intent.RECOMMEND
+    if b.avoid and intent in (Intent.RECOMMEND, Intent.REFINE):
+        # "not too gory": a wish no field of the catalog can check; say so instead of dropping it silently
+        u.notes.append(ask("cannot_avoid", terms=" ".join(dict.fromkeys(b.avoid))))
     u.intent = intent
     u.items = items
     u.feedback = fb

@@ -51,6 +51,13 @@ class UnderstandConfig(BaseModel):
     fuzzy_category_distance: int = Field(
         2, ge=0, le=3, description="Most edits (transpositions count one) for a misspelt category word of 9+ letters."
     )
+    high_rating: float = Field(4.0, ge=0, le=5, description='"Highly rated" = at least this average rating.')
+    cheap_quantile: float = Field(
+        0.25, gt=0, lt=0.5, description='"Cheap" = the lowest this share of the asked-for prices; "premium" the top.'
+    )
+    need_min_share: float = Field(
+        0.3, gt=0, le=1, description="Least share of the need's nearest items in a category to infer that category."
+    )
     max_query_chars: int = Field(200, ge=1, description="Longest free-text query kept.")
     structured_proposals: bool = Field(
         False,

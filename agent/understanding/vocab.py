@@ -67,6 +67,9 @@ class CatalogVocab:
     years: np.ndarray  # float, NaN when unknown
     prices: np.ndarray  # float, NaN when unknown
     item_pos: dict[str, int]
+    brands: dict[tuple[str, ...], str] = field(default_factory=dict)
+    features: dict[tuple[str, ...], str] = field(default_factory=dict)
+    ratings: np.ndarray = field(default_factory=lambda: np.zeros(0))  # mean rating per item, NaN when unrated
     embed: Embedder | None = None
     lexicon: Lexicon = field(default_factory=lexicon)
     length_slack: float = 0.03
@@ -74,6 +77,7 @@ class CatalogVocab:
     _close: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _title_emb: np.ndarray | None = field(default=None, repr=False)
     _cat_emb: np.ndarray | None = field(default=None, repr=False)
+    _item_emb: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_dataset(cls, ds: Dataset, embed: Embedder | None = None) -> CatalogVocab:
@@ -115,6 +119,7 @@ class CatalogVocab:
         by_initial: dict[str, list[str]] = defaultdict(list)
         for t in index:
             by_initial[t[0]].append(t)
+        brands, features = _brand_phrases(items, phrases), _feature_phrases(items, phrases)
         counts = np.array([it.rating.count for it in items], dtype=np.float64)
         pop = np.log1p(counts) / max(1e-9, float(np.log1p(counts.max()))) if len(items) else counts
         return cls(
@@ -130,6 +135,9 @@ class CatalogVocab:
             years=np.array([np.nan if it.year is None else it.year for it in items], dtype=np.float64),
             prices=np.array([np.nan if it.price is None else it.price for it in items], dtype=np.float64),
             item_pos={it.item_id: i for i, it in enumerate(items)},
+            brands=brands,
+            features=features,
+            ratings=np.array([np.nan if it.rating.mean is None else it.rating.mean for it in items], dtype=np.float64),
             embed=embed,
             lexicon=lex,
         )
@@ -138,6 +146,80 @@ class CatalogVocab:
     @property
     def has_prices(self) -> bool:
         return bool(np.isfinite(self.prices).any())
+
+    @property
+    def has_ratings(self) -> bool:
+        return bool(np.isfinite(self.ratings).any())
+
+    @property
+    def max_brand(self) -> int:
+        return max((len(p) for p in self.brands), default=0)
+
+    @property
+    def max_feature(self) -> int:
+        return max((len(p) for p in self.features), default=0)
+
+    def price_of(self, item_id: str) -> float | None:
+        i = self.item_pos.get(item_id)
+        if i is None or not np.isfinite(self.prices[i]):
+            return None
+        return float(self.prices[i])
+
+    def infer_categories(self, need: str, min_share: float = 0.3, k: int = 20) -> list[str]:
+        """The catalog categories a stated need points to ("running" -> Running Shoes), best first.
+
+        The ``k`` items nearest the need (by embedding when an embedder is set, else by the need's words in
+        their titles and features) vote with their categories; a category with at least ``min_share`` of the
+        votes is kept, and a broad category that holds a kept narrower one ("Electronics" over
+        "Headphones") is dropped. At most two; [] when the need points nowhere in particular.
+        """
+        if not self.items or not need.strip():
+            return []
+        hits: list[int]
+        emb = self._ensure_item_embeddings()
+        if emb is not None and self.embed is not None:
+            q = _unit(np.asarray(self.embed([need]), dtype=np.float32))[0]
+            hits = np.argsort(-(emb @ q))[:k].tolist()
+        else:
+            words = [t for t in tokens(need) if t not in STOP]
+            score: dict[int, float] = defaultdict(float)
+            for t in words:
+                for i in self.index.get(t, []):
+                    score[i] += self.idf.get(t, 1.0)
+            hits = heapq.nlargest(k, score, key=score.__getitem__)
+        if not hits:
+            return []
+        votes: dict[str, int] = defaultdict(int)
+        for i in hits:
+            for c in self.items[i].categories:
+                votes[c] += 1
+        kept = [c for c, v in sorted(votes.items(), key=lambda x: (-x[1], x[0])) if v / len(hits) >= min_share]
+        members = {c: {i for i, it in enumerate(self.items) if c in it.categories} for c in kept}
+        narrow = [c for c in kept if not any(d != c and members[d] < members[c] for d in kept)]
+        return narrow[:2]
+
+    def _ensure_item_embeddings(self) -> np.ndarray | None:
+        """Embeddings of each item's title, categories and feature bullets (for needs), computed once."""
+        if self.embed is None:
+            return None
+        if self._item_emb is None:
+            texts = []
+            for it in self.items:
+                feats = it.attributes.get("features") if isinstance(it.attributes, dict) else None
+                extra = ", ".join(str(f) for f in feats) if isinstance(feats, list | tuple) else ""
+                texts.append(". ".join(x for x in (it.title, ", ".join(it.categories), extra, it.description) if x))
+            self._item_emb = _unit(np.asarray(self.embed(texts), dtype=np.float32))
+        return self._item_emb
+
+    def category_prices(self, categories: Sequence[str]) -> np.ndarray:
+        """Known prices of the items in any of ``categories`` (all items when none is given)."""
+        if categories:
+            wanted = set(categories)
+            mask = np.array([bool(wanted & set(it.categories)) for it in self.items], dtype=bool)
+            prices = self.prices[mask]
+        else:
+            prices = self.prices
+        return prices[np.isfinite(prices)]
 
     @property
     def year_range(self) -> tuple[int, int] | None:
@@ -295,6 +377,55 @@ class CatalogVocab:
         sims = self._cat_emb @ q
         order = np.argsort(-sims)
         return [(self.categories[i], float(sims[i])) for i in order if sims[i] >= threshold][:3]
+
+
+_MAX_FEATURE_TOKENS = 3
+_MAX_FEATURE_SHARE = 0.5
+
+
+def _brand_phrases(
+    items: Sequence[Item], categories: dict[tuple[str, ...], tuple[str, ...]]
+) -> dict[tuple[str, ...], str]:
+    """Folded brand (store, maker) names -> the brand as the catalog spells it; names that are also a
+    category phrase or a common word are left out (they would read every mention as a brand)."""
+    out: dict[tuple[str, ...], str] = {}
+    for it in items:
+        if not it.brand:
+            continue
+        key = tuple(tokens(it.brand))
+        if not key or key in categories or (len(key) == 1 and key[0] in STOP):
+            continue
+        out.setdefault(key, it.brand)
+    return out
+
+
+def _feature_phrases(
+    items: Sequence[Item], categories: dict[tuple[str, ...], tuple[str, ...]]
+) -> dict[tuple[str, ...], str]:
+    """Short feature bullets of the catalog ("Wireless", "Noise Cancelling") that some but not most items have."""
+    counts: dict[tuple[str, ...], int] = defaultdict(int)
+    spelled: dict[tuple[str, ...], str] = {}
+    for it in items:
+        feats = it.attributes.get("features") if isinstance(it.attributes, dict) else None
+        if not isinstance(feats, list | tuple):
+            continue
+        seen = set()
+        for f in feats:
+            key = tuple(tokens(str(f)))
+            if not key or len(key) > _MAX_FEATURE_TOKENS or key in categories or all(t in STOP for t in key):
+                continue
+            seen.add(key)
+            spelled.setdefault(key, str(f).strip())
+        for key in seen:
+            counts[key] += 1
+    limit = max(1, int(_MAX_FEATURE_SHARE * len(items)))
+    out: dict[tuple[str, ...], str] = {}
+    for key, k in counts.items():
+        if k <= limit:
+            out[key] = spelled[key]
+            if len(key) > 1:  # "noise cancelling" is also written "noisecancelling" after folding hyphens
+                out.setdefault(("".join(key),), spelled[key])
+    return out
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
