@@ -90,8 +90,25 @@ def brier_score(p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> fl
     return float(np.average((p - y) ** 2, weights=w))
 
 
-def _view(cal: Calibrator, sample: dict[str, np.ndarray], n_bins: int, weighted: bool) -> dict[str, Any]:
-    p = cal.predict(sample["score"])
+def shown_confidence(cal: Any, scores: np.ndarray, users: np.ndarray, sizes: np.ndarray | None) -> np.ndarray:
+    """The confidence a card shows: a size-aware calibrator (:class:`ranker.coldstart.SizeAwareCalibrator`)
+    maps each user's scores with the calibrator of that user's profile size, as the trust report does;
+    any other calibrator maps all scores alike."""
+    pick = getattr(cal, "for_size", None)
+    if pick is None or sizes is None or users.size == 0:
+        return np.asarray(cal.predict(scores), dtype=np.float64)
+    p = np.empty(scores.size, dtype=np.float64)
+    k = sizes[users]
+    for size in np.unique(k):
+        rows = k == size
+        p[rows] = pick(int(size)).predict(scores[rows])
+    return p
+
+
+def _view(
+    cal: Calibrator, sample: dict[str, np.ndarray], n_bins: int, weighted: bool, sizes: np.ndarray | None = None
+) -> dict[str, Any]:
+    p = shown_confidence(cal, sample["score"], sample["user"].astype(np.int64), sizes)
     y = sample["label"]
     w = sample["weight"] if weighted else None
     bins = reliability_bins(p, y, w, n_bins=n_bins)
@@ -176,10 +193,18 @@ def evaluate_calibration(
     )
     say(f"scoring every test user's top-{n}")
     top = top_n_sample(ranker, split, n=n)
-    views = {"sampled": _view(calibrator, sampled, n_bins, True), f"top_{n}": _view(calibrator, top, n_bins, False)}
+    # profile size of each user's test-time profile (what picks a size-aware calibrator, as on a card)
+    hist = split.histories("train")
+    if split.protocol == "loo":
+        hist = [np.concatenate([t, v]) for t, v in zip(hist, split.histories("valid"), strict=True)]
+    sizes = np.fromiter((np.unique(h).size for h in hist), dtype=np.int64, count=len(hist))
+    views = {
+        "sampled": _view(calibrator, sampled, n_bins, True, sizes),
+        f"top_{n}": _view(calibrator, top, n_bins, False, sizes),
+    }
     masked = None
     if split.protocol == "ro811":
-        masked = _view(calibrator, top_n_sample(ranker, split, n=n, mask_valid=True), n_bins, False)
+        masked = _view(calibrator, top_n_sample(ranker, split, n=n, mask_valid=True), n_bins, False, sizes)
     comparison: dict[str, dict[str, float]] = {}
     for method in ("isotonic", "platt"):
         alt = Calibrator.fit(valid["score"], valid["label"], valid["weight"], method=method)

@@ -77,7 +77,11 @@ def ranking_table(
 
 
 def _ece_view(cal: Calibrator, scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    p = np.clip(cal.predict(scores), 0.0, 1.0)
+    return _ece_of(cal.predict(scores), labels)
+
+
+def _ece_of(p: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    p = np.clip(p, 0.0, 1.0)
     return {
         "n": int(labels.size),
         "ece": expected_calibration_error(p, labels),
@@ -106,9 +110,20 @@ def calibration_by_size(
         s, y = bucket_sample(ranker, split, n_users, bucket, which="test", n=n, seed=seed, item_groups=item_groups)
         cal = calibrator.for_size(bucket[0]) if hasattr(calibrator, "for_size") else calibrator
         out[name] = _ece_view(cal, s, y)
-    warm = top_n_sample(ranker, split, n=n, which="test")
+    from evals.calibration import shown_confidence
+
+    top = top_n_sample(ranker, split, n=n, which="test")
+    sizes = np.fromiter((np.unique(h).size for h in split.histories("train")), dtype=np.int64, count=n_users)
+    users = top["user"].astype(np.int64)
+    warm_k = max((hi for _, hi in getattr(calibrator, "buckets", {})), default=-1) + 1  # past the last bucket
+    is_warm = sizes[users] >= warm_k
     cal = calibrator.warm if hasattr(calibrator, "warm") else calibrator
-    out["warm"] = _ece_view(cal, warm["score"], warm["label"])
+    if is_warm.any():  # a small shop may have no user past the last bucket
+        out["warm"] = _ece_view(cal, top["score"][is_warm], top["label"][is_warm])
+    # every test user's own profile, with the calibrator of its size: the confidence cards show (shop
+    # data: most users hold fewer than warm_k items; MovieLens: all are warm, so this equals "warm")
+    p = shown_confidence(calibrator, top["score"], users, sizes)
+    out["as served"] = _ece_of(p, top["label"])
     return out
 
 

@@ -319,14 +319,23 @@ def _joint(ablation: str) -> RankerFactory:
     """The joint ranker (ranker.train), loaded from the workspace or trained with validation selection."""
 
     def factory(dataset: Dataset, split: Split) -> Ranker:
-        from catalog.config import Workspace
+        from agent.config import load_config
+        from catalog.errors import BadInput
         from ranker.train import ensure_trained
 
+        # the configured workspace (environment, ./trustrec.toml): a shop's models live in their own scope
+        ws = load_config().workspace()
         valid = history_profiles(dataset, split, "valid")
-        return ensure_trained(
-            Workspace(), dataset, split, ablation=ablation,  # type: ignore[arg-type]
+        model = ensure_trained(
+            ws, dataset, split, ablation=ablation,  # type: ignore[arg-type]
             validate=lambda m: evaluate_set(m, valid, ks=(10,)),
         )  # fmt: skip
+        if model.n_items != dataset.n_items:
+            raise BadInput(
+                f"the {ablation} model in {ws.models} was trained on {model.n_items} items, but {dataset.name} has "
+                f"{dataset.n_items}: set TRUSTREC_DATA__DATASET (or --config) to the dataset it was trained on"
+            )
+        return model
 
     return factory
 

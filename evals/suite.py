@@ -350,6 +350,8 @@ class SuiteContext:
 
             self.say(f"loading {self.config.data.dataset}")
             self._dataset = load_dataset(self.config.data, self.workspace)
+            if self._dataset.note:
+                self.say(self._dataset.note)
         return self._dataset
 
     def split(self, protocol: str) -> Split:
@@ -814,7 +816,7 @@ def check_coldstart(params: dict[str, Any], ctx: SuiteContext) -> dict[str, Any]
 
     Params: ``protocol`` (ro811), ``ks`` ([0, 1, 3, 5, 10]). Needs the trained joint ranker. Metrics:
     ``<model>.k<k>.ndcg@10`` (and recall, hit), ``bars_met`` / ``bars`` (the issue's requirements),
-    ``ece.k0``, ``ece.k1_5``, ``ece.warm``.
+    ``ece.k0``, ``ece.k1_5``, ``ece.warm``, ``ece.as_served`` (every test user with the calibrator of their size).
     """
     from evals.coldstart import evaluate_cold_start
     from ranker.coldstart import category_groups, ensure_cold_start
@@ -834,7 +836,7 @@ def check_coldstart(params: dict[str, Any], ctx: SuiteContext) -> dict[str, Any]
     metrics["bars"] = len(res["requirements"])
     metrics["bars_met"] = sum(bool(v) for v in res["requirements"].values())
     metrics["requirements"] = res["requirements"]
-    names = {"k=0": "k0", "k=1-5": "k1_5", "warm": "warm"}
+    names = {"k=0": "k0", "k=1-5": "k1_5", "warm": "warm", "as served": "as_served"}
     metrics["ece"] = {names[k]: v["ece"] for k, v in res["calibration"].items()}
     metrics["calibration"] = res["calibration"]
     artifacts = {

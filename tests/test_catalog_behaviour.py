@@ -102,3 +102,24 @@ def test_ease_learns_from_weights_and_explanations_name_an_item_once(shop: Datas
     for ev in out.items:
         named = [h.item_id for h in ev.history]
         assert len(named) == len(set(named)) > 0
+
+
+def test_shown_confidence_uses_the_calibrator_of_each_profile_size() -> None:
+    from evals.calibration import shown_confidence
+    from ranker.calibration import Calibrator
+    from ranker.coldstart import SizeAwareCalibrator
+
+    rng = np.random.default_rng(0)
+    s = rng.random(400)
+    fit = {  # three calibrators with clearly different hit rates at the same score
+        name: Calibrator.fit(s, (rng.random(400) < rate * s).astype(float), method="platt")
+        for name, rate in (("new", 0.1), ("short", 0.4), ("warm", 0.9))
+    }
+    cal = SizeAwareCalibrator(fit["warm"], {(0, 0): fit["new"], (1, 5): fit["short"]})
+    scores = np.array([0.7, 0.7, 0.7])
+    users = np.array([0, 1, 2])
+    sizes = np.array([0, 3, 40])
+    p = shown_confidence(cal, scores, users, sizes)
+    want = [fit[k].predict(scores[:1])[0] for k in ("new", "short", "warm")]
+    assert p.tolist() == pytest.approx(want) and want[0] < want[1] < want[2]
+    assert shown_confidence(fit["warm"], scores, users, sizes).tolist() == pytest.approx([want[2]] * 3)

@@ -45,6 +45,8 @@ def load_context(
 
     say = (lambda _m: None) if quiet else step(f"loading {cfg.data.dataset} ({protocol})")
     stack = build_stack(cfg, protocol=protocol, model=model, calibrate=calibrate, progress=say)
+    if stack.dataset.note:  # the synthetic shop says so with every figure
+        console.print(f"[bold yellow]{stack.dataset.note}[/]")
     if stack.note:
         console.print(f"[yellow]note:[/] {stack.note}")
     return stack

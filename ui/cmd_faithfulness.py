@@ -61,6 +61,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     res = evaluate_faithfulness(rec, fcfg, progress=progress)
             finally:
                 rec.close()
+        note = rec.engine.dataset.note
+        if note:  # the synthetic shop says so with every figure
+            res = {"dataset_note": note, **res}
+            console.print(f"[bold yellow]{note}[/]")
         finish(res, json_=json_, out=out, show=lambda: _print(res))
         if res["false_claims"]:
             raise typer.Exit(1)
