@@ -506,7 +506,11 @@ def fuzz_api(
     t0 = time.perf_counter()
     stop_at = time.monotonic() + deadline_s
     sent = 0
-    with httpx.Client(base_url=url, timeout=request_timeout_s, headers=headers) as client:
+    # a fresh connection per request: generating an example can take longer than the server's keep-alive (5 s)
+    # on a busy machine, and a request sent on a connection the server is closing at that moment reads as a drop
+    # that no server fault caused; a server that really drops a connection still shows as "dropped"
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=url, timeout=request_timeout_s, headers=headers, limits=no_reuse) as client:
         spec = client.get("/openapi.json").raise_for_status().json()
 
         @hyp_seed(seed)
