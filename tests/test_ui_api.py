@@ -195,3 +195,17 @@ def test_openapi_lists_every_endpoint_and_ui_is_mounted(rec: Any) -> None:
         page = c.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert c.get("/healthz").json()["status"] == "ok"  # API routes still win over the mounted app
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [("/v1/chat", '{"message": "\\ud800 hi"}', "message"),
+     ("/v1/feedback", '{"session_id": "\\ude28", "event_id": "e1", "item_id": "50", "kind": "like"}', "session_id")],
+)  # fmt: skip
+def test_a_lone_surrogate_is_a_422_naming_the_field_not_a_500(
+    client: TestClient, path: str, body: str, field: str
+) -> None:
+    # JSON may carry "\ud800", which UTF-8 cannot encode; echoing it in the 422 used to fail as a 500
+    r = client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", field]

@@ -32,12 +32,15 @@ Bad input never yields a 5xx: 422 names the field, 404 an unknown item or user, 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -226,6 +229,18 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that survives text the request smuggled in: a JSON string may hold a lone surrogate ("\\ud800"),
+    which UTF-8 cannot encode; such an answer (a 422 echoing the input, an error naming the session) is
+    written with ASCII escapes instead of failing as a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def create_api(
     recommender: Recommender,
     *,
@@ -256,6 +271,7 @@ def create_api(
     policy = AccessPolicy(rec, auth or server_cfg.auth)
     turns = pool or TurnPool(server_cfg.turn_workers, server_cfg.max_pending_turns)
     api = FastAPI(
+        default_response_class=SafeJSONResponse,
         title="trustrec API",
         version="1",
         description="Explainable conversational recommendations: every item comes with evidence and a trust report.",
@@ -264,26 +280,31 @@ def create_api(
 
     @api.exception_handler(MessageTooLong)
     async def _too_long(_r: Request, e: MessageTooLong) -> JSONResponse:
-        return JSONResponse({"detail": str(e), "limit": e.limit, "error": type(e).__name__}, status_code=413)
+        return SafeJSONResponse({"detail": str(e), "limit": e.limit, "error": type(e).__name__}, status_code=413)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid_request(_r: Request, e: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which may not be encodable: the same answer, encoded safely
+        return SafeJSONResponse({"detail": jsonable_encoder(e.errors())}, status_code=422)
 
     @api.exception_handler(ValidationError)
     async def _invalid(_r: Request, e: ValidationError) -> JSONResponse:
         errs = [{"loc": list(x["loc"]), "msg": x["msg"], "type": x["type"]} for x in e.errors()]
-        return JSONResponse({"detail": errs}, status_code=422)
+        return SafeJSONResponse({"detail": errs}, status_code=422)
 
     @api.exception_handler(UnicodeDecodeError)
     async def _not_utf8(_r: Request, e: UnicodeDecodeError) -> JSONResponse:
         # the body's bytes are not UTF-8 text: the caller's fault, like malformed JSON
         detail = f"the request body is not UTF-8 text (byte {e.start}); send JSON encoded as UTF-8"
-        return JSONResponse({"detail": detail, "error": "BadInput"}, status_code=422)
+        return SafeJSONResponse({"detail": detail, "error": "BadInput"}, status_code=422)
 
     @api.exception_handler(TrustrecError)
     async def _user_error(_r: Request, e: TrustrecError) -> JSONResponse:
-        return JSONResponse({"detail": str(e), "error": type(e).__name__}, status_code=e.status)
+        return SafeJSONResponse({"detail": str(e), "error": type(e).__name__}, status_code=e.status)
 
     @api.exception_handler(PoolBusy)
     async def _busy(_r: Request, e: PoolBusy) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": str(e.retry_after_s)})
+        return SafeJSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": str(e.retry_after_s)})
 
     @api.exception_handler(Exception)
     async def _bug(r: Request, e: Exception) -> JSONResponse:
