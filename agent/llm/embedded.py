@@ -44,7 +44,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from agent.llm.errors import LLMTimeout, LLMUnavailable
-from agent.llm.queue import GenerationQueue, GenParams, TextEngine
+from agent.llm.queue import GenerationQueue, GenParams, TextEngine, common_prefix
 
 CACHE_SUBDIR = "gemma-270m"
 MODEL_LABEL = "gemma-3-270m-q4_k_m (base)"
@@ -294,18 +294,18 @@ class TransformersLM:
         shortest = min(len(r) for r in rows)
         common = rows[0][: shortest - 1]  # at least one token per row is left to evaluate
         for r in rows[1:]:
-            common = common[: _common_prefix(common, r)]
+            common = common[: common_prefix(common, r)]
         n = len(self._prefix_ids)
         if n and n <= len(common) and common[:n] == self._prefix_ids:
             self.prefix_hits += 1
             return n, copy.deepcopy(self._prefix_cache)
         # a new prefix: what these rows share with the kept prefix (so a too specific one shrinks to the
         # part every call shares), else with each other, or with the previous prompt when alone
-        kept = _common_prefix(common, self._prefix_ids)
+        kept = common_prefix(common, self._prefix_ids)
         if kept >= self.min_prefix:
             want = common[:kept]
         else:
-            want = common if len(rows) > 1 else common[: _common_prefix(common, self._last_ids)]
+            want = common if len(rows) > 1 else common[: common_prefix(common, self._last_ids)]
         self._last_ids = rows[0]
         if len(want) < self.min_prefix:
             return 0, None
@@ -374,15 +374,6 @@ class TransformersLM:
                 if rest:
                     yield row, rest
                 yield row, None
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def load_from_gguf(cache_dir: Path) -> LoadedLM:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.llm.errors import LLMTimeout, LLMUnavailable
-from agent.llm.queue import GenParams
+from agent.llm.queue import GenParams, common_prefix
 
 INSTALL_HINT = (
     "pip install 'trustrec[llamacpp]' (builds llama.cpp; on CPUs where the native build crashes set "
@@ -59,15 +59,6 @@ def has_llamacpp() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class _TextOut:
@@ -208,7 +199,7 @@ class _BatchDecoder:
         shortest = min(len(t) for t in prompts)
         common = prompts[0][: shortest - 1]  # every row keeps at least one token of its own (its logits)
         for t in prompts[1:]:
-            common = common[: _common_prefix(common, t)]
+            common = common[: common_prefix(common, t)]
         groups: list[list[int]] = [[]]
         used = len(common)
         for i, t in enumerate(prompts):
@@ -232,7 +223,7 @@ class _BatchDecoder:
 
     def _prefix(self, common: list[int], deadline: float | None) -> None:
         """Make sequence 0 hold exactly ``common``, evaluating only what it does not hold yet."""
-        keep = _common_prefix(self.cached, common)
+        keep = common_prefix(self.cached, common)
         if keep < len(self.cached) and not self.lc.llama_memory_seq_rm(self.mem, 0, keep, -1):
             self._forget()
             keep = 0

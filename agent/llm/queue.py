@@ -24,7 +24,7 @@ from typing import Protocol
 
 from agent.llm.errors import LLMTimeout, LLMUnavailable
 
-__all__ = ["GenParams", "GenerationQueue", "LLMBusy", "TextEngine"]
+__all__ = ["GenParams", "GenerationQueue", "LLMBusy", "TextEngine", "common_prefix"]
 
 PieceCallback = Callable[[str], None]
 
@@ -207,3 +207,13 @@ class GenerationQueue:
         for r in batch:
             if not r.future.done():
                 r.future.set_result(r.text)
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token id sequences (what a kept KV cache can reuse)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
