@@ -98,7 +98,7 @@ class Engine:
         vocab = CatalogVocab.from_dataset(ds, embed=encoder.encode)
         chat_model = _make_llm(config, ws, say) if llm == "config" else llm
         titles = [it.title for it in ds.items]
-        writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items)
+        writer = ExplanationWriter(chat_model, config.llm, catalog=ds.items, lexicon=vocab.lexicon)
         describer = Describer(chat_model, config.llm, catalog_titles=titles)
         histories = user_histories(ds.interactions, ds.n_users, by_time=True)
         history_weights = user_history_weights(
@@ -177,12 +177,15 @@ class Engine:
             out = self.explainer(p, 1, candidates=np.asarray([item]), mmr_lambda=1.0, user_id=state.user_id)
         return out.items[0]
 
-    def retrieve(self, state: DialogState, *, new_items: bool = False) -> tuple[np.ndarray, list[str]]:
+    def retrieve(
+        self, state: DialogState, *, new_items: bool = False, language: str = "en"
+    ) -> tuple[np.ndarray, list[str]]:
         """Candidate item indices for the session's constraints, and notes on what could not be met.
 
         Exact filters first (categories, years, prices, feedback exclusions; ``new_items`` also leaves
         out everything shown this session); a free-text wish or "like X" then narrows the pool by
-        semantic and item-to-item retrieval. A later list prefers items not shown yet.
+        semantic and item-to-item retrieval. A later list prefers items not shown yet. The notes are in
+        ``language`` (``agent/data/lang/explain-<language>.yaml``).
         """
         from retrieval import HybridRetriever, ItemToItemRetriever, Query
 
@@ -222,9 +225,10 @@ class Engine:
             if fresh.size >= n:
                 chosen = fresh
         if chosen.size < n:
-            notes.append(
-                f"only {chosen.size} items match your constraints" if chosen.size else "no items match your constraints"
-            )
+            from agent.wording import wording
+
+            w = wording(language)
+            notes.append(w.say("only_match", n=chosen.size) if chosen.size else w.say("none_match"))
         return chosen, notes
 
     def behaviours(self, user_id: str | None) -> dict[str, str]:

@@ -17,7 +17,7 @@ strips instruction-like content and quotes it before it enters a prompt.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -26,8 +26,9 @@ from typing import Any
 import yaml
 
 from agent.understanding.lexicon import all_claim_words, all_item_nouns
+from agent.wording import Wording, wording
 from catalog.types import Item
-from ranker.evidence import BEHAVIOUR_VERBS, Evidence
+from ranker.evidence import Evidence
 
 __all__ = [
     "GENRE_WORDS",
@@ -323,15 +324,6 @@ def evidence_facts(ev: Evidence) -> Facts:
                  required_titles=[top] if top else [])  # fmt: skip
 
 
-_FEATURE_WORDS = {
-    "text": "it matches what you asked for",
-    "collaborative": "people with similar taste liked it",
-    "attributes": "its categories suit you",
-    "popularity": "it is popular",
-    "session": "it fits your feedback in this chat",
-}
-
-
 @cache
 def claims_data() -> dict[str, Any]:
     """``agent/data/claims.yaml`` as read (once per process; :func:`agent.claims.claim_vocab` normalises it)."""
@@ -367,17 +359,18 @@ def evidence_line(ev: Evidence) -> str:
     return head
 
 
-def _session_note(ev: Evidence, title: str) -> str:
+def _session_note(ev: Evidence, title: str, w: Wording | None = None) -> str:
     """'(your first like)' / '(liked in this chat)' after a session like, else ''."""
+    w = w or wording("en")
     h = next((h for h in ev.history if h.title == title), None)
     if h is None or not h.session:
         return ""
     others = [x for x in ev.history if x.value > 0 and x is not h]
     only = not others and (ev.trust is None or ev.trust.profile_size <= 1)
-    return " (your first like)" if only else " (liked in this chat)"
+    return w.say("first_like") if only else w.say("session_like")
 
 
-def template_explanation(ev: Evidence) -> str:
+def template_explanation(ev: Evidence, language: str = "en", label: Callable[[str], str] | None = None) -> str:
     """A deterministic explanation rendered from the evidence; every claim in it is true.
 
     Warm: "Recommended because you liked A and B: T (1995) is listed under X and Y." One session
@@ -385,40 +378,47 @@ def template_explanation(ev: Evidence) -> str:
     user): "Popular: T (1995) ..." only when the item is popular overall (popularity is measured over
     everyone, so the text names no audience it was not measured in), and "Matches: X, 1990-1999." for the constraints it satisfies; never "because you
     liked" without a positive attribution.
+
+    ``language`` picks the wording (``agent/data/lang/explain-<language>.yaml``; a Chinese text says the
+    same claims in Chinese and is checked the same way); ``label`` names a category in that language
+    (:meth:`agent.understanding.lexicon.Lexicon.label`; default: the catalog's spelling).
     """
-    name = display_title(ev.title)
+    w = wording(language)
+    lab = label or (lambda c: c)
+    name = w.title(display_title(ev.title))
     if ev.year is not None:
-        name += f" ({ev.year})"
-    listed = f" is listed under {_join(list(ev.categories))}." if ev.categories else "."
+        name += w.say("year", year=ev.year)
+    cats = [lab(c) for c in ev.categories]
+    listed = w.say("listed", categories=w.join(cats)) if cats else w.say("unlisted")
+    verbs = w.raw["verbs"]
     liked = _liked(ev)
     if liked:
-        notes = [_session_note(ev, t) for t in liked]
+        notes = [_session_note(ev, t, w) for t in liked]
         done = {h.title: h.behaviour for h in ev.history}
-        groups: dict[str, list[str]] = {}  # verb -> titles, in attribution order ("bought A and viewed B")
+        groups: dict[str, list[str]] = {}  # behaviour -> titles, in attribution order ("bought A and viewed B")
         for t, note in zip(liked, notes, strict=True):
-            verb = BEHAVIOUR_VERBS.get(done.get(t) or "", "liked")
-            groups.setdefault(verb, []).append(display_title(t) + note)
-        said = _join([f"{verb} {_join(titles)}" for verb, titles in groups.items()])
-        text = f"{'Because' if any(notes) else 'Recommended because'} you {said}: {name}{listed}"
+            b = done.get(t) or ""
+            groups.setdefault(b if b in verbs and b != "like" else "like", []).append(w.title(display_title(t)) + note)
+        said = w.join([w.group(b, titles) for b, titles in groups.items()], "verb_sep", "verb_last_sep")
+        text = w.say("because_session" if any(notes) else "because", said=said, name=name, listed=listed)
         pos = {k: v for k, v in ev.features.items() if v > 0}
         if pos:
             key = max(pos, key=lambda k: pos[k])
-            reason = _FEATURE_WORDS.get(key.lower())
+            reason = w.raw["reasons"].get(key.lower())
             if key.lower() == "popularity" and not is_popular(ev.popularity_rank):
                 reason = None
             if reason and key.lower() == "text" and not ev.matches:
                 reason = None
             if reason:
-                text += f" Also, {reason}."
+                text += w.say("also", reason=reason)
         return text
+    matches = ""
+    if ev.matches:
+        shown = [lab(m) if m in ev.categories else w.match(m) for m in ev.matches]
+        matches = w.say("matches", matches=w.raw["matches_sep"].join(shown))
     refs = _references(ev)
     if refs:  # the person asked for something like these: that is the reason, not a like
-        text = f"Similar to {_join([display_title(t) for t in refs])}, as you asked: {name}{listed}"
-        if ev.matches:
-            text += " Matches: " + ", ".join(ev.matches) + "."
-        return text
+        titles = w.join([w.title(display_title(t)) for t in refs])
+        return w.say("similar", titles=titles, name=name, listed=listed) + matches
     # nothing liked yet: say only what the constraints and the popularity figure support
-    text = f"{'Popular' if is_popular(ev.popularity_rank) else 'Recommended'}: {name}{listed}"
-    if ev.matches:
-        text += " Matches: " + ", ".join(ev.matches) + "."
-    return text
+    return w.say("popular" if is_popular(ev.popularity_rank) else "plain", name=name, listed=listed) + matches

@@ -25,6 +25,7 @@ from agent.onboarding import offer_line, onboarding_items, should_offer
 from agent.reply import ItemCard, OnboardingItem, Reply
 from agent.state import DialogState
 from agent.understanding import Intent, Understanding, apply_understanding, understand
+from agent.wording import wording
 from ranker.evidence import Evidence
 
 RECOMMENDING = {Intent.RECOMMEND, Intent.REFINE, Intent.FEEDBACK}
@@ -114,7 +115,7 @@ class GuidedTurn:
     def retrieve(self, s: TurnState) -> dict[str, Any]:
         dialog = DialogState.from_graph(s["dialog"])
         u = Understanding.model_validate(s["understanding"])
-        chosen, notes = self.e.retrieve(dialog, new_items=u.wants_new_items)
+        chosen, notes = self.e.retrieve(dialog, new_items=u.wants_new_items, language=u.language)
         return {"candidates": chosen.tolist(), "notes": [*s.get("notes", []), *notes]}
 
     # ------------------------------------------------------------------ rank + explain
@@ -162,7 +163,7 @@ class GuidedTurn:
             card = ItemCard.from_evidence(
                 pos, ev, description=e.description(ev.item_id), item=e.dataset.item(ev.item_id)
             )
-            x = writer.template(ev)
+            x = writer.template(ev, u.language)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             cards.append(card)
         if cards:
@@ -190,7 +191,7 @@ class GuidedTurn:
             if changed:
                 _send({"kind": "card", "card": card.model_dump(mode="json")})
         if cards and "llm" in e.warming:
-            notes.append("the language model is still loading: these explanations use templates")
+            notes.append(wording(u.language).say("llm_loading"))
         if not focused and evidence:
             dialog.record_shown([ev.item_id for ev in evidence])
         elif focused:
@@ -204,7 +205,7 @@ class GuidedTurn:
             offer = onboarding_items(e, dialog.constraints, exclude=[*shown_now, *dialog.feedback.excluded()])
             if offer:
                 dialog.onboarding, dialog.onboarding_offered = [o.item_id for o in offer], True
-                line = "\n" + offer_line(offer)
+                line = "\n" + offer_line(offer, u.language)
                 _emit(line)
                 text += line
         reply = Reply(

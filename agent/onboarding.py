@@ -135,10 +135,20 @@ def _label(item: OnboardingItem) -> str:
     return f"{item.title} ({item.year})" if item.year else item.title
 
 
-def offer_line(items: list[OnboardingItem]) -> str:
-    """The one line that invites an answer (catalog titles only)."""
-    names = ", ".join(_label(it) for it in items)
-    return f"New here? Tell me a title you liked, or say which of these you liked: {names}."
+def offer_line(items: list[OnboardingItem], language: str = "en") -> str:
+    """The one line that invites an answer (catalog titles only), in the person's ``language``
+    (``offer`` of ``agent/data/lang/explain-<language>.yaml``)."""
+    from agent.grounding import display_title
+    from agent.wording import wording
+
+    w = wording(language)
+    if w.code == "en":
+        names = ", ".join(_label(it) for it in items)
+    else:
+        names = w.raw["list_sep"].join(
+            w.title(display_title(it.title)) + (w.say("year", year=it.year) if it.year else "") for it in items
+        )
+    return w.say("offer", names=names)
 
 
 def _find(toks: list[str], used: list[bool], want: list[str]) -> int | None:

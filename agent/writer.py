@@ -36,6 +36,8 @@ from agent.grounding import (
 from agent.llm.backends import complete, complete_many, model_label, prompt_style
 from agent.llm.errors import LLMError
 from agent.prompts import Prompt, load_prompt
+from agent.understanding.lexicon import Lexicon
+from agent.wording import in_language, text_language, wording
 from catalog.types import Item
 from ranker.evidence import Evidence
 
@@ -79,6 +81,8 @@ class ExplanationWriter:
         catalog_titles: Every catalog title, when the items are not at hand (the claim checker then
             knows only the titles and the years written in them).
         style: Prompt style; default from the backend (``fewshot`` for the embedded base model).
+        lexicon: The catalog's lexicon: names categories in the person's language (default: the
+            catalog's own spelling in every language).
     """
 
     def __init__(
@@ -89,8 +93,10 @@ class ExplanationWriter:
         catalog: Iterable[Item] | None = None,
         catalog_titles: Iterable[str] = (),
         style: str | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.llm = llm
+        self.lexicon = lexicon
         self.cfg = cfg or LLMConfig()
         self.prompt: Prompt = load_prompt("explain", style or prompt_style(self.cfg))
         items = list(catalog) if catalog is not None else _title_items(catalog_titles)
@@ -108,11 +114,31 @@ class ExplanationWriter:
                 facts.categories.extend(c for c in it.categories if c not in facts.categories)
         return facts
 
-    def verify(self, text: str, ev: Evidence) -> tuple[bool, ClaimVerdict, list[str]]:
-        """``(ok, claim verdict, reasons)``: the text passes the guard and every claim holds."""
-        g = self.guard.check(text, self.facts(ev))
-        v = self.checker.check(text, ev)
-        return g.ok and v.ok, v, [*g.reasons, *v.reasons]
+    def verify(self, text: str, ev: Evidence, language: str | None = None) -> tuple[bool, ClaimVerdict, list[str]]:
+        """``(ok, claim verdict, reasons)``: the text passes the guard and every claim holds.
+
+        A text in another language than English (Chinese) is read back into canonical English first
+        (:meth:`agent.wording.Wording.canonical`) and checked like an English one. With ``language``
+        (the turn's), the text must also be written in it (:func:`agent.wording.in_language`).
+        """
+        canon = wording(text_language(text)).canonical(text)
+        g = self.guard.check(canon, self.facts(ev))
+        v = self.checker.check(canon, ev)
+        reasons = [*g.reasons, *v.reasons]
+        spoken = language is None or in_language(text, language, self._titles(ev))
+        if not spoken:
+            reasons.append(f"not written in the person's language ({language})")
+        return g.ok and v.ok and spoken, v, reasons
+
+    @staticmethod
+    def _titles(ev: Evidence) -> list[str]:
+        """Names a text keeps as the catalog spells them (titles, categories, matches), whatever its language."""
+        out = [ev.title, *(h.title for h in ev.history)]
+        return [*out, *(display_title(t) for t in out), *ev.categories, *ev.matches]
+
+    def label(self, category: str, language: str = "en") -> str:
+        """How ``category`` is named in ``language`` (the domain file's word; else the catalog's spelling)."""
+        return self.lexicon.label(category, language) if self.lexicon is not None else category
 
     def _messages(self, ev: Evidence, language: str = "en") -> tuple[list[BaseMessage], str]:
         """The prompt messages for ``ev`` and the answer's prefill ("" when none).
@@ -167,7 +193,7 @@ class ExplanationWriter:
                 except LLMError as e:
                     reasons.append(f"{type(e).__name__}: {e}")
                     break
-                ok, _verdict, why = self.verify(text, ev)
+                ok, _verdict, why = self.verify(text, ev, language)
                 if ok:
                     return Explanation(item_id=ev.item_id, text=text, writer="llm", grounded=True, attempts=attempts,
                                        first_try_grounded=attempt == 0, reasons=reasons, rejected=rejected,
@@ -175,25 +201,27 @@ class ExplanationWriter:
                                        seconds=time.perf_counter() - t0, verified=True)  # fmt: skip
                 rejected.append(text)
                 reasons.extend(why)
-        x = self.template(ev)
+        x = self.template(ev, language)
         return x.model_copy(update={
             "attempts": attempts, "reasons": reasons, "rejected": rejected, "backend": backend, "model": model,
             "seconds": time.perf_counter() - t0,
         })  # fmt: skip
 
-    def template(self, ev: Evidence) -> Explanation:
-        """The deterministic explanation, checked like any other text.
+    def template(self, ev: Evidence, language: str = "en") -> Explanation:
+        """The deterministic explanation in ``language``, checked like any other text.
 
         The template says only true things; should a claim of it still fail (a bug), the bare
         rendering "T (year)." (with the top liked title, which the guard requires) is shown instead.
+        A Chinese text is checked through its canonical English reading (:meth:`verify`).
         """
         t0 = time.perf_counter()
-        text = template_explanation(ev)
-        verdict = self.checker.check(text, ev)
+        w = wording(language)
+        text = template_explanation(ev, w.code, lambda c: self.label(c, w.code))
+        verdict = self.checker.check(w.canonical(text), ev)
         if not verdict.ok:
-            text = _bare(ev)
-            verdict = self.checker.check(text, ev)
-        grounded = self.guard.check(text, self.facts(ev)).ok
+            text = _bare(ev, w.code)
+            verdict = self.checker.check(w.canonical(text), ev)
+        grounded = self.guard.check(w.canonical(text), self.facts(ev)).ok
         return Explanation(item_id=ev.item_id, text=text, writer="template", grounded=grounded, attempts=0,
                            first_try_grounded=False, prompt_version=TEMPLATE_VERSION, backend="none", model="none",
                            seconds=time.perf_counter() - t0, verified=verdict.ok,
@@ -232,11 +260,12 @@ def _prefill(ev: Evidence) -> str:
     return f"Because you liked {display_title(top)},"
 
 
-def _bare(ev: Evidence) -> str:
+def _bare(ev: Evidence, language: str = "en") -> str:
     """The last-resort text: the item and year, after the top liked title when there is one."""
-    name = display_title(ev.title) + (f" ({ev.year})" if ev.year is not None else "")
+    w = wording(language)
+    name = w.title(display_title(ev.title)) + (w.say("year", year=ev.year) if ev.year is not None else "")
     top = top_history_title(ev)
-    return f"Recommended because you liked {display_title(top)}: {name}." if top else f"Recommended: {name}."
+    return w.say("bare_liked", top=w.title(display_title(top)), name=name) if top else w.say("bare", name=name)
 
 
 def _title_items(titles: Iterable[str]) -> list[Item]:

@@ -30,11 +30,6 @@ class HistoryAttribution(BaseModel):
     )
 
 
-BEHAVIOUR_VERBS = {"purchase": "bought", "cart": "added to your cart", "click": "clicked on", "view": "viewed"}
-"""How a text names the strongest logged behaviour behind a history item. A rating, session feedback or no
-logged behaviour keeps the general "liked" wording."""
-
-
 class TrustReport(BaseModel):
     """Trust in one recommendation; every component in [0, 1] unless stated."""
 
