@@ -136,6 +136,10 @@ class ExplanationWriter:
         out = [ev.title, *(h.title for h in ev.history)]
         return [*out, *(display_title(t) for t in out), *ev.categories, *ev.matches]
 
+    def writes(self, language: str) -> bool:
+        """Whether the LLM is asked to write in ``language`` (the prompt's ``languages``; empty: any)."""
+        return not self.prompt.languages or language in self.prompt.languages
+
     def label(self, category: str, language: str = "en") -> str:
         """How ``category`` is named in ``language`` (the domain file's word; else the catalog's spelling)."""
         return self.lexicon.label(category, language) if self.lexicon is not None else category
@@ -176,7 +180,9 @@ class ExplanationWriter:
         attempts = 0
         backend = self.cfg.backend if self.llm is not None else "none"
         model = model_label(self.llm) if self.llm is not None else "none"
-        if self.llm is not None:
+        if self.llm is not None and not self.writes(language):
+            reasons.append(f"prompt {self.prompt.version} is not written for {language!r}: the template is shown")
+        elif self.llm is not None:
             msgs, prefill = self._messages(ev, language)
             for attempt in range(1 + self.cfg.grounding_retries):
                 attempts += 1
@@ -234,7 +240,7 @@ class ExplanationWriter:
         batch on the embedded model, one call each elsewhere); retries and checks are per item.
         """
         evs = list(evidence)
-        if self.llm is None or len(evs) < 2:
+        if self.llm is None or len(evs) < 2 or not self.writes(language):
             return [self.write(ev, language) for ev in evs]
         firsts: list[str | LLMError | None]
         try:

@@ -252,3 +252,18 @@ def test_the_prompt_carries_the_language() -> None:
         zh_msgs, _ = w._messages(ev, "zh")
         en_msgs, _ = w._messages(ev, "en")
         assert "Chinese" in str(zh_msgs[0].content) and "Chinese" not in str(en_msgs[0].content)
+
+
+def test_the_embedded_few_shot_prompt_is_not_asked_for_chinese() -> None:
+    """The few-shot prompt's examples are English (``languages: [en]``): a Chinese turn shows the checked
+    Chinese template without asking the base model; an English turn still asks it."""
+    ev = evidence("Heat", ["Outbreak"])
+    true = "you may enjoy Heat, a 1995 crime thriller."  # after the prefill "Because you liked Outbreak,"
+    w = ExplanationWriter(_scripted([true]), LLMConfig(grounding_retries=0), catalog=dataset().items,
+                          style="fewshot", lexicon=lexicon("ml-100k"))  # fmt: skip
+    assert w.prompt.languages == ("en",) and not w.writes("zh") and w.writes("en")
+    x = w.write(ev, "zh")
+    assert x.writer == "template" and x.attempts == 0 and x.text == zh(ev) and x.verified
+    assert [y.text for y in w.write_many([ev, ev], "zh")] == [zh(ev), zh(ev)]
+    x = w.write(ev, "en")  # the scripted answer is still there: nothing was asked for the Chinese turns
+    assert x.writer == "llm" and x.attempts == 1

@@ -44,6 +44,9 @@ class Prompt:
     instruction: str = ""
     system: str = ""
     examples: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    languages: tuple[str, ...] = ()
+    """Languages the model is asked to write in with this prompt; empty: any (the person's language goes
+    into the system prompt). A turn in another language shows the deterministic text without asking."""
 
     def render(self, **values: str) -> str:
         """Fill the template; raises :class:`PromptError` on missing or unexpected values."""
@@ -101,6 +104,7 @@ def _parse(doc: Any, source: str) -> Prompt:
         instruction=str(doc.get("instruction", "")),
         system=str(doc.get("system", "")),
         examples=examples,
+        languages=tuple(str(x) for x in doc.get("languages") or ()),
     )
 
 
