@@ -11,7 +11,10 @@ verdict. The figures:
 * ``false_claims``: shown texts with at least one failing claim (required: 0);
 * ``llm_first_try``: the LLM's first text per attempted explanation, re-checked strictly;
 * ``writers``: the share of shown texts written by the LLM and by the template;
-* ``samples``: example shown texts with who wrote them.
+* ``samples``: example shown texts with who wrote them;
+* ``wrong_language``: shown texts not written in the sessions' language (``language``: ``en`` or
+  ``zh``; a Chinese text is read back into English, :meth:`agent.wording.Wording.canonical`, and
+  checked like an English one).
 
 Side effects are kept out of the workspace: the sessions and the feedback the chats state
 ("I liked X") go to a temporary folder.
@@ -50,6 +53,9 @@ class FaithfulnessConfig(BaseModel):
     n: int = Field(10, ge=1, le=50, description="Items asked for per turn.")
     seed: int = Field(0, description="Seed of the user, category, decade and title draws.")
     samples: int = Field(20, ge=0, description="Shown texts kept in the report.")
+    language: Literal["en", "zh"] = Field(
+        "en", description="Language the sessions are written in (the replies, and so the explanations, follow it)."
+    )
 
 
 class _RecordingWriter:
@@ -59,14 +65,14 @@ class _RecordingWriter:
         self.inner = inner
         self.records: list[tuple[Evidence, Any]] = []
 
-    def write(self, ev: Evidence) -> Any:
-        x = self.inner.write(ev)
+    def write(self, ev: Evidence, *args: Any, **kw: Any) -> Any:
+        x = self.inner.write(ev, *args, **kw)
         self.records.append((ev, x))
         return x
 
-    def write_many(self, evidence: Any) -> list[Any]:
+    def write_many(self, evidence: Any, *args: Any, **kw: Any) -> list[Any]:
         evs = list(evidence)
-        out = self.inner.write_many(evs)
+        out = self.inner.write_many(evs, *args, **kw)
         self.records.extend(zip(evs, out, strict=True))
         return list(out)
 
@@ -74,8 +80,22 @@ class _RecordingWriter:
         return getattr(self.inner, name)
 
 
+# The sessions' messages per language ({n}: items asked for, {ask}: a category and a decade, {title}).
+_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {"show": "Show me {n} picks.", "ask": "a {cat} from the {dec:02d}s", "ask_any": "a {cat}",
+           "show_ask": "{ask}, show me {n} picks", "want": "I'd like {ask}. Show me {n} picks.",
+           "like_ref": "something like {title}", "liked": "I liked {title}"},
+    "zh": {"show": "推荐{n}个", "ask": "{dec:02d}年代的{cat}", "ask_any": "{cat}", "show_ask": "{ask}，推荐{n}个",
+           "want": "我想要{ask}，推荐{n}个", "like_ref": "类似《{title}》的", "liked": "我喜欢《{title}》"},
+}  # fmt: skip
+
+
 def _scripts(dataset: Any, cfg: FaithfulnessConfig) -> list[tuple[SessionKind, str | None, list[str]]]:
     """The sessions: kind, user id and the opening messages ("I liked <shown>" is added live)."""
+    from agent.understanding.lexicon import lexicon
+
+    say = _MESSAGES[cfg.language]
+    lex = lexicon(dataset.name)
     rng = random.Random(cfg.seed)
     cats = sorted({c for it in dataset.items for c in it.categories})
     years = sorted({it.year for it in dataset.items if it.year is not None})
@@ -87,20 +107,19 @@ def _scripts(dataset: Any, cfg: FaithfulnessConfig) -> list[tuple[SessionKind, s
         kind = kinds[k % 3]
         cat = rng.choice(cats) if cats else ""
         dec = (rng.choice(years) // 10 * 10) % 100 if years else None
-        ask = f"a {cat.lower()} from the {dec:02d}s" if dec is not None else f"a {cat.lower()}"
+        word = cat.lower() if cfg.language == "en" else lex.label(cat, cfg.language)
+        ask = say["ask"].format(cat=word, dec=dec) if dec is not None else say["ask_any"].format(cat=word)
+        show = say["show"].format(n=cfg.n)
         if kind == "warm":
-            out.append(
-                (
-                    kind,
-                    rng.choice(users) if users else None,
-                    [f"Show me {cfg.n} picks.", f"{ask}, show me {cfg.n} picks"],
-                )
-            )
+            user = rng.choice(users) if users else None
+            out.append((kind, user, [show, say["show_ask"].format(ask=ask, n=cfg.n)]))
         elif kind == "cold":
-            out.append((kind, None, [f"Show me {cfg.n} picks.", "LIKE_SHOWN"]))
+            out.append((kind, None, [show, "LIKE_SHOWN"]))
         else:
             ref = rng.choice(popular).title if popular else ""
-            out.append((kind, None, [f"I'd like {ask}. Show me {cfg.n} picks.", f"something like {ref}", "LIKE_SHOWN"]))
+            ref = ref if cfg.language == "en" else _display(ref)  # in 《》 as the catalog displays it
+            want = say["want"].format(ask=ask, n=cfg.n)
+            out.append((kind, None, [want, say["like_ref"].format(title=ref), "LIKE_SHOWN"]))
     return out
 
 
@@ -131,6 +150,7 @@ def evaluate_faithfulness(
     from agent.claims import ClaimChecker
     from agent.grounding import GroundingGuard, evidence_facts
     from agent.recommender import Recommender
+    from agent.wording import in_language, text_language, wording
     from catalog import Store
 
     cfg = cfg or FaithfulnessConfig()
@@ -142,6 +162,7 @@ def evaluate_faithfulness(
     shown: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     guard_failures = 0
+    wrong_language = 0
     from_cards = 0
     by_kind: Counter[str] = Counter()
     false_by_kind: Counter[str] = Counter()
@@ -163,7 +184,7 @@ def evaluate_faithfulness(
                     if msg == "LIKE_SHOWN":
                         if not last_titles:
                             continue
-                        msg = f"I liked {last_titles[0]}"
+                        msg = _MESSAGES[cfg.language]["liked"].format(title=last_titles[0])
                     turns += 1
                     try:
                         reply = rec.chat(sid, msg, user)
@@ -178,9 +199,14 @@ def evaluate_faithfulness(
                         ev = evidence.get(card.item_id)
                         if ev is None:
                             ev, from_cards = _card_evidence(card), from_cards + 1
-                        v = strict.check(card.explanation, ev)
-                        g = guard.check(card.explanation, _guard_facts(ev, strict, evidence_facts))
+                        # a Chinese text is read back into English and checked like an English one
+                        canon = wording(text_language(card.explanation)).canonical(card.explanation)
+                        v = strict.check(canon, ev)
+                        g = guard.check(canon, _guard_facts(ev, strict, evidence_facts))
                         guard_failures += not g.ok
+                        titles = [card.title, *(h.title for h in ev.history)]
+                        titles += [_display(t) for t in titles]
+                        wrong_language += not in_language(card.explanation, cfg.language, titles)
                         by_kind[kind] += 1
                         row = {"session": sid, "kind": kind, "user_id": user, "message": msg,
                                "item_id": card.item_id, "title": card.title, "text": card.explanation,
@@ -203,6 +229,7 @@ def evaluate_faithfulness(
         if first is None:
             continue
         attempted += 1
+        first = wording(text_language(first)).canonical(first)
         v = strict.check(first, ev)
         passed += v.ok
         passed_guard += guard.check(first, _guard_facts(ev, strict, evidence_facts)).ok
@@ -224,6 +251,8 @@ def evaluate_faithfulness(
         "false_claim_rate": len(failures) / n_shown if n_shown else 0.0,
         "false_claim_examples": failures[:20],
         "guard_failures": guard_failures,
+        "language": cfg.language,
+        "wrong_language": wrong_language,
         "turn_errors": len(errors),
         "turn_error_examples": errors[:10],
         "evidence_from_cards": from_cards,

@@ -33,6 +33,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             bool,
             typer.Option("--llm/--no-llm", help="Let the configured LLM write (default); --no-llm: templates only."),
         ] = True,
+        language: Annotated[
+            str, typer.Option("--language", help="Language of the sessions' messages: en or zh (replies follow it).")
+        ] = "en",
         config: ConfigOption = None,
     ) -> None:
         """Shown explanations with a false claim (required 0), the LLM's first-try pass rate under the
@@ -42,7 +45,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         cfg = config_from(config)
         with user_errors():
-            fcfg = FaithfulnessConfig(sessions=sessions, n=n, seed=seed)
+            fcfg = FaithfulnessConfig(sessions=sessions, n=n, seed=seed, language=language)
             rec = Recommender.from_config(cfg, progress=step("building the recommender"), llm="config" if llm else None)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -75,7 +78,7 @@ def _print(res: dict[str, Any]) -> None:
     from rich.table import Table
 
     t = Table(
-        title=f"Faithfulness of shown explanations: {res['sessions']} sessions, {res['turns']} turns, "
+        title=f"Faithfulness of shown explanations ({res['language']}): {res['sessions']} sessions, {res['turns']} turns, "
         f"{res['n']} items per turn ({res['backend']}, {res['prompt_version']})",
         box=box.SIMPLE_HEAD,
     )
@@ -85,6 +88,7 @@ def _print(res: dict[str, Any]) -> None:
     t.add_row("shown explanations", str(res["shown"]))
     t.add_row("shown with a false claim (required 0)", str(res["false_claims"]))
     t.add_row("shown failing the grounding guard", str(res["guard_failures"]))
+    t.add_row(f"shown not in the sessions' language ({res['language']})", str(res["wrong_language"]))
     t.add_row("turns that raised an error (nothing shown)", str(res["turn_errors"]))
     for kind, row in res["by_session_kind"].items():
         t.add_row(f"  {kind} sessions: shown / false", f"{row['shown']} / {row['false_claims']}")
