@@ -165,6 +165,9 @@ class GuidedTurn:
             )
             x = writer.template(ev, u.language)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
+            said = wording(u.language).basis(ev.history, ev.features, card.trust.profile_size) if card.trust else None
+            if card.trust is not None and said is not None:  # the trust basis in the person's language too
+                card.trust = card.trust.model_copy(update={"basis": said})
             cards.append(card)
         if cards:
             _send({"kind": "cards", "cards": [c.model_dump(mode="json") for c in cards]})

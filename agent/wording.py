@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from agent.understanding.lexicon import LANGUAGES, domain
+from ranker.evidence import HistoryAttribution
 
 __all__ = ["Wording", "cjk_share", "in_language", "text_language", "wording"]
 
@@ -68,6 +69,32 @@ class Wording:
         for en, here in (self.raw.get("match_words") or {}).items():
             text = text.replace(str(en), str(here))
         return text
+
+    def basis(
+        self, history: list[HistoryAttribution], features: dict[str, float], profile_size: int
+    ) -> list[str] | None:
+        """What one recommendation rests on, strongest first, in this language (the rules of
+        :func:`ranker.explain.basis_words`); None when this language has no ``basis`` wording (English: the
+        ranker's own words are kept)."""
+        b = self.raw.get("basis")
+        if not b:
+            return None
+        out: list[str] = []
+        if profile_size == 0:
+            out.append(str(b["nothing_known"]))
+        top = max((h for h in history if h.value > 0), key=lambda h: h.value, default=None)
+        if top is not None:
+            name = self.title(_display(top.title))
+            if top.reference:
+                out.append(str(b["wish"]).format(title=name))
+            else:
+                first = str(b["first"]) if top.session and profile_size == 1 else ""
+                out.append(str(b["like_of" if top.session else "interest_in"]).format(title=name, first=first))
+        groups = b.get("groups") or {}
+        for g, v in sorted(features.items(), key=lambda kv: -kv[1]):
+            if v > 0 and g in groups and len(out) < 3:
+                out.append(str(groups[g]))
+        return out
 
     @functools.cached_property
     def _canon(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
@@ -141,6 +168,12 @@ def _category_words(code: str) -> dict[str, str]:
             for w in words.get(code, ()):
                 out.setdefault(w, " and ".join(cats))
     return out
+
+
+def _display(title: str) -> str:
+    from agent.grounding import display_title  # grounding reads this module's wording: imported late
+
+    return display_title(title)
 
 
 def cjk_share(text: str, titles: tuple[str, ...] | list[str] = ()) -> float:

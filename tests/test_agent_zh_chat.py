@@ -47,6 +47,9 @@ def check_chinese_cards(rec: Any, reply: Any, session_id: str) -> None:
         assert "Recommended" not in c.explanation and "listed under" not in c.explanation, c.explanation
         v = checker.check(ZH.canonical(c.explanation), evidence[c.item_id])
         assert v.ok, (c.explanation, ZH.canonical(c.explanation), v.reasons)
+        # the trust basis (what the card says the recommendation rests on) is Chinese too
+        assert c.trust is not None and c.trust.basis, c
+        assert all(in_language(b, "zh", _titles(c)) for b in c.trust.basis), c.trust.basis
     assert reply.text.splitlines()[0] and all(line for line in reply.text.splitlines())
 
 

@@ -267,3 +267,22 @@ def test_the_embedded_few_shot_prompt_is_not_asked_for_chinese() -> None:
     assert [y.text for y in w.write_many([ev, ev], "zh")] == [zh(ev), zh(ev)]
     x = w.write(ev, "en")  # the scripted answer is still there: nothing was asked for the Chinese turns
     assert x.writer == "llm" and x.attempts == 1
+
+
+def test_the_trust_basis_in_chinese_follows_the_english_rules() -> None:
+    from ranker.explain import basis_words
+
+    ev = evidence("Heat", ["Die Hard", "Fargo"], features={"collaborative": 0.3, "text": 0.1, "popularity": -0.2})
+    en = basis_words(ev.history, ev.features, 2)
+    said = ZH.basis(ev.history, ev.features, 2)
+    assert en == [
+        "your interest in Die Hard",
+        "what people with similar taste chose",
+        "how its text resembles what you liked",
+    ]
+    assert said == ["你对《Die Hard》的兴趣", "口味相似的人的选择", "它的文字与你喜欢的内容的相似度"]
+    ev.history[0].session = True
+    assert ZH.basis(ev.history, {}, 1) == ["你喜欢《Die Hard》（你的第一个赞）"]
+    ev.history[0].reference = True
+    assert ZH.basis(ev.history, {}, 0) == ["还不了解你", "你想要类似《Die Hard》的"]
+    assert wording("en").basis(ev.history, {}, 0) is None  # English keeps the ranker's words
