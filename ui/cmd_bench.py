@@ -164,7 +164,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @bench.command("serve")
     def bench_serve_cmd(
         replicas: Annotated[
-            str, typer.Option("--replicas", help="Replica counts to compare, e.g. 1,2 (more than 1 needs [store] url).")
+            str,
+            typer.Option(
+                "--replicas",
+                help="Replica counts to compare, e.g. 1,2 (more than 1 needs the PostgreSQL store, store.url).",
+            ),
         ] = "1,2",
         sessions: Annotated[int, typer.Option("--sessions", min=1, max=32, help="Concurrent sessions.")] = 4,
         turns: Annotated[int, typer.Option("--turns", min=1, max=20, help="Timed turns per session.")] = 5,

@@ -22,7 +22,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             typer.Option("--engine", help="local: one process (uvicorn); ray: Ray Serve replicas behind its proxy."),
         ] = "local",
         replicas: Annotated[
-            int, typer.Option("--replicas", help="--engine ray: API replicas (more than 1 needs [store] url).")
+            int,
+            typer.Option(
+                "--replicas", help="--engine ray: API replicas (more than 1 needs the PostgreSQL store, store.url)."
+            ),
         ] = 1,
         address: Annotated[
             str | None, typer.Option("--address", help="--engine ray: an existing Ray cluster (default: start one).")
