@@ -129,6 +129,13 @@ class AgentConfig(BaseModel):
     model_call_limit: int = Field(6, ge=1, le=50, description="Tool mode: most model calls per turn.")
     tool_call_limit: int = Field(8, ge=1, le=50, description="Tool mode: most tool calls per turn.")
     max_sessions_cached: int = Field(1000, ge=1, description="Most per-session locks kept in memory.")
+    session_busy_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How long a request waits for the same session's running turn (on any replica with a "
+        "PostgreSQL store) before it is answered 409 'session busy'.",
+    )
     use_batch_results: bool = Field(
         True,
         description="Serve a known user's plain request (nothing said yet) from `trustrec batch recommend`'s stored "

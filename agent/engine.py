@@ -20,7 +20,7 @@ from agent.state import DialogState
 from agent.understanding import CatalogVocab
 from catalog import Dataset, Store, Workspace, load_dataset
 from catalog.splits import Split, user_histories, user_history_weights
-from catalog.types import Item
+from catalog.types import Item, User
 from ranker.base import Profile, profile_size
 from ranker.evidence import Evidence
 from ranker.trust import ListReport
@@ -57,6 +57,9 @@ class Engine:
     warming: set[str] = field(default_factory=set)  # parts still warming up in the background (agent.warmup)
     # behaviour weight of each history entry (catalog.splits.user_history_weights), aligned with ``histories``
     history_weights: list[np.ndarray] = field(default_factory=list)
+    # the store's tombstone stamp this process has applied (another replica's deletions change it)
+    tombstone_version: tuple[int, float] | None = None
+    _tombstone_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def build(
@@ -111,11 +114,40 @@ class Engine:
             tombstoned=tombstoned, history_weights=history_weights,
         )  # fmt: skip
         engine.semantic = SemanticRetriever(index, encoder)  # type: ignore[attr-defined]
+        engine.tombstone_version = store.tombstone_version()  # apply_tombstones read the list just now
         if config.agent.use_batch_results:
             from agent.batch import BatchStore
 
             engine.batch, engine.model_version = BatchStore(ws.store_target), stack.version
         return engine
+
+    # ---------------------------------------------------------------- deleted users
+    def forget_in_memory(self, user_id: str) -> int:
+        """Stop serving a deleted user's history and attributes in this process; returns the history
+        entries dropped (0 when already forgotten or unknown)."""
+        with self._tombstone_guard:
+            idx = self.dataset.user_index.get(user_id)
+            history = int(self.histories[idx].size) if idx is not None and user_id not in self.tombstoned else 0
+            if idx is not None:
+                self.histories[idx] = np.zeros(0, dtype=np.int64)
+                self.dataset.users[idx] = User(user_id=user_id)  # attributes (age, zip, ...) no longer shown
+            self.tombstoned.add(user_id)
+            return history
+
+    def sync_tombstones(self) -> int:
+        """Apply deletions another process (a replica on the shared store) made since the last call.
+
+        One cheap query per call (the tombstone stamp); only when it changed are the tombstones read and
+        the newly deleted users forgotten here as :meth:`forget_in_memory` does. Returns how many.
+        """
+        version = self.store.tombstone_version()
+        if version == self.tombstone_version:
+            return 0
+        gone = self.store.tombstoned(self.dataset.user_index) - self.tombstoned
+        for user_id in sorted(gone):
+            self.forget_in_memory(user_id)
+        self.tombstone_version = version
+        return len(gone)
 
     # ---------------------------------------------------------------- helpers used by turns
     def item_idx(self, item_id: str) -> int | None:

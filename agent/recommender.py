@@ -21,7 +21,7 @@ from agent.safety import check_message
 from agent.sessions import Sessions
 from agent.state import DialogState, MemoryPart
 from agent.tools_mode import run_tools_turn
-from catalog import FeedbackEvent, User
+from catalog import FeedbackEvent
 from catalog.errors import BadInput, UnknownItem
 
 MAX_ID_CHARS = 128
@@ -47,7 +47,10 @@ class Recommender:
     def __init__(self, engine: Engine, *, sessions_path: Path | None = None) -> None:
         self.engine = engine
         path = sessions_path or engine.workspace.sessions_target
-        self.sessions = Sessions(engine, path, max_locks=engine.config.agent.max_sessions_cached)
+        cfg = engine.config.agent
+        self.sessions = Sessions(
+            engine, path, max_locks=cfg.max_sessions_cached, busy_timeout_s=cfg.session_busy_timeout_s
+        )
         self.mode = _mode(engine.config)
 
     @classmethod
@@ -80,6 +83,7 @@ class Recommender:
         if user_id is not None:
             _check_id("user_id", user_id)
         text = check_message(message, self.engine.config.agent.understand.safety)
+        self.engine.sync_tombstones()  # a user deleted on another replica is not served from memory here
         self.sessions.remember(session_id, user_id)
         # every key of the turn is given, so nothing of an earlier turn's input (intent) lingers in the checkpoint
         return {"session_id": session_id, "message": text, "user_id": user_id, "llm_ok": True, "intent": None}
@@ -91,7 +95,7 @@ class Recommender:
             ValueError: Empty or too long ids; ``MessageTooLong`` (a ValueError) for a long message.
         """
         inp = self._input(session_id, message, user_id)
-        with self.sessions.lock(session_id):
+        with self.sessions.turn(session_id):
             if self.mode == "tools":
                 return run_tools_turn(self.engine, self.sessions, inp)
             out = self.sessions.invoke(inp)
@@ -114,7 +118,7 @@ class Recommender:
             ValueError: As :meth:`chat`, before the first event.
         """
         inp = self._input(session_id, message, user_id)
-        with self.sessions.lock(session_id):
+        with self.sessions.turn(session_id):
             if self.mode == "tools":
                 reply = run_tools_turn(self.engine, self.sessions, inp)
                 yield TextEvent(text=reply.text)
@@ -148,8 +152,9 @@ class Recommender:
         _check_id("session_id", sid)
         if user_id is not None:
             _check_id("user_id", user_id)
+        self.engine.sync_tombstones()
         self.sessions.remember(sid, user_id)
-        with self.sessions.lock(sid):
+        with self.sessions.turn(sid):
             d = self._dialog(sid)
             if user_id is not None:
                 d.user_id = user_id
@@ -169,6 +174,7 @@ class Recommender:
         """
         _check_id("session_id", session_id)
         e = self.engine
+        e.sync_tombstones()
         i = e.item_idx(item_id)
         if i is None:
             raise UnknownItem(f"unknown item_id {item_id!r}")
@@ -194,7 +200,7 @@ class Recommender:
         if self.engine.item_idx(event.item_id) is None:
             raise UnknownItem(f"unknown item_id {event.item_id!r}")
         new = self.engine.store.add_feedback(event)
-        with self.sessions.lock(event.session_id):
+        with self.sessions.turn(event.session_id):
             dialog = self._dialog(event.session_id)
             if event.user_id is not None and dialog.user_id is None:
                 dialog.user_id = event.user_id
@@ -222,7 +228,7 @@ class Recommender:
 
     def edit_profile(self, session_id: str, **constraints: Any) -> dict[str, Any]:
         """Set constraint fields (validated) and return the new profile."""
-        with self.sessions.lock(session_id):
+        with self.sessions.turn(session_id):
             d = self._dialog(session_id)
             d.edit_constraints(**constraints)
             self.sessions.save(d)
@@ -230,7 +236,7 @@ class Recommender:
 
     def clear_profile(self, session_id: str, part: MemoryPart = "all") -> dict[str, Any]:
         """Forget part of the memory (constraints, likes, dislikes, not_interested, ratings, feedback, all)."""
-        with self.sessions.lock(session_id):
+        with self.sessions.turn(session_id):
             d = self._dialog(session_id)
             d.clear(part)
             self.sessions.save(d)
@@ -247,19 +253,12 @@ class Recommender:
         A tombstone (a hash of the id) makes the next training leave them out; until then their
         history is neither used nor shown (they are served like a new user).
         """
-        import numpy as np
-
         _check_id("user_id", user_id)
         e = self.engine
         sids = self.sessions_of(user_id)
         forgot = e.store.forget_user(user_id, sids)
         counts = e.store.delete_user(user_id)
-        idx = e.dataset.user_index.get(user_id)
-        history = int(e.histories[idx].size) if idx is not None and user_id not in e.tombstoned else 0
-        if idx is not None:
-            e.histories[idx] = np.zeros(0, dtype=np.int64)
-            e.dataset.users[idx] = User(user_id=user_id)  # attributes (age, zip, ...) no longer shown
-        e.tombstoned.add(user_id)
+        history = e.forget_in_memory(user_id)  # other replicas learn of it from the store (sync_tombstones)
         counts = {**counts, "history": history, "tokens": forgot["tokens"]}
         if e.batch is not None:
             counts["batch_results"] = e.batch.delete_user(user_id)

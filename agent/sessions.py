@@ -2,25 +2,43 @@
 
 :class:`Sessions` owns the LangGraph checkpointer (by session id: ``SqliteSaver`` on a SQLite file, or
 ``PostgresSaver`` on the shared PostgreSQL store, so any process can continue any session), the
-per-session locks and the session -> user table that erasure needs. :class:`agent.recommender.Recommender` and
+per-session turn locks and the session -> user table that erasure needs.
+
+A session's turns never run at once: :meth:`Sessions.turn` holds a lock per session in this process
+and, on PostgreSQL, a session-level advisory lock keyed by a hash of the session id, so two replicas
+over one store cannot run turns of the same session at once either (a replica that dies releases its
+locks with its connection). The wait is bounded: past ``busy_timeout_s`` the caller gets
+:class:`catalog.errors.SessionBusy` (the API answers 409 with ``Retry-After``). :class:`agent.recommender.Recommender` and
 :func:`agent.tools_mode.run_tools_turn` both use it, so neither reaches into the other.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from agent.state import DialogState
-from catalog.errors import StoreUnavailable
+from catalog.errors import SessionBusy, StoreUnavailable
 from catalog.store import Database, connect_postgres, is_postgres_url, open_sqlite
 
 _SESSIONS_TABLE = "CREATE TABLE IF NOT EXISTS trustrec_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)"
 # LangGraph's Postgres checkpoint tables (langgraph-checkpoint-postgres 3.x) and ours: rewritten on erasure
 _PG_SESSION_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "trustrec_sessions")
+_POLL_S = (0.02, 0.25)  # advisory-lock polling: first and longest pause between tries
+log = logging.getLogger(__name__)
+
+
+def session_lock_key(session_id: str) -> int:
+    """The 64-bit PostgreSQL advisory-lock key of a session (a keyed hash of its id, signed as ``bigint``)."""
+    digest = hashlib.blake2b(session_id.encode("utf-8", "surrogatepass"), digest_size=8, person=b"trustrec-turn")
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 class Sessions:
@@ -30,12 +48,13 @@ class Sessions:
         engine: The built components (the graph's nodes use them).
         path: SQLite file for the checkpoints, or the store's ``postgresql://`` URL.
         max_locks: Per-session locks kept (least recently used beyond it are dropped when free).
+        busy_timeout_s: Longest wait for a session's running turn (:meth:`turn`).
 
     Raises:
         StoreUnavailable: The PostgreSQL server does not answer, or the ``scale`` extra is missing.
     """
 
-    def __init__(self, engine: Any, path: Path | str, *, max_locks: int) -> None:
+    def __init__(self, engine: Any, path: Path | str, *, max_locks: int, busy_timeout_s: float = 30.0) -> None:
         from agent.guided import build_graph
 
         self.db: Database | None = None
@@ -50,6 +69,7 @@ class Sessions:
             self.saver = SqliteSaver(self.conn)
         self.graph = build_graph(engine, self.saver)
         self._max_locks = max_locks
+        self.busy_timeout_s = busy_timeout_s
         self._locks: OrderedDict[str, threading.Lock] = OrderedDict()
         self._locks_guard = threading.Lock()
 
@@ -85,6 +105,40 @@ class Sessions:
                     break
                 self._locks.pop(old)
             return lock
+
+    @contextmanager
+    def turn(self, session_id: str, *, timeout_s: float | None = None) -> Iterator[None]:
+        """Hold the session's turn lock: this process's lock and, on PostgreSQL, the cluster-wide advisory
+        lock of the session (``pg_try_advisory_lock``, polled outside any transaction).
+
+        Raises:
+            SessionBusy: Not acquired within ``timeout_s`` (default ``busy_timeout_s``) seconds.
+        """
+        wait = self.busy_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + wait
+        local = self.lock(session_id)
+        if not local.acquire(timeout=wait):
+            raise _busy(session_id, wait, "in this process")
+        try:
+            if self.db is None:
+                yield
+                return
+            key = session_lock_key(session_id)
+            pause = _POLL_S[0]
+            while not self.db.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+                if time.monotonic() + pause > deadline:
+                    raise _busy(session_id, wait, "on another replica")
+                time.sleep(pause)
+                pause = min(pause * 2, _POLL_S[1])
+            try:
+                yield
+            finally:
+                try:
+                    self.db.execute("SELECT pg_advisory_unlock(?)", (key,))
+                except Exception as e:  # a lost connection released it already
+                    log.warning("releasing the turn lock of a session failed (%s); the server released it", e)
+        finally:
+            local.release()
 
     @staticmethod
     def graph_config(session_id: str) -> dict[str, Any]:
@@ -157,3 +211,10 @@ class Sessions:
             self.db.close()
         else:
             self.conn.close()
+
+
+def _busy(session_id: str, waited: float, where: str) -> SessionBusy:
+    return SessionBusy(
+        f"session {session_id!r} is running another turn {where} and it did not finish within {waited:.1f} s; "
+        "retry in a few seconds (agent.session_busy_timeout_s sets the wait)"
+    )

@@ -50,6 +50,14 @@ class BadConstraint(BadInput):
     """A constraint field that does not exist or contradicts another (year_min after year_max)."""
 
 
+class SessionBusy(TrustrecError):
+    """A session is running another turn (in this process or, on a shared store, on another replica) and
+    did not finish within the bounded wait; the caller retries after ``retry_after_s``."""
+
+    status = 409
+    retry_after_s = 2
+
+
 class MissingFile(TrustrecError, FileNotFoundError):
     """A file the caller named (config, suite) does not exist."""
 

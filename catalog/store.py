@@ -523,6 +523,13 @@ class Store:
             hashes = {h for (h,) in self.db.execute("SELECT user_hash FROM tombstones")}
         return {u for u in user_ids if user_hash(u) in hashes} if hashes else set()
 
+    def tombstone_version(self) -> tuple[int, float]:
+        """A cheap stamp of the tombstone list (count, latest deletion time): another process compares it
+        with the one it last saw to learn of a deletion made elsewhere (tombstones are only added)."""
+        with self._lock:
+            n, last = self.db.execute("SELECT COUNT(*), MAX(deleted_at) FROM tombstones").fetchone()
+        return int(n), float(last or 0.0)
+
     def count_tombstones(self) -> int:
         with self._lock:
             return int(self.db.execute("SELECT COUNT(*) FROM tombstones").fetchone()[0])

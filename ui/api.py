@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from agent.reply import TurnEvent
     from agent.warmup import Warmup
 
-__all__ = ["MAX_BODY_BYTES", "BodySizeLimit", "create_api"]
+__all__ = ["MAX_BODY_BYTES", "BodySizeLimit", "ReplicaHeader", "create_api"]
 
 MAX_BODY_BYTES = 64 * 1024
 log = logging.getLogger("trustrec.api")
@@ -241,6 +241,25 @@ class SafeJSONResponse(JSONResponse):
             return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
+class ReplicaHeader:
+    """Pure ASGI middleware: name the replica that answered in a response header (streams untouched)."""
+
+    def __init__(self, app: ASGIApp, replica: str, header: str = "x-trustrec-replica") -> None:
+        self.app, self.value, self.header = app, replica.encode("latin-1", "replace"), header.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def named(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                msg = {**msg, "headers": [*msg.get("headers", []), (self.header, self.value)]}
+            await send(msg)
+
+        await self.app(scope, receive, named)
+
+
 def create_api(
     recommender: Recommender,
     *,
@@ -248,6 +267,7 @@ def create_api(
     auth: AuthConfig | None = None,
     warmup: Warmup | None = None,
     pool: TurnPool | None = None,
+    replica: str | None = None,
 ) -> FastAPI:
     """The HTTP API for ``recommender``, with the Gradio app mounted at ``/`` when ``ui``.
 
@@ -258,6 +278,8 @@ def create_api(
         warmup: The background warm-up (:class:`agent.warmup.Warmup`) ``/readyz`` reports on; None
             when everything was loaded before the server started.
         pool: Where turns run (default: a :class:`ui.pool.TurnPool` sized by ``[server]``).
+        replica: This replica's id (``trustrec serve --engine ray``): every answer names it in the
+            ``X-Trustrec-Replica`` header and ``/healthz`` reports it.
 
     Access follows ``[server.auth]`` (:class:`ui.auth.AccessPolicy`): every
     ``/v1`` route depends on the policy, which authenticates (token mode) and decides which users
@@ -277,6 +299,8 @@ def create_api(
         description="Explainable conversational recommendations: every item comes with evidence and a trust report.",
     )
     api.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES, prefix="/v1/")
+    if replica is not None:
+        api.add_middleware(ReplicaHeader, replica=replica)
 
     @api.exception_handler(MessageTooLong)
     async def _too_long(_r: Request, e: MessageTooLong) -> JSONResponse:
@@ -300,7 +324,9 @@ def create_api(
 
     @api.exception_handler(TrustrecError)
     async def _user_error(_r: Request, e: TrustrecError) -> JSONResponse:
-        return SafeJSONResponse({"detail": str(e), "error": type(e).__name__}, status_code=e.status)
+        retry = getattr(e, "retry_after_s", None)  # SessionBusy: the same session's turn runs elsewhere
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return SafeJSONResponse({"detail": str(e), "error": type(e).__name__}, status_code=e.status, headers=headers)
 
     @api.exception_handler(PoolBusy)
     async def _busy(_r: Request, e: PoolBusy) -> JSONResponse:
@@ -335,6 +361,7 @@ def create_api(
             "mode": rec.mode,
             "llm": llm,
             "turns_in_flight": turns.in_flight,
+            "replica": replica,
         }
 
     @api.get("/readyz", tags=["ops"])

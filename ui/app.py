@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import secrets
 import uuid
 from pathlib import Path
@@ -317,12 +318,21 @@ def _api_user(access: AccessPolicy | None, session_id: str, user_id: str) -> str
     return login
 
 
-def _browser_secret(rec: Recommender) -> str:
-    """A per-workspace secret for the encrypted browser storage, so sessions survive restarts."""
-    path = Path(rec.engine.workspace.cache) / "ui-browser-secret"
+def browser_secret(cache: Path) -> str:
+    """The per-workspace secret of the encrypted browser storage (made once), so sessions survive restarts
+    and every replica over the workspace reads the same one (it is written whole or not at all)."""
+    path = Path(cache) / "ui-browser-secret"
     if not path.is_file():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # fails when another process made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -351,7 +361,7 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
     from agent.safety import MessageTooLong
 
     rec = recommender
-    secret = _browser_secret(rec)
+    secret = browser_secret(Path(rec.engine.workspace.cache))
     _valid_state = _state_guard(access)  # shadows the module's check for every event below
 
     def profile_of(st: dict[str, Any]) -> dict[str, Any]:

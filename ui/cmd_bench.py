@@ -1,4 +1,4 @@
-"""`trustrec bench chat|eval|scale|all`: chat-turn latency, evaluation time against the physical floor,
+"""`trustrec bench chat|startup|serve|eval|scale|all`: chat-turn latency, evaluation time against the physical floor,
 and every benchmark in one run (each in its own process, so memory figures do not mix)."""
 
 from __future__ import annotations
@@ -160,6 +160,59 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 ("load average at end", _load({"load_average": res["load_average_end"]})),
             ],
         ))  # fmt: skip
+
+    @bench.command("serve")
+    def bench_serve_cmd(
+        replicas: Annotated[
+            str,
+            typer.Option(
+                "--replicas",
+                help="Replica counts to compare, e.g. 1,2 (more than 1 needs the PostgreSQL store, store.url).",
+            ),
+        ] = "1,2",
+        sessions: Annotated[int, typer.Option("--sessions", min=1, max=32, help="Concurrent sessions.")] = 4,
+        turns: Annotated[int, typer.Option("--turns", min=1, max=20, help="Timed turns per session.")] = 5,
+        config: ConfigOption = None,
+        json_: JsonFlag = False,
+        out: OutFile = None,
+    ) -> None:
+        """Turns/s and p50/p95 per turn (template text) through Ray Serve's proxy for each replica count
+        (`trustrec serve --engine ray --replicas N --no-llm --no-ui` started per count, on a fresh workspace
+        linking this one's data, models and index)."""
+        import tempfile
+        from pathlib import Path
+
+        from evals.replicas import ray_serve_throughput
+
+        try:
+            counts = tuple(int(x) for x in replicas.split(",") if x.strip())
+        except ValueError:
+            counts = ()
+        if not counts or min(counts) < 1 or max(counts) > 8:
+            console.print(f"[bold red]error:[/] --replicas {replicas!r}: give counts 1..8, e.g. 1,2")
+            raise typer.Exit(2)
+        cfg = config_from(config)
+        say = lambda m: console.print(f"[dim]{m}[/]")  # noqa: E731
+        with user_errors(), tempfile.TemporaryDirectory(prefix="trustrec-bench-serve-") as work:
+            res = ray_serve_throughput(cfg, cfg.workspace().home, Path(work), replicas=counts, sessions=sessions,
+                                       turns=turns, progress=say)  # fmt: skip
+
+        def show() -> None:
+            from rich.table import Table
+
+            t = Table(title=f"Ray Serve, {sessions} sessions x {turns} turns, templates only ({res['cores']} cores)")
+            for col in ("replicas", "turns/s", "p50 / p95 (s)", "answers per replica", "load average before / after"):
+                t.add_column(col)
+            for lv in res["levels"]:
+                t.add_row(
+                    str(lv["replicas"]), f"{lv['turns_per_s']:.2f}", f"{lv['p50_s']:.2f} / {lv['p95_s']:.2f}",
+                    ", ".join(f"{k}: {v}" for k, v in lv["answers_per_replica"].items()),
+                    f"{_load({'load_average': lv['load_average_before']})} / "
+                    f"{_load({'load_average': lv['load_average_after']})}",
+                )  # fmt: skip
+            stdout.print(t)
+
+        finish(res, json_=json_, out=out, show=show)
 
     @bench.command("eval")
     def bench_eval_cmd(

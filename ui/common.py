@@ -64,7 +64,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (TrustrecError, ValidationError) as e:
-        console.print(f"[bold red]error:[/] {e}")
+        from rich.markup import escape
+
+        console.print(f"[bold red]error:[/] {escape(str(e))}")  # "[store] url" is text, not a style tag
         raise typer.Exit(2) from None
 
 
