@@ -27,6 +27,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -144,7 +145,9 @@ def _worker_loop(config: dict[str, Any]) -> None:
 
     if rank == 0:
         save_model(trainer.model, keep, lm_state=trainer.lm_state(), extra={"epoch": 0, "valid": {METRIC: best}})
-        print(f"[ray rank 0/{world}] epoch 0: valid {METRIC} {best:.4f} (features and head)", flush=True)
+        print(
+            f"[ray rank 0/{world}] epoch 0: valid {METRIC} {best:.4f} (features and head)", file=sys.stderr, flush=True
+        )
     report({"epoch": 0, METRIC: best, "rank": rank, "world": world})
     try:
         for epoch in range(1, int(config["epochs"]) + 1):
@@ -181,6 +184,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
                     f"[ray rank 0/{world}] epoch {epoch}: loss {mean_loss:.4f}  valid {METRIC} {row[METRIC]:.4f}  "
                     f"steps by rank {[w['steps'] for w in workers]}  {row['epoch_s']:.1f} s"
                     + ("  (best)" if improved else ""),
+                    file=sys.stderr,
                     flush=True,
                 )
             if world > 1:
@@ -214,7 +218,8 @@ def train_ray(
         workers: Data-parallel workers (one CPU, or one GPU with ``gpu``, each).
         gpu: NCCL and one GPU per worker; fails up front when the cluster has too few GPUs.
         epochs: Maximum epochs (config default); early stopping as in the single-process trainer.
-        storage: Where Ray Train persists its checkpoints (default ``folder``'s parent ``/ray-train``).
+        storage: Where Ray Train persists the run's checkpoints (default ``folder``'s parent ``/ray-train``);
+            the run's folder there is removed once its model is copied into ``folder``.
         progress: Print one line per stage (epoch lines come from rank 0 through Ray's log).
 
     Uses the running Ray cluster, else ``RAY_ADDRESS``'s, else starts a local one. ``folder/last``
@@ -235,29 +240,35 @@ def train_ray(
     _init(ray, workers)
     if gpu:
         check_gpus(ray, workers)
-    say = print if progress else (lambda *_a, **_k: None)
+
+    def say(line: str) -> None:
+        if progress:  # stderr: stdout is for the command's answer (--json)
+            print(line, file=sys.stderr, flush=True)
+
     cpus = float(ray.available_resources().get("CPU", 1))
-    say(f"ray {ray.__version__}: fitting features and tuning the head (one task, {cpus:g} CPUs)", flush=True)
+    say(f"ray {ray.__version__}: fitting features and tuning the head (one task, {cpus:g} CPUs)")
     prepared, first = (
         ray.remote(_prepare)
         .options(num_cpus=max(1.0, cpus), num_returns=2)
         .remote(dataset, split, config, folder, validate, ablation, seed, cache_dir)
     )
     start = ray.get(first)  # raises the task's error here, before any worker starts
-    say(f"epoch 0: valid {METRIC} {start['best_metric']:.4f} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    say(f"epoch 0: valid {METRIC} {start['best_metric']:.4f} ({time.perf_counter() - t0:.1f} s)")
     epochs = epochs or config.epochs
+    run_name = f"{folder.name}-{int(time.time())}"
+    run_dir = (storage or folder.parent / "ray-train").resolve()
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={"prepared": prepared, "first": first, "epochs": epochs},
         torch_config=TorchConfig(backend="nccl" if gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpu),
         run_config=RunConfig(
-            name=f"{folder.name}-{int(time.time())}",
-            storage_path=str((storage or folder.parent / "ray-train").resolve()),
+            name=run_name,
+            storage_path=str(run_dir),
             checkpoint_config=CheckpointConfig(num_to_keep=1),
         ),
     )
-    say(f"ray train: {workers} worker(s), {'nccl + GPU' if gpu else 'gloo on CPU'}, up to {epochs} epochs", flush=True)
+    say(f"ray train: {workers} worker(s), {'nccl + GPU' if gpu else 'gloo on CPU'}, up to {epochs} epochs")
     try:
         result = trainer.fit()
     except Exception as e:  # Ray Train's TrainingFailedError wraps the worker's exception
@@ -275,6 +286,7 @@ def train_ray(
             shutil.copyfile(src / name, tmp)
             tmp.replace(folder / name)
     shutil.rmtree(folder / "last", ignore_errors=True)
+    shutil.rmtree(run_dir / run_name, ignore_errors=True)  # its model is in folder now; runs would pile up
     (folder / "log.jsonl").write_text("".join(json.dumps(r, default=float) + "\n" for r in history[1:]))
     model, _, meta = load_model(folder)
     best_epoch = int(meta["epoch"])

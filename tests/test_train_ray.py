@@ -66,6 +66,7 @@ def test_two_workers_both_train_every_epoch(two_workers: tuple[TrainResult, Any]
     logged = [json.loads(x)["epoch"] for x in (res.folder / "log.jsonl").read_text().splitlines()]
     assert logged == [1, 2]
     assert not (res.folder / "last").exists()
+    assert not list((res.folder.parent / "ray-train").glob(f"{res.folder.name}-*")), "the Ray run's folder is left"
 
 
 def test_checkpoint_loads_through_the_stack_and_ranks(two_workers: tuple[TrainResult, Any], home: Path) -> None:
