@@ -148,7 +148,7 @@ class TwoTowerNet(nn.Module):
         alpha = torch.softmax(logits, dim=-1) * (~pad).to(logits.dtype)
         u = ((alpha * weights).unsqueeze(-1) * self.value(k)).sum(1)
         last = ((~pad).sum(1) - 1).clamp_min(0)
-        k_last = k[torch.arange(hist.shape[0]), last] * (~pad).any(1, keepdim=True).to(k.dtype)
+        k_last = k[torch.arange(hist.shape[0], device=hist.device), last] * (~pad).any(1, keepdim=True).to(k.dtype)
         u = u + self.last(k_last)
         if uid is not None:
             u = u + uid

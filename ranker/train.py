@@ -47,7 +47,7 @@ from ranker.features import (
     seq_matrix,
     transition_matrix,
 )
-from ranker.model import JointRanker, heads_for
+from ranker.model import JointRanker, TwoTowerNet, heads_for
 
 Validate = Callable[[JointRanker], dict[str, float]]
 METRIC = "ndcg@10"
@@ -136,6 +136,32 @@ def plot_learning_curve(history: Sequence[dict[str, Any]], path: Path, title: st
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+class TowerStep(nn.Module):
+    """The differentiable part of one two-tower training step, as one module so DDP can wrap it.
+
+    ``forward(hist, users, text_cache, fresh)`` returns ``(user vectors, item vectors)``: ``fresh``
+    items get their text vector through the LM's trainable layers (the gradient path into the
+    language model), all others keep ``text_cache``'s.
+    """
+
+    def __init__(self, net: TwoTowerNet, lm: nn.Module | None) -> None:
+        super().__init__()
+        self.net, self.lm = net, lm
+
+    def forward(
+        self, hist: torch.Tensor, users: torch.Tensor, text_cache: torch.Tensor | None, fresh: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        net, L = self.net, self.net.history_len
+        text = None
+        if self.lm is not None and text_cache is not None and fresh is not None:
+            text = text_cache.index_copy(0, fresh, self.lm(fresh))
+        pad = hist >= net.n_items
+        m = (~pad).sum(1, keepdim=True)
+        age = (m - 1 - torch.arange(L, device=hist.device)).clamp(min=0, max=L - 1)
+        item_vecs = net.item_vectors(text, torch.arange(net.n_items, device=hist.device))
+        return net.user_vectors(item_vecs, hist, (~pad).to(torch.float32), age, users), item_vecs
 
 
 class Trainer:
@@ -336,11 +362,33 @@ class Trainer:
         return torch.from_numpy(off.astype(np.float32))
 
     def _epoch(self, epoch: int) -> float:
+        loss, _ = self.train_pass(epoch, TowerStep(self.model.net, self.lm), self.opt)
+        self.refresh_text()
+        return loss
+
+    def refresh_text(self) -> None:
+        """After an epoch: recompute every item's text vector through the updated LM layers."""
+        if self.lm is not None:
+            self.model.text_vecs = self.lm.encode_all()
+        self.model.invalidate()
+
+    def train_pass(
+        self, epoch: int, step: nn.Module, opt: torch.optim.Optimizer, *, rank: int = 0, world: int = 1
+    ) -> tuple[float, int]:
+        """One epoch of two-tower steps through ``step`` (a :class:`TowerStep`, or one wrapped by DDP).
+
+        With ``world`` > 1 (data-parallel workers) every worker draws the same example order and takes
+        the ``rank``-th of ``world`` equal shards, with ``batch_size // world`` examples per step, so
+        all workers take the same number of steps and the gradient averaged across them stands for
+        one ``batch_size`` step; negatives and fresh LM items are drawn per worker. Tensors go to the
+        device of ``step``'s parameters. Returns (mean loss, steps taken).
+        """
         from tqdm.auto import tqdm
 
-        cfg, net, ni = self.cfg, self.model.net, self.ds.n_items
+        cfg = self.cfg
+        dev = next(step.parameters()).device
         rng = np.random.default_rng([self.seed, epoch])
-        torch.manual_seed(self.seed * 1000 + epoch)
+        torch.manual_seed(self.seed * 1000 + epoch + 7919 * rank)
         if self.residual:
             fold = self._residual_fold()
             users, pos, hist = fold["users"], fold["pos"], fold["hist"]
@@ -351,51 +399,44 @@ class Trainer:
         else:
             users, pos, hist = self._examples(rng)
             order = rng.permutation(users.size)
-        eligible = torch.from_numpy(np.flatnonzero(self.split.item_mask))
-        text_cache = self.model.text_vecs
-        net.train()
-        if self.lm is not None:
-            self.lm.train()
+        batch_size = cfg.batch_size
+        if world > 1:
+            order = order[: order.size - order.size % world][rank::world]
+            batch_size = max(2, cfg.batch_size // world)
+        eligible = torch.from_numpy(np.flatnonzero(self.split.item_mask)).to(dev)
+        text_cache = None if self.model.text_vecs is None else self.model.text_vecs.to(dev)
+        net_users = self.model.net.n_users if self.model.net.user_id is None else None
+        step.train()
         losses = []
-        steps = range(0, order.size, cfg.batch_size)
+        steps = range(0, order.size, batch_size)
         bar = tqdm(steps, desc=f"epoch {epoch}", unit="step", disable=not self.progress, leave=False)
         for s in bar:
-            idx = order[s : s + cfg.batch_size]
+            idx = order[s : s + batch_size]
             if idx.size < 2:
                 continue
-            b_hist = torch.from_numpy(hist[idx])
-            pad = b_hist >= ni
-            w = (~pad).to(torch.float32)
-            m = (~pad).sum(1, keepdim=True)
-            age = (m - 1 - torch.arange(cfg.history_len)).clamp(min=0, max=cfg.history_len - 1)
-            b_users = torch.from_numpy(users[idx]) if net.user_id is not None else torch.full((idx.size,), net.n_users)
-            b_pos = torch.from_numpy(pos[idx])
-            text = None
+            b_users = torch.from_numpy(users[idx]) if net_users is None else torch.full((idx.size,), net_users)
+            b_pos = torch.from_numpy(pos[idx]).to(dev)
+            fresh = None
             if self.lm is not None and text_cache is not None:
                 uniq = torch.unique(b_pos)
-                fresh_items = uniq[torch.randperm(uniq.numel())[: cfg.lm_items_per_step]]
-                text = text_cache.index_copy(0, fresh_items, self.lm(fresh_items))
-            item_vecs = net.item_vectors(text)
-            u = net.user_vectors(item_vecs, b_hist, w, age, b_users)
-            neg = eligible[torch.randint(eligible.numel(), (cfg.negatives,))]
+                fresh = uniq[torch.randperm(uniq.numel(), device=dev)[: cfg.lm_items_per_step]]
+            u, item_vecs = step(torch.from_numpy(hist[idx]).to(dev), b_users.to(dev), text_cache, fresh)
+            neg = eligible[torch.randint(eligible.numel(), (cfg.negatives,), device=dev)]
             cand = torch.cat([b_pos, neg])
             logits = nn.functional.normalize(u, dim=-1) @ nn.functional.normalize(item_vecs[cand], dim=-1).T
             logits = logits / cfg.temperature
             if self.residual:
-                logits = logits + cfg.offset_scale * self._offsets(idx, cand)
-            dup = (cand[None, :] == b_pos[:, None]) & ~torch.eye(idx.size, cand.numel(), dtype=torch.bool)
-            logits = logits.masked_fill(dup, -1e9)
-            loss = nn.functional.cross_entropy(logits, torch.arange(idx.size))
-            self.opt.zero_grad(set_to_none=True)
+                logits = logits + cfg.offset_scale * self._offsets(idx, cand.cpu()).to(dev)
+            eye = torch.eye(idx.size, cand.numel(), dtype=torch.bool, device=dev)
+            logits = logits.masked_fill((cand[None, :] == b_pos[:, None]) & ~eye, -1e9)
+            loss = nn.functional.cross_entropy(logits, torch.arange(idx.size, device=dev))
+            opt.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt.step()
+            opt.step()
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         bar.close()
-        if self.lm is not None:
-            self.model.text_vecs = self.lm.encode_all()
-        self.model.invalidate()
-        return float(np.mean(losses)) if losses else float("nan")
+        return (float(np.mean(losses)) if losses else float("nan")), len(losses)
 
     # ----- head (model selection on validation) -----
     def _search(self, key: str, grid: Sequence[float], best: float) -> float:
@@ -493,6 +534,50 @@ class Trainer:
         return chosen
 
     # ----- the loop -----
+    def start(self, res: TrainResult, t0: float) -> None:
+        """Epoch 0: choose the collaborative features' hyperparameters and the head on validation.
+
+        Fills ``res`` (tuned choices, best metric, first history row); writes nothing.
+        """
+        anchor = "ease" if "ease" in self.model.head else "text"
+        heads = [k for k in heads_for(self.ablation) if k not in ("two_tower", anchor)]
+        if self.cfg.tune_head:
+            res.tuned = self.tune_features()
+            self.model.fit_scales(self.scale_profiles)
+            res.best_metric = self.tune_head([*(["decay"] if anchor == "text" else []), *heads], self.cfg.head_rounds)
+        else:
+            self.model.fit_scales(self.scale_profiles)
+            res.best_metric = self.validate(self.model)[METRIC]
+        res.best_epoch = 0
+        res.history.append(
+            {"epoch": 0, "loss": float("nan"), METRIC: res.best_metric, "head": dict(self.model.head),
+             "tuned": res.tuned, "epoch_s": time.perf_counter() - t0}
+        )  # fmt: skip
+
+    def end_epoch(self, epoch: int, loss: float, te: float) -> tuple[float, dict[str, float], dict[str, Any]]:
+        """After an epoch's steps: refit scales, re-tune the two-tower head weight, validate.
+
+        Returns (the selection metric, the validation metrics, the epoch's history row); ``te`` is
+        when the epoch began.
+        """
+        self.model.scales["two_tower"] = 1.0
+        self.model.fit_scales(self.scale_profiles)
+        if self.cfg.tune_head:
+            self.model.head["two_tower"] = max(self.model.head["two_tower"], 0.0)
+            metric = self.tune_head(["two_tower", *self._retune], 1)
+        else:
+            self.model.head["two_tower"] = 1.0
+            metric = self.validate(self.model)[METRIC]
+        metrics = self.validate(self.model)
+        row = {
+            "epoch": epoch,
+            "loss": loss,
+            **metrics,
+            "head": dict(self.model.head),
+            "epoch_s": time.perf_counter() - te,
+        }
+        return metric, metrics, row
+
     def fit(self, epochs: int | None = None, *, resume: bool = False) -> TrainResult:
         """Train up to ``epochs`` (config default), resuming from ``folder/last`` when asked and present."""
         t0 = time.perf_counter()
@@ -525,56 +610,26 @@ class Trainer:
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / "log.jsonl").write_text("")
-            anchor = "ease" if "ease" in self.model.head else "text"
-            heads = [k for k in heads_for(self.ablation) if k not in ("two_tower", anchor)]
-            if self.cfg.tune_head:
-                res.tuned = self.tune_features()
-                self.model.fit_scales(self.scale_profiles)
-                res.best_metric = self.tune_head(
-                    [*(["decay"] if anchor == "text" else []), *heads], self.cfg.head_rounds
-                )
-            else:
-                self.model.fit_scales(self.scale_profiles)
-                res.best_metric = self.validate(self.model)[METRIC]
-            res.best_epoch = 0
+            self.start(res, t0)
             save_model(
                 self.model,
                 self.folder,
-                lm_state=self._lm_state(),
+                lm_state=self.lm_state(),
                 extra={"epoch": 0, "valid": {METRIC: res.best_metric}},
             )
-            res.history.append(
-                {"epoch": 0, "loss": float("nan"), METRIC: res.best_metric, "head": dict(self.model.head),
-                 "tuned": res.tuned, "epoch_s": time.perf_counter() - t0}
-            )  # fmt: skip
         for epoch in range(start, epochs + 1):
             te = time.perf_counter()
             loss = self._epoch(epoch)
-            self.model.scales["two_tower"] = 1.0
-            self.model.fit_scales(self.scale_profiles)
-            if self.cfg.tune_head:
-                self.model.head["two_tower"] = max(self.model.head["two_tower"], 0.0)
-                metric = self.tune_head(["two_tower", *self._retune], 1)
-            else:
-                self.model.head["two_tower"] = 1.0
-                metric = self.validate(self.model)[METRIC]
-            metrics = self.validate(self.model)
-            row = {
-                "epoch": epoch,
-                "loss": loss,
-                **metrics,
-                "head": dict(self.model.head),
-                "epoch_s": time.perf_counter() - te,
-            }
+            metric, metrics, row = self.end_epoch(epoch, loss, te)
             res.history.append(row)
             with (self.folder / "log.jsonl").open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
             if metric > res.best_metric + 1e-6:
                 res.best_metric, res.best_epoch, stale = metric, epoch, 0
-                save_model(self.model, self.folder, lm_state=self._lm_state(), extra={"epoch": epoch, "valid": metrics})
+                save_model(self.model, self.folder, lm_state=self.lm_state(), extra={"epoch": epoch, "valid": metrics})
             else:
                 stale += 1
-            save_model(self.model, last, lm_state=self._lm_state(), extra={"epoch": epoch})
+            save_model(self.model, last, lm_state=self.lm_state(), extra={"epoch": epoch})
             save_train_state(
                 last, self.opt, {
                     "epoch": epoch, "stale": stale, "history": res.history, "best_epoch": res.best_epoch,
@@ -593,7 +648,8 @@ class Trainer:
         tv = self.model.text_vecs
         return None if tv is None else tv.numpy()
 
-    def _lm_state(self) -> dict[str, torch.Tensor] | None:
+    def lm_state(self) -> dict[str, torch.Tensor] | None:
+        """The LM's trainable layers (what checkpoints store besides the model), None without an LM."""
         return None if self.lm is None else dict(self.lm.top.state_dict())
 
 

@@ -23,10 +23,26 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         incremental: Annotated[
             bool, typer.Option("--incremental", help="Fold the stored dialog feedback into the trained model.")
         ] = False,
+        engine: Annotated[
+            str, typer.Option("--engine", help="local (this process) or ray (Ray Train, data-parallel workers).")
+        ] = "local",
+        workers: Annotated[
+            int | None, typer.Option("--workers", help="Ray Train workers (--engine ray; default 2).")
+        ] = None,
+        gpu: Annotated[
+            bool, typer.Option("--gpu", help="--engine ray: one GPU per worker, NCCL (fails when none is visible).")
+        ] = False,
         config: ConfigOption = None,
         json_: JsonFlag = False,
     ) -> None:
         """Train on the split's train part, select on validation, report valid and test figures."""
+        with user_errors():
+            if engine not in ("local", "ray"):
+                raise BadInput(f"unknown engine {engine!r}; use local or ray")
+            if engine == "local" and (gpu or workers is not None):
+                raise BadInput("--workers and --gpu need --engine ray")
+            if engine == "ray" and (resume or incremental):
+                raise BadInput("--resume and --incremental work with --engine local only")
         if incremental:
             _incremental(protocol, ablation, config, json_)
             return
@@ -51,11 +67,21 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         valid_set = history_profiles(ds, split, "valid")
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         console.print(f"[bold]training[/] {ablation} on {protocol} {split.sizes()} -> {folder}")
-        trainer = Trainer(
-            ds, split, cfg.ranker, folder, lambda m: evaluate_set(m, valid_set, ks=(10,)),
-            ablation=ablation, seed=cfg.seed, cache_dir=ws.cache,  # type: ignore[arg-type]
-        )  # fmt: skip
-        res = trainer.fit(epochs, resume=resume)
+        validate = lambda m: evaluate_set(m, valid_set, ks=(10,))  # noqa: E731 - shipped to Ray workers too
+        if engine == "ray":
+            from ranker.train_ray import train_ray
+
+            with user_errors():
+                res = train_ray(
+                    ds, split, cfg.ranker, folder, validate, workers=workers or 2, gpu=gpu, epochs=epochs,
+                    ablation=ablation, seed=cfg.seed, cache_dir=ws.cache,  # type: ignore[arg-type]
+                )  # fmt: skip
+        else:
+            trainer = Trainer(
+                ds, split, cfg.ranker, folder, validate,
+                ablation=ablation, seed=cfg.seed, cache_dir=ws.cache,  # type: ignore[arg-type]
+            )  # fmt: skip
+            res = trainer.fit(epochs, resume=resume)
         for row in res.history:
             console.print(
                 f"  epoch {row['epoch']}: loss {row['loss']:.4f}  valid ndcg@10 {row.get('ndcg@10', float('nan')):.4f}"
@@ -73,14 +99,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             "protocol": protocol, "ablation": ablation, "best_epoch": res.best_epoch, "folder": str(folder),
             "learning_curve": str(png), "log": str(folder / "log.jsonl"), "head": res.model.head,
             "valid": valid, "test": test, "train_wall_s": round(res.wall_s, 1), "wall_s": round(wall, 1),
-            "tuned": tuned, "load_average": [round(x, 2) for x in os.getloadavg()],
+            "tuned": tuned, "load_average": [round(x, 2) for x in os.getloadavg()], "engine": engine,
+            "workers": (workers or 2) if engine == "ray" else 1,
         }  # fmt: skip
         if json_:
             emit_json(out)
             return
         from rich.table import Table
 
-        t = Table(title=f"trustrec {ablation} on {protocol} (best epoch {res.best_epoch})")
+        on = f", ray x{workers or 2}" if engine == "ray" else ""
+        t = Table(title=f"trustrec {ablation} on {protocol} (best epoch {res.best_epoch}{on})")
         t.add_column("metric")
         t.add_column("valid", justify="right")
         t.add_column("test", justify="right")
@@ -89,7 +117,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 t.add_row(k, f"{valid[k]:.4f}", f"{test[k]:.4f}")
         stdout.print(t)
         console.print(f"learning curve: {png}; log: {folder / 'log.jsonl'}")
-        console.print(f"[green]wall time:[/] training {res.wall_s:.1f} s, whole command {wall:.1f} s")
+        console.print(
+            f"[green]wall time:[/] training {res.wall_s:.1f} s, whole command {wall:.1f} s; "
+            f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
 
 
 def _incremental(protocol: str, ablation: str, config: object, json_: bool) -> None:
