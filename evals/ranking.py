@@ -17,6 +17,7 @@ reuses it for its validation callback), :func:`evaluate_set` scores and measures
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,15 @@ class EvalSet:
 
     def __len__(self) -> int:
         return len(self.profiles)
+
+    def sample(self, n: int | None, seed: int = 0) -> EvalSet:
+        """At most ``n`` of the users (a seeded sample, profile order kept); all of them when ``n`` is None."""
+        if n is None or n >= len(self.profiles):
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self.profiles), n, replace=False))
+        return dataclasses.replace(
+            self, profiles=[self.profiles[i] for i in keep], targets=[self.targets[i] for i in keep]
+        )
 
     @property
     def user_idx(self) -> np.ndarray:
@@ -321,13 +331,16 @@ def _joint(ablation: str) -> RankerFactory:
     def factory(dataset: Dataset, split: Split) -> Ranker:
         from agent.config import load_config
         from catalog.errors import BadInput
+        from ranker.config import selection_users
         from ranker.train import ensure_trained
 
         # the configured workspace (environment, ./trustrec.toml): a shop's models live in their own scope
-        ws = load_config().workspace()
-        valid = history_profiles(dataset, split, "valid")
+        cfg = load_config()
+        ws = cfg.workspace()
+        # large catalogs: model selection scores a seeded sample of the validation users
+        valid = history_profiles(dataset, split, "valid").sample(selection_users(cfg.ranker, dataset.n_items), cfg.seed)
         model = ensure_trained(
-            ws, dataset, split, ablation=ablation,  # type: ignore[arg-type]
+            ws, dataset, split, config=cfg.ranker, ablation=ablation, seed=cfg.seed,  # type: ignore[arg-type]
             validate=lambda m: evaluate_set(m, valid, ks=(10,)),
         )  # fmt: skip
         if model.n_items != dataset.n_items:

@@ -100,15 +100,41 @@ def _z(x: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- blend
-def cooccurrence(split: Split, n_items: int) -> np.ndarray:
-    """``P(j | i)``: share of the train users who had item ``i`` and also had ``j`` (zero diagonal)."""
+#: Large catalogs: profiles x items of the dense score arrays the blend's tuning holds at once (users are
+#: sampled, seeded, down to this), and neighbours kept per item by the sparse co-occurrence.
+LARGE_TUNING_ENTRIES = 10_000_000
+LARGE_COOC_K = 100
+
+
+def is_large(base: Any) -> bool:
+    """Whether ``base`` scores the large-catalog (sparse / low-rank) features (see :mod:`ranker.sparse`)."""
+    feats = getattr(base, "features", None)
+    return bool(getattr(feats, "sparse", False))
+
+
+def cooccurrence(split: Split, n_items: int, *, top_k: int | None = None) -> Any:
+    """``P(j | i)``: share of the train users who had item ``i`` and also had ``j`` (zero diagonal).
+
+    ``top_k`` (large catalogs): the ``top_k`` largest per item as CSR, built block-wise, never
+    ``n_items x n_items`` dense.
+    """
     import scipy.sparse as sps
 
     tr = split.train
     u = tr["user_idx"].to_numpy(dtype=np.int64)
     i = tr["item_idx"].to_numpy(dtype=np.int64)
     x = sps.csr_matrix((np.ones(u.size, dtype=np.float32), (u, i)), shape=(int(u.max()) + 1 if u.size else 0, n_items))
+    x.sum_duplicates()
     x.data[:] = 1.0  # duplicates count once
+    if top_k is not None:
+        from ranker.sparse import topk_product
+
+        inv = 1.0 / np.maximum(np.asarray(x.sum(0)).ravel(), 1.0)
+
+        def share(blk: sps.csr_matrix, rows: np.ndarray) -> sps.csr_matrix:
+            return sps.csr_matrix(sps.diags(inv[rows]) @ blk)
+
+        return topk_product(sps.csr_matrix(x.T), x, top_k, transform=share)
     c = np.asarray((x.T @ x).todense(), dtype=np.float32)
     counts = np.diag(c).copy()
     np.fill_diagonal(c, 0.0)
@@ -146,10 +172,12 @@ class ColdStartRanker:
 
     additive_in_history = False
 
-    def __init__(self, base: Any, prior: np.ndarray, cooc: np.ndarray, params: ColdStartParams) -> None:
+    def __init__(self, base: Any, prior: np.ndarray, cooc: Any, params: ColdStartParams) -> None:
+        import scipy.sparse as sps
+
         self.base = base
         self.prior = np.asarray(prior, dtype=np.float64)
-        self.cooc = np.asarray(cooc, dtype=np.float32)
+        self.cooc = sps.csr_matrix(cooc, dtype=np.float32) if sps.issparse(cooc) else np.asarray(cooc, np.float32)
         self.params = params
         self._sizes = np.asarray(sorted(params.blend), dtype=np.int64)
         #: What the prior group means in words: ratings count only where their weight was chosen above 0.
@@ -203,10 +231,14 @@ class ColdStartRanker:
             scale = np.where(a > 0, a, 1.0) if g == "session" else a
             comps[g] = np.asarray(comps[g], dtype=np.float64) * scale
         if np.any(c):
-            liked = np.zeros((len(profiles), self.n_items), dtype=np.float32)
-            for r, p in enumerate(profiles):
-                liked[r, p.history[p.weights > 0]] = 1.0
-            comps[self._collab] = comps[self._collab] + c * (liked @ self.cooc[:, sel]).astype(np.float64)
+            liked = _liked(profiles, self.n_items, positive=True)
+            if isinstance(self.cooc, np.ndarray):
+                co = liked.toarray() @ self.cooc[:, sel]
+            else:  # large catalogs: the top-k CSR, only the asked columns densified
+                from ranker.sparse import item_item_columns
+
+                co = item_item_columns(liked, self.cooc, None if items is None else sel)
+            comps[self._collab] = comps[self._collab] + c * np.asarray(co, dtype=np.float64)
         comps[PRIOR_GROUP] = b * self.prior[sel][None, :]
         return comps
 
@@ -217,6 +249,34 @@ class ColdStartRanker:
         for g in self.feature_groups:
             total = total + comps[g]
         return total
+
+
+def _liked(profiles: Sequence[Profile], n_items: int, *, positive: bool) -> Any:
+    """Sparse ``(P, n_items)`` 0/1 matrix of each profile's (positive, when asked) history items."""
+    import scipy.sparse as sps
+
+    rows, cols = [], []
+    for r, p in enumerate(profiles):
+        h = p.history[p.weights > 0] if positive else p.history
+        rows.append(np.full(h.size, r, dtype=np.int64))
+        cols.append(np.asarray(h, dtype=np.int64))
+    rr = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    cc = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    m = sps.csr_matrix((np.ones(rr.size, np.float32), (rr, cc)), shape=(len(profiles), n_items))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def tuning_users(users: np.ndarray, base: Any, seed: int) -> np.ndarray:
+    """``users`` as they are, or for a large-catalog ``base`` a seeded sample small enough that the tuning's
+    dense ``(users, n_items)`` score arrays hold at most :data:`LARGE_TUNING_ENTRIES` entries."""
+    if not is_large(base):
+        return users
+    cap = max(50, LARGE_TUNING_ENTRIES // max(int(base.n_items), 1))
+    if users.size <= cap:
+        return users
+    return np.sort(np.random.default_rng(seed).choice(users, cap, replace=False))
 
 
 # ------------------------------------------------------------------------------------------ tuning
@@ -286,7 +346,7 @@ def tune_cold_start(
     """
     cfg = config or ColdStartConfig()
     say = progress or (lambda _m: None)
-    users = np.unique(split.valid["user_idx"].to_numpy(dtype=np.int64))
+    users = tuning_users(np.unique(split.valid["user_idx"].to_numpy(dtype=np.int64)), base, cfg.seed)
     masks, targets = held_out_masks(split, users, n_users, "valid")
     best = (-1.0, 0.0, cfg.shrinkage_grid[0])
     ones = np.ones((users.size, 1))
@@ -300,16 +360,18 @@ def tune_cold_start(
     p = prior.scores(quality, shrink)
     say(f"cold start: prior quality={quality} shrinkage={shrink}, validation NDCG@10 at k=0 {best[0]:.4f}")
     blend: dict[int, BlendWeights] = {}
-    cooc = cooccurrence(split, int(base.n_items)) if cooc is None else cooc
+    if cooc is None:
+        cooc = cooccurrence(split, int(base.n_items), top_k=LARGE_COOC_K if is_large(base) else None)
     for k in sorted(set(cfg.tune_ks)):
         if k <= 0 or k >= cfg.warm_k:
             continue
         profiles = first_k_profiles(split, users, k, n_users)
         base_s = np.asarray(base.score(profiles, None), dtype=np.float64)
-        liked = np.zeros((users.size, int(base.n_items)), dtype=np.float32)
-        for r, pr in enumerate(profiles):
-            liked[r, pr.history] = 1.0
-        co_s = (liked @ cooc).astype(np.float64)
+        liked = _liked(profiles, int(base.n_items), positive=False)
+        if isinstance(cooc, np.ndarray):
+            co_s = (liked.toarray() @ cooc).astype(np.float64)
+        else:
+            co_s = np.asarray((liked @ cooc).toarray(), dtype=np.float64)
         sd_base = float(np.median(np.std(base_s, axis=1))) or 1.0
         sd_co = float(np.median(np.std(co_s, axis=1))) or 1.0
         results: dict[tuple[float, float, float], float] = {}
@@ -371,7 +433,7 @@ def bucket_sample(
     who asked for a category does: constrained lists reach lower scores than the catalog-wide top.
     """
     part = split.valid if which == "valid" else split.test
-    users = np.unique(part["user_idx"].to_numpy(dtype=np.int64))
+    users = tuning_users(np.unique(part["user_idx"].to_numpy(dtype=np.int64)), ranker, seed)
     masks, targets = held_out_masks(split, users, n_users, which)
     rng = np.random.default_rng(seed)
     sizes = rng.integers(bucket[0], bucket[1] + 1, size=users.size)
@@ -466,7 +528,8 @@ def ensure_cold_start(
         st = Path(checkpoint).stat()
         stamp = f"v{FIT_VERSION}:{st.st_size}:{st.st_mtime_ns}:{_config_key(cfg)}:{len(item_groups or ())}"
     prior = ItemPrior.from_split(split, int(base.n_items))
-    cooc = cooccurrence(split, int(base.n_items))  # once: the tuning and the served ranker share it
+    # once: the tuning and the served ranker share it (large catalogs: top-k CSR)
+    cooc = cooccurrence(split, int(base.n_items), top_k=LARGE_COOC_K if is_large(base) else None)
     path = Path(path)
     params = None
     if path.is_file():

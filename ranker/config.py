@@ -117,6 +117,42 @@ class RankerConfig(BaseModel):
     tune_head: bool = Field(
         True, description="Tune head weights and recency on validation (model selection, never test)."
     )
+    # --- large catalogs (see ranker.sparse) ---
+    sparse_above: int | None = Field(
+        10_000,
+        ge=0,
+        description=(
+            "Catalogs with more items than this train and serve the collaborative features in their sparse / low-rank "
+            "forms (RP3beta and transitions as top-k CSR, a low-rank EASE, no next-item model); None = always dense. "
+            "Same default as ranker.features.SPARSE_ABOVE."
+        ),
+    )
+    sparse_k: int = Field(100, ge=1, description="Neighbours kept per item by the sparse RP3beta (large catalogs).")
+    ease_rank: int = Field(256, ge=1, description="Rank of the low-rank EASE (large catalogs).")
+    select_users: int | None = Field(
+        1000,
+        ge=1,
+        description=(
+            "Large catalogs: validation users (a seeded sample) that model selection scores; every head-weight and "
+            "hyperparameter trial scores them all over the whole catalog. None = every validation user. Reported "
+            "validation and test figures always use every user."
+        ),
+    )
+    score_block: int = Field(
+        2_000_000,
+        ge=1,
+        description=(
+            "Large catalogs: profiles x items scored per block (each of the ~20 raw features of a block is a float64 "
+            "array of this many entries), so validation and serving memory stays bounded however many users are scored."
+        ),
+    )
+
+
+def selection_users(config: RankerConfig, n_items: int) -> int | None:
+    """How many validation users model selection scores: ``config.select_users`` above the large-catalog
+    threshold, else None (all)."""
+    large = config.sparse_above is not None and n_items > config.sparse_above
+    return config.select_users if large else None
 
 
 class ColdStartConfig(BaseModel):

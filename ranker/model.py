@@ -238,6 +238,9 @@ class JointRanker:
 
     def score(self, profiles: Sequence[Profile], items: np.ndarray | None = None) -> np.ndarray:
         """Scores ``(len(profiles), len(items))`` (all items when ``items`` is None); higher is better."""
+        step = self._block(self._n_items if items is None else int(np.asarray(items).size))
+        if len(profiles) > step:  # large catalogs: bounded blocks, only their sums kept
+            return np.concatenate([self.score(profiles[s : s + step], items) for s in range(0, len(profiles), step)])
         comps = self.score_components(profiles, items)
         total = comps.pop("bias").copy()
         for g in self.feature_groups:
@@ -248,6 +251,10 @@ class JointRanker:
         """Per-group contributions (each shaped like :meth:`score`) plus ``bias``; they sum to the score."""
         check_profiles(profiles, self._n_items)
         sel = np.arange(self._n_items) if items is None else np.asarray(items, dtype=np.int64)
+        step = self._block(sel.size)
+        if len(profiles) > step:  # large catalogs: bounded blocks of profiles, each scored as below
+            blocks = [self.score_components(profiles[s : s + step], sel) for s in range(0, len(profiles), step)]
+            return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
         raw = self.raw_features(profiles, sel)
         h, s = self.head, self.scales
 
@@ -273,6 +280,13 @@ class JointRanker:
                 out[g] = np.sum(parts, axis=0)
         out["bias"] = np.full((len(profiles), sel.size), h["bias"], dtype=np.float64)
         return out
+
+    def _block(self, n_items: int) -> int:
+        """Profiles scored at once over ``n_items`` items: unbounded for the dense (small-catalog) features;
+        for the large-catalog forms, ``config.score_block`` entries per raw feature."""
+        if not self.features.sparse:
+            return 1 << 62
+        return max(1, self.config.score_block // max(n_items, 1))
 
     # ----- vectors -----
     def item_vectors(self) -> np.ndarray:
@@ -523,13 +537,26 @@ class JointRanker:
 
     def fit_scales(self, profiles: Sequence[Profile]) -> None:
         """Set each raw feature's scale to its standard deviation over ``profiles`` x all items."""
+        items = np.flatnonzero(self.item_mask)
+        step = self._block(items.size)
         was, self.tuning = self.tuning, True
         try:
-            raw = self.raw_features(profiles, np.flatnonzero(self.item_mask))
+            if len(profiles) <= step:
+                raw = self.raw_features(profiles, items)
+                sds = {k: float(np.std(raw[k])) for k in HEAD_KEYS if k in raw}
+            else:  # large catalogs: moments accumulated over bounded blocks of profiles
+                acc: dict[str, np.ndarray] = {}
+                for s in range(0, len(profiles), step):
+                    raw = self.raw_features(profiles[s : s + step], items)
+                    for k in HEAD_KEYS:
+                        if k in raw:
+                            x = raw[k]
+                            acc[k] = acc.get(k, np.zeros(3)) + np.array([x.size, x.sum(), np.square(x).sum()])
+                sds = {k: float(np.sqrt(max(q / n - (t / n) ** 2, 0.0))) for k, (n, t, q) in acc.items()}
         finally:
             self.tuning = was
         for k in HEAD_KEYS:
-            sd = float(np.std(raw[k])) if k in raw else 0.0
+            sd = sds.get(k, 0.0)
             self.scales[k] = sd if sd > 1e-9 else 1.0
 
     def metadata(self) -> dict[str, Any]:

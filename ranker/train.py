@@ -36,18 +36,22 @@ from catalog.splits import Split
 from catalog.types import Dataset
 from ranker.base import Profile
 from ranker.checkpoint import load_model, load_train_state, save_model, save_train_state
-from ranker.config import Ablation, RankerConfig
+from ranker.config import Ablation, RankerConfig, selection_users
 from ranker.features import (
     attribute_indices,
     ease_matrix,
     fit_features,
+    interaction_csr,
     interaction_matrix,
     rp3_matrix,
+    rp3_topk,
     seq_gram,
     seq_matrix,
+    transition_csr,
     transition_matrix,
 )
 from ranker.model import JointRanker, TwoTowerNet, heads_for
+from ranker.sparse import LowRankEASE, item_item_columns
 
 Validate = Callable[[JointRanker], dict[str, float]]
 METRIC = "ndcg@10"
@@ -78,14 +82,18 @@ def train_profiles(split: Split, n_users: int, users: np.ndarray | None = None) 
     return [Profile(seqs[u], weights[u], user_idx=int(u)) for u in ids]
 
 
-def holdout_validation(split: Split, n_users: int, *, on: str = "valid", k: int = 10) -> Validate:
+def holdout_validation(
+    split: Split, n_users: int, *, on: str = "valid", k: int = 10, max_users: int | None = None, seed: int = 0
+) -> Validate:
     """A small full-ranking NDCG@k/Recall@k on ``split.valid`` (history = train, train items masked).
 
     For development and :func:`ensure_trained` without a caller-supplied callback; the reported
-    figures come from ``evals.ranking``.
+    figures come from ``evals.ranking``. ``max_users``: score a seeded sample of at most that many users.
     """
     target = split.valid if on == "valid" else split.test
     users = np.unique(target["user_idx"].to_numpy())
+    if max_users is not None and users.size > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     truth: dict[int, set[int]] = {}
     for u, i in zip(target["user_idx"].to_numpy(), target["item_idx"].to_numpy(), strict=True):
         truth.setdefault(int(u), set()).add(int(i))
@@ -224,8 +232,12 @@ class Trainer:
             dataset, split.train, ease_lambda=config.ease_lambda, window=config.transition_window,
             smoothing=config.transition_smoothing, year_buckets=config.year_buckets, rp3_alpha=config.rp3_alpha,
             rp3_beta=config.rp3_beta, seq_decay=config.seq_decay, seq_window=config.seq_window,
-            seq_lambda=config.seq_lambda, text=text_vecs, ease_text=config.ease_text,
+            seq_lambda=config.seq_lambda, text=text_vecs, ease_text=config.ease_text, sparse_above=config.sparse_above,
+            sparse_k=config.sparse_k, ease_rank=config.ease_rank, seed=seed,
         )  # fmt: skip
+        #: Whether the collaborative features are the large-catalog (sparse / low-rank) forms: then every refit
+        #: below (feature tuning, the residual fold) builds those forms too, never an items x items array.
+        self.large = feats.sparse
         self.model = JointRanker(
             config, n_users=dataset.n_users, features=feats, year_bucket=bucket, text_vecs=text_vecs,
             ablation=ablation, protocol=split.protocol, item_mask=split.item_mask,
@@ -286,7 +298,7 @@ class Trainer:
             return self._fold
         import scipy.sparse as sp
 
-        cfg, ni, head, sc = self.cfg, self.ds.n_items, self.model.head, self.model.scales
+        cfg, ni, head = self.cfg, self.ds.n_items, self.model.head
         rng = np.random.default_rng([self.seed, 7])
         rest: list[np.ndarray] = []
         ex_u, ex_pos, ex_hist = [], [], []
@@ -309,25 +321,12 @@ class Trainer:
                     ex_u.append(u)
                     ex_pos.append(i)
                     ex_hist.append(s[~held])
-        x = interaction_matrix(rest, ni)
-        # item-item offset weights from the fold's features with the head's weights and scales
-        main = np.zeros((ni, ni), dtype=np.float32)
-        if head.get("ease", 0.0):
-            main += (head["ease"] / sc["ease"]) * ease_matrix(x, cfg.ease_lambda, self._text(), cfg.ease_text)
-        if head.get("rp3", 0.0):
-            main += (head["rp3"] / sc["rp3"]) * rp3_matrix(x, cfg.rp3_alpha, cfg.rp3_beta)
-        if head.get("transition", 0.0):
-            tm = transition_matrix(rest, ni, window=cfg.transition_window, smoothing=cfg.transition_smoothing)
-            main += (head["transition"] / sc["transition"]) * tm
-        seqw = None
-        if head.get("seq", 0.0):
-            gram = seq_gram(rest, ni, decay=cfg.seq_decay, window=cfg.seq_window)
-            seqw = (head["seq"] / sc["seq"]) * seq_matrix(gram, cfg.seq_lambda)
-        pop = np.zeros(ni, dtype=np.float32)
-        if head.get("popularity", 0.0):
-            lp = np.log1p(x.sum(0))
-            pop = ((head["popularity"] / sc["popularity"]) * (lp - lp.mean()) / (lp.std() + 1e-9)).astype(np.float32)
+        if self.large:
+            terms, pop = self._fold_terms_sparse(rest)
+        else:
+            terms, pop = self._fold_terms_dense(rest)
         decay = float(head.get("decay", 1.0))
+        seqw = terms.pop("seq", None)
 
         def rows(window: int | None, d: float) -> Any:
             r_i, c_i, v_i = [], [], []
@@ -346,17 +345,75 @@ class Trainer:
             hist[r, : h.size] = h
         self._fold = {
             "users": np.asarray(ex_u, dtype=np.int64), "pos": np.asarray(ex_pos, dtype=np.int64), "hist": hist,
-            "main": main, "seq": seqw, "pop": pop, "rows": rows(None, decay),
+            "main": terms["main"], "seq": seqw, "pop": pop, "rows": rows(None, decay),
             "seq_rows": None if seqw is None else rows(cfg.seq_window, cfg.seq_decay),
         }  # fmt: skip
         return self._fold
+
+    def _fold_terms_dense(self, rest: list[np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
+        """The fold's item-item offset weights as one dense ``(n_items, n_items)`` matrix (small catalogs),
+        the next-item weights (``seq``, when weighted) and the popularity offset."""
+        cfg, ni, head, sc = self.cfg, self.ds.n_items, self.model.head, self.model.scales
+        x = interaction_matrix(rest, ni)
+        # item-item offset weights from the fold's features with the head's weights and scales
+        main = np.zeros((ni, ni), dtype=np.float32)
+        if head.get("ease", 0.0):
+            main += (head["ease"] / sc["ease"]) * ease_matrix(x, cfg.ease_lambda, self._text(), cfg.ease_text)
+        if head.get("rp3", 0.0):
+            main += (head["rp3"] / sc["rp3"]) * rp3_matrix(x, cfg.rp3_alpha, cfg.rp3_beta)
+        if head.get("transition", 0.0):
+            tm = transition_matrix(rest, ni, window=cfg.transition_window, smoothing=cfg.transition_smoothing)
+            main += (head["transition"] / sc["transition"]) * tm
+        seqw = None
+        if head.get("seq", 0.0):
+            gram = seq_gram(rest, ni, decay=cfg.seq_decay, window=cfg.seq_window)
+            seqw = (head["seq"] / sc["seq"]) * seq_matrix(gram, cfg.seq_lambda)
+        return {"main": main, "seq": seqw}, self._fold_popularity(np.asarray(x.sum(0)).ravel())
+
+    def _fold_terms_sparse(self, rest: list[np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
+        """Large catalogs: the fold's offset weights as a list of ``(weight, item-item model)`` in their sparse /
+        low-rank forms (RP3beta and transitions summed into one CSR), and the popularity offset. No next-item
+        term: that feature is zero above the threshold."""
+        import scipy.sparse as sp
+
+        cfg, ni, head, sc = self.cfg, self.ds.n_items, self.model.head, self.model.scales
+        x = interaction_csr(rest, ni)
+        main: list[tuple[float, Any]] = []
+        if head.get("ease", 0.0):
+            ease = LowRankEASE.fit(
+                x, cfg.ease_lambda, cfg.ease_rank, text=self._text(), text_weight=cfg.ease_text, seed=self.seed
+            )
+            main.append((head["ease"] / sc["ease"], ease))
+        csr = sp.csr_matrix((ni, ni), dtype=np.float32)
+        if head.get("rp3", 0.0):
+            csr = csr + (head["rp3"] / sc["rp3"]) * rp3_topk(x, cfg.rp3_alpha, cfg.rp3_beta, cfg.sparse_k)
+        if head.get("transition", 0.0):
+            tm = transition_csr(rest, ni, window=cfg.transition_window, smoothing=cfg.transition_smoothing)
+            csr = csr + (head["transition"] / sc["transition"]) * tm
+        if csr.nnz:
+            main.append((1.0, sp.csr_matrix(csr, dtype=np.float32)))
+        return {"main": main}, self._fold_popularity(np.asarray(x.sum(0)).ravel())
+
+    def _fold_popularity(self, counts: np.ndarray) -> np.ndarray:
+        head, sc = self.model.head, self.model.scales
+        pop = np.zeros(counts.size, dtype=np.float32)
+        if head.get("popularity", 0.0):
+            lp = np.log1p(counts)
+            pop = ((head["popularity"] / sc["popularity"]) * (lp - lp.mean()) / (lp.std() + 1e-9)).astype(np.float32)
+        return pop
 
     def _offsets(self, idx: np.ndarray, cand: torch.Tensor) -> torch.Tensor:
         """Collaborative offsets ``(len(idx), len(cand))`` of fold examples ``idx`` (std units)."""
         f = self._fold
         assert f is not None
         c = cand.numpy()
-        off = np.asarray(f["rows"][idx] @ f["main"][:, c]) + f["pop"][c][None, :]
+        if isinstance(f["main"], list):  # large catalogs: each model's columns for the candidates only
+            h = f["rows"][idx]
+            off = np.zeros((idx.size, c.size)) + f["pop"][c][None, :]
+            for w, m in f["main"]:
+                off += w * item_item_columns(h, m, c)
+        else:
+            off = np.asarray(f["rows"][idx] @ f["main"][:, c]) + f["pop"][c][None, :]
         if f["seq"] is not None:
             off = off + np.asarray(f["seq_rows"][idx] @ f["seq"][:, c])
         return torch.from_numpy(off.astype(np.float32))
@@ -492,10 +549,9 @@ class Trainer:
         m, cfg = self.model, self.cfg
         if "ease" not in m.head:
             return {}
-        x = interaction_matrix(self.seqs, self.ds.n_items)
         chosen: dict[str, Any] = {}
 
-        def pick(key: str, param: str, values: Sequence[float], refit: Callable[[float], np.ndarray]) -> None:
+        def pick(key: str, param: str, values: Sequence[float], refit: Callable[[float], Any]) -> None:
             best_v, best = getattr(cfg, param), self._solo(key)
             cur = getattr(m.features, key)
             for v in values:
@@ -521,17 +577,43 @@ class Trainer:
         m.head["decay"] = best_d
         chosen["decay"] = best_d
         text = self._text()
-        pick("ease", "ease_lambda", cfg.ease_lambda_grid, lambda v: ease_matrix(x, v, text, cfg.ease_text))
-        if text is not None:
-            lam = float(chosen["ease_lambda"])
-            pick("ease", "ease_text", cfg.ease_text_grid, lambda v: ease_matrix(x, lam, text, v))
-        pick("rp3", "rp3_beta", cfg.rp3_beta_grid, lambda v: rp3_matrix(x, cfg.rp3_alpha, v))
-        if self.sequential:
+        if self.large:
+            self._tune_sparse(pick, chosen, text)
+        else:
+            x = interaction_matrix(self.seqs, self.ds.n_items)
+            pick("ease", "ease_lambda", cfg.ease_lambda_grid, lambda v: ease_matrix(x, v, text, cfg.ease_text))
+            if text is not None:
+                lam = float(chosen["ease_lambda"])
+                pick("ease", "ease_text", cfg.ease_text_grid, lambda v: ease_matrix(x, lam, text, v))
+            pick("rp3", "rp3_beta", cfg.rp3_beta_grid, lambda v: rp3_matrix(x, cfg.rp3_alpha, v))
+        if self.sequential and not self.large:  # no next-item model above the threshold (features.py)
             gram = seq_gram(self.seqs, self.ds.n_items, decay=cfg.seq_decay, window=cfg.seq_window)
             pick("seq", "seq_lambda", cfg.seq_lambda_grid, lambda v: seq_matrix(gram, v))
         self.cfg = cfg.model_copy(update={k: v for k, v in chosen.items() if k in RankerConfig.model_fields})
         m.config = self.cfg
         return chosen
+
+    def _tune_sparse(
+        self, pick: Callable[[str, str, Sequence[float], Callable[[float], Any]], None], chosen: dict[str, Any],
+        text: np.ndarray | None,
+    ) -> None:  # fmt: skip
+        """:meth:`tune_features`' refits in the large-catalog forms: a low-rank EASE per candidate (the Gram
+        matrix's eigenpairs computed once per text weight and shared by the penalties) and RP3beta's top-k CSR."""
+        cfg = self.cfg
+        x = interaction_csr(self.seqs, self.ds.n_items)
+        eig: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+        def ease(lam: float, text_weight: float) -> LowRankEASE:
+            tw = text_weight if text is not None else 0.0
+            if tw not in eig:
+                eig[tw] = LowRankEASE.eigen(x, cfg.ease_rank, text=text, text_weight=tw, seed=self.seed)
+            return LowRankEASE.from_eigen(*eig[tw], lam)
+
+        pick("ease", "ease_lambda", cfg.ease_lambda_grid, lambda v: ease(v, cfg.ease_text))
+        if text is not None:
+            lam = float(chosen["ease_lambda"])
+            pick("ease", "ease_text", cfg.ease_text_grid, lambda v: ease(lam, v))
+        pick("rp3", "rp3_beta", cfg.rp3_beta_grid, lambda v: rp3_topk(x, cfg.rp3_alpha, v, cfg.sparse_k))
 
     # ----- the loop -----
     def start(self, res: TrainResult, t0: float) -> None:
@@ -685,8 +767,13 @@ def ensure_trained(
     folder = model_folder(workspace, split.protocol, ablation)
     if (folder / "model.safetensors").is_file():
         return load_model(folder)[0]
+    config = config or RankerConfig()
+    if validate is None:
+        validate = holdout_validation(
+            split, dataset.n_users, max_users=selection_users(config, dataset.n_items), seed=seed
+        )
     trainer = Trainer(
-        dataset, split, config or RankerConfig(), folder, validate or holdout_validation(split, dataset.n_users),
-        ablation=ablation, seed=seed, cache_dir=workspace.cache, progress=progress,
+        dataset, split, config, folder, validate, ablation=ablation, seed=seed, cache_dir=workspace.cache,
+        progress=progress,
     )  # fmt: skip
     return trainer.fit().model

@@ -64,10 +64,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             if gone:
                 console.print(f"left out {len(gone)} deleted users (tombstones in the store)")
         split = make_split(ds, protocol, seed=cfg.seed, weights=cfg.data.behaviour_weights)  # type: ignore[arg-type]
+        from ranker.config import selection_users
+
         valid_set = history_profiles(ds, split, "valid")
+        select_set = valid_set.sample(selection_users(cfg.ranker, ds.n_items), cfg.seed)
         folder = model_folder(ws, protocol, ablation)  # type: ignore[arg-type]
         console.print(f"[bold]training[/] {ablation} on {protocol} {split.sizes()} -> {folder}")
-        validate = lambda m: evaluate_set(m, valid_set, ks=(10,))  # noqa: E731 - shipped to Ray workers too
+        if len(select_set) < len(valid_set):
+            console.print(
+                f"large catalog ({ds.n_items} items): sparse / low-rank features; model selection on "
+                f"{len(select_set)} of {len(valid_set)} validation users (ranker.select_users)"
+            )
+        validate = lambda m: evaluate_set(m, select_set, ks=(10,))  # noqa: E731 - shipped to Ray workers too
         if engine == "ray":
             from ranker.train_ray import train_ray
 
