@@ -202,7 +202,7 @@ class FaissIndex:
         cfg = self.config
         nlist = self._nlist(len(vectors))
         desc = f"IVF{nlist},Flat" if self.kind == "ivf" else f"IVF{nlist},PQ{cfg.pq_m}x{cfg.pq_nbits}"
-        inner = faiss.index_factory(self.dim, desc, faiss.METRIC_INNER_PRODUCT)
+        inner: Any = faiss.index_factory(self.dim, desc, faiss.METRIC_INNER_PRODUCT)
         inner.cp.niter = cfg.ivf_niter
         if self.kind == "ivfpq":
             inner.do_polysemous_training = False  # the factory turns it on; it costs minutes and serves no search here
@@ -476,7 +476,7 @@ class FaissIndex:
         """Empty the FAISS structure, as ``kind`` (trained IVF structures are kept, emptied, for the same kind)."""
         inner = self._inner() if kind == self.kind and kind in TRAINED_KINDS and self.is_trained else None
         if inner is not None:
-            inner = faiss.clone_index(inner)
+            inner = _faiss_any.clone_index(inner)
             inner.reset()
             inner.direct_map.clear()
         self.kind = kind
@@ -542,7 +542,7 @@ class FaissIndex:
             if sel is not None:
                 params.sel = sel
         elif self.kind in TRAINED_KINDS and self.is_trained:
-            params = faiss.SearchParametersIVF(nprobe=min(self.config.ivf_nprobe, self._inner().nlist))
+            params = _faiss_any.SearchParametersIVF(nprobe=min(self.config.ivf_nprobe, self._inner().nlist))
             if sel is not None:
                 params.sel = sel
         elif sel is not None:
