@@ -58,7 +58,7 @@ class IndexConfig(BaseModel):
         description="IVF inverted lists (k-means centroids); capped at count // 39 so each list has training points.",
     )
     ivf_nprobe: int = Field(
-        16, ge=1, description="IVF lists visited per query (more: higher recall, slower; capped at the list count)."
+        8, ge=1, description="IVF lists visited per query (more: higher recall, slower; capped at the list count)."
     )
     ivf_train_per_list: int = Field(
         40,
