@@ -1,4 +1,4 @@
-"""Retrieval benchmark: build time, single-query latency and recall@k of each index kind vs exact search.
+"""Retrieval benchmark: build time, size, single-query latency and recall@k of each index kind vs exact search.
 
 Sizes equal to the catalog's item count use the catalog's real encoder vectors (queries: the
 encoded titles of sampled items, a different text from the indexed one). Other sizes use
@@ -9,8 +9,11 @@ same distribution (never copies of indexed vectors).
 from __future__ import annotations
 
 import gc
+import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,6 +82,25 @@ def _latencies(index: FaissIndex, queries: np.ndarray, k: int) -> tuple[np.ndarr
     return times, labels
 
 
+def _rss_mb() -> float | None:
+    """Resident memory of this process in MiB (Linux /proc; None elsewhere)."""
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])  # noqa: SIM115 (a one-line read)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+KINDS = ("flat", "ivf", "ivfpq", "hnsw")
+
+
 def bench_vectors(
     vectors: np.ndarray,
     queries: np.ndarray,
@@ -86,18 +108,26 @@ def bench_vectors(
     *,
     dataset: str,
     k: int = 10,
+    kinds: Sequence[str] = KINDS,
     ef_search: Sequence[int] = (),
+    nprobe: Sequence[int] = (),
     progress: StageProgress | None = None,
     on_row: RowCallback | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for the exact flat index and HNSW (one row per efSearch) over ``vectors``.
+    """Rows for the exact flat index and each approximate kind (one row per efSearch / nprobe) over ``vectors``.
 
-    Exact neighbours come from the flat index (batch search); HNSW recall is measured against them.
+    Exact neighbours come from a flat index (batch search); recall is measured against them. Each
+    row also has the index's size on disk (``index.faiss``), the process's resident-memory growth
+    while building (``ram_mb``, Linux), the FAISS threads used per single query and the load average.
     """
     cfg = config or IndexConfig()
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown index kinds {sorted(unknown)}; choose from {list(KINDS)}")
     n = len(vectors)
     ids = [str(i) for i in range(n)]
     rows: list[dict[str, Any]] = []
+    threads = cfg.small_batch_threads or faiss_threads()
 
     def emit(row: dict[str, Any]) -> None:
         rows.append(row)
@@ -107,30 +137,67 @@ def bench_vectors(
     def note(stage: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda d, t: progress(f"{stage} n={n}", d, t))
 
-    t = time.perf_counter()
-    flat = FaissIndex.build(vectors, ids, cfg.model_copy(update={"kind": "flat"}), progress=note("flat build"))
-    flat_build = time.perf_counter() - t
-    exact, _ = flat.search_labels(queries, k)
-    times, _ = _latencies(flat, queries, k)
-    emit(_row(dataset, n, "flat", flat_build, times, 1.0, len(queries), {}))
-    del flat
-    gc.collect()
-
-    t = time.perf_counter()
-    hnsw = FaissIndex.build(vectors, ids, cfg.model_copy(update={"kind": "hnsw"}), progress=note("hnsw build"))
-    hnsw_build = time.perf_counter() - t
-    for ef in ef_search or (cfg.hnsw_ef_search,):
-        hnsw.set_ef_search(ef)
-        times, found = _latencies(hnsw, queries, k)
-        params = {"M": cfg.hnsw_m, "efConstruction": cfg.hnsw_ef_construction, "efSearch": ef}
-        emit(_row(dataset, n, "hnsw", hnsw_build, times, recall_at_k(found, exact, k), len(queries), params))
-    del hnsw
-    gc.collect()
+    exact: np.ndarray | None = None
+    for kind in ["flat", *[x for x in kinds if x != "flat"]]:
+        gc.collect()
+        rss0 = _rss_mb()
+        t = time.perf_counter()
+        index = FaissIndex.build(
+            vectors,
+            ids,
+            cfg.model_copy(update={"kind": kind}),
+            progress=note(f"{kind} build"),
+            train_progress=note(f"{kind} train"),
+        )
+        build_s = time.perf_counter() - t
+        rss1 = _rss_mb()
+        with tempfile.TemporaryDirectory() as tmp:
+            index.save(tmp)
+            disk_mb = (Path(tmp) / "index.faiss").stat().st_size / 2**20
+        sizes = {
+            "disk_mb": round(disk_mb, 1),
+            "ram_mb": None if rss0 is None or rss1 is None else round(rss1 - rss0, 1),
+        }
+        if exact is None:
+            exact, _ = index.search_labels(queries, k)
+        if kind == "flat":
+            settings: list[int | None] = [None] if "flat" in kinds else []
+        else:
+            settings = list(ef_search or (cfg.hnsw_ef_search,)) if kind == "hnsw" else list(nprobe or (cfg.ivf_nprobe,))
+        for value in settings:
+            extra: dict[str, Any] = {}
+            if kind == "hnsw" and value is not None:
+                index.set_ef_search(value)
+                extra = {"efSearch": value}
+            elif kind != "flat" and value is not None:
+                index.set_nprobe(value)
+            times, found = _latencies(index, queries, k)
+            recall = 1.0 if kind == "flat" else recall_at_k(found, exact, k)
+            params = {**index.params, **extra}
+            emit(_row(dataset, n, kind, build_s, times, recall, len(queries), params, sizes, threads))
+        del index
+        gc.collect()
     return rows
 
 
+def faiss_threads() -> int:
+    """FAISS's OpenMP thread count (what a search uses when not told otherwise)."""
+    import faiss
+
+    return int(faiss.omp_get_max_threads())
+
+
 def _row(
-    dataset: str, n: int, kind: str, build_s: float, times: np.ndarray, recall: float, nq: int, params: dict[str, Any]
+    dataset: str,
+    n: int,
+    kind: str,
+    build_s: float,
+    times: np.ndarray,
+    recall: float,
+    nq: int,
+    params: dict[str, Any],
+    sizes: dict[str, Any],
+    threads: int,
 ) -> dict[str, Any]:
     return {
         "dataset": dataset,
@@ -138,10 +205,13 @@ def _row(
         "index": kind,
         "params": params,
         "build_s": round(build_s, 3),
+        **sizes,
         "p50_ms": round(float(np.percentile(times, 50)), 4),
         "p95_ms": round(float(np.percentile(times, 95)), 4),
         "recall_at_10": round(recall, 4),
         "queries": nq,
+        "search_threads": threads,
+        "load_average": _load(),
     }
 
 
@@ -152,7 +222,9 @@ def bench_retrieval(
     real_vectors: np.ndarray | None = None,
     real_queries: np.ndarray | None = None,
     n_queries: int = 200,
+    kinds: Sequence[str] = KINDS,
     ef_search: Sequence[int] = (),
+    nprobe: Sequence[int] = (),
     seed: int = 0,
     dim: int = 384,
     progress: StageProgress | None = None,
@@ -164,8 +236,9 @@ def bench_retrieval(
         on_row: Called with each row as soon as it is measured (long runs report as they go).
 
     Returns:
-        One dict per (size, index kind, efSearch): dataset, items, index, params, build_s,
-        p50_ms, p95_ms, recall_at_10 (vs exact search), queries.
+        One dict per (size, index kind, efSearch or nprobe): dataset, items, index, params, build_s,
+        disk_mb, ram_mb, p50_ms, p95_ms, recall_at_10 (vs exact search), queries, search_threads,
+        load_average.
     """
     rows: list[dict[str, Any]] = []
     for size in sizes:
@@ -179,7 +252,17 @@ def bench_retrieval(
             if progress is not None:
                 progress(f"generate n={size}", 1, 1)
             name = "synthetic"
-        rows += bench_vectors(vecs, qs, config, dataset=name, ef_search=ef_search, progress=progress, on_row=on_row)
+        rows += bench_vectors(
+            vecs,
+            qs,
+            config,
+            dataset=name,
+            kinds=kinds,
+            ef_search=ef_search,
+            nprobe=nprobe,
+            progress=progress,
+            on_row=on_row,
+        )
         del vecs
         gc.collect()
     return rows

@@ -12,10 +12,10 @@ from catalog.config import Workspace
 from catalog.types import Dataset, Item
 from retrieval.config import RetrievalConfig
 from retrieval.encoder import TextEncoder
-from retrieval.index import FaissIndex
+from retrieval.index import FaissIndex, clear_checkpoint
 
 StageProgress = Callable[[str, int, int], None]
-"""Progress callback ``(stage, done, total)``; stages are "encode" and "index"."""
+"""Progress callback ``(stage, done, total)``; stages are "encode", "index train" (IVF kinds) and "index"."""
 
 
 def catalog_hash(items: Sequence[Item]) -> str:
@@ -35,6 +35,12 @@ def index_folder(workspace: Workspace, config: RetrievalConfig | None = None) ->
     return workspace.index / cfg.index.name
 
 
+def checkpoint_folder(workspace: Workspace, config: RetrievalConfig | None = None) -> Path:
+    """Where an unfinished index build keeps its chunks: ``<workspace>/index/.<name>.build``."""
+    cfg = config or RetrievalConfig()
+    return workspace.index / f".{cfg.index.name}.build"
+
+
 def build_index(
     dataset: Dataset,
     workspace: Workspace,
@@ -45,7 +51,10 @@ def build_index(
 ) -> FaissIndex:
     """Encode every item (reusing cached vectors), build the index and save it in the workspace.
 
-    Labels are ``Dataset.item_idx``, so ``Candidates.item_idx`` indexes the dataset directly.
+    Labels are ``Dataset.item_idx``, so ``Candidates.item_idx`` indexes the dataset directly. The
+    build checkpoints each chunk in :func:`checkpoint_folder`: run again after an interruption and it
+    resumes after the last finished chunk (encoded vectors come from the embedding cache). The
+    checkpoint is removed once the index is saved.
     """
     cfg = config or RetrievalConfig()
     enc = encoder or TextEncoder(cfg.encoder)
@@ -63,8 +72,11 @@ def build_index(
         encoder_id=enc.encoder_id,
         catalog_hash=catalog_hash(dataset.items),
         progress=stage("index"),
+        train_progress=stage("index train"),
+        checkpoint=checkpoint_folder(workspace, cfg),
     )
     index.save(index_folder(workspace, cfg))
+    clear_checkpoint(checkpoint_folder(workspace, cfg))
     return index
 
 

@@ -1,13 +1,19 @@
 """The FAISS vector index over item vectors, with exact filters and a checked on-disk form.
 
 Layout: ``faiss.IndexIDMap2`` over ``IndexFlatIP`` (exact) up to ``flat_max_items`` items, over
-``IndexHNSWFlat`` (inner product) above. Vectors are expected L2-normalised, so scores are
-cosine similarities. Each item has an int64 *label* (its ``Dataset.item_idx`` when built from a
-dataset) and an external ``item_id``.
+``config.large_kind`` above: ``IndexIVFFlat`` (default), ``IndexIVFPQ`` (compressed) or
+``IndexHNSWFlat``, all inner product. Vectors are expected L2-normalised, so scores are cosine
+similarities. Each item has an int64 *label* (its ``Dataset.item_idx`` when built from a dataset)
+and an external ``item_id``.
+
+Building adds vectors in chunks of ``config.build_chunk`` (IVF kinds train k-means on a seeded
+sample first). Given a checkpoint folder, each finished chunk is written there, so a killed
+build resumes after the last finished chunk; a resumed index equals an uninterrupted one
+(HNSW: same items, but its multi-threaded insertion order makes the graph differ slightly).
 
 On disk a folder holds ``index.faiss``, ``attributes.json`` (ids and filterable attributes) and
-``manifest.json`` (encoder id, dimension, count, index type, sha256 checksums, catalog hash);
-:meth:`FaissIndex.load` refuses any mismatch with :class:`IndexMismatchError`.
+``manifest.json`` (encoder id, dimension, count, index type and parameters, sha256 checksums,
+catalog hash); :meth:`FaissIndex.load` refuses any mismatch with :class:`IndexMismatchError`.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from retrieval.filters import AttributeTable, Filters
 
 _faiss_any: Any = faiss  # the bundled stubs lack some SWIG classes (SearchParametersHNSW)
 ProgressFn = Callable[[int, int], None]
+Kind = Literal["flat", "hnsw", "ivf", "ivfpq"]
+TRAINED_KINDS = ("ivf", "ivfpq")
 FORMAT_VERSION = 1
 REBUILD_HINT = "run `trustrec index build` to rebuild it"
 
@@ -59,13 +67,15 @@ class IndexManifest(BaseModel):
     encoder_id: str = Field(description="Encoder that produced the vectors.")
     dim: int = Field(description="Vector dimension.")
     count: int = Field(description="Number of items.")
-    index_type: Literal["flat", "hnsw"] = Field(description="FAISS structure under the id map.")
+    index_type: Kind = Field(description="FAISS structure under the id map.")
     checksum: str = Field(description="sha256 of index.faiss.")
     attributes_checksum: str = Field(description="sha256 of attributes.json.")
     catalog_hash: str = Field(description="Hash of the catalog the index was built from ('' if none).")
     faiss_version: str = Field(description="faiss version that wrote it.")
     created_at: str = Field(description="UTC time of writing (ISO 8601).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Index build parameters.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Index parameters (HNSW M/efConstruction; IVF nlist/nprobe; PQ m/nbits)."
+    )
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -109,7 +119,7 @@ class FaissIndex:
     Args:
         dim: Vector dimension.
         config: Index settings.
-        kind: "flat" or "hnsw"; None decides from ``config`` and ``expected_count``.
+        kind: "flat", "hnsw", "ivf" or "ivfpq"; None decides from ``config`` and ``expected_count``.
         encoder_id: The encoder whose vectors this index holds (written to the manifest).
         catalog_hash: Hash of the catalog it reflects (written to the manifest).
         expected_count: Size hint for choosing the kind.
@@ -120,18 +130,18 @@ class FaissIndex:
         dim: int,
         config: IndexConfig | None = None,
         *,
-        kind: Literal["flat", "hnsw"] | None = None,
+        kind: Kind | None = None,
         encoder_id: str = "",
         catalog_hash: str = "",
         expected_count: int = 0,
     ) -> None:
         self.dim = int(dim)
         self.config = config or IndexConfig()
-        self.kind: Literal["flat", "hnsw"] = kind or self._choose_kind(expected_count)
+        self.kind: Kind = kind or self._choose_kind(expected_count)
         self.encoder_id = encoder_id
         self.catalog_hash = catalog_hash
         self.attributes = AttributeTable()
-        self._index = self._new_faiss_index(self.kind)
+        self._index = self._new_faiss_index(self.kind)  # trained kinds: untrained until the first add
         self._gpu_index: Any = None
         self._gpu_failed = False
         if self.config.use_gpu == "always" and not HAS_GPU:
@@ -143,20 +153,65 @@ class FaissIndex:
             )
 
     # ----- construction -------------------------------------------------------------------
-    def _choose_kind(self, count: int) -> Literal["flat", "hnsw"]:
-        if self.config.kind != "auto":
-            return self.config.kind
-        return "flat" if count <= self.config.flat_max_items else "hnsw"
+    def _choose_kind(self, count: int) -> Kind:
+        """The kind for ``count`` items: the configured one, except that IVF-PQ needs ``2**pq_nbits``
+        vectors to train its codebooks, so fewer are served by the exact flat index."""
+        cfg = self.config
+        want: Kind = cfg.kind if cfg.kind != "auto" else ("flat" if count <= cfg.flat_max_items else cfg.large_kind)
+        if want == "ivfpq" and count < 2**cfg.pq_nbits:
+            return "flat"
+        return want
 
-    def _new_faiss_index(self, kind: str) -> Any:
-        inner: Any
-        if kind == "flat":
-            inner = faiss.IndexFlatIP(self.dim)
-        else:
-            inner = faiss.IndexHNSWFlat(self.dim, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = self.config.hnsw_ef_construction
-            inner.hnsw.efSearch = self.config.hnsw_ef_search
+    def _check_params(self, kind: str) -> None:
+        if kind == "ivfpq" and self.dim % self.config.pq_m:
+            divisors = [m for m in (8, 16, 24, 32, 48, 64, 96) if self.dim % m == 0]
+            raise ValueError(
+                f"index.pq_m = {self.config.pq_m} does not divide the vector dimension {self.dim}; "
+                f"set index.pq_m to a divisor of {self.dim} (e.g. {divisors or [1]})"
+            )
+
+    def _nlist(self, count: int) -> int:
+        """Inverted lists for ``count`` training vectors: the configured number, capped so each list
+        has about 39 training points (FAISS's minimum for a sound k-means)."""
+        return max(1, min(self.config.ivf_nlist, count // 39))
+
+    def _new_faiss_index(self, kind: str, inner: Any = None) -> Any:
+        """An empty ``IndexIDMap2`` over a new structure of ``kind`` (or over ``inner``, already made)."""
+        self._check_params(kind)
+        if inner is None:
+            if kind == "flat":
+                inner = faiss.IndexFlatIP(self.dim)
+            elif kind == "hnsw":
+                inner = faiss.IndexHNSWFlat(self.dim, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+                inner.hnsw.efConstruction = self.config.hnsw_ef_construction
+                inner.hnsw.efSearch = self.config.hnsw_ef_search
+            else:  # trained kinds: a placeholder until train() knows the count (nlist depends on it)
+                inner = faiss.IndexFlatIP(self.dim)
         return faiss.IndexIDMap2(inner)
+
+    def _inner(self) -> Any:
+        return faiss.downcast_index(self._index.index)
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether the structure is ready for vectors (IVF kinds need k-means training first)."""
+        return self.kind not in TRAINED_KINDS or isinstance(self._inner(), faiss.IndexIVF)
+
+    def _train_inner(self, vectors: np.ndarray) -> Any:
+        """A trained, empty IVF structure for ``self.kind`` from a seeded sample of ``vectors``."""
+        cfg = self.config
+        nlist = self._nlist(len(vectors))
+        desc = f"IVF{nlist},Flat" if self.kind == "ivf" else f"IVF{nlist},PQ{cfg.pq_m}x{cfg.pq_nbits}"
+        inner: Any = faiss.index_factory(self.dim, desc, faiss.METRIC_INNER_PRODUCT)
+        inner.cp.niter = cfg.ivf_niter
+        if self.kind == "ivfpq":
+            inner.do_polysemous_training = False  # the factory turns it on; it costs minutes and serves no search here
+        n_train = min(len(vectors), max(nlist * cfg.ivf_train_per_list, 2**cfg.pq_nbits * 39))
+        pick = np.sort(np.random.default_rng(0).choice(len(vectors), n_train, replace=False))
+        # small trainings on one thread: on a busy machine OpenMP barriers cost more than the arithmetic
+        with _omp_threads(1 if n_train * nlist < 50_000_000 else 0):
+            inner.train(np.ascontiguousarray(vectors[pick]))
+        return inner
 
     @classmethod
     def build(
@@ -170,6 +225,8 @@ class FaissIndex:
         encoder_id: str = "",
         catalog_hash: str = "",
         progress: ProgressFn | None = None,
+        train_progress: ProgressFn | None = None,
+        checkpoint: Path | str | None = None,
     ) -> FaissIndex:
         """A new index over ``vectors`` (row i is ``item_ids[i]``).
 
@@ -182,7 +239,13 @@ class FaissIndex:
             labels: Integer labels per row (default ``0..count-1``).
             encoder_id: Recorded in the manifest and checked on load.
             catalog_hash: Recorded in the manifest and checked on load.
-            progress: Called with ``(added, count)`` while adding.
+            progress: Called with ``(added, count)`` after each chunk of ``config.build_chunk`` vectors
+                (first with the count already there when a build resumes).
+            train_progress: Called with ``(0, 1)`` and ``(1, 1)`` around k-means training (IVF kinds).
+            checkpoint: A folder for the trained structure and each finished chunk. A build given the
+                folder of an interrupted build of the same vectors, labels and settings resumes after
+                its last finished chunk; anything else there from another build is replaced. Remove
+                the folder once the index is saved (:func:`clear_checkpoint`).
         """
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
@@ -190,7 +253,15 @@ class FaissIndex:
         index = cls(
             vectors.shape[1], config, encoder_id=encoder_id, catalog_hash=catalog_hash, expected_count=len(vectors)
         )
-        index.add(item_ids, vectors, items=items, labels=labels, progress=progress)
+        index.add(
+            item_ids,
+            vectors,
+            items=items,
+            labels=labels,
+            progress=progress,
+            train_progress=train_progress,
+            checkpoint=None if checkpoint is None else Path(checkpoint),
+        )
         return index
 
     # ----- size and lookup ----------------------------------------------------------------
@@ -232,8 +303,10 @@ class FaissIndex:
         items: Sequence[Item] | None = None,
         labels: Sequence[int] | np.ndarray | None = None,
         progress: ProgressFn | None = None,
+        train_progress: ProgressFn | None = None,
+        checkpoint: Path | None = None,
     ) -> None:
-        """Add new items.
+        """Add new items (``checkpoint``: see :meth:`build`; only for an empty index).
 
         Raises:
             ValueError: An id is already present or repeated, a label is taken, or shapes disagree.
@@ -262,18 +335,90 @@ class FaissIndex:
                 raise ValueError("a label is already in use")
         if not ids:
             return
-        if self.config.kind == "auto" and self.kind == "flat" and len(self) + len(ids) > self.config.flat_max_items:
-            self._rebuild("hnsw")
+        if checkpoint is not None and len(self):
+            raise ValueError("a checkpoint folder is only for building a new index (this one already has items)")
+        target = self._choose_kind(len(self) + len(ids))
+        grow = self.kind == "flat" and target != "flat"  # outgrew the exact index (or now has enough to train)
+        if grow and not len(self):
+            self.kind, self._index = target, self._new_faiss_index(target)
+            grow = False
         if items is not None:
             self.attributes.set_items(lab, items)
         else:
             self.attributes.set(lab, ids)
-        chunk = 20_000
-        for start in range(0, len(ids), chunk):
-            self._index.add_with_ids(vecs[start : start + chunk], lab[start : start + chunk])
-            if progress is not None:
-                progress(min(start + chunk, len(ids)), len(ids))
+        self._add_vectors(vecs, lab, progress=progress, train_progress=train_progress, checkpoint=checkpoint)
+        if grow:
+            self._rebuild(target)
         self._gpu_index = None
+
+    def _add_vectors(
+        self,
+        vecs: np.ndarray,
+        lab: np.ndarray,
+        *,
+        progress: ProgressFn | None = None,
+        train_progress: ProgressFn | None = None,
+        checkpoint: Path | None = None,
+    ) -> None:
+        """Train when needed, then add ``vecs`` under ``lab`` chunk by chunk (through ``checkpoint`` when given)."""
+        ck = None if checkpoint is None else _Checkpoint(checkpoint, self, vecs, lab)
+        if not self.is_trained:
+            inner = None if ck is None else ck.trained()
+            if train_progress is not None:
+                train_progress(0 if inner is None else 1, 1)
+            if inner is None:
+                inner = self._train_inner(vecs)
+                if ck is not None:
+                    ck.save_trained(inner)
+            self._index = self._new_faiss_index(self.kind, inner)
+            if train_progress is not None:
+                train_progress(1, 1)
+        n, chunk = len(lab), self.config.build_chunk
+        starts = list(range(0, n, chunk))
+
+        def report(i: int) -> None:
+            if progress is not None:
+                progress(min(i * chunk, n), n)
+
+        if ck is None:
+            inner = self._inner()
+            if isinstance(inner, faiss.IndexIVF) and inner.direct_map.no():
+                inner.make_direct_map(True)  # kept up to date by later adds; reconstruct() needs it
+            for i, start in enumerate(starts):
+                self._index.add_with_ids(vecs[start : start + chunk], lab[start : start + chunk])
+                report(i + 1)
+        elif self.kind == "hnsw":  # a graph cannot be merged: snapshot the whole index after each chunk
+            done, snap = ck.latest_snapshot()
+            if snap is not None:
+                self._index = snap
+            report(done)
+            for i in range(done, len(starts)):
+                start = starts[i]
+                self._index.add_with_ids(vecs[start : start + chunk], lab[start : start + chunk])
+                ck.save_snapshot(i + 1, self._index)
+                report(i + 1)
+        else:  # flat and IVF: each chunk goes into its own shard file; the shards are merged in order at the end
+            template = faiss.serialize_index(self._inner())
+            report(sum(ck.has_shard(i) for i in range(len(starts))))
+            done = 0
+            for i, start in enumerate(starts):
+                if ck.has_shard(i):
+                    done += 1
+                    continue
+                shard = faiss.deserialize_index(template)
+                shard.add(vecs[start : start + chunk])
+                ck.save_shard(i, shard)
+                done += 1
+                report(done)
+            inner = self._inner()
+            ivf = isinstance(inner, faiss.IndexIVF)
+            for i in range(len(starts)):
+                inner.merge_from(ck.shard(i), inner.ntotal if ivf else 0)
+            faiss.copy_array_to_vector(np.ascontiguousarray(lab, dtype=np.int64), self._index.id_map)
+            self._index.ntotal = inner.ntotal
+            self._index.construct_rev_map()
+            if ivf:
+                inner.make_direct_map(True)
 
     def remove(self, item_ids: Sequence[str]) -> None:
         """Remove items (HNSW cannot delete in place, so it is rebuilt without them).
@@ -309,23 +454,33 @@ class FaissIndex:
             keep = np.setdiff1d(np.flatnonzero(self.attributes.used()), labels)
             all_labels = np.concatenate([keep, labels])
             all_vecs = np.concatenate([self._reconstruct(keep), vecs])
-            self._index = self._new_faiss_index(self.kind)
-            self._index.add_with_ids(all_vecs, all_labels)
+            self._reset(self.kind)
+            self._add_vectors(all_vecs, all_labels)
         if items is not None:
             self.attributes.set_items(labels, items)
         else:
             self.attributes.set(labels, ids, categories=cats, years=years, prices=prices)
         self._gpu_index = None
 
-    def _rebuild(self, kind: Literal["flat", "hnsw"]) -> None:
-        """Re-create the FAISS structure from the stored vectors of every used label."""
+    def _rebuild(self, kind: Kind) -> None:
+        """Re-create the FAISS structure from the stored vectors of every used label (IVF kinds keep
+        their trained centroids when they stay the same kind; IVF-PQ vectors are the decoded codes)."""
         keep = np.flatnonzero(self.attributes.used()).astype(np.int64)
         vecs = self._reconstruct(keep)
-        self.kind = kind
-        self._index = self._new_faiss_index(kind)
+        self._reset(kind)
         if keep.size:
-            self._index.add_with_ids(vecs, keep)
+            self._add_vectors(vecs, keep)
         self._gpu_index = None
+
+    def _reset(self, kind: Kind) -> None:
+        """Empty the FAISS structure, as ``kind`` (trained IVF structures are kept, emptied, for the same kind)."""
+        inner = self._inner() if kind == self.kind and kind in TRAINED_KINDS and self.is_trained else None
+        if inner is not None:
+            inner = _faiss_any.clone_index(inner)
+            inner.reset()
+            inner.direct_map.clear()
+        self.kind = kind
+        self._index = self._new_faiss_index(kind, inner)
 
     def _present_labels(self) -> np.ndarray:
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
@@ -384,6 +539,10 @@ class FaissIndex:
         sel = None if allowed is None else faiss.IDSelectorBatch(allowed)
         if self.kind == "hnsw":
             params = _faiss_any.SearchParametersHNSW(efSearch=max(self.config.hnsw_ef_search, k))
+            if sel is not None:
+                params.sel = sel
+        elif self.kind in TRAINED_KINDS and self.is_trained:
+            params = _faiss_any.SearchParametersIVF(nprobe=min(self.config.ivf_nprobe, self._inner().nlist))
             if sel is not None:
                 params.sel = sel
         elif sel is not None:
@@ -446,8 +605,27 @@ class FaissIndex:
         return self._index
 
     def set_ef_search(self, ef_search: int) -> None:
-        """Change HNSW efSearch for later searches (no effect on flat indexes)."""
+        """Change HNSW efSearch for later searches (no effect on other kinds)."""
         self.config = self.config.model_copy(update={"hnsw_ef_search": int(ef_search)})
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """Change the IVF lists visited per query for later searches (no effect on other kinds)."""
+        if nprobe < 1:
+            raise ValueError(f"nprobe must be >= 1, got {nprobe}")
+        self.config = self.config.model_copy(update={"ivf_nprobe": int(nprobe)})
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The structure's parameters, as the manifest records them."""
+        if self.kind == "hnsw":
+            return {"M": self.config.hnsw_m, "efConstruction": self.config.hnsw_ef_construction}
+        if self.kind in TRAINED_KINDS and self.is_trained:
+            inner = self._inner()
+            out: dict[str, Any] = {"nlist": int(inner.nlist), "nprobe": min(self.config.ivf_nprobe, int(inner.nlist))}
+            if self.kind == "ivfpq":
+                out |= {"pq_m": int(inner.pq.M), "pq_nbits": int(inner.pq.nbits)}
+            return out
+        return {}
 
     # ----- persistence --------------------------------------------------------------------
     def save(self, folder: Path | str) -> IndexManifest:
@@ -470,11 +648,7 @@ class FaissIndex:
             catalog_hash=self.catalog_hash,
             faiss_version=faiss.__version__,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            params=(
-                {"M": self.config.hnsw_m, "efConstruction": self.config.hnsw_ef_construction}
-                if self.kind == "hnsw"
-                else {}
-            ),
+            params=self.params,
         )
         man_tmp.write_text(manifest.model_dump_json(indent=2))
         os.replace(idx_tmp, folder / "index.faiss")
@@ -554,3 +728,82 @@ class FaissIndex:
         if int(index.attributes.used().sum()) != man.count:
             raise IndexMismatchError(f"attributes at {folder} do not match the index; {REBUILD_HINT}")
         return index
+
+
+def clear_checkpoint(folder: Path | str) -> None:
+    """Remove a build checkpoint folder (only the files a build writes there, then the folder if empty)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.name in ("state.json", "trained.faiss") or path.name.startswith(("shard-", "snapshot-")):
+            path.unlink()
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
+class _Checkpoint:
+    """A build's checkpoint folder: ``state.json`` (fingerprint of the input), ``trained.faiss`` (the
+    trained empty IVF structure), ``shard-NNNNN.faiss`` (chunk N's vectors, flat and IVF kinds) or
+    ``snapshot-NNNNN.faiss`` (the whole index after N chunks, HNSW). Every file is written to a
+    temporary name and renamed, so a killed process leaves only complete files."""
+
+    def __init__(self, folder: Path, index: FaissIndex, vecs: np.ndarray, lab: np.ndarray) -> None:
+        self.folder = folder
+        h = hashlib.sha256()
+        settings = index.config.model_dump(
+            include={"hnsw_m", "hnsw_ef_construction", "ivf_nlist", "ivf_train_per_list", "ivf_niter", "pq_m",
+                     "pq_nbits", "build_chunk"}
+        )  # fmt: skip
+        h.update(json.dumps({"kind": index.kind, "dim": index.dim, "n": len(lab), **settings}, sort_keys=True).encode())
+        h.update(np.ascontiguousarray(lab, dtype=np.int64).data)
+        h.update(np.ascontiguousarray(vecs, dtype=np.float32).data)
+        fingerprint = h.hexdigest()
+        state = folder / "state.json"
+        try:
+            same = json.loads(state.read_text()).get("fingerprint") == fingerprint
+        except (OSError, ValueError):
+            same = False
+        if not same:  # another build's (or no) checkpoint: start over
+            clear_checkpoint(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            self._write(state, json.dumps({"fingerprint": fingerprint, "kind": index.kind, "count": len(lab)}).encode())
+
+    def _write(self, path: Path, data: bytes | Any) -> None:
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            faiss.write_index(data, str(tmp))
+        os.replace(tmp, path)
+
+    def trained(self) -> Any:
+        path = self.folder / "trained.faiss"
+        return faiss.read_index(str(path)) if path.is_file() else None
+
+    def save_trained(self, inner: Any) -> None:
+        self._write(self.folder / "trained.faiss", inner)
+
+    def _shard_path(self, i: int) -> Path:
+        return self.folder / f"shard-{i:05d}.faiss"
+
+    def has_shard(self, i: int) -> bool:
+        return self._shard_path(i).is_file()
+
+    def save_shard(self, i: int, shard: Any) -> None:
+        self._write(self._shard_path(i), shard)
+
+    def shard(self, i: int) -> Any:
+        return faiss.read_index(str(self._shard_path(i)))
+
+    def latest_snapshot(self) -> tuple[int, Any]:
+        done = sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("snapshot-*.faiss"))
+        if not done:
+            return 0, None
+        return done[-1], faiss.read_index(str(self.folder / f"snapshot-{done[-1]:05d}.faiss"))
+
+    def save_snapshot(self, done: int, index: Any) -> None:
+        self._write(self.folder / f"snapshot-{done:05d}.faiss", index)
+        for old in self.folder.glob("snapshot-*.faiss"):
+            if int(old.stem.split("-")[1]) < done:
+                old.unlink()

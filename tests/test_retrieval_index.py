@@ -76,7 +76,7 @@ filters_st = st.builds(
     seed=st.integers(0, 10_000),
     n=st.integers(0, 70),
     flt=filters_st,
-    kind=st.sampled_from(["flat", "hnsw"]),
+    kind=st.sampled_from(["flat", "hnsw", "ivf", "ivfpq"]),
     exact_subset_max=st.sampled_from([0, 10_000]),
 )
 def test_every_result_passes_its_filter_and_count_is_min_n_matches(
@@ -155,7 +155,7 @@ def test_mismatched_or_damaged_index_is_refused(tmp_path: Path) -> None:
         FaissIndex.load(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_add_update_remove(kind: str) -> None:
     items, vecs = make_catalog(40, 5)
     index = build(items[:30], vecs[:30], kind)
@@ -180,14 +180,17 @@ def test_add_update_remove(kind: str) -> None:
         index.remove(["i3"])
 
 
-def test_auto_kind_switches_to_hnsw_above_threshold() -> None:
+@pytest.mark.parametrize("large_kind", ["ivf", "hnsw"])
+def test_auto_kind_switches_to_large_kind_above_threshold(large_kind: str) -> None:
     items, vecs = make_catalog(30, 6)
-    cfg = IndexConfig(kind="auto", flat_max_items=20)
+    cfg = IndexConfig(kind="auto", flat_max_items=20, large_kind=large_kind)  # type: ignore[arg-type]
     small = FaissIndex.build(vecs[:20], [it.item_id for it in items[:20]], cfg, items=items[:20])
     assert small.kind == "flat"
     small.add([it.item_id for it in items[20:]], vecs[20:], items=items[20:])
-    assert small.kind == "hnsw" and len(small) == 30
-    assert FaissIndex.build(vecs, [it.item_id for it in items], cfg).kind == "hnsw"
+    assert small.kind == large_kind and len(small) == 30
+    assert small.search(vecs[25], 1)[0].item_ids == ("i25",)
+    assert FaissIndex.build(vecs, [it.item_id for it in items], cfg).kind == large_kind
+    assert IndexConfig().large_kind == "ivf"  # the default above flat_max_items
 
 
 def test_gpu_flag_warns_never_crashes() -> None:

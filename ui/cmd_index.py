@@ -42,6 +42,16 @@ def _parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _parse_ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{flag} wants comma-separated integers, got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise typer.BadParameter(f"{flag} wants integers of at least 1")
+    return values
+
+
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     index = typer.Typer(help="Build, inspect and query the catalog's vector index.", no_args_is_help=True)
     app.add_typer(index, name="index")
@@ -60,7 +70,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             with _progress() as progress:
                 idx = build_index(ds, ws, cfg.retrieval, progress=progress)
         console.print(
-            f"[green]built:[/] {len(idx)} items, {idx.kind} index, dim {idx.dim}, "
+            f"[green]built:[/] {len(idx)} items, {idx.kind} index {idx.params or ''}, dim {idx.dim}, "
             f"{time.perf_counter() - t:.1f}s -> {index_folder(ws, cfg.retrieval)}"
         )
 
@@ -174,14 +184,20 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             str, typer.Option(help="Comma-separated catalog sizes; the catalog's own size uses real vectors.")
         ] = "1682,100000,1000000",
         queries: Annotated[int, typer.Option(min=10, help="Queries per size.")] = 200,
+        kinds: Annotated[
+            str, typer.Option(help="Index kinds, comma-separated, from flat, ivf, ivfpq, hnsw (flat is always built).")
+        ] = "flat,ivf,ivfpq,hnsw",
         ef_search: Annotated[
             str, typer.Option(help="HNSW efSearch values to sweep, comma-separated (default: config).")
+        ] = "",
+        nprobe: Annotated[
+            str, typer.Option(help="IVF nprobe values to sweep, comma-separated (default: config).")
         ] = "",
         json_: JsonFlag = False,
         out: OutFile = None,
         config: ConfigOption = None,
     ) -> None:
-        """Build time, p50/p95 single-query latency and recall@10 (vs exact) of flat and HNSW indexes."""
+        """Build time, size, p50/p95 single-query latency and recall@10 (vs exact) of each index kind."""
         import numpy as np
 
         from catalog import load_dataset
@@ -191,7 +207,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cfg = config_from(config)
         ws = cfg.workspace()
         size_list = _parse_sizes(sizes)
-        efs = [int(e) for e in ef_search.split(",") if e.strip()] if ef_search else []
+        efs, nprobes = _parse_ints(ef_search, "--ef-search"), _parse_ints(nprobe, "--nprobe")
+        kind_list = [x.strip() for x in kinds.split(",") if x.strip()]
+        bad = sorted(set(kind_list) - {"flat", "ivf", "ivfpq", "hnsw"})
+        if bad or not kind_list:
+            raise typer.BadParameter(f"--kinds: unknown {bad}; choose from flat, ivf, ivfpq, hnsw")
         with user_errors():
             ds = load_dataset(cfg.data, ws)
             real_vectors = real_queries = None
@@ -213,7 +233,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     real_vectors=real_vectors,
                     real_queries=real_queries,
                     n_queries=queries,
+                    kinds=kind_list,
                     ef_search=efs,
+                    nprobe=nprobes,
                     seed=cfg.seed,
                     progress=progress,
                     on_row=lambda r: console.print(f"  measured: {r}"),
@@ -221,12 +243,28 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from rich.table import Table
 
         t = Table(title="retrieval benchmark (single-query latency; recall@10 vs exact search)")
-        for col in ("dataset", "items", "index", "params", "build s", "p50 ms", "p95 ms", "recall@10"):
+        cols = (
+            "dataset",
+            "items",
+            "index",
+            "params",
+            "build s",
+            "disk MiB",
+            "RAM MiB",
+            "p50 ms",
+            "p95 ms",
+            "recall@10",
+        )
+        for col in cols:
             t.add_column(col, justify="left" if col in ("dataset", "index", "params") else "right")
         for r in rows:
             params = " ".join(f"{k}={v}" for k, v in r["params"].items())
+            ram = "" if r["ram_mb"] is None else f"{r['ram_mb']:.0f}"
             t.add_row(
-                r["dataset"], f"{r['items']:,}", r["index"], params, f"{r['build_s']:.2f}",
-                f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}", f"{r['recall_at_10']:.4f}",
+                r["dataset"], f"{r['items']:,}", r["index"], params, f"{r['build_s']:.2f}", f"{r['disk_mb']:.1f}",
+                ram, f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}", f"{r['recall_at_10']:.4f}",
             )  # fmt: skip
+        threads = rows[0]["search_threads"] if rows else 0
+        caption = f"FAISS threads per single query: {threads}; load average at the end: {rows[-1]['load_average'] if rows else ''}"
+        t.caption = caption
         finish(rows, json_=json_, out=out, show=lambda: stdout.print(t))
