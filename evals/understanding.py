@@ -105,7 +105,9 @@ def load_templates(split: Split, suite_dir: Path | None = None) -> tuple[list[Te
         return [], {}  # a split not written yet (held-out v3): measured as empty, reported as such
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
-        raise ValueError(f"evals/suites/understanding/{split}.yaml: expected a mapping with 'templates', got {raw!r:.80}")
+        raise ValueError(
+            f"evals/suites/understanding/{split}.yaml: expected a mapping with 'templates', got {raw!r:.80}"
+        )
     out = []
     for k, t in enumerate(raw.get("templates") or []):
         missing = [x for x in ("id", "category", "lang", "turns", "expect") if x not in t]

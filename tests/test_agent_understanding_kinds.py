@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.state import DialogState
-from agent.understanding import CatalogVocab, Intent, apply_understanding, understand
+from agent.understanding import CatalogVocab, Intent, UnderstandConfig, apply_understanding, understand
 from agent.understanding.normalise import canonicalise
 
 
@@ -164,3 +164,39 @@ def test_chinese_cues_map_onto_the_same_kinds(
 ) -> None:
     st, _ = _run(vocab, *messages)
     assert sorted(st.constraints.include_categories) == sorted(inc) and st.constraints.exclude_categories == exc
+
+
+RECENT = -1
+"""Stands for the recent window (the newest year less ``recent_years``)."""
+
+
+@pytest.mark.parametrize(
+    ("messages", "inc", "years"),
+    [
+        (["thrillers from the 1980s", "never mind the eighties"], ["Thriller"], (None, None)),
+        (["crime from 1993", "it doesn't matter which year"], ["Crime"], (None, None)),
+        (["crime thrillers", "only thrillers"], ["Thriller"], (None, None)),
+        (["westerns from the past couple of years"], ["Western"], (RECENT, None)),
+        (["推荐犯罪片", "年代不限"], ["Crime"], (None, None)),
+        (["八十年代以后的喜剧"], ["Comedy"], (1980, None)),
+    ],
+)
+def test_periods_are_removed_or_read_as_a_relative_window(
+    vocab: CatalogVocab, messages: list[str], inc: list[str], years: tuple[int | None, int | None]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert vocab.year_range is not None
+    recent = vocab.year_range[1] - UnderstandConfig().recent_years + 1
+    assert st.constraints.include_categories == inc
+    assert (st.constraints.year_min, st.constraints.year_max) == tuple(recent if y == RECENT else y for y in years)
+
+
+def test_a_position_alone_asks_about_that_item(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "and the 3rd?")
+    assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [3]
+    assert st.constraints.include_categories == ["Western"]
+
+
+def test_a_one_character_chinese_wish_that_is_refused_is_named_back(vocab: CatalogVocab) -> None:
+    u = understand("不要太慢的电影", None, vocab)
+    assert u.intent == Intent.RECOMMEND and any("慢" in n for n in u.notes), u.notes

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import evals
-
 from agent.understanding import CatalogVocab
 from evals.understanding import CATEGORIES, build_cases, evaluate_understanding, load_templates, run_parser
 
@@ -60,7 +59,7 @@ def test_an_empty_or_missing_split_is_reported_not_a_crash(vocab: CatalogVocab, 
         res = evaluate_understanding(vocab, per_template=1, suite_dir=tmp_path, limit=5)
         assert res["empty_splits"] == ["heldout"] and "heldout" not in res and res["requests"] == 5
     (tmp_path / "heldout.yaml").write_text("- just a list\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="heldout.yaml"):
+    with pytest.raises(ValueError, match=r"heldout\.yaml"):
         evaluate_understanding(vocab, per_template=1, suite_dir=tmp_path, limit=5)
 
 
