@@ -36,6 +36,7 @@ def _run(vocab: CatalogVocab, *messages: str) -> tuple[DialogState, object]:
         ("I'm tired of comedies, find me a thriller", ["Thriller"], ["Comedy"]),
         ("sci-fi, romance is off the table", ["Sci-Fi"], ["Romance"]),
         ("documentaries with zero war in them", ["Documentary"], ["War"]),
+        ("a comedy free of romance", ["Comedy"], ["Romance"]),
     ],
 )
 def test_a_category_is_left_out_by_a_cue_before_or_after_it(
@@ -139,6 +140,8 @@ def test_a_wish_no_field_can_check_is_named_back(vocab: CatalogVocab, message: s
 def test_a_negated_wish_alone_is_a_request_with_a_note_not_chit_chat(vocab: CatalogVocab) -> None:
     u = understand("nothing too depressing", None, vocab)
     assert u.intent == Intent.RECOMMEND and any('"depressing"' in n for n in u.notes), u.notes
+    u = understand("a western, swearing-free", None, vocab)
+    assert u.slots.include == ["Western"] and any('"swearing"' in n and "filter out" in n for n in u.notes), u.notes
 
 
 def test_a_chinese_negated_wish_the_lexicon_lacks_is_named_back_in_chinese(vocab: CatalogVocab) -> None:

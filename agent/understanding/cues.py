@@ -158,7 +158,8 @@ _ALLOW_BEFORE = re.compile(
     rf"\b(?:{_alt(_data_words('allowance', 'before'))})\s+(?:some\s+|a\s+little\s+|a\s+bit\s+of\s+|a\s+|an\s+)?$"
 )
 _NEG_AFTER = re.compile(
-    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('negation', 'after'))})\b|^\s*[?!.,]*\s*no thanks\b"
+    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from)\b)"
+    r"|^\s*[?!.,]*\s*no thanks\b"
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
 _NEG_BEFORE_RX = re.compile(rf"\b(?:{_alt(_data_words('negation', 'before'))})\s+(?:\w+\s+){{0,2}}$")
