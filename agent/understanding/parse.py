@@ -384,10 +384,13 @@ def understand(
     if (
         intent is None
         and targets
+        and "?" in text
         and not (b.include or b.exclude or query or b.refs)
         and not any(k in slots for k in ("year_min", "year_max", "n", "clear_years", "clear_categories", "remove"))
     ):
-        intent, items = Intent.DESCRIBE, targets  # only an item named ("the 2nd one?"): tell about it
+        # only an item asked about ("the 2nd one?"): tell about it; without a question mark it stays an
+        # answer to an onboarding offer ("the third one")
+        intent, items = Intent.DESCRIBE, targets
     fresh = bool(_FRESH.search(norm))
     # a negated wish nothing can check ("nothing too long", "不要太血腥") is still a request, not chit-chat
     unplaced_wish = bool(b.avoid or canon.unplaced_negated) and not (has_deictic or targets or b.title_items)
