@@ -84,6 +84,11 @@ def _print(res: dict[str, Any], n_fail: int) -> None:
     from rich import box
     from rich.table import Table
 
+    for split in res.get("empty_splits", []):
+        console.print(
+            f"[yellow]The {split} split has no templates (evals/suites/understanding/{split}.yaml): nothing to "
+            "measure there until its next version is added.[/yellow]"
+        )
     for split in ("heldout", "dev"):
         if split not in res:
             continue

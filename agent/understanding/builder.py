@@ -33,6 +33,7 @@ class BuilderBase:
         self.lang = "en"
         self.text = ""  # the cleaned message as typed (before lower-casing), for quoting it back
         self.include_all = False
+        self.only_these = False  # "just comedy": the categories named replace the earlier ones
         self.remove: list[str] = []
         self.removed_slots: set[str] = set()
         self.cue_spans: list[tuple[int, int]] = []
@@ -48,4 +49,9 @@ class BuilderBase:
 
     def _is_negated_span(self, start: int) -> bool:
         before = self.msg.norm[max(0, start - 25) : start]
-        return re.search(r"\b(no|not|nothing|none|avoid|without|never)\b(?:\s+\w+){0,2}\s*$", before) is not None
+        return (
+            re.search(
+                r"\b(no|not|nothing|none|avoid|without|never|isnt|arent|wasnt|werent)\b(?:\s+\w+){0,2}\s*$", before
+            )
+            is not None
+        )

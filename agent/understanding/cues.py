@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from agent.understanding.lexicon import all_item_nouns, lexicon
+from agent.understanding.lexicon import _words, all_item_nouns, lexicon
 from agent.understanding.normalise import STOP
 
 _EN = lexicon().en
@@ -22,6 +22,11 @@ _RX_TOP_ONE = re.compile(rf"\bthe\s+top\s+(?:{_ITEMS})\b")
 _RX_HASH = re.compile(
     r"(?:#\s*|\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion)\s*#?\s*)(\d{1,2})\b"
 )
+_RX_HASH_WORD = re.compile(
+    r"\b(?:number|option|pick|choice|item|recommendation|suggestion|entry|result)\s+"
+    r"(one|two|three|four|five|six|seven|eight|nine|ten)\b(?!\s+(?:of|more|stars?))"
+)
+"""A list noun and a number word: "option two", "pick three"."""
 _RX_PAIR = re.compile(
     rf"\b(\d{{1,2}})\s*(?:and|vs|versus|with|or|to|,)\s*#?\s*(\d{{1,2}})\b(?!\s*(?:{_ITEMS}|stars|/))"
 )
@@ -34,12 +39,14 @@ _COMPARE = re.compile(
     r"\b(compare|comparing|comparison|vs|versus|difference|differences|differ|which (?:one |of (?:them|these|those) )?(?:is|should|would|do)|better than|or the)\b"
 )
 _EXPLAIN = re.compile(
-    r"\b(why|how come|what makes|explain|explanation|reason|reasons|justify|what made you|because of what|"
+    r"\b(why|whyd|whys|how come|what makes|what led you to|explain|explanation|reason|reasons|justify|what made you|because of what|"
     r"what(?:s| is) (?:so )?(?:good|great|special|interesting|appealing) about|what do you (?:like|see) (?:in|about)|"
     r"why should i (?:watch|see|pick|choose|try))\b"
 )
 _DESCRIBE = re.compile(
-    r"\b(tell me (?:more )?about|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
+    r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|"
+    r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
 )
 _LIKE_FB = re.compile(
     r"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
@@ -81,10 +88,10 @@ _CLEAR_CATS = re.compile(
 )
 _CLEAR_REFS = re.compile(r"\b(forget (?:about )?(?:the )?(?:reference|references|that one)|not like (?:that|those))\b")
 _FRESH = re.compile(
-    r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i watch|can you find|any good|i need|what else|what other|anything else)\b"
+    r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i (?:watch|try|see|pick)|(?:watch|try|see) next|what next|can you find|any good|i need|what else|what other|anything else|(?:anything|something) (?:else )?similar)\b"
 )
 _REPLACE = re.compile(
-    r"\b(instead|rather|what about|how about|switch to|change to|now (?:show|give|find|i want)|actually i want)\b"
+    r"\b(instead|rather|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
 _MORE_ITEMS = re.compile(
@@ -131,18 +138,35 @@ _DISLIKE_TITLE = re.compile(
 
 _NEG_CUES = _EN.neg_cues
 _NEG_SCOPE_FILLER = lexicon().neg_fillers | frozenset(all_item_nouns())
-_ALLOW_AFTER = re.compile(
-    rf"^\s*(?:(?:{_ITEMS}) |stuff )?(?:is|are|would be|will be)?\s*(?:ok|okay|fine|alright|allowed|acceptable|back in|good again|ok again|fine again|back)\b"
-)
+
+
+def _alt(words: object) -> str:
+    """A regex alternation of folded phrases, longest first; spaces match any whitespace."""
+    ws = sorted({w for w in words if w}, key=len, reverse=True)  # type: ignore[attr-defined]
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in ws)
+
+
+def _data_words(section: str, key: str) -> frozenset[str]:
+    """Folded phrases of ``<section>.<key>`` in the English language file."""
+    raw = _EN.raw.get(section, {}) or {}
+    return _words(raw, key, f"agent/data/lang/en.yaml {section}")
+
+
+_ALLOW_AFTER = re.compile(rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))})\b")
+"""After a category: it is fine ("horror is fine", "drama would work too")."""
 _ALLOW_BEFORE = re.compile(
-    r"\b(dont mind|do not mind|allow|include|open to|ok with|okay with|fine with|bring back)\s+(?:some\s+|a\s+little\s+)?$"
+    rf"\b(?:{_alt(_data_words('allowance', 'before'))})\s+(?:some\s+|a\s+little\s+|a\s+bit\s+of\s+|a\s+|an\s+)?$"
 )
 _NEG_AFTER = re.compile(
-    rf"^\s*(?:(?:{_ITEMS}) |stuff )?(?:is|are)\s+(?:not (?:ok|okay|fine|for me|allowed)|out|off the table|a no)\b|^\s*(?:(?:{_ITEMS}) )?(?:isnt|arent) (?:ok|okay|fine|for me|my thing)\b|^\s*[?!.,]*\s*no thanks\b"
+    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from)\b)"
+    r"|^\s*[?!.,]*\s*no thanks\b"
 )
-_NEG_BEFORE_RX = re.compile(
-    r"\b(dont want|do not want|dont like|do not like|not into|not a fan of|anything but|all but|everything but|cant stand|no more)\s+(?:\w+\s+){0,2}$"
-)
+"""After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
+_NEG_BEFORE_RX = re.compile(rf"\b(?:{_alt(_data_words('negation', 'before'))})\s+(?:\w+\s+){{0,2}}$")
+"""Before a category, up to two words between: it is out ("I can't stand horror")."""
+_ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
+_ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
+"""Cues that ask for every named category at once (see ``combination`` in the language file)."""
 
 _DECADE_WORDS = _EN.decade_words
 _DEC = r"(?:(early|mid|late)[\s-]*)?(?:(1[89]\d0|20\d0)s|(\d)0s|(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))"
@@ -151,14 +175,24 @@ _YEAR_OR_DEC = rf"(?:the\s+)?(?:{_YEAR}|{_DEC})"
 _RX_RANGE = re.compile(
     rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|through|until|till|-)\s*{_YEAR_OR_DEC}|\b{_YEAR_OR_DEC}\s*(?:-|to|through|until|till)\s*{_YEAR_OR_DEC}"
 )
+_ON_OR_AFTER = _words(_EN.raw, "year_on_or_after", "agent/data/lang/en.yaml")
+_ON_OR_BEFORE = _words(_EN.raw, "year_on_or_before", "agent/data/lang/en.yaml")
+_TAIL = rf"(?:{_alt(_ON_OR_AFTER | _ON_OR_BEFORE)})\b|\+"
 _RX_CMP = re.compile(
-    rf"\b(before|prior to|earlier than|older than|pre|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s+(?:on|onwards|onward|and later|and after|or later|and earlier|or earlier|and before))?"
+    rf"\b(before|prior to|earlier than|older than|pre|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|younger than|beyond|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s*(?:{_TAIL}))?"
 )
+_RX_YEAR_TAIL = re.compile(
+    rf"\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_AFTER - {'on'})})\b|\+)|\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_BEFORE)})\b)"
+)
+"""A year with a tail and no word before it: "1990 or later", "1985 or earlier", "1990+"."""
 _RX_DECADE = re.compile(rf"\b{_DEC}")
 _RX_YEAR = re.compile(rf"\b{_YEAR}\b")
-_RX_RECENT = re.compile(rf"\b(recent|latest|newest|modern|contemporary|new releases|new (?:{_ITEMS})|newer releases)\b")
+_RX_RECENT = re.compile(
+    rf"\b(recent|latest|newest|modern|contemporary|new releases|new (?:{_ITEMS})|newer releases|"
+    r"(?:the\s+)?(?:last|past|previous)\s+(?:(?:few|couple(?: of)?|several|\d{1,2}|two|three|four|five|ten)\s+)?(?:years?|decade))\b"
+)
 _RX_CLASSIC = re.compile(
-    rf"\b(classics?|golden age|vintage|black and white|oldies|old school|old fashioned|old (?:{_ITEMS}|stuff|classics))\b|\bsomething old\b"
+    rf"\b(classics?|golden age|vintage|black and white|oldies|old school|old fashioned|old (?:{_ITEMS}|stuff|classics))\b|\bsomething old\b|\bold\b(?!\s+(?:is|are|was)\b)"
 )
 _RX_OLDER = re.compile(r"\b(older|earlier|less recent|from before|not as new|not so new|older ones)\b")
 _RX_NEWER = re.compile(r"\b(newer|more recent|more modern|later ones|not as old|not so old|less old|fresher)\b")
@@ -177,7 +211,7 @@ _RX_N = re.compile(
 )
 _RX_ONE = re.compile(rf"\b(?:just|only)\s+(?:one|1)\b|\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)")
 _RX_SHOW_N = re.compile(
-    rf"\b(?:show|give|get|find|recommend|suggest|list|pick)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
+    rf"\b(?:show|give|get|find|recommend|suggest|list|pick|make (?:it|that|them|the list)|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
@@ -192,7 +226,12 @@ _CUE_TRIGGER_WORDS = re.compile(
     r"i (?:really )?(?:like|love|liked|loved|enjoyed)|please)\b"
 )
 _QUERY_STOP = STOP | lexicon().query_stop | frozenset(all_item_nouns())
+_QUERY_CUES = re.compile(rf"\b(?:{_alt(_data_words('query', 'cues'))})\b")
+"""Phrases that are never query words ("as long as", "came out", "if possible")."""
+_NEG_BEFORE_ANY = re.compile(rf"\b(?:{_alt(_data_words('negation', 'before'))})\b")
+_ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data_words('allowance', 'after'))})\b")
 _CUES = (
+    _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
     _RESET, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,

@@ -4,10 +4,13 @@ comedy" includes Crime and excludes Comedy)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
+    _ALL_ANYWHERE,
+    _ALL_BETWEEN,
     _ALLOW_AFTER,
     _ALLOW_BEFORE,
     _NEG_AFTER,
@@ -21,6 +24,7 @@ _EN = lexicon().en
 _NEG_VERBS = _EN.neg_verbs
 _COORD = _EN.neg_coordinators
 _BREAKS = _EN.neg_breaks | {"is", "are"}
+_ONLY = frozenset({"just", "only", "simply", "purely", "strictly", "solely"})
 _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_item_nouns())
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
 
@@ -33,6 +37,8 @@ class NegationScope(BuilderBase):
         m = self.msg
         i = 0
         groups: list[list[str]] = []  # included phrases; adjacent ones share a group
+        spans: list[tuple[int, int]] = []  # first and last token of each group
+        optional = False  # a category added as one more option ("drama would work too"): any of them
         last_end = -2
         group_start = 0
         while i < len(m.toks):
@@ -50,15 +56,27 @@ class NegationScope(BuilderBase):
             cats, n = hit
             start, end = m.starts[i], m.ends[i + n - 1]
             before, after = m.norm[max(0, start - 60) : start], m.norm[end : end + 40]
-            if _ALLOW_AFTER.match(after) or _ALLOW_BEFORE.search(before):
-                self.allow.extend(cats)
+            allowed = bool(_ALLOW_AFTER.match(after) or _ALLOW_BEFORE.search(before))
+            if allowed:
                 am = _ALLOW_AFTER.match(after)
                 if am:
                     m.take(end, end + am.end())
-            elif _NEG_AFTER.match(after) or self._negated(i) or _NEG_BEFORE_RX.search(before):
+            excluded_before = set(self.state.constraints.exclude_categories) | set(self.exclude)
+            if allowed and set(cats) & excluded_before:
+                self.allow.extend(cats)  # "horror is fine now": an excluded category is allowed again
+            elif not allowed and (_NEG_AFTER.match(after) or self._negated(i) or _NEG_BEFORE_RX.search(before)):
                 self.exclude.extend(cats)
-            else:
+                nm = _NEG_AFTER.match(after)
+                if nm:
+                    m.take(end, end + nm.end())  # "out of it", "is off the table": cue words, not a query
+            else:  # asked for, or one more option ("drama would work too", "either X or Y is fine")
                 self.include.extend(cats)
+                optional = optional or allowed
+                k = i - 1
+                while k >= 0 and m.toks[k] in ("a", "an", "the", "some"):
+                    k -= 1
+                if k >= 0 and m.toks[k] in _ONLY:
+                    self.only_these = True  # "just comedy": these categories replace the earlier ones
                 adjacent = last_end == i - 1 and groups and not re.search(r"[,.;!?/]", m.norm[m.ends[i - 1] : start])
                 # "both X and Y": two phrases that ask for all of them
                 between = m.toks[last_end + 1 : i] if groups else []
@@ -70,8 +88,10 @@ class NegationScope(BuilderBase):
                 )
                 if adjacent or both:
                     groups[-1].extend(cats)
+                    spans[-1] = (spans[-1][0], i + n - 1)
                 else:
                     groups.append(list(cats))
+                    spans.append((i, i + n - 1))
                     group_start = i
                 last_end = i + n - 1
             self.cat_tokens.update(range(i, i + n))
@@ -79,8 +99,22 @@ class NegationScope(BuilderBase):
             i += n
         # "a romantic comedy", "an action thriller", "a rom-com": one phrase naming several categories
         # asks for all of them; "action or comedy" (separate phrases) for any of them.
-        if len(groups) == 1 and len(set(groups[0])) >= 2:
+        if (len(groups) == 1 and len(set(groups[0])) >= 2) or (
+            len(groups) >= 2 and not optional and self._asks_for_all(spans)
+        ):
             self.include_all = True
+
+    def _asks_for_all(self, spans: list[tuple[int, int]]) -> bool:
+        """Separately named categories asked for at once: a cue anywhere ("mixes X with Y", "X and Y at
+        the same time") or between two of them ("X that's also Y"); never with "or"/"either" between them."""
+        m = self.msg
+        first = spans[0][0]
+        gaps = [m.norm[m.ends[a_end] : m.starts[b_start]] for (_, a_end), (b_start, _) in itertools.pairwise(spans)]
+        if any(re.search(r"\b(?:or|either|nor)\b", g) for g in gaps) or m.prev_word(m.starts[first]) == "either":
+            return False
+        if any(_ALL_BETWEEN.search(g) for g in gaps):
+            return True
+        return _ALL_ANYWHERE.search(m.norm) is not None
 
     def _category_ending_at(self, k: int) -> int:
         """Length of a category phrase ending at token ``k`` (0 when none)."""

@@ -151,10 +151,22 @@ def _zh_number(s: str, numerals: dict[str, int]) -> int | None:
 
 
 class CanonicalText:
-    """A message rewritten to the canonical cue words, with what the rewrite could not place."""
+    """A message rewritten to the canonical cue words, with what the rewrite could not place:
+    titles written in a language the catalog may not spell them in, and words the tables do not
+    know, inside a negation's scope (``unplaced_negated``: "不要太血腥" -> 血腥) or not
+    (``unplaced``: "温馨"), in the person's own language."""
 
-    def __init__(self, text: str, lang: str, unknown_titles: list[str]) -> None:
+    def __init__(
+        self,
+        text: str,
+        lang: str,
+        unknown_titles: list[str],
+        unplaced: list[str] | None = None,
+        unplaced_negated: list[str] | None = None,
+    ) -> None:
         self.text, self.lang, self.unknown_titles = text, lang, unknown_titles
+        self.unplaced = unplaced or []
+        self.unplaced_negated = unplaced_negated or []
 
 
 def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
@@ -204,6 +216,9 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{before})", r" before \1 ", s)
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{after})", r" after \1 ", s)
     s = re.sub(rf"((?:[一二三四五六七八九]十)|\d0|1[89]\d0|20\d0)\s*年代\s*({part_rx})?", decade, s)
+    # "九十年代以后": from that decade on; "九十年代以前": before it
+    s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{after})", r"\1 onwards ", s)
+    s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{before})", r" before \1 ", s)
     s = re.sub(r"(\d{4})\s*年(?!代)", r" \1 ", s)
     s = re.sub(r"最后一[部个]?", " the last one ", s)
 
@@ -233,22 +248,54 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
         for w in words.get("zh", ()):
             table[w] = " ".join(" ".join(tokens(c)) for c in cats)
     longest = max((len(k) for k in table), default=1)
+    neg_values = {str(v) for v in (raw.get("negation_values") or [])}
+    fillers = sorted((str(w) for w in (raw.get("fillers") or [])), key=len, reverse=True)
+    scope_ends = {str(v) for v in (raw.get("scope_ends") or [";", ",", ".", "?", "!", "but"])}
     out: list[str] = []
+    run: list[str] = []  # characters the tables do not know, in a row
+    negated = False  # inside a negation's scope (from a cue to the end of the phrase)
+    unplaced: list[str] = []
+    unplaced_negated: list[str] = []
+
+    def flush() -> None:
+        word = "".join(run)
+        run.clear()
+        for f in fillers:  # hedges and particles around the word ("太", "的", "一点")
+            word = word.replace(f, " ")
+        for w in word.split():
+            if len(w) >= 2 or negated:  # "不要太长": one character is a word when it is what is refused
+                (unplaced_negated if negated else unplaced).append(w)
+
     i = 0
     while i < len(s):
         ch = s[i]
         if not _CJK.search(ch) and ch not in table:
+            if ch.strip():
+                flush()
+                if ch in scope_ends:
+                    negated = False
             out.append(ch)
             i += 1
             continue
         for n in range(min(longest, len(s) - i), 0, -1):
             w = s[i : i + n]
             if w in table:
-                out.append(f" {table[w]} ")
+                flush()
+                value = table[w]
+                if value in neg_values:
+                    negated = True
+                elif value.strip() in scope_ends:
+                    negated = False
+                out.append(f" {value} ")
                 i += n
                 break
         else:
-            out.append(" ")  # a word the tables do not know
+            out.append(" ")  # a word the tables do not know (reported in ``unplaced``)
+            run.append(ch)
             i += 1
+    flush()
     canon = re.sub(r"\x00(\d+)\x00", lambda m: f'"{quoted[int(m.group(1))]}"', "".join(out))
-    return CanonicalText(re.sub(r"\s+", " ", canon).strip(), "zh", unknown)
+    return CanonicalText(
+        re.sub(r"\s+", " ", canon).strip(), "zh", unknown, list(dict.fromkeys(unplaced)),
+        list(dict.fromkeys(unplaced_negated)),
+    )  # fmt: skip

@@ -62,7 +62,8 @@ from agent.understanding.vocab import CatalogVocab
 from catalog.types import FeedbackKind
 
 _OBJECT_FILLERS = frozenset({"a", "an", "the", "any", "all", "those", "these", "most", "some", "of", "to", "watching",
-                             "watch", "see", "seeing", "more", "really", "much", "them"})  # fmt: skip
+                             "watch", "see", "seeing", "more", "really", "much", "them", "anything", "everything",
+                             "something", "stuff", "things", "kind", "sort", "type", "that", "is", "are"})  # fmt: skip
 
 
 class _Builder(SlotPasses, TitlePasses, NegationScope, ShopPasses):
@@ -223,7 +224,8 @@ def understand(
     for k, t in enumerate(msg.toks):
         if msg.used[k] or t in _QUERY_STOP or t in ("$", "#", "€", "£") or len(t) < 2 or t in _ORD_WORDS or t.isdigit():
             continue
-        if b._negated(k) or b._is_negated_span(msg.starts[k]):
+        refused_after = re.match(r"[\s-]*free\b(?!\s+(?:of|from)\b)", msg.norm[msg.ends[k] :])  # "gore-free"
+        if b._negated(k) or b._is_negated_span(msg.starts[k]) or refused_after:
             b.avoid.append(t)
             continue
         query_words.append(t)
@@ -284,11 +286,21 @@ def understand(
             kind = FeedbackKind.MORE_LIKE_THIS
         elif like_cue:
             kind = FeedbackKind.LIKE
+        # liking a title the person names that was not shown ("I watched Fargo and really liked it") asks
+        # for more like it, as "more like Fargo" does; liking a shown item is feedback on the list
+        named_like = (
+            kind == FeedbackKind.LIKE
+            and bool(items)
+            and all(r.source == "title" and r.item_id not in state.shown for r in items)
+            and not (targets or b.neg_positions)
+        )
         if kind is not None and items:
             for r in items:
                 fb.append(SuggestedFeedback(item_id=r.item_id, kind=kind, value=value, reason=text[:120]))
-            if kind in (FeedbackKind.MORE_LIKE_THIS,) or (
-                kind == FeedbackKind.LIKE and (_FRESH.search(norm) or u.wants_new_items or query)
+            if (
+                kind in (FeedbackKind.MORE_LIKE_THIS,)
+                or named_like
+                or (kind == FeedbackKind.LIKE and (_FRESH.search(norm) or u.wants_new_items or query))
             ):
                 slots["reference_item_ids"] = [r.item_id for r in items]
             list_intent = Intent.REFINE if state.shown else Intent.RECOMMEND
@@ -296,6 +308,7 @@ def understand(
                 list_intent
                 if (
                     kind == FeedbackKind.MORE_LIKE_THIS
+                    or named_like
                     or b.include
                     or b.exclude
                     or "year_min" in slots
@@ -368,9 +381,21 @@ def understand(
             )
         )
     )
+    if (
+        intent is None
+        and targets
+        and "?" in text
+        and not (b.include or b.exclude or query or b.refs)
+        and not any(k in slots for k in ("year_min", "year_max", "n", "clear_years", "clear_categories", "remove"))
+    ):
+        # only an item asked about ("the 2nd one?"): tell about it; without a question mark it stays an
+        # answer to an onboarding offer ("the third one")
+        intent, items = Intent.DESCRIBE, targets
     fresh = bool(_FRESH.search(norm))
+    # a negated wish nothing can check ("nothing too long", "不要太血腥") is still a request, not chit-chat
+    unplaced_wish = bool(b.avoid or canon.unplaced_negated) and not (has_deictic or targets or b.title_items)
     if intent is None:
-        if constraint_words or query or fresh or u.wants_new_items or slots.get("replace_include"):
+        if constraint_words or query or fresh or u.wants_new_items or slots.get("replace_include") or unplaced_wish:
             if state.shown or (state.turn > 0 and not state.constraints.is_empty()):
                 intent = Intent.REFINE
             else:
@@ -383,7 +408,7 @@ def understand(
                 if "year_min" not in slots and "year_max" not in slots:
                     slots["clear_years"] = True
                 slots["query"] = query
-            elif _REPLACE.search(norm) and b.include:
+            elif (_REPLACE.search(norm) or b.only_these) and b.include:
                 slots["replace_include"] = True
             if query and "query" not in slots:
                 slots["query"] = query
@@ -403,9 +428,16 @@ def understand(
         u.clarify = ask("unknown_title", title=unknown[0])
         if intent in (Intent.CHITCHAT, Intent.HELP):
             intent = Intent.REFINE if state.shown else Intent.RECOMMEND
-    if b.avoid and intent in (Intent.RECOMMEND, Intent.REFINE):
-        # "not too gory": a wish no field of the catalog can check; say so instead of dropping it silently
-        u.notes.append(ask("cannot_avoid", terms=" ".join(dict.fromkeys(b.avoid))))
+    if intent in (Intent.RECOMMEND, Intent.REFINE):
+        # "not too gory", "something cheerful": wishes no field of the catalog can check; say so (in the
+        # person's language, in their words) instead of dropping them or using them silently
+        if b.avoid:
+            u.notes.append(ask("cannot_avoid", terms=" ".join(dict.fromkeys(b.avoid))))
+        if canon.unplaced_negated:
+            u.notes.append(ask("cannot_avoid", terms="、".join(canon.unplaced_negated)))
+        unchecked = canon.unplaced if b.lang != "en" else ([query] if query else [])
+        if unchecked:
+            u.notes.append(ask("not_checked", terms=("、" if b.lang != "en" else " ").join(unchecked)))
     u.intent = intent
     u.items = items
     u.feedback = fb

@@ -12,6 +12,8 @@ from agent.understanding.cues import (
     _CLEAR_YEARS,
     _DECADE_WORDS,
     _NUM_WORDS,
+    _ON_OR_AFTER,
+    _ON_OR_BEFORE,
     _ORD_WORDS,
     _RX_BARE,
     _RX_CHEAP,
@@ -20,6 +22,7 @@ from agent.understanding.cues import (
     _RX_DECADE,
     _RX_FIRST_K,
     _RX_HASH,
+    _RX_HASH_WORD,
     _RX_N,
     _RX_N_MORE,
     _RX_N_OF,
@@ -37,14 +40,18 @@ from agent.understanding.cues import (
     _RX_TOP_N,
     _RX_TOP_ONE,
     _RX_YEAR,
+    _RX_YEAR_TAIL,
+    _YEAR_OR_DEC,
 )
-from agent.understanding.lexicon import lexicon
+from agent.understanding.lexicon import _words, lexicon
 from agent.understanding.types import ItemRef
 from agent.understanding.vocab import CatalogVocab
 
 _EN = lexicon().en
 _SLOT_OF = {w: slot for slot, words in _EN.removal_slots.items() for w in words}
-_REMOVE_DETERMINERS = frozenset({"the", "my", "that", "this", "those", "these", "about", "all", "any", "of", "with"})
+_REMOVAL = _EN.raw.get("removal", {}) or {}
+_REMOVE_DETERMINERS = _words(_REMOVAL, "determiners", "agent/data/lang/en.yaml removal") or frozenset({"the"})
+_ADVERBS = _words(_REMOVAL, "adverbs", "agent/data/lang/en.yaml removal")
 _REMOVE_OBJECTS = frozenset(_EN.removal_objects)
 
 
@@ -59,17 +66,28 @@ def _slot_of(word: str) -> str:
 _SLOTS = _alt(_SLOT_OF)
 _OBJ = _alt(_EN.removal_objects)
 _VERBS = _alt(_EN.removal_verbs)
-_DET = r"(?:(?:the|my|that|this|those|these|any|all|of|about|with)\s+){0,3}"
+_DET = rf"(?:(?:{_alt(_REMOVE_DETERMINERS)})\s+){{0,3}}"
+_ADV = rf"(?:\s+(?:{_alt(_ADVERBS)}))*\s+" if _ADVERBS else r"\s+"
+_AFTER = "|".join(r"\s+".join(re.escape(w) for w in p.split()).replace(r"\s+", _ADV) for p in _EN.removal_after)
+"""The ``after`` phrases with adverbs allowed between and before their words ("doesn't really matter")."""
 _RX_REMOVE_SLOT = re.compile(
     rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b"
-    rf"|\b(?:the\s+|any\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?\s+(?:{_alt(_EN.removal_after)})\b"
+    rf"|\b(?:the\s+|any\s+|whatever\s+|which\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?{_ADV}(?:{_AFTER})\b"
     rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
+    rf"|\b(?:{_AFTER})\s+(?:(?:what|which|the|about the|about)\s+)?(?P<slot4>{_SLOTS})\b"
 )
-"""A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit"."""
+"""A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit",
+"doesn't matter what year"."""
+_RX_REMOVE_PERIOD = re.compile(rf"\b(?:{_VERBS})\s+{_DET}{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?(?!\w)")
+"""A removal naming the period itself: "forget about the 80s", "never mind 1995"."""
 _RX_REMOVE_VERB = re.compile(rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues and w != 'skip')})\s+")
 """A removal verb that may name a category next ("drop comedy"); negation cues ("without") are negation."""
-_RX_NOT_OLD = re.compile(rf"\b(?:{_alt(_EN.not_old)})\b")
-_RX_NOT_NEW = re.compile(rf"\b(?:{_alt(_EN.not_new)})\b")
+_AGE = _EN.raw.get("relative_age", {}) or {}
+_AGE_SRC = "agent/data/lang/en.yaml relative_age"
+_AGE_NEG = rf"(?:{_alt(_words(_AGE, 'negators', _AGE_SRC))})\s+(?:(?:{_alt(_words(_AGE, 'degrees', _AGE_SRC))})\s+)?"
+_RX_NOT_OLD = re.compile(rf"\b(?:{_alt(_EN.not_old)}|{_AGE_NEG}(?:{_alt(_words(_AGE, 'old', _AGE_SRC))}))\b")
+_RX_NOT_NEW = re.compile(rf"\b(?:{_alt(_EN.not_new)}|{_AGE_NEG}(?:{_alt(_words(_AGE, 'new', _AGE_SRC))}))\b")
+"""A negated age wish: the phrases of ``not_old``/``not_new`` or the ``relative_age`` grammar."""
 
 
 def _decade_bounds(m: re.Match[str], gi: int, vocab: CatalogVocab) -> tuple[int, int]:
@@ -157,6 +175,8 @@ class SlotPasses(BuilderBase):
                     self.add_position(b, mt.group(0), mt.start())
         for mt in m.matches(_RX_HASH):
             self.add_position(int(mt.group(1)), mt.group(0), mt.start())
+        for mt in m.matches(_RX_HASH_WORD):
+            self.add_position(_NUM_WORDS[mt.group(1)], mt.group(0), mt.start())
         for mt in m.matches(_RX_TOP_ONE):
             self.add_position(1, mt.group(0), mt.start())
         for mt in _RX_ORD.finditer(m.norm):
@@ -166,7 +186,8 @@ class SlotPasses(BuilderBase):
             prev = m.prev_word(mt.start())
             after = m.norm[mt.end() : mt.end() + 12]
             if word in ("first", "last") and re.match(
-                r"\s+(time|times|night|week|year|month|day|minute|thing|of all|place)\b", after
+                r"\s+(time|times|night|week|years?|months?|days?|minute|thing|of all|place|few|couple|several|decade|\d+\s+years)\b",
+                after,
             ):
                 continue
             if (
@@ -215,7 +236,7 @@ class SlotPasses(BuilderBase):
             b = _year_or_decade(mt, 2, vocab)
             if b is None:
                 continue
-            tail = (mt.group(7) or "").strip()
+            tail = re.sub(r"\s+", " ", (mt.group(7) or "").strip())
             neg = self._is_negated_span(mt.start())
             if word in ("before", "prior to", "earlier than", "older than", "pre"):
                 if neg:
@@ -224,27 +245,26 @@ class SlotPasses(BuilderBase):
                     hi = b[0] - 1
             elif word in ("until", "till", "up to", "up until", "no later than"):
                 hi = b[1]
-            elif word in ("after", "later than", "newer than", "more recent than", "post"):
+            elif word in ("after", "later than", "newer than", "more recent than", "younger than", "beyond", "post"):
                 if neg:
                     hi = b[1]
                 else:
                     lo = b[1] + 1
-            elif word in ("since", "no earlier than", "starting", "starting in") or tail in (
-                "on",
-                "onwards",
-                "onward",
-                "and later",
-                "and after",
-                "or later",
-            ):
+            elif word in ("since", "no earlier than", "starting", "starting in") or tail in _ON_OR_AFTER or tail == "+":
                 lo = b[0]
-            elif tail in ("and earlier", "or earlier", "and before"):
+            elif tail in _ON_OR_BEFORE:
                 hi = b[1]
             else:  # from / in / circa
                 if neg:
                     self.notes.append(f"cannot exclude a period ({mt.group(0).strip()}); ignored")
                 else:
                     lo, hi = b
+        for mt in m.matches(_RX_YEAR_TAIL):
+            b = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 7, vocab)
+            if b is not None and mt.group(6):
+                lo = b[0]  # "1990 or later", "the 80s onwards"
+            elif b is not None:
+                hi = b[1]  # "1985 or earlier"
         for mt in m.matches(_RX_DECADE):
             if self._is_negated_span(mt.start()):
                 self.notes.append(f"cannot exclude a period ({mt.group(0).strip()}); ignored")
@@ -356,7 +376,7 @@ class SlotPasses(BuilderBase):
         feedback nor a reset)."""
         m = self.msg
         for mt in m.matches(_RX_REMOVE_SLOT):
-            word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or ""
+            word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or mt.group("slot4") or ""
             slot = _slot_of(word)
             self.cue_spans.append((mt.start(), mt.end()))
             self.removed_slots.add(slot)
@@ -368,6 +388,10 @@ class SlotPasses(BuilderBase):
                 self.slots["clear_references"] = True
             elif slot == "query":
                 self.slots["query"] = ""
+        for mt in m.matches(_RX_REMOVE_PERIOD):
+            self.cue_spans.append((mt.start(), mt.end()))
+            self.removed_slots.add("years")
+            self.slots["clear_years"] = True
         for mt in _RX_REMOVE_VERB.finditer(m.norm):
             if not m.free(mt.start(), mt.end()):
                 continue

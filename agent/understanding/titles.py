@@ -11,10 +11,18 @@ from agent.understanding.cues import (
     _LIKE_TRIGGER,
     _NO_REF_BEFORE,
     _REF_TRIGGER,
+    _alt,
 )
+from agent.understanding.lexicon import _words, lexicon
 from agent.understanding.normalise import _ARTICLES, STOP
 from agent.understanding.types import ItemRef, RefSource
 from agent.understanding.vocab import TitleMatch
+
+_EN = lexicon().en
+_TITLE_CONTEXT_WORDS = _words(_EN.raw, "title_context", "agent/data/lang/en.yaml")
+_TITLE_CONTEXT = re.compile(rf"\b(?:{_alt(_TITLE_CONTEXT_WORDS)})\b")
+"""Words that make a title named anywhere a reference (``title_context`` in the language file)."""
+_QUERY_FILLERS = _EN.fillers
 
 
 class TitlePasses(BuilderBase):
@@ -127,6 +135,8 @@ class TitlePasses(BuilderBase):
                             ItemRef(item_id=item.item_id, source="embedding", score=hit[1], text=" ".join(run))
                         )
                         m.take_tokens(i, len(run))
+        if not self.refs and not self.title_items and _TITLE_CONTEXT.search(m.norm):
+            self._titles_anywhere()
         # the whole message is just a title ("Fargo") -> a reference
         free = [t for t, u in zip(m.toks, m.used, strict=True) if not u]
         if not self.refs and not self.targets and free and len(free) == len(m.toks) and len(free) <= 6:
@@ -139,6 +149,28 @@ class TitlePasses(BuilderBase):
             ):
                 self.refs.append(self._ref(whole, " ".join(free), "title"))
                 m.take_tokens(0, len(free))
+
+    def _titles_anywhere(self) -> None:
+        """Titles named anywhere, in any word order, in a message about liking or resembling something
+        ("just finished Fargo and loved it", "Fargo was amazing"): a close match of at least two words,
+        or one uncommon word matched exactly."""
+        m, i = self.msg, 0
+        while i < len(m.toks):
+            t = m.toks[i]
+            if m.used[i] or t in STOP:
+                i += 1
+                continue
+            found = self._title_at(i, self.cfg.title_threshold_bare, chain=False)
+            if not found:
+                i += 1
+                continue
+            s, ln, tm = found[0]
+            if ln == 1 and (tm.score < 1.0 or len(t) < 4 or t in _QUERY_FILLERS or t in _TITLE_CONTEXT_WORDS):
+                m.used[s] = False  # a single common-looking word is not taken for a title
+                i += 1
+                continue
+            self.refs.append(self._ref(tm, " ".join(m.toks[s : s + ln]), "title"))
+            i = s + ln
 
     def _ref(self, tm: TitleMatch, text: str, source: RefSource) -> ItemRef:
         item_id = self.vocab.items[tm.idx].item_id

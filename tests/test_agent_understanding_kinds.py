@@ -1,0 +1,205 @@
+"""Kinds of phrasing the guided-mode parser reads (issue 16, generalisation): each test uses phrasings
+that are in no evaluation template, so it checks the mechanism (cue grammar + scopes, data files per
+language), not a sentence. Real ml-100k vocabulary, real parser."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.state import DialogState
+from agent.understanding import CatalogVocab, Intent, UnderstandConfig, apply_understanding, understand
+from agent.understanding.normalise import canonicalise
+
+
+@pytest.fixture(scope="module")
+def vocab(ml100k) -> CatalogVocab:  # type: ignore[no-untyped-def]
+    return CatalogVocab.from_dataset(ml100k)
+
+
+def _run(vocab: CatalogVocab, *messages: str) -> tuple[DialogState, object]:
+    st = DialogState()
+    u = None
+    for m in messages:
+        u = understand(m, st, vocab)
+        st = apply_understanding(st, u)
+        if u.intent in (Intent.RECOMMEND, Intent.REFINE):
+            st.record_shown([it.item_id for it in vocab.items if st.constraints.filters().matches(it)][:10])
+    return st, u
+
+
+@pytest.mark.parametrize(
+    ("message", "inc", "exc"),
+    [
+        ("a western, and spare me the musicals", ["Western"], ["Musical"]),
+        ("war films but stay away from romance", ["War"], ["Romance"]),
+        ("mystery, leave the horror out", ["Mystery"], ["Horror"]),
+        ("I'm tired of comedies, find me a thriller", ["Thriller"], ["Comedy"]),
+        ("sci-fi, romance is off the table", ["Sci-Fi"], ["Romance"]),
+        ("documentaries with zero war in them", ["Documentary"], ["War"]),
+        ("a comedy free of romance", ["Comedy"], ["Romance"]),
+    ],
+)
+def test_a_category_is_left_out_by_a_cue_before_or_after_it(
+    vocab: CatalogVocab, message: str, inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == inc and st.constraints.exclude_categories == exc
+
+
+@pytest.mark.parametrize(
+    ("message", "cats", "all_"),
+    [
+        ("a horror flick that's a comedy too, in one", ["Horror", "Comedy"], True),
+        ("something combining crime and drama", ["Crime", "Drama"], True),
+        ("a western crossed with comedy", ["Western", "Comedy"], True),
+        ("thriller or mystery, either one is ok", ["Thriller", "Mystery"], False),
+        ("animation; fantasy would be nice too", ["Animation", "Fantasy"], False),
+    ],
+)
+def test_several_categories_are_all_or_any_by_their_cues(
+    vocab: CatalogVocab, message: str, cats: list[str], all_: bool
+) -> None:
+    st, _ = _run(vocab, message)
+    assert sorted(st.constraints.include_categories) == sorted(cats)
+    assert bool(st.constraints.include_all) == all_
+
+
+def test_fine_allows_an_excluded_category_and_adds_any_other(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "dramas, no romance", "romance is ok after all")
+    assert st.constraints.include_categories == ["Drama"] and st.constraints.exclude_categories == []
+    st, _ = _run(vocab, "dramas", "romance is ok too")
+    assert sorted(st.constraints.include_categories) == ["Drama", "Romance"] and not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("second", "years_cleared", "cats_cleared"),
+    [
+        ("the era isn't really important", True, False),
+        ("whatever decade works", True, False),
+        ("strike the drama bit", False, True),
+        ("you can toss the year filter", True, False),
+    ],
+)
+def test_a_removal_names_its_slot_in_many_words(
+    vocab: CatalogVocab, second: str, years_cleared: bool, cats_cleared: bool
+) -> None:
+    st, _ = _run(vocab, "drama from the 1970s", second)
+    c = st.constraints
+    assert (c.year_min is None and c.year_max is None) == years_cleared, c
+    assert (c.include_categories == []) == cats_cleared, c
+
+
+def test_removing_an_exclusion_allows_the_category_again(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime movies, nothing violent, no horror", "lift the no-horror restriction")
+    assert st.constraints.include_categories == ["Crime"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [
+        ("comedies, 1988 and later", 1988, None),
+        ("a western from 1960 at the latest", None, 1960),
+        ("drama, 1975+", 1975, None),
+        ("thrillers, nothing earlier than 1990", 1990, None),
+        ("war movies younger than 1980", 1981, None),
+    ],
+)
+def test_relative_years_in_their_forms(vocab: CatalogVocab, message: str, lo: int | None, hi: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["finally saw {t} and it blew me away", "{t} was such a great time, recommend me more like that",
+     "i'm obsessed with {t}, what next?"],
+)  # fmt: skip
+def test_a_title_is_a_reference_in_any_word_order(vocab: CatalogVocab, template: str) -> None:
+    item = next(it for it in vocab.items if it.title.startswith("Fargo"))
+    st, _ = _run(vocab, template.format(t="fargo"))
+    assert st.constraints.reference_item_ids == [item.item_id]
+
+
+@pytest.mark.parametrize("second", ["whyd you go with the 4th one", "what is option 4 like?", "say more on pick #4"])
+def test_positions_with_explain_and_describe_cues(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "comedies", second)
+    assert u.intent in (Intent.EXPLAIN, Intent.DESCRIBE) and [r.position for r in u.items] == [4]
+    assert st.constraints.include_categories == ["Comedy"]
+
+
+@pytest.mark.parametrize(
+    ("message", "term"),
+    [("something heartwarming", "heartwarming"), ("a drama that is uplifting", "uplifting")],
+)
+def test_a_wish_no_field_can_check_is_named_back(vocab: CatalogVocab, message: str, term: str) -> None:
+    u = understand(message, None, vocab)
+    assert u.intent == Intent.RECOMMEND
+    assert any(f'"{term}"' in n and "not checked" in n for n in u.notes), u.notes
+
+
+def test_a_negated_wish_alone_is_a_request_with_a_note_not_chit_chat(vocab: CatalogVocab) -> None:
+    u = understand("nothing too depressing", None, vocab)
+    assert u.intent == Intent.RECOMMEND and any('"depressing"' in n for n in u.notes), u.notes
+    u = understand("a western, swearing-free", None, vocab)
+    assert u.slots.include == ["Western"] and any('"swearing"' in n and "filter out" in n for n in u.notes), u.notes
+
+
+def test_a_chinese_negated_wish_the_lexicon_lacks_is_named_back_in_chinese(vocab: CatalogVocab) -> None:
+    c = canonicalise("不要太压抑的剧情片", "ml-100k")
+    assert c.unplaced_negated == ["压抑"]
+    u = understand("不要太压抑的剧情片", None, vocab)
+    assert u.slots.include == ["Drama"] and u.language == "zh"
+    assert any("压抑" in n and "无法排除" in n for n in u.notes), u.notes
+    u = understand("来点温馨的动画", None, vocab)
+    assert u.slots.include == ["Animation"] and any("温馨" in n and "无法核对" in n for n in u.notes), u.notes
+
+
+@pytest.mark.parametrize(
+    ("messages", "inc", "exc"),
+    [
+        (["有没有战争片？爱情的就算了"], ["War"], ["Romance"]),
+        (["西部片或者喜剧也行"], ["Western", "Comedy"], []),
+        (["推荐科幻", "改成恐怖片吧"], ["Horror"], []),
+    ],
+)
+def test_chinese_cues_map_onto_the_same_kinds(
+    vocab: CatalogVocab, messages: list[str], inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert sorted(st.constraints.include_categories) == sorted(inc) and st.constraints.exclude_categories == exc
+
+
+RECENT = -1
+"""Stands for the recent window (the newest year less ``recent_years``)."""
+
+
+@pytest.mark.parametrize(
+    ("messages", "inc", "years"),
+    [
+        (["thrillers from the 1980s", "never mind the eighties"], ["Thriller"], (None, None)),
+        (["crime from 1993", "it doesn't matter which year"], ["Crime"], (None, None)),
+        (["crime thrillers", "only thrillers"], ["Thriller"], (None, None)),
+        (["westerns from the past couple of years"], ["Western"], (RECENT, None)),
+        (["推荐犯罪片", "年代不限"], ["Crime"], (None, None)),
+        (["八十年代以后的喜剧"], ["Comedy"], (1980, None)),
+    ],
+)
+def test_periods_are_removed_or_read_as_a_relative_window(
+    vocab: CatalogVocab, messages: list[str], inc: list[str], years: tuple[int | None, int | None]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert vocab.year_range is not None
+    recent = vocab.year_range[1] - UnderstandConfig().recent_years + 1
+    assert st.constraints.include_categories == inc
+    assert (st.constraints.year_min, st.constraints.year_max) == tuple(recent if y == RECENT else y for y in years)
+
+
+def test_a_position_alone_asks_about_that_item(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "and the 3rd?")
+    assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [3]
+    assert st.constraints.include_categories == ["Western"]
+
+
+def test_a_one_character_chinese_wish_that_is_refused_is_named_back(vocab: CatalogVocab) -> None:
+    u = understand("不要太慢的电影", None, vocab)
+    assert u.intent == Intent.RECOMMEND and any("慢" in n for n in u.notes), u.notes
