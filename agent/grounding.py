@@ -27,6 +27,7 @@ import yaml
 
 from agent.understanding.lexicon import all_claim_words, all_item_nouns
 from agent.wording import Wording, wording
+from catalog.titles import display_title, without_year
 from catalog.types import Item
 from ranker.evidence import Evidence
 
@@ -97,20 +98,6 @@ def quote_data(text: str, max_chars: int = 200) -> str:
     return f'"{s}"'
 
 
-_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
-_ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$")
-
-
-def display_title(title: str) -> str:
-    """'Usual Suspects, The (1995)' -> 'The Usual Suspects'."""
-    t = _YEAR_SUFFIX.sub("", title.strip())
-    m = _ARTICLE_SUFFIX.match(t)
-    if m:
-        sep = "" if m.group(2).endswith("'") else " "
-        t = f"{m.group(2)}{sep}{m.group(1)}"
-    return t
-
-
 def normalize_title(title: str) -> str:
     """Lower-case words of the display title, punctuation dropped: 'the usual suspects'."""
     return _norm(display_title(title))
@@ -122,7 +109,7 @@ def _norm(text: str) -> str:
 
 def _title_variants(title: str) -> set[str]:
     d = display_title(title)
-    out = {_norm(d), _norm(_YEAR_SUFFIX.sub("", title))}
+    out = {_norm(d), _norm(without_year(title))}
     m = re.match(r"^(the|a|an) (.+)$", _norm(d))
     if m:
         out.add(m.group(2))

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from agent.understanding.lexicon import LANGUAGES, domain
+from catalog.titles import display_title
 from ranker.evidence import HistoryAttribution
 
 __all__ = ["Wording", "cjk_share", "in_language", "text_language", "wording"]
@@ -84,7 +85,7 @@ class Wording:
             out.append(str(b["nothing_known"]))
         top = max((h for h in history if h.value > 0), key=lambda h: h.value, default=None)
         if top is not None:
-            name = self.title(_display(top.title))
+            name = self.title(display_title(top.title))
             if top.reference:
                 out.append(str(b["wish"]).format(title=name))
             else:
@@ -168,12 +169,6 @@ def _category_words(code: str) -> dict[str, str]:
             for w in words.get(code, ()):
                 out.setdefault(w, " and ".join(cats))
     return out
-
-
-def _display(title: str) -> str:
-    from agent.grounding import display_title  # grounding reads this module's wording: imported late
-
-    return display_title(title)
 
 
 def cjk_share(text: str, titles: tuple[str, ...] | list[str] = ()) -> float:
