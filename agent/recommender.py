@@ -49,7 +49,11 @@ class Recommender:
         path = sessions_path or engine.workspace.sessions_target
         cfg = engine.config.agent
         self.sessions = Sessions(
-            engine, path, max_locks=cfg.max_sessions_cached, busy_timeout_s=cfg.session_busy_timeout_s
+            engine,
+            path,
+            max_locks=cfg.max_sessions_cached,
+            busy_timeout_s=cfg.session_busy_timeout_s,
+            turn_bound_s=cfg.turn_timeout_s,
         )
         self.mode = _mode(engine.config)
 
@@ -189,30 +193,26 @@ class Recommender:
 
     # ---------------------------------------------------------------- feedback and memory
     def feedback(self, event: FeedbackEvent) -> bool:
-        """Store a user's feedback durably, then apply it to the session at once.
+        """Store a user's feedback durably, then apply it to the session at once (while the same session's
+        turn runs, right after that turn, before the session's next one: :meth:`Sessions.feedback`).
 
         Returns:
             False when this ``event_id`` was seen before (nothing changes), else True.
 
         Raises:
             KeyError: The item is not in the catalog.
+            SessionBusy: Hundreds of events already wait for the session's running turn.
         """
         if self.engine.item_idx(event.item_id) is None:
             raise UnknownItem(f"unknown item_id {event.item_id!r}")
         new = self.engine.store.add_feedback(event)
-        with self.sessions.turn(event.session_id):
-            dialog = self._dialog(event.session_id)
-            if event.user_id is not None and dialog.user_id is None:
-                dialog.user_id = event.user_id
-            if dialog.apply_feedback(event):
-                self.sessions.remember(event.session_id, event.user_id)
-                self.sessions.save(dialog)
+        self.sessions.feedback(event)  # at once, or right after the session's running turn (agent.sessions)
         return new
 
     def profile(self, session_id: str) -> dict[str, Any]:
         """The editable preference memory of a session: constraints, likes, dislikes (with titles)."""
         _check_id("session_id", session_id)
-        d = self._dialog(session_id)
+        d = self.sessions.dialog(session_id, pending=True)  # a like sent during a running turn is shown
         mem = d.memory()
         label = self.engine.vocab.label
         return {

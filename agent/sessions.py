@@ -27,11 +27,14 @@ from typing import Any
 from agent.state import DialogState
 from catalog.errors import SessionBusy, StoreUnavailable
 from catalog.store import Database, connect_postgres, is_postgres_url, open_sqlite
+from catalog.types import FeedbackEvent
 
 _SESSIONS_TABLE = "CREATE TABLE IF NOT EXISTS trustrec_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)"
 # LangGraph's Postgres checkpoint tables (langgraph-checkpoint-postgres 3.x) and ours: rewritten on erasure
 _PG_SESSION_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "trustrec_sessions")
-_POLL_S = (0.02, 0.25)  # advisory-lock polling: first and longest pause between tries
+_POLL_S = (0.02, 0.25)
+FEEDBACK_WAIT_S = 1.0  # a feedback event waits this long for a running turn, then is applied after it
+MAX_PENDING = 256  # feedback events kept per session while its turn runs  # advisory-lock polling: first and longest pause between tries
 log = logging.getLogger(__name__)
 
 
@@ -49,12 +52,21 @@ class Sessions:
         path: SQLite file for the checkpoints, or the store's ``postgresql://`` URL.
         max_locks: Per-session locks kept (least recently used beyond it are dropped when free).
         busy_timeout_s: Longest wait for a session's running turn (:meth:`turn`).
+        turn_bound_s: Longest a turn runs (``agent.turn_timeout_s``): pending feedback waits that long more.
 
     Raises:
         StoreUnavailable: The PostgreSQL server does not answer, or the ``scale`` extra is missing.
     """
 
-    def __init__(self, engine: Any, path: Path | str, *, max_locks: int, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        path: Path | str,
+        *,
+        max_locks: int,
+        busy_timeout_s: float = 30.0,
+        turn_bound_s: float = 60.0,
+    ) -> None:
         from agent.guided import build_graph
 
         self.db: Database | None = None
@@ -70,8 +82,13 @@ class Sessions:
         self.graph = build_graph(engine, self.saver)
         self._max_locks = max_locks
         self.busy_timeout_s = busy_timeout_s
+        self.turn_bound_s = turn_bound_s
         self._locks: OrderedDict[str, threading.Lock] = OrderedDict()
         self._locks_guard = threading.Lock()
+        # feedback that arrived while its session's turn ran: applied first thing in the session's next turn
+        # here, or by one waiter thread per session as soon as the running turn ends (bounded, see feedback())
+        self._pending: dict[str, list[FeedbackEvent]] = {}
+        self._waiters: set[str] = set()
 
     def _postgres_saver(self, url: str) -> Any:
         try:
@@ -121,6 +138,7 @@ class Sessions:
             raise _busy(session_id, wait, "in this process")
         try:
             if self.db is None:
+                self._drain(session_id)
                 yield
                 return
             key = session_lock_key(session_id)
@@ -131,6 +149,7 @@ class Sessions:
                 time.sleep(pause)
                 pause = min(pause * 2, _POLL_S[1])
             try:
+                self._drain(session_id)
                 yield
             finally:
                 try:
@@ -140,15 +159,90 @@ class Sessions:
         finally:
             local.release()
 
+    def feedback(self, event: FeedbackEvent) -> None:
+        """Apply a (durably stored) feedback event to its session's dialog state.
+
+        A turn of the same session may be running (its LLM text can take up to ``agent.turn_timeout_s``):
+        then the event is not refused and does not wait for it. It is kept (at most ``MAX_PENDING`` per
+        session, ``max_locks`` sessions) and applied before anything else of the session's next turn in this
+        process, or by a waiter thread as soon as the running turn ends, whichever comes first.
+
+        Raises:
+            SessionBusy: The pending bound is reached (the event is stored; the session's memory lacks it).
+        """
+        try:
+            with self.turn(event.session_id, timeout_s=FEEDBACK_WAIT_S):
+                self._apply(event.session_id, [event])
+            return
+        except SessionBusy:
+            pass
+        sid = event.session_id
+        with self._locks_guard:
+            queue = self._pending.setdefault(sid, []) if len(self._pending) < self._max_locks else None
+            if queue is None or len(queue) >= MAX_PENDING:
+                if queue is not None and not queue:
+                    self._pending.pop(sid, None)
+                raise SessionBusy(
+                    f"session {sid!r} is running a turn and {MAX_PENDING} feedback events (or "
+                    f"{self._max_locks} sessions' events) already wait for it; this event is stored, but "
+                    "the session's memory will not have it: send it again after the turn"
+                )
+            queue.append(event)
+            start = sid not in self._waiters
+            self._waiters.add(sid)
+        if start:
+            threading.Thread(target=self._wait_and_drain, args=(sid,), name="trustrec-feedback", daemon=True).start()
+
+    def _wait_and_drain(self, session_id: str) -> None:
+        try:
+            with self.turn(session_id, timeout_s=self.busy_timeout_s + self.turn_bound_s):
+                pass  # turn() applied the pending events on entry
+        except Exception as e:  # the events stay stored and pending: the session's next turn applies them
+            log.warning("pending feedback of a session not applied yet (%s); its next turn applies it", e)
+        finally:
+            with self._locks_guard:
+                self._waiters.discard(session_id)
+
+    def _drain(self, session_id: str) -> None:
+        """Apply the session's pending feedback (the caller holds the session's turn lock)."""
+        with self._locks_guard:
+            events = self._pending.pop(session_id, [])
+        if not events:
+            return
+        try:
+            self._apply(session_id, events)
+        except Exception:
+            with self._locks_guard:  # kept for the next try (the store has them in any case)
+                self._pending[session_id] = events + self._pending.get(session_id, [])
+            raise
+
+    def _apply(self, session_id: str, events: list[FeedbackEvent]) -> None:
+        dialog = self.dialog(session_id)
+        changed = False
+        for event in events:
+            if event.user_id is not None and dialog.user_id is None:
+                dialog.user_id = event.user_id
+            if dialog.apply_feedback(event):
+                changed = True
+                self.remember(session_id, event.user_id)
+        if changed:
+            self.save(dialog)
+
     @staticmethod
     def graph_config(session_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": session_id}}
 
-    def dialog(self, session_id: str) -> DialogState:
-        """The session's dialog state (a new one for an unknown id)."""
+    def dialog(self, session_id: str, *, pending: bool = False) -> DialogState:
+        """The session's dialog state (a new one for an unknown id); ``pending``: with the feedback that
+        waits for the running turn applied (what the session will remember; for showing, not for saving)."""
         snap = self.graph.get_state(self.graph_config(session_id))
         d = DialogState.from_graph((snap.values or {}).get("dialog"))
         d.session_id = session_id
+        if pending:
+            with self._locks_guard:
+                events = list(self._pending.get(session_id, ()))
+            for event in events:
+                d.apply_feedback(event)
         return d
 
     def save(self, dialog: DialogState) -> None:

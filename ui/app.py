@@ -493,7 +493,10 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         if card is None:
             return render(st, "Ask for recommendations first, then rate them.")
         fk = FeedbackKind(kind)
-        send_feedback(st, [card["item_id"]], fk)
+        try:
+            send_feedback(st, [card["item_id"]], fk)
+        except TrustrecError as e:
+            return render(st, str(e))
         verb = {"like": "Liked", "dislike": "Disliked", "not_interested": "Marked not interested:"}[kind]
         out = render(st, f"{verb} {card['title']}. Your next recommendations take it into account.")
         return (*out[:3], gr.skip(), shap_figure(card), *out[5:])
@@ -505,7 +508,10 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         if not 0 <= k < len(items) or not isinstance(items[k], dict) or "item_id" not in items[k]:
             return render(st)
         item = items[k]
-        send_feedback(st, [str(item["item_id"])], FeedbackKind.LIKE)
+        try:
+            send_feedback(st, [str(item["item_id"])], FeedbackKind.LIKE)
+        except TrustrecError as e:
+            return render(st, str(e))
         st["onboarding"] = [x for j, x in enumerate(items) if j != k]
         label = chip_label(item)
         msgs = [*st["messages"], {"role": "user", "content": chat_text(f"I liked {label}")},
@@ -526,7 +532,10 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
         liked = data.liked is True or str(data.liked).lower() == "like"
         if not items:
             return render(st, "Thanks for the feedback (this message had no recommendations to rate).")
-        send_feedback(st, items, FeedbackKind.LIKE if liked else FeedbackKind.DISLIKE)
+        try:
+            send_feedback(st, items, FeedbackKind.LIKE if liked else FeedbackKind.DISLIKE)
+        except TrustrecError as e:
+            return render(st, str(e))
         return render(st, f"{'Liked' if liked else 'Disliked'} the {len(items)} items of that reply.")
 
     def on_pick(pos: Any, st: Any) -> Any:
