@@ -203,3 +203,67 @@ def test_a_position_alone_asks_about_that_item(vocab: CatalogVocab) -> None:
 def test_a_one_character_chinese_wish_that_is_refused_is_named_back(vocab: CatalogVocab) -> None:
     u = understand("不要太慢的电影", None, vocab)
     assert u.intent == Intent.RECOMMEND and any("慢" in n for n in u.notes), u.notes
+
+
+@pytest.mark.parametrize(
+    ("message", "query"),
+    [
+        ("yo got any decent thrillers rn? ngl", ""),  # chat shorthand
+        ("plz recomend sum thrillers", "sum"),  # a misspelt request verb goes; an unknown word stays
+        ("anythign thriller, whatevr u have", ""),  # misspelt fillers
+        ("thrillers, but only if theyve got a twist", "twist"),  # apostrophe-less contractions
+    ],
+)
+def test_leftover_function_words_and_their_misspellings_make_no_query(
+    vocab: CatalogVocab, message: str, query: str
+) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Thriller"]
+    assert (st.constraints.query or "") == query
+
+
+def test_a_content_word_near_a_function_word_is_not_dropped(vocab: CatalogVocab) -> None:
+    """'hero' is one letter from 'here' but a word of its own: a short word with a substituted letter is kept."""
+    st, _ = _run(vocab, "a comedy about a hero")
+    assert "hero" in (st.constraints.query or "")
+
+
+@pytest.mark.parametrize(
+    ("messages", "lo", "hi"),
+    [
+        (["westerns up to and including 1960"], None, 1960),
+        (["westerns through 1960"], None, 1960),
+        (["来点1960年及以后的西部片"], 1960, None),
+        (["西部片，1960年及以前的"], None, 1960),
+        (["西部片，1960年起"], 1960, None),
+    ],
+)
+def test_a_year_bound_that_includes_the_year(
+    vocab: CatalogVocab, messages: list[str], lo: int | None, hi: int | None
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("message", "cats", "all_"),
+    [
+        ("a thriller, but it needs to be a comedy too", ["Thriller", "Comedy"], True),
+        ("any good western/comedy hybrids?", ["Western", "Comedy"], True),
+        ("要么西部片要么喜剧", ["Western", "Comedy"], False),
+        ("西部片或者喜剧都行", ["Western", "Comedy"], False),
+    ],
+)
+def test_both_or_either_by_more_cues(vocab: CatalogVocab, message: str, cats: list[str], all_: bool) -> None:
+    st, _ = _run(vocab, message)
+    assert sorted(st.constraints.include_categories) == sorted(cats)
+    assert st.constraints.include_all is all_
+
+
+def test_chinese_lately_before_a_verb_is_not_a_recent_year_and_no_longer_excluding_allows_again(
+    vocab: CatalogVocab,
+) -> None:
+    st, _ = _run(vocab, "最近喜欢上了《Fargo》，求类似的")
+    assert st.constraints.year_min is None and st.constraints.reference_item_ids
+    st, _ = _run(vocab, "喜剧，不要恐怖", "算了，不再排除恐怖了")
+    assert st.constraints.include_categories == ["Comedy"] and st.constraints.exclude_categories == []

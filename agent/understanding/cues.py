@@ -179,7 +179,7 @@ _ON_OR_AFTER = _words(_EN.raw, "year_on_or_after", "agent/data/lang/en.yaml")
 _ON_OR_BEFORE = _words(_EN.raw, "year_on_or_before", "agent/data/lang/en.yaml")
 _TAIL = rf"(?:{_alt(_ON_OR_AFTER | _ON_OR_BEFORE)})\b|\+"
 _RX_CMP = re.compile(
-    rf"\b(before|prior to|earlier than|older than|pre|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|younger than|beyond|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s*(?:{_TAIL}))?"
+    rf"\b(before|prior to|earlier than|older than|pre|up to and including|up to and incl|up to and through|through|thru|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|younger than|beyond|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s*(?:{_TAIL}))?"
 )
 _RX_YEAR_TAIL = re.compile(
     rf"\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_AFTER - {'on'})})\b|\+)|\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_BEFORE)})\b)"

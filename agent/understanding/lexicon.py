@@ -64,6 +64,7 @@ class LanguageData:
 
     code: str
     stopwords: frozenset[str] = frozenset()
+    general_stopwords: frozenset[str] = frozenset()
     articles: tuple[str, ...] = ()
     fillers: frozenset[str] = frozenset()
     list_nouns: frozenset[str] = frozenset()
@@ -113,6 +114,7 @@ def language(code: str) -> LanguageData:
     return LanguageData(
         code=code,
         stopwords=_words(raw, "stopwords", src),
+        general_stopwords=_words(raw, "general_stopwords", src),
         articles=tuple(_fold(a) for a in raw.get("articles", [])),
         fillers=_words(raw, "fillers", src),
         list_nouns=_words(raw, "list_nouns", src),
@@ -231,7 +233,8 @@ class Lexicon:
     @functools.cached_property
     def query_stop(self) -> frozenset[str]:
         """Words never kept as a free-text query."""
-        return self.en.stopwords | self.en.fillers | self.item_nouns | self.en.neg_cues | self.en.neg_verbs
+        en = self.en
+        return en.stopwords | en.general_stopwords | en.fillers | self.item_nouns | en.neg_cues | en.neg_verbs
 
     @functools.cached_property
     def neg_fillers(self) -> frozenset[str]:

@@ -224,6 +224,8 @@ def understand(
     for k, t in enumerate(msg.toks):
         if msg.used[k] or t in _QUERY_STOP or t in ("$", "#", "€", "£") or len(t) < 2 or t in _ORD_WORDS or t.isdigit():
             continue
+        if vocab.is_noise(t):  # a function word or filler misspelt ("recomend", "anythign")
+            continue
         refused_after = re.match(r"[\s-]*free\b(?!\s+(?:of|from)\b)", msg.norm[msg.ends[k] :])  # "gore-free"
         if b._negated(k) or b._is_negated_span(msg.starts[k]) or refused_after:
             b.avoid.append(t)

@@ -243,7 +243,18 @@ class SlotPasses(BuilderBase):
                     lo = b[0]
                 else:
                     hi = b[0] - 1
-            elif word in ("until", "till", "up to", "up until", "no later than"):
+            elif word in (
+                "until",
+                "till",
+                "up to",
+                "up until",
+                "no later than",
+                "up to and including",
+                "up to and incl",
+                "up to and through",
+                "through",
+                "thru",
+            ):
                 hi = b[1]
             elif word in ("after", "later than", "newer than", "more recent than", "younger than", "beyond", "post"):
                 if neg:

@@ -75,6 +75,7 @@ class CatalogVocab:
     length_slack: float = 0.03
     max_candidates: int = 25
     _close: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _noise: dict[str, bool] = field(default_factory=dict, repr=False)
     _title_emb: np.ndarray | None = field(default=None, repr=False)
     _cat_emb: np.ndarray | None = field(default=None, repr=False)
     _item_emb: np.ndarray | None = field(default=None, repr=False)
@@ -317,6 +318,37 @@ class CatalogVocab:
             if per_length[length].score >= best.score - self.length_slack:
                 return per_length[length]
         return best
+
+    def is_noise(self, tok: str) -> bool:
+        """A word that is never a free-text query: a function word, filler or chat shorthand of the
+        language files, or one of those misspelt ("recomend", "anythign", "lookin", "teh").
+
+        A misspelling is at most one edit (two from 8 letters; three-letter words only swapped letters,
+        four and five letters no substituted letter, so "hero" is not "here"), the first letter kept, and
+        never a word of the catalog's titles or categories.
+        """
+        stop = self.lexicon.query_stop
+        if tok in stop:
+            return True
+        if len(tok) < 3 or len(tok) > 30 or not tok.isalpha() or tok in self.index or (tok,) in self.phrases:
+            return False
+        hit = self._noise.get(tok)
+        if hit is None:
+            limit = 2 if len(tok) >= 8 else 1
+            pool = [w for w in stop if w[:1] == tok[:1] and len(w) >= 3 and abs(len(w) - len(tok)) <= limit]
+            hit = False
+            for word in pool:
+                if DamerauLevenshtein.distance(tok, word, score_cutoff=limit) > limit:
+                    continue
+                if len(tok) == 3 and sorted(word) != sorted(tok):
+                    continue
+                if len(tok) <= 5 and len(word) == len(tok) and sorted(word) != sorted(tok):
+                    continue  # a substituted letter in a short word makes another word, not a slip
+                hit = True
+                break
+            if len(self._noise) < 50_000:
+                self._noise[tok] = hit
+        return hit
 
     def fuzzy_category(self, tok: str, max_distance: int = 2) -> tuple[str, ...] | None:
         """The category a misspelt single word names ("documentry", "westren"), or None.
