@@ -463,7 +463,10 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
                     first = shown[0] if shown else None
                     picker_up = picker_update(shown) if event.kind == "cards" else gr.skip()
                     plot_up = shap_figure(first) if event.kind == "cards" else gr.skip()
-                    yield (gr.skip(), gr.skip(), list(msgs), cards_html(shown), picker_up, plot_up, *skip[3:])
+                    # the shown cards are the state's at once: a Like clicked while the words are still
+                    # being written rates the card it was clicked on (not "ask for recommendations first")
+                    st["cards"] = list(shown)
+                    yield (gr.skip(), st, list(msgs), cards_html(shown), picker_up, plot_up, *skip[3:])
         except MessageTooLong as e:
             msgs[-1] = {"role": "assistant", "content": chat_text(f"Sorry: {e}")}
             yield ("", *render(st, str(e)))
