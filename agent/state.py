@@ -183,7 +183,7 @@ class Constraints(BaseModel):
             need_categories=need_cats,
             reference_item_ids=refs,
             query=c.query if update.query is None else update.query,
-            n=c.n if update.n is None else update.n,
+            n=(None if update.clear_n else c.n) if update.n is None else update.n,
             diversity=c.diversity if update.diversity is None else update.diversity,
         )
 
@@ -242,6 +242,7 @@ class ConstraintUpdate(BaseModel):
     clear_references: bool = Field(False, description="Drop the old reference items.")
     query: str | None = Field(None, description='New free-text query; "" clears it, None keeps it.')
     n: int | None = Field(None, ge=1, le=MAX_N, description="New list length.")
+    clear_n: bool = Field(False, description="Drop the asked-for list length first (back to the default).")
     diversity: float | None = Field(None, ge=0.0, le=1.0, description="New diversity wish.")
 
     @model_validator(mode="after")

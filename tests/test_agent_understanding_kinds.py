@@ -267,3 +267,55 @@ def test_chinese_lately_before_a_verb_is_not_a_recent_year_and_no_longer_excludi
     assert st.constraints.year_min is None and st.constraints.reference_item_ids
     st, _ = _run(vocab, "喜剧，不要恐怖", "算了，不再排除恐怖了")
     assert st.constraints.include_categories == ["Comedy"] and st.constraints.exclude_categories == []
+
+
+def test_a_word_that_is_an_article_only_in_another_language_is_part_of_the_title(vocab: CatalogVocab) -> None:
+    """'Die Hard' is not 'hard': 'that is a hard no' names no title; the whole title still does."""
+    st, _ = _run(vocab, "westerns please, musicals are a hard no")
+    assert st.constraints.reference_item_ids == []
+    st, _ = _run(vocab, "anything in the same league as die hard")
+    assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Die Hard (1988)"]
+
+
+def test_words_between_a_count_and_the_item_noun_are_still_read(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "give me 6 wesern films")
+    assert st.constraints.include_categories == ["Western"] and st.constraints.n == 6
+
+
+@pytest.mark.parametrize("second", ["forget the number", "the amount doesn't matter", "drop the count"])
+def test_the_list_length_can_be_taken_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "7 comedies from the 80s", second)
+    assert st.constraints.n is None
+    assert st.constraints.include_categories == ["Comedy"] and st.constraints.year_min == 1980
+
+
+@pytest.mark.parametrize("message", ["show me a few westerns", "several westerns please", "a handful of westerns"])
+def test_a_vague_quantity_sets_no_list_length(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.n is None and st.constraints.include_categories == ["Western"]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        ["horror please", "ugh no horror after all, make it a comedy"],
+        ["有恐怖片吗", "恐怖片不要了，换成喜剧"],
+    ],
+)
+def test_taking_back_an_asked_category_for_another_is_a_switch_not_a_ban(
+    vocab: CatalogVocab, messages: list[str]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert st.constraints.include_categories == ["Comedy"] and st.constraints.exclude_categories == []
+
+
+def test_a_new_ban_of_a_category_never_asked_for_stays_a_ban(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "comedy please", "comedy but no romance")
+    assert st.constraints.exclude_categories == ["Romance"]
+
+
+@pytest.mark.parametrize("cue", ["close to", "akin to", "in the same vein as"])
+def test_more_similarity_cues_name_a_reference(vocab: CatalogVocab, cue: str) -> None:
+    st, _ = _run(vocab, f"something {cue} fargo")
+    assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Fargo (1996)"]
+    assert not st.constraints.query

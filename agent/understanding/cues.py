@@ -107,12 +107,14 @@ _DIV_DOWN = re.compile(
 _REF_TRIGGER = re.compile(
     rf"\b(?:(?:more |something |stuff |anything |(?:{_ITEMS}) )?like|similar to|such as|along the lines of|"
     r"in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|as good as|fans? of|"
+    r"(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|in the same (?:vein|league|mould|mold) as|"
     rf"if i (?:liked|loved|enjoyed)|i (?:really )?(?:liked|loved|enjoyed|adored|love|enjoy)|my favou?rite (?:(?:{_ITEMS}) )?is|"
     r"tell me (?:more )?about|describe|what is|whats|info (?:on|about)|details (?:on|about|of)|plot of|compare|"
     r"why (?:did you (?:recommend|suggest|pick|choose|show) )?|vs|versus|between)\s+"
 )
 _LIKE_TRIGGER = re.compile(
-    r"like|similar|such as|style|vein|spirit|reminds|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of"
+    r"like|similar|such as|style|vein|spirit|reminds|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of|"
+    r"close to|closest to|closer to|related to|akin to|equivalent to|alike to|nearest to|league as|mou?ld as"
 )
 _NO_REF_BEFORE = frozenset(
     {
@@ -222,6 +224,7 @@ _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{
 
 _CUE_TRIGGER_WORDS = re.compile(
     r"\b(similar to|such as|along the lines of|in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|"
+    r"(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|in the same (?:vein|league|mould|mold) as|"
     r"as good as|my favou?rite|if i (?:liked|loved|enjoyed)|what else|anything else|but|without|except|anything|nothing|"
     r"i (?:really )?(?:like|love|liked|loved|enjoyed)|please)\b"
 )

@@ -57,7 +57,9 @@ def title_variants(title: str) -> list[str]:
                     out.append(s)
         if am is None:
             toks = [_ROMAN.get(t, t) for t in tokens(p)]
-            if len(toks) > 1 and toks[0] in _ARTICLES:
+            # a leading English article is dropped ("The Matrix" -> "matrix"); a word that is an article
+            # only in another language is part of the title ("Die Hard" is not "hard")
+            if len(toks) > 1 and toks[0] in ("the", "a", "an"):
                 s = " ".join(toks[1:])
                 if s not in out:
                     out.append(s)

@@ -343,6 +343,13 @@ def understand(
             # one's brand, feature and price wishes and stated need go with it (unless said again)
             slots.update(replace_include=True, clear_brands=True, clear_features=True, clear_prices=True)
             slots.setdefault("need", "")
+    old_inc, old_exc = state.constraints.include_categories, state.constraints.exclude_categories
+    if b.exclude and b.include and not set(b.include) <= set(old_inc):
+        # "not war after all, let's do animation": an asked-for category taken back while another is asked
+        # for is a switch (no longer asked for), not a new ban
+        taken_back = [c for c in b.exclude if c in old_inc and c not in old_exc]
+        b.remove = [*b.remove, *(c for c in taken_back if c not in b.remove)]
+        b.exclude = [c for c in b.exclude if c not in taken_back]
     if b.exclude:
         slots["exclude"] = b.exclude
     if b.allow:
@@ -375,6 +382,7 @@ def understand(
                 "clear_categories",
                 "remove",
                 "clear_references",
+                "clear_n",
                 "brands",
                 "exclude_brands",
                 "features",

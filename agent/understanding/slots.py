@@ -369,6 +369,10 @@ class SlotPasses(BuilderBase):
         for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF):
             for mt in m.matches(rx):
                 n = _num(next(g for g in mt.groups() if g is not None))
+                if rx is _RX_N:  # "4 musiacl movies": the words between count and noun are still to be read
+                    inner = m.span_tokens(mt.start(), mt.end())[1:-1]
+                    for i in inner:
+                        m.used[i] = False
         if m.matches(_RX_ONE):
             n = 1
         if n is not None:
@@ -399,6 +403,8 @@ class SlotPasses(BuilderBase):
                 self.slots["clear_references"] = True
             elif slot == "query":
                 self.slots["query"] = ""
+            elif slot == "n":
+                self.slots["clear_n"] = True
         for mt in m.matches(_RX_REMOVE_PERIOD):
             self.cue_spans.append((mt.start(), mt.end()))
             self.removed_slots.add("years")
