@@ -95,6 +95,28 @@ def test_card_says_cold_start_in_words() -> None:
     assert "tr-basis" not in card_html(_card())
 
 
+def test_a_chinese_cards_labels_are_chinese_and_an_english_cards_english() -> None:
+    """The labels follow the language of the card's explanation; no English label in a Chinese card."""
+    import re
+
+    from ui.app import card_html
+
+    zh = card_html(
+        _card(
+            explanation="推荐它是因为你喜欢《Heat》：同属犯罪类。",
+            writer="template",
+            trust={"composite": 0.7, "uncertainty": 0.2, "basis": ["你喜欢《Heat》"]},
+        )
+    )
+    assert "可信度 70" in zh and "校准置信度 70%" in zh and "依据：你喜欢《Heat》" in zh and "模板解释" in zh
+    visible = re.sub(r"<[^>]+>", " ", zh).replace("Toy Story", "").replace("Comedy", "").replace("Heat", "")
+    assert not re.search(r"[A-Za-z]{3,}", visible), visible  # titles and category names are the catalog's
+    cold = card_html(_card(explanation="这是新用户的推荐。", trust={"composite": 0.4, "cold_start": True}))
+    assert "你是新用户：这条推荐依据符合你条件的作品的热门程度" in cold
+    en = card_html(_card(explanation="Recommended because you liked Heat."))
+    assert "Trust 80" in en and "calibrated confidence 70%" in en
+
+
 def test_shap_figure_for_a_new_user_shows_the_feature_groups() -> None:
     from ui.app import shap_figure
 

@@ -42,7 +42,6 @@ CONCURRENCY_LIMIT = 4  # chat turns run at once; more wait in the queue
 LOADING_POLL_S = 2.0  # how often an open page asks whether the models finished loading
 MAX_KEPT_MESSAGES = 60  # transcript messages kept in the browser's storage
 MAX_ONBOARDING_CHIPS = 6  # buttons for the titles offered to a new person (agent.onboarding offers 5)
-COLD_START_BASIS = "popularity within your constraints"
 BEHAVIOUR_WORDS = {"purchase": "bought", "cart": "carted", "click": "clicked", "view": "viewed", "rating": "rated"}
 """How the SHAP chart names the behaviour behind a history item (no behaviour known: "liked")."""
 EXAMPLES = [
@@ -119,47 +118,56 @@ def _band(x: float | None) -> str:
 
 def card_html(card: dict[str, Any]) -> str:
     """One item card as escaped HTML: title, year, categories, brand, price and rating (where the catalog has
-    them), description, trust badge, explanation."""
+    them), description, trust badge, explanation. The labels are in the language of the card's explanation
+    (``card`` in ``agent/data/lang/explain-<code>.yaml``)."""
+    words = card_words(str(card.get("explanation") or ""))
     trust = card.get("trust") or {}
     composite = trust.get("composite")
     conf = card.get("confidence")
     year = f' <span class="tr-year">({_e(card["year"])})</span>' if card.get("year") else ""
     chips = "".join(f'<span class="tr-chip">{_e(c)}</span>' for c in card.get("categories", []))
-    badge_text = f"Trust {round(100 * composite)}" if composite is not None else "Trust n/a"
+    badge_text = words["trust"].format(score=round(100 * composite)) if composite is not None else words["trust_na"]
     meter = f'<div class="tr-meter"><div style="width:{max(0.0, min(1.0, composite or 0.0)) * 100:.0f}%"></div></div>'
     stats = []
     if conf is not None:
-        stats.append(f"calibrated confidence {100 * conf:.0f}%")
+        stats.append(words["confidence"].format(pct=f"{100 * conf:.0f}"))
     if trust.get("uncertainty") is not None:
-        stats.append(f"uncertainty {trust['uncertainty']:.2f}")
+        stats.append(words["uncertainty"].format(u=f"{trust['uncertainty']:.2f}"))
     basis = [str(b) for b in (trust.get("basis") or []) if str(b).strip()]
     if trust.get("cold_start"):
-        basis_html = f'<div class="tr-basis">{_e(cold_start_words(basis))}</div>'
+        basis_html = f'<div class="tr-basis">{_e(cold_start_words(basis, words))}</div>'
     elif basis:
-        basis_html = f'<div class="tr-basis">{_e("rests on: " + "; ".join(basis))}</div>'
+        basis_html = f'<div class="tr-basis">{_e(words["rests_on"].format(basis="; ".join(basis)))}</div>'
     else:
         basis_html = ""
     shop = []  # a shop's facts, as the catalog gives them
     if card.get("brand"):
-        shop.append(f"by {card['brand']}")
+        shop.append(words["by"].format(brand=card["brand"]))
     if card.get("price") is not None:
         shop.append(f"${card['price']:,.2f}")
     if card.get("rating") is not None:
-        shop.append(f"rated {card['rating']:.1f}/5 ({int(card.get('rating_count') or 0)} ratings)")
+        shop.append(words["rated"].format(r=f"{card['rating']:.1f}", n=int(card.get("rating_count") or 0)))
     shop_html = f'<div class="tr-shop">{_e(" · ".join(shop))}</div>' if shop else ""
     desc = f'<div class="tr-desc">{_e(card["description"])}</div>' if card.get("description") else ""
-    writer = "written by the LLM" if card.get("writer") == "llm" else "template explanation"
-    grounded = " · grounded ✓" if card.get("grounded", True) else " · not grounded"
+    writer = words["llm"] if card.get("writer") == "llm" else words["template"]
+    grounded = words["grounded"] if card.get("grounded", True) else words["not_grounded"]
     return (
         f'<div class="tr-card" data-item-id="{_e(card["item_id"])}">'
         f'<div class="tr-card-top"><span class="tr-pos">#{int(card["position"])}</span>'
-        f'<span class="tr-badge {_band(composite)}" title="composite trust (0-100)">{badge_text}</span></div>'
+        f'<span class="tr-badge {_band(composite)}" title="composite trust (0-100)">{_e(badge_text)}</span></div>'
         f'<div class="tr-title">{_e(card["title"])}{year}</div>'
         f'<div class="tr-chips">{chips}</div>{shop_html}{meter}'
         f'<div class="tr-stats">{_e(" · ".join(stats))}</div>{basis_html}{desc}'
         f'<div class="tr-expl">{_e(card.get("explanation", ""))}</div>'
         f'<div class="tr-writer">{_e(writer + grounded)}</div></div>'
     )
+
+
+def card_words(explanation: str) -> dict[str, str]:
+    """The card labels of the language ``explanation`` is written in (English when unsure)."""
+    from agent.wording import text_language, wording
+
+    return {**wording("en").raw["card"], **(wording(text_language(explanation)).raw.get("card") or {})}
 
 
 def loading_html(warming: set[str] | frozenset[str]) -> str:
@@ -185,9 +193,10 @@ def turn_text(head: str, cards: list[dict[str, Any]], tail: str = "") -> str:
     return head + "".join(lines) + tail
 
 
-def cold_start_words(basis: list[str]) -> str:
+def cold_start_words(basis: list[str], words: dict[str, str] | None = None) -> str:
     """The cold-start flag in words: what a recommendation for someone new rests on."""
-    return "new to you: this rests on " + ("; ".join(basis) if basis else COLD_START_BASIS)
+    w = words or card_words("")
+    return w["new_to_you"].format(basis="; ".join(basis) if basis else w["cold_start_basis"])
 
 
 def onboarding_hint(items: list[dict[str, Any]]) -> str:
