@@ -319,3 +319,60 @@ def test_more_similarity_cues_name_a_reference(vocab: CatalogVocab, cue: str) ->
     st, _ = _run(vocab, f"something {cue} fargo")
     assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Fargo (1996)"]
     assert not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi", "exc"),
+    [
+        ("westerns realesed befor 1970", None, 1969, []),  # slips in the cue words themselves
+        ("westerns, nothign oldr than 1970", 1970, None, []),
+        ("westerns but no musicals plz, nothing aftr 1980", None, 1980, ["Musical"]),
+        ("not in teh mood for musicals, westerns instead", None, None, ["Musical"]),
+    ],
+)
+def test_slips_in_the_rules_words_are_respelt_before_reading(
+    vocab: CatalogVocab, message: str, lo: int | None, hi: int | None, exc: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"]
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+    assert st.constraints.exclude_categories == exc and not st.constraints.query
+
+
+def test_respelling_keeps_catalog_words_and_short_words(vocab: CatalogVocab) -> None:
+    assert vocab.respell("star wars was fun") == "star wars was fun"  # 'wars' is a title word, 'fun' no slip
+    assert vocab.respell("a good fit") == "a good fit"  # not read as a shorter word
+    assert vocab.respell("frm teh 80s") == "from the 80s"
+
+
+@pytest.mark.parametrize(
+    "second", ["swap out romance, make it a western", "a western instead of romance", "westerns rather than romance"]
+)
+def test_replacing_an_asked_category_in_words(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "romance from the 80s", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+    assert st.constraints.year_min == 1980
+
+
+def test_not_just_one_is_no_count_and_both_joins_the_earlier_category(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime and comedy at once, not just one of them")
+    assert st.constraints.n is None and st.constraints.include_all is True
+    st, _ = _run(vocab, "crime please", "comedy as well, both at the same time")
+    assert sorted(st.constraints.include_categories) == ["Comedy", "Crime"] and st.constraints.include_all is True
+
+
+@pytest.mark.parametrize(("second", "pos"), [("what about movie 4?", 4), ("explain no. 2", 2), ("film 3 - why?", 3)])
+def test_a_position_by_the_item_noun_or_no(vocab: CatalogVocab, second: str, pos: int) -> None:
+    _st, u = _run(vocab, "westerns", second)
+    assert [r.position for r in u.items] == [pos]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [("1980年以来的西部片", 1980, None), ("早于1975年的西部片", None, 1974), ("不晚于1975年的西部片", None, 1975)],
+)
+def test_chinese_year_words_with_and_without_the_year(
+    vocab: CatalogVocab, message: str, lo: int | None, hi: int | None
+) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)

@@ -19,9 +19,12 @@ _NOUN = rf"(?:{_ITEMS})"
 _ORD = r"(second\s+(?:to\s+)?last|penultimate|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|bottom|\d{1,2}(?:st|nd|rd|th))"
 _RX_ORD = re.compile(r"\b(?:(the|your|that|this)\s+)?(?:very\s+)?" + _ORD + r"(?:\s+(" + _NOUN + r"))?\b")
 _RX_TOP_ONE = re.compile(rf"\bthe\s+top\s+(?:{_ITEMS})\b")
+_ITEM_NOUN = "|".join(re.escape(w) for w in all_item_nouns() if not w.endswith("s") and w not in ("one", "watch"))
 _RX_HASH = re.compile(
-    r"(?:#\s*|\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion)\s*#?\s*)(\d{1,2})\b"
+    r"(?:#\s*|\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion"
+    rf"|{_ITEM_NOUN})\s*\.?\s*#?\s*)(\d{{1,2}})\b(?!\s*(?:stars?|/|%|\d|more\b|of\b))"
 )
+"""A list noun or the catalog's item noun and a number: "#3", "no. 2", "option 4", "movie 3"."""
 _RX_HASH_WORD = re.compile(
     r"\b(?:number|option|pick|choice|item|recommendation|suggestion|entry|result)\s+"
     r"(one|two|three|four|five|six|seven|eight|nine|ten)\b(?!\s+(?:of|more|stars?))"
@@ -211,15 +214,19 @@ _RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
 _RX_N = re.compile(
     rf"\b{_NUM}\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b"
 )
-_RX_ONE = re.compile(rf"\b(?:just|only)\s+(?:one|1)\b|\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)")
+_RX_ONE = re.compile(
+    rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"
+)
+"""One item: "just one", "a single movie"; not "not just one of them" (a wish for several)."""
 _RX_SHOW_N = re.compile(
     rf"\b(?:show|give|get|find|recommend|suggest|list|pick|make (?:it|that|them|the list)|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
-    rf"\b(?:(?:just|only)\s+)?{_NUM}\s+of\s+(?:them|those|these)\b|\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d))"
+    rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b"
+    rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
 )
-"""A count of what is shown: "10 of them", "just 5"."""
+"""A count of what is shown: "10 of them", "just 5"; not "not just one of them"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(
@@ -239,3 +246,14 @@ _CUES = (
     _RESET, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
+
+
+def cue_words() -> frozenset[str]:
+    """Every word the cue patterns of this module read ("dislikes", "forget", "vs"): a message word that is
+    one of them is never respelt (:meth:`agent.understanding.vocab.CatalogVocab.respell`)."""
+    out: set[str] = set()
+    for value in globals().values():
+        if isinstance(value, re.Pattern):
+            text = re.sub(r"\\[a-zA-Z]", " ", value.pattern)  # \b, \s, \d are syntax, not words
+            out.update(w for w in re.findall(r"[a-z]+", text) if len(w) >= 2)
+    return frozenset(out)

@@ -237,6 +237,26 @@ class Lexicon:
         return en.stopwords | en.general_stopwords | en.fillers | self.item_nouns | en.neg_cues | en.neg_verbs
 
     @functools.cached_property
+    def en_words(self) -> frozenset[str]:
+        """Every English word the rules read (the language file's word lists and cue phrases, split into
+        words; reply templates left out) and the domain's item nouns: what a misspelt word is respelt to."""
+        out: set[str] = set(self.item_nouns)
+
+        def walk(x: Any) -> None:
+            if isinstance(x, str):
+                out.update(w for w in re.findall(r"[a-z]+", _fold(x)) if len(w) >= 2)
+            elif isinstance(x, dict):
+                for k, v in x.items():
+                    walk(k)
+                    walk(v)
+            elif isinstance(x, (list, tuple)):
+                for v in x:
+                    walk(v)
+
+        walk({k: v for k, v in self.en.raw.items() if k not in ("replies", "version", "language", "prompt_language")})
+        return frozenset(out)
+
+    @functools.cached_property
     def neg_fillers(self) -> frozenset[str]:
         return self.en.neg_fillers | self.item_nouns | self.en.neg_coordinators
 

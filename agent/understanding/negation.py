@@ -24,6 +24,7 @@ _EN = lexicon().en
 _NEG_VERBS = _EN.neg_verbs
 _COORD = _EN.neg_coordinators
 _BREAKS = _EN.neg_breaks | {"is", "are"}
+_POSITIVE_AFTER = frozenset({"instead"})  # "..., westerns instead": a category followed by it is asked for
 _ONLY = frozenset({"just", "only", "simply", "purely", "strictly", "solely"})
 _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_item_nouns())
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
@@ -103,6 +104,14 @@ class NegationScope(BuilderBase):
             len(groups) >= 2 and not optional and self._asks_for_all(spans)
         ):
             self.include_all = True
+        elif (
+            len(groups) == 1
+            and set(self.state.constraints.include_categories) - set(groups[0])
+            and _ALL_ANYWHERE.search(m.norm) is not None
+            and not re.search(r"\b(?:or|either)\b", m.norm)
+        ):
+            # "they should be romance too, both at once" after "drama": the new one and the asked ones at once
+            self.include_all = True
 
     def _asks_for_all(self, spans: list[tuple[int, int]]) -> bool:
         """Separately named categories asked for at once: a cue anywhere ("mixes X with Y", "X and Y at
@@ -115,6 +124,14 @@ class NegationScope(BuilderBase):
         if any(_ALL_BETWEEN.search(g) for g in gaps):
             return True
         return _ALL_ANYWHERE.search(m.norm) is not None
+
+    def _category_ending_at_start(self, i: int) -> int:
+        """Length of a category phrase starting at token ``i`` (0 when none)."""
+        m = self.msg
+        for n in range(min(self.vocab.max_phrase, len(m.toks) - i), 0, -1):
+            if tuple(m.toks[i : i + n]) in self.vocab.phrases:
+                return n
+        return 0
 
     def _category_ending_at(self, k: int) -> int:
         """Length of a category phrase ending at token ``k`` (0 when none)."""
@@ -134,6 +151,10 @@ class NegationScope(BuilderBase):
         movie" it does not reach "crime".
         """
         m = self.msg
+        end = i + max(1, self._category_ending_at_start(i))
+        # "not in the mood for musicals, westerns instead": a coordinated phrase followed by "instead" is
+        # asked for, outside the cue's scope ("no horror instead" stays a refusal)
+        positive = end < len(m.toks) and m.toks[end] in _POSITIVE_AFTER
         k, steps = i - 1, 0
         phrase_start = i
         coord = heavy = False
@@ -145,7 +166,7 @@ class NegationScope(BuilderBase):
                 coord = True
             t = m.toks[k]
             if t in _NEG_CUES:
-                return True
+                return not (positive and phrase_start != i)
             if t == "but":
                 return k > 0 and m.toks[k - 1] in ("anything", "all", "everything", "nothing")
             if t in _BREAKS:

@@ -94,7 +94,8 @@ def understand(
     text = clean_text(raw, cfg.safety.max_message_chars)
     flags: list[InjectionFlag] = detect_injection(text)
     canon = canonicalise(text, vocab.lexicon.domain.name)
-    msg = _Msg(normalize(canon.text))
+    norm0 = normalize(canon.text)
+    msg = _Msg(vocab.respell(norm0) if canon.lang == "en" else norm0)
     b = _Builder(msg, state, vocab, cfg)
     b.lang = canon.lang
     b.text = text

@@ -3,8 +3,10 @@ domain's synonyms per language), titles with typo-tolerant lookup (rapidfuzz), y
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from agent.understanding.cues import cue_words
 from agent.understanding.lexicon import Lexicon, lexicon
 from agent.understanding.normalise import _ROMAN, STOP, title_variants, tokens
 from agent.understanding.types import Embedder
@@ -76,6 +79,7 @@ class CatalogVocab:
     max_candidates: int = 25
     _close: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _noise: dict[str, bool] = field(default_factory=dict, repr=False)
+    _respelt: dict[str, str] = field(default_factory=dict, repr=False)
     _title_emb: np.ndarray | None = field(default=None, repr=False)
     _cat_emb: np.ndarray | None = field(default=None, repr=False)
     _item_emb: np.ndarray | None = field(default=None, repr=False)
@@ -318,6 +322,56 @@ class CatalogVocab:
             if per_length[length].score >= best.score - self.length_slack:
                 return per_length[length]
         return best
+
+    @functools.cached_property
+    def _spellings(self) -> tuple[frozenset[str], dict[str, list[str]]]:
+        """(every word known to the rules or the catalog, the words a slip is respelt to by first letter)."""
+        targets = set(self.lexicon.en_words) | {w for p in self.phrases for w in p} | cue_words()
+        known = targets | set(self.index) | {w for p in (*self.brands, *self.features) for w in p}
+        by_initial: dict[str, list[str]] = defaultdict(list)
+        for w in sorted(targets):
+            if len(w) >= 2 and w.isalpha():
+                by_initial[w[0]].append(w)
+        return frozenset(known), dict(by_initial)
+
+    def respell(self, norm: str) -> str:
+        """A normalised English message with slips in the rules' own words put right ("frm" -> "from",
+        "aftr" -> "after", "nothign" -> "nothing", "teh" -> "the"), so cues, years and negations are read.
+
+        Only a word neither the rules nor the catalog know is respelt, to the one nearest word of the rules
+        or a category: one edit (two from 8 letters; a transposition is one), the first letter kept; in a
+        word of at most 5 letters no letter substituted ("hero" stays) and none read as a shorter word. A
+        tie between words of the same length is no respelling.
+        """
+        known, by_initial = self._spellings
+
+        def fix(m: re.Match[str]) -> str:
+            tok = m.group(0)
+            if len(tok) < 3 or len(tok) > 30 or tok in known:
+                return tok
+            hit = self._respelt.get(tok)
+            if hit is None:
+                limit = 2 if len(tok) >= 8 else 1
+                best: list[tuple[int, int, str]] = []
+                for w in by_initial.get(tok[0], ()):
+                    if abs(len(w) - len(tok)) > limit:
+                        continue
+                    d = DamerauLevenshtein.distance(tok, w, score_cutoff=limit)
+                    if d > limit or (len(tok) <= 5 and len(w) == len(tok) and sorted(w) != sorted(tok)):
+                        continue
+                    if len(w) < 3 or (len(tok) <= 5 and len(w) < len(tok)):
+                        continue  # a short word is not read as a shorter one ("fit" is not "fi")
+                    # a tie goes to swapped letters, then a dropped letter, then a wrong letter, then an extra one
+                    same = len(w) == len(tok)
+                    rank = (0 if sorted(w) == sorted(tok) else 2) if same else 1 if len(w) > len(tok) else 3
+                    best.append((d, rank, w))
+                best.sort()
+                hit = best[0][2] if best and (len(best) == 1 or best[1][:2] != best[0][:2]) else tok
+                if len(self._respelt) < 50_000:
+                    self._respelt[tok] = hit
+            return hit
+
+        return re.sub(r"(?<![\w'-])[a-z]+(?![\w'-])", fix, norm)
 
     def is_noise(self, tok: str) -> bool:
         """A word that is never a free-text query: a function word, filler or chat shorthand of the
