@@ -216,10 +216,10 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
 
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{between})\s*(\d{{4}})\s*年?", r" between \1 and \2 ", s)
     # "1990年及以后" / "1990年起": that year included, before the bare "以后" (after it) is read
-    for key, words in (("year_on_or_after", " \\1 or later "), ("year_on_or_before", " \\1 or earlier ")):
+    for key, repl in (("year_on_or_after", " \\1 or later "), ("year_on_or_before", " \\1 or earlier ")):
         alts = "|".join(sorted(map(re.escape, raw.get(key) or []), key=len, reverse=True))
         if alts:
-            s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{alts})", words, s)
+            s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{alts})", repl, s)
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{before})", r" before \1 ", s)
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{after})", r" after \1 ", s)
     s = re.sub(rf"((?:[一二三四五六七八九]十)|\d0|1[89]\d0|20\d0)\s*年代\s*({part_rx})?", decade, s)
