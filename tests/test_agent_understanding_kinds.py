@@ -376,3 +376,59 @@ def test_chinese_year_words_with_and_without_the_year(
 ) -> None:
     st, _ = _run(vocab, message)
     assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("message", "inc", "exc"),
+    [
+        ("westerns w/o any musical in them", ["Western"], ["Musical"]),  # chat shorthand written out
+        ("not really feeling musicals tonight, westerns maybe", ["Western"], ["Musical"]),
+        ("westerns, but please do not include any musicals", ["Western"], ["Musical"]),
+        ("keep musicals far away from me, westerns pls", ["Western"], ["Musical"]),
+    ],
+)
+def test_more_ways_to_leave_a_category_out(vocab: CatalogVocab, message: str, inc: list[str], exc: list[str]) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == inc and st.constraints.exclude_categories == exc
+    assert not st.constraints.query
+
+
+def test_one_item_with_both_is_no_count_and_a_hyphenated_category_keeps_its_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime and comedy in one movie please, both")
+    assert st.constraints.n is None and st.constraints.include_all is True
+    st, _ = _run(vocab, "9 sci-fi movies")
+    assert st.constraints.n == 9 and st.constraints.include_categories == ["Sci-Fi"]
+    st, _ = _run(vocab, "westerns or crime, one of them is enough")
+    assert st.constraints.n is None
+
+
+@pytest.mark.parametrize("second", ["the musical ban can go", "the musicals filter doesn't matter anymore"])
+def test_a_categorys_rule_taken_back_after_it(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns, no musicals", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    ("messages", "lo", "hi"),
+    [
+        (["westerns from the 60s", "make it anything before 1980 instead of that decade"], None, 1979),
+        (["westerns", "older ones, from before 1960"], None, 1959),
+        (["westerns after 1960, including 1960"], 1960, None),
+        (["westerns up to 1960, 1960 itself not counted"], None, 1959),
+        (["西部片，1960年以后的，包括1960年"], 1960, None),
+        (["西部片，1960年（含）以前的"], None, 1960),
+        (["西部片，要1960年之前的，1960年本身不算"], None, 1959),
+    ],
+)
+def test_which_year_bound_and_whether_its_year_counts(
+    vocab: CatalogVocab, messages: list[str], lo: int | None, hi: int | None
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+def test_an_impression_with_a_question_is_the_question(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "#2 looks great, why did you pick it?")
+    assert u.intent == Intent.EXPLAIN and not st.constraints.reference_item_ids  # type: ignore[attr-defined]
+    _st, u = _run(vocab, "westerns", "the third one, what is that")
+    assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [3]  # type: ignore[attr-defined]

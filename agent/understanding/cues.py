@@ -49,8 +49,13 @@ _EXPLAIN = re.compile(
 _DESCRIBE = re.compile(
     r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|"
     r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
+    r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
 )
+_IMPRESSION = re.compile(
+    r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
+)
+"""A first impression ("sounds good"): with a question about the item it is the question, not a like."""
 _LIKE_FB = re.compile(
     r"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
 )
@@ -212,21 +217,22 @@ _RX_PRICE_ANY = re.compile(_MONEY)
 
 _RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
 _RX_N = re.compile(
-    rf"\b{_NUM}\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b"
+    rf"(?<!\bin )\b{_NUM}\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+)*)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b"
 )
 _RX_ONE = re.compile(
-    rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"
+    rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|(?<!\bin )\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"
 )
-"""One item: "just one", "a single movie"; not "not just one of them" (a wish for several)."""
+"""One item: "just one", "a single movie"; not "not just one of them" (a wish for several), nor "both in one
+movie" (one item with both)."""
 _RX_SHOW_N = re.compile(
     rf"\b(?:show|give|get|find|recommend|suggest|list|pick|make (?:it|that|them|the list)|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
-    rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b"
+    rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b(?!\s+(?:is|are|would\s+be|will\s+be|should\s+be)\s+(?:enough|fine|ok|okay|good))"
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
 )
-"""A count of what is shown: "10 of them", "just 5"; not "not just one of them"."""
+"""A count: "10 of them", "just 5"; not "not just one of them" nor "one of them is enough" (about categories)."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

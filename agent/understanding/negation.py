@@ -101,7 +101,9 @@ class NegationScope(BuilderBase):
         # "a romantic comedy", "an action thriller", "a rom-com": one phrase naming several categories
         # asks for all of them; "action or comedy" (separate phrases) for any of them.
         if (len(groups) == 1 and len(set(groups[0])) >= 2) or (
-            len(groups) >= 2 and not optional and self._asks_for_all(spans)
+            len(groups) >= 2
+            and self._asks_for_all(spans)
+            and (not optional or _ALL_ANYWHERE.search(m.norm) is not None)  # "X as well? both at once"
         ):
             self.include_all = True
         elif (

@@ -215,6 +215,10 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
         return f" the {part + ' ' if part else ''}{start}s "
 
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{between})\s*(\d{{4}})\s*年?", r" between \1 and \2 ", s)
+    # "1978年（含）之前": the year included; "（不含）" is the default (the year not included)
+    s = re.sub(rf"(\d{{4}})\s*年?\s*[（(]\s*含\s*[）)]\s*(?:{before})", r" \1 or earlier ", s)
+    s = re.sub(rf"(\d{{4}})\s*年?\s*[（(]\s*含\s*[）)]\s*(?:{after})", r" \1 or later ", s)
+    s = re.sub(r"[（(]\s*不含\s*[）)]", " ", s)
     # "1990年及以后" / "1990年起": that year included, before the bare "以后" (after it) is read
     for key, repl in (("year_on_or_after", " \\1 or later "), ("year_on_or_before", " \\1 or earlier ")):
         alts = "|".join(sorted(map(re.escape, raw.get(key) or []), key=len, reverse=True))
@@ -241,7 +245,7 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
             return m.group(0)
         return " a " if n == 1 else f" {n} items "
 
-    s = re.sub(rf"({num})\s*[{counters}]", count, s)
+    s = re.sub(rf"({num})\s*[{counters}](?!身)", count, s)  # "1985年本身": the year itself, not 1985 items
     for vague in sorted(raw.get("vague_counts") or [], key=len, reverse=True):
         s = s.replace(vague, " ")
 

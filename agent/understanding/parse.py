@@ -39,6 +39,7 @@ from agent.understanding.cues import (
     _EXPLAIN,
     _FRESH,
     _HELP,
+    _IMPRESSION,
     _LIKE_FB,
     _MEMORY_CLEAR,
     _MEMORY_VIEW,
@@ -116,6 +117,8 @@ def understand(
     explain_cue = bool(_EXPLAIN.search(norm))
     describe_cue = bool(_DESCRIBE.search(norm))
     like_cue = bool(_LIKE_FB.search(norm))
+    if like_cue and (explain_cue or describe_cue) and not _LIKE_FB.search(_IMPRESSION.sub(" ", norm)):
+        like_cue = False  # "movie 5 sounds good, why'd you recommend it?": a question, not a like
     dislike_cue = bool(_DISLIKE_FB.search(norm))
     notint_cue = bool(_NOTINT_FB.search(norm))
     more_like = bool(_MORE_LIKE.search(norm))
@@ -344,6 +347,8 @@ def understand(
             # one's brand, feature and price wishes and stated need go with it (unless said again)
             slots.update(replace_include=True, clear_brands=True, clear_features=True, clear_prices=True)
             slots.setdefault("need", "")
+    if ("year_min" in slots or "year_max" in slots) and re.search(r"\b(?:instead|rather than|in place of)\b", norm):
+        slots["clear_years"] = True  # "anything after 1953 instead of that decade": the new period replaces the old
     old_inc, old_exc = state.constraints.include_categories, state.constraints.exclude_categories
     if b.exclude and b.include and not set(b.include) <= set(old_inc):
         # "not war after all, let's do animation": an asked-for category taken back while another is asked

@@ -80,6 +80,20 @@ _RX_REMOVE_SLOT = re.compile(
 "doesn't matter what year"."""
 _RX_REMOVE_PERIOD = re.compile(rf"\b(?:{_VERBS})\s+{_DET}{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?(?!\w)")
 """A removal naming the period itself: "forget about the 80s", "never mind 1995"."""
+_RX_YEAR_INCL = re.compile(
+    r"(?<!\bto )(?<!\bto and )\b(?:including|incl|inclusive of|counting|and including)\s+(?:the\s+year\s+)?(\d{4})\b"
+    r"|\b(\d{4})\s+(?:itself\s+)?(?:included|inclusive|counts(?:\s+too)?|is\s+included)\b"
+)
+_RX_YEAR_EXCL = re.compile(
+    r"\b(?:not including|excluding|not counting|except)\s+(?:the\s+year\s+)?(\d{4})\b"
+    r"|\b(\d{4})\s+(?:itself\s+)?(?:not included|excluded|doesnt count|does not count|not counted|is not included)\b"
+)
+"""Whether a bound's own year counts: "after 1975, including 1975", "before 1985, 1985 itself not counted"."""
+_RX_RULE_GONE = re.compile(
+    rf"{_ADV}(?:(?:can|could|may|should)\s+(?:go|be\s+(?:dropped|removed|lifted|gone|ignored|forgotten))"
+    rf"(?:\s+(?:too|as\s+well|now|away))?|is\s+(?:gone|lifted|removed|dropped)|{_VERBS}|{_AFTER})\b"
+)
+"""After a category's rule word: it is taken back ("... ban can go too", "... filter doesn't matter", "... limit remove")."""
 _RX_REMOVE_VERB = re.compile(rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues and w != 'skip')})\s+")
 """A removal verb that may name a category next ("drop comedy"); negation cues ("without") are negation."""
 _AGE = _EN.raw.get("relative_age", {}) or {}
@@ -221,6 +235,13 @@ class SlotPasses(BuilderBase):
                     self.add_position(int(mt.group(1)), mt.group(0), mt.start())
 
     def years_pass(self) -> None:
+        m = self.msg
+        # "including 1975" / "1985 itself not counted": whether a bound's own year counts, not a year wish
+        incl = [int(mt.group(1) or mt.group(2)) for mt in m.matches(_RX_YEAR_INCL)]
+        excl = [int(mt.group(1) or mt.group(2)) for mt in m.matches(_RX_YEAR_EXCL)]
+        self._year_bounds_pass(incl, excl)
+
+    def _year_bounds_pass(self, incl: list[int], excl: list[int]) -> None:
         m, cfg, vocab = self.msg, self.cfg, self.vocab
         lo = hi = None
         if m.has(_CLEAR_YEARS):
@@ -296,11 +317,12 @@ class SlotPasses(BuilderBase):
                 lo = yr[1] - cfg.not_old_age
             if m.matches(_RX_NOT_NEW) and not explicit:
                 hi = yr[1] - cfg.recent_years
-            if m.matches(_RX_OLDER):
+            # "older stuff please, before 1955": the year said wins over the relative word
+            if m.matches(_RX_OLDER) and not explicit:
                 base = ref_year if ref_year is not None else (self.state.constraints.year_max or median)
                 hi, lo = base - 1, None
                 self.slots["clear_years"] = True
-            if m.matches(_RX_NEWER):
+            if m.matches(_RX_NEWER) and not explicit:
                 base = ref_year if ref_year is not None else (self.state.constraints.year_min or median)
                 lo, hi = base + 1, None
                 self.slots["clear_years"] = True
@@ -312,6 +334,12 @@ class SlotPasses(BuilderBase):
                 hi = yr[1] - cfg.classic_age
             if lo is not None and hi is not None and lo > hi:
                 lo = None
+        for y in incl:
+            lo = y if lo == y + 1 else lo
+            hi = y if hi == y - 1 else hi
+        for y in excl:
+            lo = y + 1 if lo == y else lo
+            hi = y - 1 if hi == y else hi
         if lo is not None:
             self.slots["year_min"] = lo
         if hi is not None:
@@ -431,3 +459,35 @@ class SlotPasses(BuilderBase):
             self.cue_spans.append((mt.start(), m.ends[end - 1]))
             self.cat_tokens.update(range(i, i + n))
             m.take(mt.start(), m.ends[end - 1])
+        self._category_rule_removal()
+
+    def _category_rule_removal(self) -> None:
+        """An asked-for category's rule named and taken back: "the mystery ban can go", "the horror filter
+        doesn't matter", Chinese "纪录片那个限制去掉" (read as "documentary limit remove"). The category must
+        have been asked for, either way; it is no longer asked for."""
+        m, c = self.msg, self.state.constraints
+        asked = set(c.include_categories) | set(c.exclude_categories)
+        if not asked:
+            return
+        i = 0
+        while i < len(m.toks):
+            hit = self._category_at(i) if not m.used[i] else None
+            if hit is None:
+                i += 1
+                continue
+            cats, n = hit
+            end = i + n
+            if end >= len(m.toks) or m.toks[end] not in _REMOVE_OBJECTS or not set(cats) <= asked:
+                i += n
+                continue
+            rest = m.norm[m.ends[end] :]
+            mt = _RX_RULE_GONE.match(rest)
+            if mt is None:
+                i += n
+                continue
+            self.remove.extend(cats)
+            stop = m.ends[end] + mt.end()
+            self.cue_spans.append((m.starts[i], stop))
+            self.cat_tokens.update(range(i, i + n))
+            m.take(m.starts[i], stop)
+            i = m.token_at(stop)

@@ -334,8 +334,19 @@ class CatalogVocab:
                 by_initial[w[0]].append(w)
         return frozenset(known), dict(by_initial)
 
+    @functools.cached_property
+    def _shorthands(self) -> dict[str, str]:
+        raw = self.lexicon.en.raw.get("shorthand") or {}
+        return {str(k).lower(): str(v) for k, v in raw.items()}
+
+    @functools.cached_property
+    def _shorthand(self) -> re.Pattern[str]:
+        alts = "|".join(re.escape(k) for k in sorted(self._shorthands, key=len, reverse=True)) or "(?!)"
+        return re.compile(rf"(?<![\w/'-])(?:{alts})(?![\w/'-])")
+
     def respell(self, norm: str) -> str:
-        """A normalised English message with slips in the rules' own words put right ("frm" -> "from",
+        """A normalised English message with chat shorthand written out (``shorthand`` in the language file:
+        "w/o" -> "without", "nvm" -> "never mind") and slips in the rules' own words put right ("frm" -> "from",
         "aftr" -> "after", "nothign" -> "nothing", "teh" -> "the"), so cues, years and negations are read.
 
         Only a word neither the rules nor the catalog know is respelt, to the one nearest word of the rules
@@ -344,6 +355,7 @@ class CatalogVocab:
         tie between words of the same length is no respelling.
         """
         known, by_initial = self._spellings
+        norm = self._shorthand.sub(lambda m: self._shorthands[m.group(0)], norm)
 
         def fix(m: re.Match[str]) -> str:
             tok = m.group(0)
