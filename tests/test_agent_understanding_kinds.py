@@ -432,3 +432,42 @@ def test_an_impression_with_a_question_is_the_question(vocab: CatalogVocab) -> N
     assert u.intent == Intent.EXPLAIN and not st.constraints.reference_item_ids  # type: ignore[attr-defined]
     _st, u = _run(vocab, "westerns", "the third one, what is that")
     assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [3]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns please, musicals honestly put me to sleep",
+        "my husband hates musicals so westerns",
+        "had my fill of musicals lately, got any westerns",
+        "my dad is not liking musicals at all. westerns for him",
+    ],
+)
+def test_indirect_refusals_and_people_in_the_message(vocab: CatalogVocab, message: str) -> None:
+    st, u = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["Musical"]
+    assert not st.constraints.query and u.intent == Intent.RECOMMEND  # type: ignore[attr-defined]
+
+
+def test_a_person_named_like_a_category_is_a_person(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "my kids hate musicals, westerns please")
+    assert st.constraints.include_categories == ["Western"]
+    st, _ = _run(vocab, "something for my kids")
+    assert st.constraints.include_categories == ["Children's"]  # who it is for: the category
+
+
+@pytest.mark.parametrize(
+    ("second", "inc"), [("switch western to comedy", ["Comedy", "Crime"]), ("it doesnt have to be crime", ["Western"])]
+)
+def test_switching_or_relaxing_a_category(vocab: CatalogVocab, second: str, inc: list[str]) -> None:
+    st, _ = _run(vocab, "western and crime at once", second)
+    assert sorted(st.constraints.include_categories) == inc and st.constraints.exclude_categories == []
+
+
+def test_a_count_of_them_and_chinese_both(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "just 7 of them is enough")
+    assert st.constraints.n == 7
+    st, _ = _run(vocab, "西部片和喜剧，两个都要")
+    assert st.constraints.n is None and st.constraints.include_all is True
+    st, _ = _run(vocab, "1960年（含1960年）以前的西部片")
+    assert st.constraints.year_max == 1960 and st.constraints.year_min is None

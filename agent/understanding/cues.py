@@ -117,7 +117,7 @@ _REF_TRIGGER = re.compile(
     r"in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|as good as|fans? of|"
     r"(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|in the same (?:vein|league|mould|mold) as|"
     rf"if i (?:liked|loved|enjoyed)|i (?:really )?(?:liked|loved|enjoyed|adored|love|enjoy)|my favou?rite (?:(?:{_ITEMS}) )?is|"
-    r"tell me (?:more )?about|describe|what is|whats|info (?:on|about)|details (?:on|about|of)|plot of|compare|"
+    r"tell me (?:more )?about|describe|(?:what is|whats)(?!\s+(?:similar|like|close|comparable|akin|related))|info (?:on|about)|details (?:on|about|of)|plot of|compare|"
     r"why (?:did you (?:recommend|suggest|pick|choose|show) )?|vs|versus|between)\s+"
 )
 _LIKE_TRIGGER = re.compile(
@@ -168,7 +168,8 @@ _ALLOW_BEFORE = re.compile(
     rf"\b(?:{_alt(_data_words('allowance', 'before'))})\s+(?:some\s+|a\s+little\s+|a\s+bit\s+of\s+|a\s+|an\s+)?$"
 )
 _NEG_AFTER = re.compile(
-    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from)\b)"
+    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
+    rf"(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from)\b)"
     r"|^\s*[?!.,]*\s*no thanks\b"
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
@@ -229,10 +230,10 @@ _RX_SHOW_N = re.compile(
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
-    rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b(?!\s+(?:is|are|would\s+be|will\s+be|should\s+be)\s+(?:enough|fine|ok|okay|good))"
+    rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b"
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
 )
-"""A count: "10 of them", "just 5"; not "not just one of them" nor "one of them is enough" (about categories)."""
+"""A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass)."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

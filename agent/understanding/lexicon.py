@@ -234,7 +234,8 @@ class Lexicon:
     def query_stop(self) -> frozenset[str]:
         """Words never kept as a free-text query."""
         en = self.en
-        return en.stopwords | en.general_stopwords | en.fillers | self.item_nouns | en.neg_cues | en.neg_verbs
+        people = _words(en.raw, "people", "agent/data/lang/en.yaml")
+        return en.stopwords | en.general_stopwords | en.fillers | self.item_nouns | en.neg_cues | en.neg_verbs | people
 
     @functools.cached_property
     def en_words(self) -> frozenset[str]:

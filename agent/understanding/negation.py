@@ -18,13 +18,18 @@ from agent.understanding.cues import (
     _NEG_CUES,
     _NEG_SCOPE_FILLER,
 )
-from agent.understanding.lexicon import all_item_nouns, lexicon
+from agent.understanding.lexicon import _words, all_item_nouns, lexicon
 
 _EN = lexicon().en
 _NEG_VERBS = _EN.neg_verbs
 _COORD = _EN.neg_coordinators
 _BREAKS = _EN.neg_breaks | {"is", "are"}
-_POSITIVE_AFTER = frozenset({"instead"})  # "..., westerns instead": a category followed by it is asked for
+_PEOPLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml")
+_POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")
+_SUBJECT_VERBS = _words(_EN.raw, "subject_verbs", "agent/data/lang/en.yaml")
+_POSITIVE_AFTER = frozenset(
+    {"instead", "please", "pls", "plz", "then"}
+)  # "..., westerns instead": a category followed by it is asked for
 _ONLY = frozenset({"just", "only", "simply", "purely", "strictly", "solely"})
 _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_item_nouns())
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
@@ -47,6 +52,10 @@ class NegationScope(BuilderBase):
                 i += 1
                 continue
             hit = self._category_at(i)
+            if hit is not None and self._names_a_person(i, hit[1]):
+                m.take_tokens(i, hit[1])  # "my kids hate sci-fi": the kids are people here, not the category
+                i += hit[1]
+                continue
             if hit is None:
                 cats_fuzzy = self.vocab.fuzzy_category(m.toks[i], self.cfg.fuzzy_category_distance)
                 if cats_fuzzy is None:
@@ -127,6 +136,18 @@ class NegationScope(BuilderBase):
             return True
         return _ALL_ANYWHERE.search(m.norm) is not None
 
+    def _names_a_person(self, i: int, n: int) -> bool:
+        """Whether the category phrase at ``i`` (``n`` tokens) is a person who does something: a possessive
+        before it, a verb after it ("my kids hate ...", "our children love ...")."""
+        m = self.msg
+        return (
+            i > 0
+            and m.toks[i - 1] in _POSSESSIVES
+            and all(t in _PEOPLE for t in m.toks[i : i + n])
+            and i + n < len(m.toks)
+            and m.toks[i + n] in _SUBJECT_VERBS
+        )
+
     def _category_ending_at_start(self, i: int) -> int:
         """Length of a category phrase starting at token ``i`` (0 when none)."""
         m = self.msg
@@ -154,12 +175,12 @@ class NegationScope(BuilderBase):
         """
         m = self.msg
         end = i + max(1, self._category_ending_at_start(i))
-        # "not in the mood for musicals, westerns instead": a coordinated phrase followed by "instead" is
-        # asked for, outside the cue's scope ("no horror instead" stays a refusal)
+        # "not in the mood for musicals, westerns instead" / "..., westerns please": a coordinated phrase
+        # followed by one of these is asked for, outside the cue's scope ("no horror please" stays a refusal)
         positive = end < len(m.toks) and m.toks[end] in _POSITIVE_AFTER
         k, steps = i - 1, 0
         phrase_start = i
-        coord = heavy = False
+        coord = heavy = by_word = False
         while k >= 0 and steps < 10:
             gap = m.norm[m.ends[k] : m.starts[k + 1]] if k + 1 < len(m.toks) else ""
             if re.search(r"[.;!?]", gap):
@@ -168,9 +189,11 @@ class NegationScope(BuilderBase):
                 coord = True
             t = m.toks[k]
             if t in _NEG_CUES:
-                return not (positive and phrase_start != i)
+                return not (positive and phrase_start != i and not by_word)  # "no X or Y please": both out
             if t == "but":
                 return k > 0 and m.toks[k - 1] in ("anything", "all", "everything", "nothing")
+            if t in ("so", "therefore") and k > 0 and self._category_ending_at(k - 1):
+                return False  # "hates musicals so westerns": what follows is the consequence, asked for
             if t in _BREAKS:
                 return False
             cat = self._category_ending_at(k)
@@ -181,6 +204,7 @@ class NegationScope(BuilderBase):
                 phrase_start = k + 1
                 coord = heavy = False
             elif t in _COORD:
+                by_word = True
                 if not heavy:
                     coord = True
                 k -= 1

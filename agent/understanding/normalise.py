@@ -216,8 +216,9 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
 
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{between})\s*(\d{{4}})\s*年?", r" between \1 and \2 ", s)
     # "1978年（含）之前": the year included; "（不含）" is the default (the year not included)
-    s = re.sub(rf"(\d{{4}})\s*年?\s*[（(]\s*含\s*[）)]\s*(?:{before})", r" \1 or earlier ", s)
-    s = re.sub(rf"(\d{{4}})\s*年?\s*[（(]\s*含\s*[）)]\s*(?:{after})", r" \1 or later ", s)
+    incl = r"[（(]\s*(?:含|包含|包括)\s*(?:\d{4}\s*年?)?\s*[）)]"
+    s = re.sub(rf"(\d{{4}})\s*年?\s*{incl}\s*(?:{before})", r" \1 or earlier ", s)
+    s = re.sub(rf"(\d{{4}})\s*年?\s*{incl}\s*(?:{after})", r" \1 or later ", s)
     s = re.sub(r"[（(]\s*不含\s*[）)]", " ", s)
     # "1990年及以后" / "1990年起": that year included, before the bare "以后" (after it) is read
     for key, repl in (("year_on_or_after", " \\1 or later "), ("year_on_or_before", " \\1 or earlier ")):
@@ -245,7 +246,8 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
             return m.group(0)
         return " a " if n == 1 else f" {n} items "
 
-    s = re.sub(rf"({num})\s*[{counters}](?!身)", count, s)  # "1985年本身": the year itself, not 1985 items
+    # "1985年本身" is the year itself, "两个都要" is both: neither is a count
+    s = re.sub(rf"({num})\s*[{counters}](?![身都])", count, s)
     for vague in sorted(raw.get("vague_counts") or [], key=len, reverse=True):
         s = s.replace(vague, " ")
 

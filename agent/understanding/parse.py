@@ -323,9 +323,11 @@ def understand(
                 )
                 else Intent.FEEDBACK
             )
-        elif kind is not None:
+        elif kind is not None and not (b.include or b.exclude or "year_min" in slots or "year_max" in slots):
             intent = Intent.FEEDBACK
             u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
+        # a like/dislike cue about no item in a message that asks for categories or years ("too much horror
+        # lately, no more of it... what crime movies u got") is the request, not feedback to ask about
         if kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED) and intent == Intent.FEEDBACK:
             query = ""
 

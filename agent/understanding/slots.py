@@ -397,6 +397,12 @@ class SlotPasses(BuilderBase):
         for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF):
             for mt in m.matches(rx):
                 n = _num(next(g for g in mt.groups() if g is not None))
+                if (
+                    rx is _RX_N_OF
+                    and n == 1
+                    and re.match(r"\s+(?:is|would be|will be)\s+(?:enough|fine|ok)", m.norm[mt.end() :])
+                ):
+                    n = None  # "one of them is enough": either category will do, not a list of one
                 if rx is _RX_N:  # "4 musiacl movies": the words between count and noun are still to be read
                     inner = m.span_tokens(mt.start(), mt.end())[1:-1]
                     for i in inner:
