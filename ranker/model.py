@@ -40,6 +40,8 @@ from ranker.config import Ablation, RankerConfig
 from ranker.features import ItemFeatures
 from ranker.sparse import item_item_columns
 
+RAW_CACHE_BYTES = 512 * 2**20  # memoised raw features kept (the latest two always; more within this budget)
+
 ALL_GROUPS: tuple[str, ...] = ("two_tower", "collaborative", "text", "attributes", "popularity", "session")
 #: Raw features each head weight multiplies (standardised by ``scales``).
 HEAD_KEYS: tuple[str, ...] = (
@@ -434,9 +436,14 @@ class JointRanker:
         if key in self._raw_cache:
             return self._raw_cache[key]
         out = self._compute_raw(profiles, items)
-        if len(self._raw_cache) >= 2:
-            self._raw_cache.pop(next(iter(self._raw_cache)))
         self._raw_cache[key] = out
+        # keep the latest results within a byte budget (at least two): a validation pass scores its users in
+        # chunks, and a head-weight sweep re-scores every chunk per candidate (two entries made each pass
+        # recompute every chunk: 42% of a first `trustrec serve`'s training time on ml-100k)
+        size = sum(a.nbytes for entry in self._raw_cache.values() for a in entry.values())
+        while len(self._raw_cache) > 2 and size > RAW_CACHE_BYTES:
+            old = self._raw_cache.pop(next(iter(self._raw_cache)))
+            size -= sum(a.nbytes for a in old.values())
         return out
 
     def _raw_keys(self) -> set[str]:

@@ -140,3 +140,24 @@ def test_user_knn_leaves_out_the_user_themself(trained) -> None:  # type: ignore
     without = model._uknn([Profile(own, user_idx=u)], items)[0]
     # the user's own row is the most similar one when not excluded: it adds exactly their items
     assert with_self[own].sum() > without[own].sum()
+
+
+def test_a_validation_sweep_rescoring_its_chunks_reuses_their_features(trained, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A head-weight sweep re-scores the same chunks of users per candidate: every chunk's raw features are
+    computed once (the memo held two entries, so a four-chunk pass recomputed everything each time)."""
+    model = trained[1].model
+    model.invalidate()
+    ps = _profiles(model, 6)
+    chunks = [ps[k : k + 2] for k in range(0, len(ps), 2)]  # four chunks, as a validation pass scores them
+    calls = []
+    real = type(model)._compute_raw
+    monkeypatch.setattr(type(model), "_compute_raw", lambda self, p, i: calls.append(len(p)) or real(self, p, i))
+    model.tuning = True
+    try:
+        first = [model.score(c) for c in chunks]
+        model.head["ease"] = model.head.get("ease", 0.0) + 0.5  # another candidate weight, same features
+        again = [model.score(c) for c in chunks]
+    finally:
+        model.tuning = False
+    assert len(calls) == len(chunks)  # computed once per chunk, not once per chunk and candidate
+    assert any(not np.allclose(a, b) for a, b in zip(first, again, strict=True))  # the weight did change scores
