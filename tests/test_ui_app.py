@@ -296,3 +296,15 @@ def test_product_card_shows_brand_price_rating_and_the_chart_names_behaviours() 
     assert fig is not None
     labels = {t.get_text() for t in fig.axes[0].get_yticklabels()}
     assert {"bought: KeyForge Keyboard", "viewed: Trekka Backpack", "liked: GoldenEye"} <= labels
+
+
+def test_the_memory_panel_speaks_the_sessions_language() -> None:
+    from ui.app import memory_html, session_language
+
+    prof = {"constraints": {"include_categories": ["Comedy"], "year_min": 1990}, "liked": [], "disliked": []}
+    zh = memory_html(prof, "zh")
+    assert "<h4>条件</h4>" in zh and "想要的类别" in zh and "最早年份" in zh and "<h4>喜欢</h4>" in zh and "无" in zh
+    en = memory_html(prof)
+    assert "<h4>Constraints</h4>" in en and "include_categories" in en and "<h4>Liked</h4>" in en
+    assert session_language({"messages": [{"role": "assistant", "content": "为你找到 5 部喜剧电影"}]}) == "zh"
+    assert session_language({"messages": []}) == "en"

@@ -163,6 +163,14 @@ def card_html(card: dict[str, Any]) -> str:
     )
 
 
+def session_language(st: dict[str, Any]) -> str:
+    """The language of the session's latest message ('zh' or 'en'), for the panels around the chat."""
+    from agent.wording import text_language
+
+    msgs = st.get("messages") or []
+    return text_language(str(msgs[-1].get("content", ""))) if msgs and isinstance(msgs[-1], dict) else "en"
+
+
 def card_words(explanation: str) -> dict[str, str]:
     """The card labels of the language ``explanation`` is written in (English when unsure)."""
     from agent.wording import text_language, wording
@@ -217,24 +225,30 @@ def cards_html(cards: list[dict[str, Any]]) -> str:
     return '<div class="tr-cards">' + "".join(card_html(c) for c in cards) + "</div>"
 
 
-def memory_html(profile: dict[str, Any]) -> str:
-    """The preference memory (constraints, likes, dislikes) as escaped HTML."""
+def memory_html(profile: dict[str, Any], language: str = "en") -> str:
+    """The preference memory (constraints, likes, dislikes) as escaped HTML, its labels in ``language``
+    (``memory`` in ``agent/data/lang/explain-<code>.yaml``)."""
+    from agent.wording import wording
+
+    words = {**wording("en").raw["memory"], **(wording(language).raw.get("memory") or {})}
+    fields = words.get("fields") or {}
 
     def items(key: str) -> str:
         xs = profile.get(key) or []
         if not xs:
-            return '<div class="tr-none">none</div>'
+            return f'<div class="tr-none">{_e(words["none"])}</div>'
         return "<ul>" + "".join(f"<li>{_e(x['title'])}</li>" for x in xs) + "</ul>"
 
     cons = profile.get("constraints") or {}
     c_html = (
-        "<ul>" + "".join(f"<li><b>{_e(k)}</b>: {_e(v)}</li>" for k, v in cons.items()) + "</ul>"
+        "<ul>" + "".join(f"<li><b>{_e(fields.get(k, k))}</b>: {_e(v)}</li>" for k, v in cons.items()) + "</ul>"
         if cons
-        else '<div class="tr-none">none</div>'
+        else f'<div class="tr-none">{_e(words["none"])}</div>'
     )
     return (
-        f'<div class="tr-mem"><h4>Constraints</h4>{c_html}<h4>Liked</h4>{items("liked")}'
-        f"<h4>Disliked</h4>{items('disliked')}<h4>Not interested</h4>{items('not_interested')}</div>"
+        f'<div class="tr-mem"><h4>{_e(words["constraints"])}</h4>{c_html}<h4>{_e(words["liked"])}</h4>'
+        f"{items('liked')}<h4>{_e(words['disliked'])}</h4>{items('disliked')}"
+        f"<h4>{_e(words['not_interested'])}</h4>{items('not_interested')}</div>"
     )
 
 
@@ -404,7 +418,7 @@ def build_app(recommender: Recommender, *, access: AccessPolicy | None = None) -
             cards_html(st["cards"]),
             picker_update(st["cards"]),
             shap_figure(selected(st, 1)),
-            memory_html(prof),
+            memory_html(prof, session_language(st)),
             json.dumps(prof.get("constraints") or {}, indent=1),
             f'<div class="tr-status">{_e(status)}</div>',
             *chip_updates(st),
