@@ -178,10 +178,10 @@ class Sessions:
             pass
         sid = event.session_id
         with self._locks_guard:
-            queue = self._pending.setdefault(sid, []) if len(self._pending) < self._max_locks else None
+            queue = self._pending.get(sid)
+            if queue is None and len(self._pending) < self._max_locks:
+                queue = self._pending[sid] = []
             if queue is None or len(queue) >= MAX_PENDING:
-                if queue is not None and not queue:
-                    self._pending.pop(sid, None)
                 raise SessionBusy(
                     f"session {sid!r} is running a turn and {MAX_PENDING} feedback events (or "
                     f"{self._max_locks} sessions' events) already wait for it; this event is stored, but "

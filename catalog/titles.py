@@ -11,7 +11,7 @@ import re
 __all__ = ["display_title", "without_year"]
 
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
-_ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$")
+_ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El|Los|Las)$")
 
 
 def display_title(title: str) -> str:

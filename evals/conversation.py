@@ -59,6 +59,7 @@ from pydantic import BaseModel, Field
 
 from catalog import FeedbackEvent, FeedbackKind, make_split
 from catalog.errors import BadInput
+from catalog.titles import display_title
 
 if TYPE_CHECKING:
     from catalog.splits import Split
@@ -113,19 +114,6 @@ class SimulatorConfig(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------ text helpers
-
-_ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Les|La|Le|Il|Das|Die|Der|El|Los|Las|L')$")
-_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
-
-
-def display_title(title: str) -> str:
-    """How a person names a catalog title: ``'Empire Strikes Back, The'`` -> ``'The Empire Strikes Back'``."""
-    t = _YEAR_SUFFIX.sub("", title.strip())
-    m = _ARTICLE_SUFFIX.match(t)
-    if m:
-        sep = "" if m.group(2).endswith("'") else " "
-        t = f"{m.group(2)}{sep}{m.group(1)}"
-    return t
 
 
 def _norm(text: str) -> str:

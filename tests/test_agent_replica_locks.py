@@ -17,6 +17,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,12 +37,13 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
     return str(request.getfixturevalue("pg_url"))
 
 
-def test_a_second_turn_of_a_session_waits_then_is_busy_in_one_process(target: str | Path) -> None:
-    s = Sessions(None, target, max_locks=8, busy_timeout_s=0.3)
+@contextmanager
+def _turn_held(s: Sessions, sid: str) -> Iterator[None]:
+    """Another thread holds ``sid``'s turn for the block (as a turn still writing LLM text would)."""
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with s.turn("sess-a"):
+        with s.turn(sid):
             held.set()
             release.wait(10)
 
@@ -48,13 +51,19 @@ def test_a_second_turn_of_a_session_waits_then_is_busy_in_one_process(target: st
     th.start()
     try:
         assert held.wait(10)
+        yield
+    finally:
+        release.set()
+        th.join(10)
+
+
+def test_a_second_turn_of_a_session_waits_then_is_busy_in_one_process(target: str | Path) -> None:
+    s = Sessions(None, target, max_locks=8, busy_timeout_s=0.3)
+    with _turn_held(s, "sess-a"):
         with pytest.raises(SessionBusy, match="running another turn"), s.turn("sess-a"):
             pass
         with s.turn("sess-b"):  # another session is not held up
             pass
-    finally:
-        release.set()
-        th.join(10)
     with s.turn("sess-a", timeout_s=5):  # free again
         pass
     s.close()
@@ -68,25 +77,12 @@ def test_feedback_during_a_running_turn_is_neither_refused_nor_lost(target: str 
     """A like sent while the session's turn still writes LLM text (up to turn_timeout_s) is not answered
     "busy" and does not wait for the turn: it is applied as soon as the turn ends, before the next one."""
     s = Sessions(None, target, max_locks=8, busy_timeout_s=0.3, turn_bound_s=10)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with s.turn("sess-a"):
-            held.set()
-            release.wait(10)
-
-    th = threading.Thread(target=hold)
-    th.start()
-    try:
-        assert held.wait(10)
+    with _turn_held(s, "sess-a"):
         started = time.monotonic()
         s.feedback(_like("sess-a", "i1"))  # no SessionBusy
         assert time.monotonic() - started < 9  # it did not wait for the turn (which runs until released)
         assert s.dialog("sess-a").feedback.liked == []  # not yet: the running turn would overwrite it
         assert s.dialog("sess-a", pending=True).feedback.liked == ["i1"]  # but shown as remembered
-    finally:
-        release.set()
-        th.join(10)
     deadline = time.monotonic() + 10
     while not s.dialog("sess-a").feedback.liked and time.monotonic() < deadline:
         time.sleep(0.05)  # the waiter applies it right after the turn
@@ -96,20 +92,9 @@ def test_feedback_during_a_running_turn_is_neither_refused_nor_lost(target: str 
 
 def test_pending_feedback_comes_before_the_sessions_next_turn(target: str | Path) -> None:
     s = Sessions(None, target, max_locks=8, busy_timeout_s=0.3, turn_bound_s=10)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with s.turn("sess-b"):
-            held.set()
-            release.wait(10)
-
-    th = threading.Thread(target=hold)
-    th.start()
-    assert held.wait(10)
-    s.feedback(_like("sess-b", "i1"))
-    s.feedback(_like("sess-b", "i2"))
-    release.set()
-    th.join(10)
+    with _turn_held(s, "sess-b"):
+        s.feedback(_like("sess-b", "i1"))
+        s.feedback(_like("sess-b", "i2"))
     with s.turn("sess-b", timeout_s=5):  # the next turn (or the waiter, whichever came first) applied both
         assert s.dialog("sess-b").feedback.liked == ["i1", "i2"]
     s.close()

@@ -148,14 +148,6 @@ class NegationScope(BuilderBase):
             and m.toks[i + n] in _SUBJECT_VERBS
         )
 
-    def _category_ending_at_start(self, i: int) -> int:
-        """Length of a category phrase starting at token ``i`` (0 when none)."""
-        m = self.msg
-        for n in range(min(self.vocab.max_phrase, len(m.toks) - i), 0, -1):
-            if tuple(m.toks[i : i + n]) in self.vocab.phrases:
-                return n
-        return 0
-
     def _category_ending_at(self, k: int) -> int:
         """Length of a category phrase ending at token ``k`` (0 when none)."""
         m = self.msg
@@ -174,7 +166,8 @@ class NegationScope(BuilderBase):
         movie" it does not reach "crime".
         """
         m = self.msg
-        end = i + max(1, self._category_ending_at_start(i))
+        hit = self._category_at(i)
+        end = i + (hit[1] if hit else 1)
         # "not in the mood for musicals, westerns instead" / "..., westerns please": a coordinated phrase
         # followed by one of these is asked for, outside the cue's scope ("no horror please" stays a refusal)
         positive = end < len(m.toks) and m.toks[end] in _POSITIVE_AFTER
