@@ -2,7 +2,8 @@
 
 :func:`run_batch` computes, for every chosen user, the list the online path would show a known user who
 asks for recommendations with nothing else said (default length and diversity, no constraints): the
-top-n, SHAP attributions, the trust report and the template explanation. Ray Data runs it with
+top-n, SHAP attributions, the trust report and the template explanation (with ``llm``, every item's text
+written by the configured LLM and checked as online). Ray Data runs it with
 ``map_batches`` over an actor pool; each actor (:class:`BatchExplainer`) holds the ranker, the
 explainer and the calibrator once. Results go to :class:`BatchStore` (the workspace store: SQLite or
 PostgreSQL), one row per ``(user, item, model version, prompt version)``:
@@ -15,7 +16,9 @@ PostgreSQL), one row per ``(user, item, model version, prompt version)``:
 
 The online path (:meth:`agent.engine.Engine.rank`) reads a stored list when the request is the batch's
 and the profile and versions match, and marks its cards ``source = "batch"``; otherwise it computes
-live (``source = "live"``).
+live (``source = "live"``). A stored LLM text is shown when it is the online writer's (same prompt and
+model: the prompt version ``explain-chat/1@<model>``) and passes the grounding guard and the claim
+checker again; else the card's text is written live.
 """
 
 from __future__ import annotations
@@ -46,10 +49,13 @@ CREATE TABLE IF NOT EXISTS batch_lists (
     PRIMARY KEY (user_id, model_version, prompt_version));
 CREATE TABLE IF NOT EXISTS batch_items (
     user_id TEXT NOT NULL, item_id TEXT NOT NULL, model_version TEXT NOT NULL, prompt_version TEXT NOT NULL,
-    position INTEGER NOT NULL, score REAL NOT NULL, evidence TEXT, explanation TEXT, grounded INTEGER,
+    position INTEGER NOT NULL, score REAL NOT NULL, evidence TEXT, explanation TEXT, grounded INTEGER, writer TEXT,
     PRIMARY KEY (user_id, item_id, model_version, prompt_version))
 """
 _TABLES = ("batch_lists", "batch_items")
+_ADDED: dict[str, tuple[tuple[str, str], ...]] = {
+    "batch_items": (("writer", "TEXT"),)
+}  # columns newer than the first stores: added on open
 
 
 def profile_hash(profile: Profile) -> str:
@@ -85,6 +91,7 @@ class StoredList:
     explanations: list[str]
     list_report: dict[str, Any] | None
     created_at: float
+    writers: list[str] = field(default_factory=list)  # per item: 'llm', 'template' or '' (not explained)
 
 
 class BatchStore:
@@ -97,7 +104,7 @@ class BatchStore:
     def __init__(self, target: str | Path) -> None:
         self._db = Database(target)
         self._db.create(_SCHEMA, _SCHEMA.replace("REAL", "DOUBLE PRECISION"),
-                        private={"batch_lists": ("user_id",), "batch_items": ("user_id",)})  # fmt: skip
+                        private={"batch_lists": ("user_id",), "batch_items": ("user_id",)}, added=_ADDED)  # fmt: skip
 
     def current(self, model_version: str, prompt_version: str) -> dict[str, str]:
         """``user_id -> profile_hash`` of the lists stored with these versions."""
@@ -121,10 +128,11 @@ class BatchStore:
                 )
                 c.executemany(
                     "INSERT INTO batch_items(user_id,item_id,model_version,prompt_version,position,score,evidence,"
-                    "explanation,grounded) VALUES(?,?,?,?,?,?,?,?,?)",
+                    "explanation,grounded,writer) VALUES(?,?,?,?,?,?,?,?,?,?)",
                     [
                         (uid, str(r["item_id"]), mv, pv, int(r["position"]), float(r["score"]), r["evidence"] or None,
-                         r["explanation"] or None, None if r["grounded"] < 0 else int(r["grounded"]))
+                         r["explanation"] or None, None if r["grounded"] < 0 else int(r["grounded"]),
+                         r.get("writer") or None)
                         for r in items if r["item_id"]
                     ],
                 )  # fmt: skip
@@ -148,14 +156,15 @@ class BatchStore:
         if head is None:
             return None
         rows = self._db.execute(
-            "SELECT evidence, explanation FROM batch_items WHERE user_id=? AND model_version=? AND prompt_version=? "
-            "ORDER BY position",
+            "SELECT evidence, explanation, writer FROM batch_items WHERE user_id=? AND model_version=? "
+            "AND prompt_version=? ORDER BY position",
             (user_id, model_version, prompt_version),
         ).fetchall()
-        evidence = [Evidence.model_validate_json(e) for e, _x in rows if e]
+        evidence = [Evidence.model_validate_json(e) for e, _x, _w in rows if e]
         return StoredList(
-            user_id, model_version, prompt_version, str(head[0]), evidence, [x or "" for _e, x in rows],
+            user_id, model_version, prompt_version, str(head[0]), evidence, [x or "" for _e, x, _w in rows],
             json.loads(head[1]) if head[1] else None, float(head[2]),
+            [w or ("template" if x else "") for _e, x, w in rows],
         )  # fmt: skip
 
     def counts(self) -> dict[str, int]:
@@ -193,21 +202,37 @@ class BatchExplainer:
     """What one Ray Data actor (or the local engine) holds: the ranker, explainer and calibrator, loaded once.
 
     Called with a batch ``{"user_id": array}``, returns one row per recommended item (columns: user_id,
-    item_id, position, score, evidence JSON, explanation, grounded, profile_hash, n, list_report,
-    model_version, prompt_version); a user with nothing to recommend gets one row with an empty item_id.
+    item_id, position, score, evidence JSON, explanation, grounded, writer, profile_hash, n, list_report,
+    model_version, prompt_version, failed, seconds); a user with nothing to recommend gets one row with an
+    empty item_id, and so does a user whose LLM texts could not be had (``failed`` 1: not stored).
 
     Args:
         config: The system config as a dict (``TrustrecConfig.model_dump``); it travels to Ray workers.
         explain: Attributions, trust and template text (else the ranked list and scores only).
+        llm: Every item's text written by the configured LLM (``[llm]``: the embedded model or an
+            OpenAI-compatible endpoint such as vLLM), checked by the grounding guard and the claim checker
+            as online (a text failing them is regenerated, then the template's is stored); implies ``explain``.
+        llm_threads: CPU threads of the embedded model in this actor (None: the config's).
+        llm_retries: Tries again, with a pause of 1, 2, 4 ... s, for texts whose LLM call failed (unreachable,
+            timeout, busy) before the user is given up for this run (``failed``; a rerun computes them).
         crash_marker: Test hook at the process edge: when this file exists, the first actor to see it
             removes it and exits the process without cleanup (as a killed worker would).
     """
 
-    def __init__(self, config: dict[str, Any], explain: bool = True, crash_marker: str | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        explain: bool = True,
+        crash_marker: str | None = None,
+        *,
+        llm: bool = False,
+        llm_threads: int | None = None,
+        llm_retries: int = 2,
+    ) -> None:
         import torch
 
         from agent.config import TrustrecConfig
-        from agent.writer import TEMPLATE_VERSION, ExplanationWriter
+        from agent.writer import ExplanationWriter
         from catalog import load_dataset
         from catalog.privacy import apply_tombstones
         from catalog.splits import user_histories
@@ -221,8 +246,8 @@ class BatchExplainer:
         self.stack = build_stack(cfg, protocol=cfg.agent.protocol, model="joint", train=False, dataset=ds)
         self.dataset = ds
         self.histories = user_histories(ds.interactions, ds.n_users, by_time=True)
-        self.explain = explain
-        self.explainer = self.stack.explainer() if explain else None
+        self.explain = explain or llm
+        self.explainer = self.stack.explainer() if self.explain else None
         if self.explainer is not None:  # shap's kernels: compiled once (disk cache), before the first user
             from ranker.jit_cache import enable_shap_jit_cache
 
@@ -230,10 +255,17 @@ class BatchExplainer:
             warm = next((h for h in self.stack.split.histories("train") if h.size), None)
             if warm is not None:
                 self.explainer(Profile(warm[-30:]), 3)
-        self.writer = ExplanationWriter(None, cfg.llm, catalog=ds.items)
+        chat_model = None
+        if llm:
+            from agent.llm import make_chat_model
+
+            llm_cfg = cfg.llm if llm_threads is None else cfg.llm.model_copy(update={"threads": llm_threads})
+            chat_model = make_chat_model(llm_cfg, ws)
+        self.writer = ExplanationWriter(chat_model, cfg.llm, catalog=ds.items)
+        self.llm_retries = llm_retries
         self.n, self.mmr_lambda = plain_request(cfg)
         self.model_version = self.stack.version
-        self.prompt_version = TEMPLATE_VERSION if explain else "none"
+        self.prompt_version = self.writer.version if self.explain else "none"
         self.crash_marker = crash_marker
 
     def _maybe_crash(self) -> None:
@@ -256,23 +288,40 @@ class BatchExplainer:
             raise BadInput(f"unknown user {user_id!r} in the batch's user list; ids are the dataset's")
         profile = known_user_profile(self.histories[u], u)
         base = {"user_id": user_id, "profile_hash": profile_hash(profile), "n": self.n, "seconds": 0.0,
-                "model_version": self.model_version, "prompt_version": self.prompt_version}  # fmt: skip
+                "model_version": self.model_version, "prompt_version": self.prompt_version, "failed": 0}  # fmt: skip
+        empty = {**base, "item_id": "", "position": 0, "score": 0.0, "evidence": "", "explanation": "",
+                 "grounded": -1, "writer": "", "list_report": ""}  # fmt: skip
         rows: list[dict[str, Any]] = []
         if self.explainer is not None:
             out = self.explainer(profile, self.n, candidates=None, mmr_lambda=self.mmr_lambda, user_id=user_id)
             report = "" if out.list_report is None else out.list_report.model_dump_json()
-            for pos, ev in enumerate(out.items, start=1):
-                x = self.writer.template(ev)
+            texts = self._texts(out.items)
+            if texts is None:
+                return [{**empty, "failed": 1}]
+            for pos, (ev, x) in enumerate(zip(out.items, texts, strict=True), start=1):
                 rows.append({**base, "item_id": ev.item_id, "position": pos, "score": float(ev.score),
                              "evidence": ev.model_dump_json(), "explanation": x.text, "grounded": int(x.grounded),
-                             "list_report": report})  # fmt: skip
+                             "writer": x.writer, "list_report": report})  # fmt: skip
         else:
             recs = recommend(self.stack.ranker, profile, self.n)
             for pos, (i, s) in enumerate(zip(recs.item_idx, recs.scores, strict=True), start=1):
-                rows.append({**base, "item_id": self.dataset.items[int(i)].item_id, "position": pos, "score": float(s),
-                             "evidence": "", "explanation": "", "grounded": -1, "list_report": ""})  # fmt: skip
-        return rows or [{**base, "item_id": "", "position": 0, "score": 0.0, "evidence": "", "explanation": "",
-                         "grounded": -1, "list_report": ""}]  # fmt: skip
+                rows.append({**empty, "item_id": self.dataset.items[int(i)].item_id, "position": pos,
+                             "score": float(s)})  # fmt: skip
+        return rows or [empty]
+
+    def _texts(self, evidence: list[Evidence]) -> list[Any] | None:
+        """Every item's explanation (the LLM's when configured); None when the LLM stayed unreachable."""
+        if self.writer.llm is None:
+            return [self.writer.template(ev) for ev in evidence]
+        out = self.writer.write_many(evidence)
+        for attempt in range(self.llm_retries):
+            failed = [k for k, x in enumerate(out) if x.llm_failed]
+            if not failed:
+                break
+            time.sleep(min(2.0**attempt, 8.0))
+            for k, x in zip(failed, self.writer.write_many([evidence[k] for k in failed]), strict=True):
+                out[k] = x
+        return None if any(x.llm_failed for x in out) else out
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self._maybe_crash()
@@ -297,6 +346,8 @@ class BatchReport:
     startup_seconds: float = 0.0  # until the first results: Ray start, every actor loading the model
     steady_users_per_s: float = 0.0  # users/s after the first results (the pool at work)
     compute_seconds: float = 0.0  # summed over users: time in the ranker/explainer, start-up and transfer left out
+    llm_texts: int = 0  # explanations the LLM wrote that passed the checks (the rest: the template's)
+    users_failed: int = 0  # users whose LLM texts could not be had this run (not stored; a rerun computes them)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -308,6 +359,10 @@ class BatchReport:
         return self.explanations / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def llm_texts_per_s(self) -> float:
+        return self.llm_texts / self.seconds if self.seconds > 0 else 0.0
+
+    @property
     def actor_users_per_s(self) -> float:
         """One actor's rate while it computes (users over their summed compute time)."""
         return self.users_done / self.compute_seconds if self.compute_seconds > 0 else 0.0
@@ -315,6 +370,7 @@ class BatchReport:
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "users_per_s": round(self.users_per_s, 3),
                 "explanations_per_s": round(self.explanations_per_s, 3),
+                "llm_texts_per_s": round(self.llm_texts_per_s, 3),
                 "actor_users_per_s": round(self.actor_users_per_s, 3)}  # fmt: skip
 
 
@@ -363,6 +419,7 @@ def run_batch(
     engine: str = "ray",
     workers: int = 1,
     explain: bool = True,
+    llm: bool = False,
     batch_size: int = 16,
     force: bool = False,
     max_retries: int = 2,
@@ -379,6 +436,9 @@ def run_batch(
             else starts a local one with ``workers`` CPUs) or ``local`` (this process, no Ray).
         workers: Actors in the pool (one CPU each).
         explain: Attributions, trust and template text; False stores the ranked lists only.
+        llm: The texts written by the configured LLM (see :class:`BatchExplainer`); implies ``explain``. At most
+            one LLM request per actor is in flight (``workers`` in all); calls that fail are tried again
+            ``max_retries`` times, then the user is left for the next run (``users_failed``).
         batch_size: Users per batch (per call of an actor, per store transaction).
         force: Recompute users whose stored list is current.
         max_retries: Restarts of a dead actor and retries of its batch.
@@ -390,7 +450,7 @@ def run_batch(
         BadInput: Unknown engine, bad worker count or user id.
         StoreUnavailable: Ray is not installed (the ``scale`` extra).
     """
-    from agent.writer import TEMPLATE_VERSION
+    from agent.writer import TEMPLATE_VERSION, stored_version
     from catalog import load_dataset
     from catalog.errors import ModelNotTrained
     from catalog.privacy import apply_tombstones
@@ -413,7 +473,18 @@ def run_batch(
             f"no trained joint ranker in {folder}; run `trustrec train` first (batch jobs never train)"
         )
     version = model_version("joint", folder, ds)  # what the actors will load, without loading it here
+    explain = explain or llm
     prompt_version = TEMPLATE_VERSION if explain else "none"
+    llm_threads: int | None = None
+    if llm:  # the key the actors' texts are stored under: the prompt and the model (built lazily: no load here)
+        from agent.llm import make_chat_model
+        from agent.llm.backends import prompt_style
+        from agent.prompts import load_prompt
+
+        prompt = load_prompt("explain", prompt_style(config.llm))
+        prompt_version = stored_version(prompt.version, make_chat_model(config.llm, ws))
+        if engine == "ray" and config.llm.threads is None:  # the cores shared out between the actors
+            llm_threads = max(1, (os.cpu_count() or 1) // workers)
     chosen = [u for u in read_users(users, ds.user_index) if u not in gone]
     histories = None
     with BatchStore(ws.store_target) as store:
@@ -436,37 +507,41 @@ def run_batch(
         cfg_dict = config.model_dump(mode="json")
         step = _bar(len(todo), progress)
         t0 = time.perf_counter()
+        kwargs = {"config": cfg_dict, "explain": explain, "crash_marker": crash_marker, "llm": llm,
+                  "llm_threads": llm_threads, "llm_retries": max_retries}  # fmt: skip
         batches = (
-            _local_batches(cfg_dict, todo, explain, batch_size, crash_marker, report)
+            _local_batches(kwargs, todo, batch_size, report)
             if engine == "local"
-            else _ray_batches(cfg_dict, todo, explain, batch_size, workers, max_retries, crash_marker, report)
+            else _ray_batches(kwargs, todo, batch_size, workers, max_retries, report)
         )
         first: tuple[float, int] | None = None
         for rows in batches:
-            wrote = store.put(rows)
+            failed = {str(r["user_id"]) for r in rows if r["failed"]}
+            report.users_failed += len(failed)
+            rows = [r for r in rows if not r["failed"]]
+            wrote = store.put(rows) if rows else 0
             report.users_done += wrote
             report.explanations += sum(1 for r in rows if r["explanation"])
+            report.llm_texts += sum(1 for r in rows if r["writer"] == "llm")
             report.compute_seconds += sum(float(r["seconds"]) for r in rows)
             if first is None:  # start-up (loading the model in every actor) ends with the first results
                 first = (time.perf_counter(), report.users_done)
                 report.startup_seconds = first[0] - t0
-            step(wrote)
+            step(wrote + len(failed))
         end = time.perf_counter()
         report.seconds = end - t0
         if first is not None and end > first[0]:
             report.steady_users_per_s = (report.users_done - first[1]) / (end - first[0])
+        if report.users_failed:
+            report.notes.append(f"{report.users_failed} users not stored: the LLM stayed unreachable after "
+                                f"{max_retries} retries; run the command again to compute them")  # fmt: skip
     return report
 
 
 def _local_batches(
-    cfg: dict[str, Any],
-    users: list[str],
-    explain: bool,
-    batch_size: int,
-    crash_marker: str | None,
-    report: BatchReport,
+    kwargs: dict[str, Any], users: list[str], batch_size: int, report: BatchReport
 ) -> Iterator[list[dict[str, Any]]]:
-    actor = BatchExplainer(cfg, explain, crash_marker)
+    actor = BatchExplainer(**kwargs)
     if actor.model_version != report.model_version:
         raise BadInput(
             f"the model changed while the batch started ({report.model_version} -> {actor.model_version}); run it again"
@@ -476,14 +551,7 @@ def _local_batches(
 
 
 def _ray_batches(
-    cfg: dict[str, Any],
-    users: list[str],
-    explain: bool,
-    batch_size: int,
-    workers: int,
-    max_retries: int,
-    crash_marker: str | None,
-    report: BatchReport,
+    kwargs: dict[str, Any], users: list[str], batch_size: int, workers: int, max_retries: int, report: BatchReport
 ) -> Iterator[list[dict[str, Any]]]:
     try:
         import ray
@@ -499,7 +567,7 @@ def _ray_batches(
     ds = ray.data.from_items([{"user_id": u} for u in users], override_num_blocks=max(1, -(-len(users) // batch_size)))
     out = ds.map_batches(
         BatchExplainer,
-        fn_constructor_kwargs={"config": cfg, "explain": explain, "crash_marker": crash_marker},
+        fn_constructor_kwargs=kwargs,
         batch_size=batch_size,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=workers),

@@ -333,9 +333,12 @@ class Engine:
     def stored_list(self, state: DialogState, candidates: np.ndarray, n: int) -> tuple[list[Evidence], Any] | None:
         """The stored batch list for this request, when it is the batch's request (a known user, nothing
         said or shown this session, every item a candidate, the default length and diversity) and the
-        profile, model version and prompt version match; else None (computed live)."""
+        profile, model version and prompt version match; else None (computed live). Items whose stored text
+        the LLM wrote carry it (``stored_text``), shown when it passes the checks again."""
         from agent.batch import plain_request, profile_hash
         from agent.writer import TEMPLATE_VERSION
+        from ranker.evidence import StoredText
+        from ranker.trust import ListReport
 
         uid = state.user_id
         if self.batch is None or uid is None or uid in self.tombstoned or candidates.size != self.dataset.n_items:
@@ -346,16 +349,19 @@ class Engine:
         idx = self.dataset.user_index.get(uid)
         if idx is None or state.shown_history or state.feedback != type(state.feedback)():
             return None
-        stored = self.batch.get(uid, self.model_version, TEMPLATE_VERSION)
-        if stored is None or len(stored.evidence) != n:
+        # the profile the live path would rank for: the user's history now, with nothing the session added;
+        # the list this writer's LLM wrote when a batch run did (``--llm``), else the template run's
+        current = profile_hash(self.profile(state))
+        for version in dict.fromkeys((self.writer.version, TEMPLATE_VERSION)):
+            stored = self.batch.get(uid, self.model_version, version)
+            if stored is not None and len(stored.evidence) == n and stored.profile_hash == current:
+                break
+        else:
             return None
-        # the profile the live path would rank for: the user's history now, with nothing the session added
-        if profile_hash(self.profile(state)) != stored.profile_hash:
-            return None
-        for ev in stored.evidence:
+        for ev, text, writer in zip(stored.evidence, stored.explanations, stored.writers, strict=True):
             ev.source = "batch"
-        from ranker.trust import ListReport
-
+            if text and writer == "llm":
+                ev.stored_text = StoredText(text=text, writer="llm", prompt_version=stored.prompt_version)
         report = None if stored.list_report is None else ListReport.model_validate(stored.list_report)
         return stored.evidence, report
 

@@ -158,12 +158,16 @@ class GuidedTurn:
         writer, describer = e.writer, e.describer  # one turn, one writer (a warm-up may install the LLM meanwhile)
         # cards first: every card with its template explanation, trust and attributions as soon as ranking is
         # done; LLM text (checked by the same guard and claim checker) replaces a card's template text after
+        # a batch run's LLM text for a stored list is shown at once when it is this writer's and passes the checks
         cards: list[ItemCard] = []
+        stored: set[str] = set()
         for pos, ev in enumerate(evidence, start=1):
             card = ItemCard.from_evidence(
                 pos, ev, description=e.description(ev.item_id), item=e.dataset.item(ev.item_id)
             )
-            x = writer.template(ev, u.language)
+            x = writer.stored(ev, u.language) or writer.template(ev, u.language)
+            if x.writer == "llm":
+                stored.add(ev.item_id)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             said = wording(u.language).basis(ev.history, ev.features, card.trust.profile_size) if card.trust else None
             if card.trust is not None and said is not None:  # the trust basis in the person's language too
@@ -174,8 +178,9 @@ class GuidedTurn:
         budget = e.config.agent.llm_explanations if not focused else max(1, e.config.agent.llm_explanations)
         deadline = time.monotonic() + e.config.agent.turn_timeout_s
         # the LLM cards' first generations are asked for together: one batch on the embedded model
-        use_llm = not degraded and writer.llm is not None and budget > 0 and bool(evidence)
-        written = writer.write_many(evidence[:budget], u.language) if use_llm else []
+        todo = [ev for ev in evidence[:budget] if ev.item_id not in stored]
+        use_llm = not degraded and writer.llm is not None and bool(todo)
+        written = {x.item_id: x for x in writer.write_many(todo, u.language)} if use_llm else {}
         for card, ev in zip(cards, evidence, strict=True):
             changed = False
             if intent == Intent.DESCRIBE and focused:
@@ -185,9 +190,9 @@ class GuidedTurn:
                     e.descriptions.put(d)
                 if d is not None and d.grounded and d.text != card.description:
                     card.description, changed = d.text, True
-            if card.position <= len(written):
-                x = written[card.position - 1]
-                degraded = degraded or any("LLM" in r or "Timeout" in r for r in getattr(x, "reasons", []))
+            x = written.get(ev.item_id)
+            if x is not None:
+                degraded = degraded or x.llm_failed
                 if (x.text, x.writer, x.grounded) != (card.explanation, card.writer, card.grounded):
                     card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
                     changed = True

@@ -65,6 +65,9 @@ class Explanation(BaseModel):
     claim_failures: list[str] = Field(
         default_factory=list, description="Claims of the shown text that failed (empty when verified)."
     )
+    llm_failed: bool = Field(
+        False, description="The LLM could not be reached or timed out (not a text the checks rejected)."
+    )
     prompt_version: str
     backend: str
     model: str
@@ -136,6 +139,26 @@ class ExplanationWriter:
         out = [ev.title, *(h.title for h in ev.history)]
         return [*out, *(display_title(t) for t in out), *ev.categories, *ev.matches]
 
+    @property
+    def version(self) -> str:
+        """What this writer's texts are stored under: the template's version without an LLM, else the
+        prompt's version and the model's name (``explain-chat/1@<model>``)."""
+        return stored_version(self.prompt.version, self.llm)
+
+    def stored(self, ev: Evidence, language: str = "en") -> Explanation | None:
+        """The batch run's text stored with ``ev`` when it is this writer's (same version), in ``language``,
+        and passes the guard and the claim checker again now; else None (the caller writes live)."""
+        st = ev.stored_text
+        if st is None or st.writer != "llm" or st.prompt_version != self.version:
+            return None
+        ok, _verdict, _why = self.verify(st.text, ev, language)
+        if not ok:
+            return None
+        model = st.prompt_version.split("@", 1)[-1]
+        return Explanation(item_id=ev.item_id, text=st.text, writer="llm", grounded=True, attempts=0,
+                           first_try_grounded=True, prompt_version=self.prompt.version, backend=self.cfg.backend,
+                           model=model, seconds=0.0, verified=True)  # fmt: skip
+
     def writes(self, language: str) -> bool:
         """Whether the LLM is asked to write in ``language`` (the prompt's ``languages``; empty: any)."""
         return not self.prompt.languages or language in self.prompt.languages
@@ -178,6 +201,7 @@ class ExplanationWriter:
         reasons: list[str] = []
         rejected: list[str] = []
         attempts = 0
+        llm_failed = False
         backend = self.cfg.backend if self.llm is not None else "none"
         model = model_label(self.llm) if self.llm is not None else "none"
         if self.llm is not None and not self.writes(language):
@@ -198,6 +222,7 @@ class ExplanationWriter:
                     text = _clean(f"{prefill} {out.strip()}" if prefill else out)
                 except LLMError as e:
                     reasons.append(f"{type(e).__name__}: {e}")
+                    llm_failed = True
                     break
                 ok, _verdict, why = self.verify(text, ev, language)
                 if ok:
@@ -210,7 +235,7 @@ class ExplanationWriter:
         x = self.template(ev, language)
         return x.model_copy(update={
             "attempts": attempts, "reasons": reasons, "rejected": rejected, "backend": backend, "model": model,
-            "seconds": time.perf_counter() - t0,
+            "seconds": time.perf_counter() - t0, "llm_failed": llm_failed,
         })  # fmt: skip
 
     def template(self, ev: Evidence, language: str = "en") -> Explanation:
@@ -252,6 +277,12 @@ class ExplanationWriter:
         except LLMError as e:
             firsts = [e] * len(evs)
         return [self.write(ev, language, first=f) for ev, f in zip(evs, firsts, strict=True)]
+
+
+def stored_version(prompt_version: str, llm: BaseChatModel | None) -> str:
+    """The prompt version stored texts are keyed by: the template's without an LLM, else
+    ``<prompt version>@<model name>`` (another prompt or another model is another key)."""
+    return TEMPLATE_VERSION if llm is None else f"{prompt_version}@{model_label(llm)}"
 
 
 def _prefill(ev: Evidence) -> str:

@@ -21,7 +21,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -223,18 +223,43 @@ class Database:
                 raise
             self.raw.execute("COMMIT")
 
-    def create(self, sqlite_schema: str, pg_schema: str, *, private: dict[str, tuple[str, ...]] | None = None) -> None:
-        """Create tables (statements separated by ``;``) once, safely when several processes start together."""
+    def create(
+        self,
+        sqlite_schema: str,
+        pg_schema: str,
+        *,
+        private: dict[str, tuple[str, ...]] | None = None,
+        added: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
+    ) -> None:
+        """Create tables (statements separated by ``;``) once, safely when several processes start together.
+
+        ``added`` names columns a later version added to a table (``{table: ((column, type), ...)}``): a
+        store created before them gets them (NULL in existing rows), so an upgrade keeps its data.
+        """
         with self.tx():
             if self.dialect == "postgresql":  # CREATE ... IF NOT EXISTS races between processes without it
                 self.execute("SELECT pg_advisory_xact_lock(hashtext('trustrec-schema'))")
             for stmt in (sqlite_schema if self.dialect == "sqlite" else pg_schema).split(";"):
                 if stmt.strip():
                     self.execute(stmt)
+            for table, new_cols in (added or {}).items():
+                have = self._columns(table)
+                for col, kind in new_cols:
+                    if col not in have:
+                        self.execute(f"ALTER TABLE {table} ADD COLUMN {col} {kind}")
             if self.dialect == "postgresql":
                 for table, cols in (private or {}).items():
                     for col in cols:
                         self.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET STATISTICS 0")
+
+    def _columns(self, table: str) -> set[str]:
+        if self.dialect == "sqlite":
+            return {str(r[1]) for r in self.execute(f"PRAGMA table_info({table})").fetchall()}
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name=? AND table_schema=current_schema()",
+            (table,),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
 
     @contextmanager
     def exclusive(self, name: str, *, timeout: float = 300.0, poll: float = 0.2) -> Iterator[None]:

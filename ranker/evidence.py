@@ -49,6 +49,14 @@ class TrustReport(BaseModel):
     )
 
 
+class StoredText(BaseModel):
+    """An explanation stored by a batch run, with its provenance."""
+
+    text: str
+    writer: Literal["llm", "template"]
+    prompt_version: str = Field(description="The prompt version and model it was written with.")
+
+
 class Evidence(BaseModel):
     """Everything shown or said about one recommended item."""
 
@@ -75,6 +83,11 @@ class Evidence(BaseModel):
         "live",
         description="'live': scored and explained for this request; 'batch': read from a stored batch run "
         "(`trustrec batch recommend`) whose profile, model version and prompt version matched.",
+    )
+    stored_text: StoredText | None = Field(
+        None,
+        description="The explanation a batch run wrote for this evidence (``source`` 'batch' only); the writer "
+        "checks it again before it is shown and writes live when it fails.",
     )
 
 

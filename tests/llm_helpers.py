@@ -82,3 +82,61 @@ def evidence_answer(messages: list[BaseMessage]) -> str:
     if liked is None:
         return f"You may enjoy {item.group(1)}."
     return f"Because you liked {liked.group(1)}, you may enjoy {item.group(1)}."
+
+
+# ---------------------------------------------------------------- an OpenAI-format server at the process edge
+
+
+class EvidenceServer:
+    """A local HTTP server on 127.0.0.1 speaking the OpenAI chat-completions format (vLLM's), whose
+    answers restate the prompt's evidence (:func:`evidence_answer`), as a well-behaved model's would.
+
+    ``down`` answers 503 to every request (an endpoint that is unreachable for the client); ``requests``
+    counts the completions asked for. Another process (a Ray actor) reaches it over loopback.
+    """
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        owner = self
+        self.requests = 0
+        self.down = False
+        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if owner.down:
+                    self._send(503, {"object": "error", "message": "overloaded", "code": 503})
+                    return
+                owner.requests += 1
+                msgs = [kinds[m["role"]](content=m["content"]) for m in req["messages"]]
+                msg = {"role": "assistant", "content": evidence_answer(msgs)}
+                self._send(200, {
+                    "id": f"chatcmpl-{owner.requests}", "object": "chat.completion", "created": 1,
+                    "model": req["model"], "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "total_tokens": 20, "completion_tokens": 10},
+                })  # fmt: skip
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -151,6 +151,8 @@ def card_html(card: dict[str, Any]) -> str:
     desc = f'<div class="tr-desc">{_e(card["description"])}</div>' if card.get("description") else ""
     writer = words["llm"] if card.get("writer") == "llm" else words["template"]
     grounded = words["grounded"] if card.get("grounded", True) else words["not_grounded"]
+    if card.get("source") == "batch":
+        grounded += words["batch"]
     return (
         f'<div class="tr-card" data-item-id="{_e(card["item_id"])}">'
         f'<div class="tr-card-top"><span class="tr-pos">#{int(card["position"])}</span>'
