@@ -360,8 +360,8 @@ class Engine:
             return None
         for ev, text, writer in zip(stored.evidence, stored.explanations, stored.writers, strict=True):
             ev.source = "batch"
-            if text and writer == "llm":
-                ev.stored_text = StoredText(text=text, writer="llm", prompt_version=stored.prompt_version)
+            if text and version != TEMPLATE_VERSION:  # the LLM's text, or the template's where it failed the checks
+                ev.stored_text = StoredText(text=text, writer=writer, prompt_version=version)
         report = None if stored.list_report is None else ListReport.model_validate(stored.list_report)
         return stored.evidence, report
 

@@ -159,15 +159,18 @@ class GuidedTurn:
         # cards first: every card with its template explanation, trust and attributions as soon as ranking is
         # done; LLM text (checked by the same guard and claim checker) replaces a card's template text after
         # a batch run's LLM text for a stored list is shown at once when it is this writer's and passes the checks
+        # (where that LLM failed them on every try, the template's, without asking the LLM again)
         cards: list[ItemCard] = []
         stored: set[str] = set()
         for pos, ev in enumerate(evidence, start=1):
             card = ItemCard.from_evidence(
                 pos, ev, description=e.description(ev.item_id), item=e.dataset.item(ev.item_id)
             )
-            x = writer.stored(ev, u.language) or writer.template(ev, u.language)
-            if x.writer == "llm":
+            x = writer.stored(ev, u.language)
+            if x is not None:
                 stored.add(ev.item_id)
+            else:
+                x = writer.template(ev, u.language)
             card.explanation, card.writer, card.grounded = x.text, x.writer, x.grounded
             said = wording(u.language).basis(ev.history, ev.features, card.trust.profile_size) if card.trust else None
             if card.trust is not None and said is not None:  # the trust basis in the person's language too

@@ -147,10 +147,16 @@ class ExplanationWriter:
 
     def stored(self, ev: Evidence, language: str = "en") -> Explanation | None:
         """The batch run's text stored with ``ev`` when it is this writer's (same version), in ``language``,
-        and passes the guard and the claim checker again now; else None (the caller writes live)."""
+        and passes the guard and the claim checker again now; else None (the caller writes live).
+
+        Where the batch's LLM failed the checks on every try (the template's text was stored), the template is
+        returned: the LLM is not asked again for the same evidence. Batch texts are English.
+        """
         st = ev.stored_text
-        if st is None or st.writer != "llm" or st.prompt_version != self.version:
+        if st is None or st.prompt_version != self.version or self.llm is None:
             return None
+        if st.writer == "template":
+            return self.template(ev, language) if language == "en" else None
         ok, _verdict, _why = self.verify(st.text, ev, language)
         if not ok:
             return None

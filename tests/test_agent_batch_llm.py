@@ -162,3 +162,19 @@ def test_ray_actors_write_the_same_llm_texts_without_duplicates(
             got = s.get(u, up.model_version, up.prompt_version)
             assert got is not None
             assert got.explanations == texts[u], f"user {u}: Ray's texts differ from this process's"
+
+
+def test_where_the_batch_llm_failed_the_checks_the_template_is_shown_without_asking_again(
+    rec: Any, stored: Any, server: EvidenceServer
+) -> None:
+    cfg, _down, up, texts = stored
+    with sqlite3.connect(cfg.workspace().store_target) as db:  # as stored when every LLM try failed the checks
+        db.execute(
+            "UPDATE batch_items SET writer='template' WHERE user_id='405' AND position=1 AND prompt_version=?",
+            (up.prompt_version,),
+        )
+    before = server.requests
+    reply = rec.recommend("405", cfg.agent.default_n)
+    assert [c.writer for c in reply.cards] == ["template"] + ["llm"] * (len(reply.cards) - 1)
+    assert reply.cards[0].explanation != texts["405"][0] and reply.cards[0].explanation.startswith("Recommended")
+    assert server.requests == before
