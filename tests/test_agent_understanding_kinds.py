@@ -471,3 +471,115 @@ def test_a_count_of_them_and_chinese_both(vocab: CatalogVocab) -> None:
     assert st.constraints.n is None and st.constraints.include_all is True
     st, _ = _run(vocab, "1960年（含1960年）以前的西部片")
     assert st.constraints.year_max == 1960 and st.constraints.year_min is None
+
+
+# ---------------------------------------------------------------- after held-out v7 (other phrasings of its kinds)
+@pytest.mark.parametrize(
+    ("message", "inc", "exc"),
+    [
+        ("meh, animation always makes me doze off during the day; got anything with crime?", ["Crime"], ["Animation"]),
+        ("my brother nods off during westerns, so mystery", ["Mystery"], ["Western"]),
+        ("honestly I'm kinda over musicals. drama maybe", ["Drama"], ["Musical"]),
+        ("war is a hard pass, sci-fi instead", ["Sci-Fi"], ["War"]),
+        ("yikes, documentaries are so boring. comedy?", ["Comedy"], ["Documentary"]),
+        ("i get bored of fantasy really quickly, show me thrillers", ["Thriller"], ["Fantasy"]),
+    ],
+)
+def test_refusals_by_boredom_or_a_hard_pass_and_interjections_are_no_query(
+    vocab: CatalogVocab, message: str, inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.query or None) == (inc, exc, None)
+
+
+def test_frequency_and_politeness_words_are_no_query(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "kindly find me a comedy, I could watch those all the time")
+    assert not st.constraints.query and st.constraints.include_categories == ["Comedy"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "cats"),
+    [
+        (("crime and comedy in the same film please",), ["Crime", "Comedy"]),
+        (("some westerns", "make sure they must also be comedies"), ["Western", "Comedy"]),
+        (("drama", "it should also be a romance"), ["Drama", "Romance"]),
+    ],
+)
+def test_every_category_at_once_in_one_item_or_added_by_a_later_message(
+    vocab: CatalogVocab, messages: tuple[str, ...], cats: list[str]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert st.constraints.include_categories == cats and st.constraints.include_all is True
+
+
+def test_also_having_a_category_is_one_more_option(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "some westerns", "do you also have mysteries?")
+    assert st.constraints.include_categories == ["Western", "Mystery"] and not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("second", "inc", "exc", "years"),
+    [
+        ("fine, horror can be back on the table", [], ["Romance"], (1980, 1989)),
+        ("i couldnt care less about the decade now", [], ["Horror", "Romance"], (None, None)),
+        ("im not fussed about the years anymore", [], ["Horror", "Romance"], (None, None)),
+    ],
+)
+def test_an_exclusion_or_a_period_taken_back_in_other_words(
+    vocab: CatalogVocab, second: str, inc: list[str], exc: list[str], years: tuple[int | None, int | None]
+) -> None:
+    st, _ = _run(vocab, "no horror and no romance, from the 80s", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, (c.year_min, c.year_max), c.query or None) == (
+        inc,
+        exc,
+        years,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [
+        ("comedy till the very end of the 70s", None, 1979),
+        ("crime from the beginning of the 80s onwards", 1980, None),
+        ("a drama from the middle of the 60s", 1963, 1966),
+        ("westerns from the end of the fifties", 1956, 1959),
+    ],
+)
+def test_the_start_middle_or_end_of_a_decade(vocab: CatalogVocab, message: str, lo: int | None, hi: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.query or None) == (lo, hi, None)
+
+
+@pytest.mark.parametrize("second", ["tell me more about the one in slot 3", "whats in spot 3", "why rank 3?"])
+def test_a_position_named_by_slot_spot_or_rank(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "some comedies")
+    shown = list(st.shown)
+    _st, u = _run(vocab, "some comedies", second)
+    assert [r.position for r in u.items] == [3] and [r.item_id for r in u.items] == [shown[2]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("second", "n"), [("ok 7 will do", 7), ("twelve should be plenty", 12), ("4 is enough", 4)])
+def test_a_bare_count_that_is_enough(vocab: CatalogVocab, second: str, n: int) -> None:
+    st, _ = _run(vocab, "any thrillers?", second)
+    assert st.constraints.n == n and st.constraints.include_categories == ["Thriller"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "inc", "exc"),
+    [
+        (("动作片我一看就想睡觉，推荐点别的",), [], ["Action"]),
+        (("我对恐怖片已经受够了",), [], ["Horror"]),
+        (("来点喜剧，别推爱情",), ["Comedy"], ["Romance"]),
+        (("我妈不许看恐怖片，来点动画吧",), ["Animation"], ["Horror"]),
+        (("动作片我怎么看都看不腻",), ["Action"], []),
+        (("推荐点犯罪片", "把犯罪改成悬疑"), ["Mystery"], []),
+    ],
+)
+def test_chinese_reactions_forbidding_and_replacing(
+    vocab: CatalogVocab, messages: tuple[str, ...], inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (inc, exc)

@@ -21,12 +21,12 @@ _RX_ORD = re.compile(r"\b(?:(the|your|that|this)\s+)?(?:very\s+)?" + _ORD + r"(?
 _RX_TOP_ONE = re.compile(rf"\bthe\s+top\s+(?:{_ITEMS})\b")
 _ITEM_NOUN = "|".join(re.escape(w) for w in all_item_nouns() if not w.endswith("s") and w not in ("one", "watch"))
 _RX_HASH = re.compile(
-    r"(?:#\s*|\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion"
+    r"(?:#\s*|\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion|position|spot|slot|rank|entry"
     rf"|{_ITEM_NOUN})\s*\.?\s*#?\s*)(\d{{1,2}})\b(?!\s*(?:stars?|/|%|\d|more\b|of\b))"
 )
-"""A list noun or the catalog's item noun and a number: "#3", "no. 2", "option 4", "movie 3"."""
+"""A list noun or the catalog's item noun and a number: "#3", "no. 2", "option 4", "movie 3", "position 4"."""
 _RX_HASH_WORD = re.compile(
-    r"\b(?:number|option|pick|choice|item|recommendation|suggestion|entry|result)\s+"
+    r"\b(?:number|option|pick|choice|item|recommendation|suggestion|entry|result|position|spot|slot|rank)\s+"
     r"(one|two|three|four|five|six|seven|eight|nine|ten)\b(?!\s+(?:of|more|stars?))"
 )
 """A list noun and a number word: "option two", "pick three"."""
@@ -50,6 +50,7 @@ _DESCRIBE = re.compile(
     r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|"
     r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
+    r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
@@ -177,10 +178,12 @@ _NEG_BEFORE_RX = re.compile(rf"\b(?:{_alt(_data_words('negation', 'before'))})\s
 """Before a category, up to two words between: it is out ("I can't stand horror")."""
 _ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
 _ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
-"""Cues that ask for every named category at once (see ``combination`` in the language file)."""
+_ALL_FOLLOW_UP = re.compile(rf"\b(?:{_alt(_data_words('combination', 'follow_up'))})\s+(?:\w+\s+){{0,1}}$")
+"""Cues that ask for every named category at once (see ``combination`` in the language file); ``follow_up``
+right before a category a later message adds ("they also have to be X")."""
 
 _DECADE_WORDS = _EN.decade_words
-_DEC = r"(?:(early|mid|late)[\s-]*)?(?:(1[89]\d0|20\d0)s|(\d)0s|(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))"
+_DEC = r"(?:(early|mid|late|(?:the\s+)?(?:very\s+)?(?:end|start|beginning|middle)\s+of(?:\s+the)?)[\s-]*)?(?:(1[89]\d0|20\d0)s|(\d)0s|(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))"
 _YEAR = r"(1[89]\d\d|20\d\d)(?!s\b)"  # "1980s" is a decade, not the year 1980
 _YEAR_OR_DEC = rf"(?:the\s+)?(?:{_YEAR}|{_DEC})"
 _RX_RANGE = re.compile(
@@ -234,6 +237,11 @@ _RX_N_OF = re.compile(
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
 )
 """A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass)."""
+_RX_N_ENOUGH = re.compile(
+    rf"(?:^|[,.;:!?]\s*|\b(?:ok|okay|actually|maybe|just|only|so|and|but|hmm|then|now)\s+){_NUM}\s+"
+    r"(?:(?:is|are|would be|will be|should be)\s+(?:(?:more than|quite|probably)\s+)?(?:enough|plenty)|will do|should do|would do)\b"
+)
+"""A bare count that is enough: "11 is enough", "ok 6 will do" (at the start of a clause)."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

@@ -11,6 +11,7 @@ from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
     _ALL_ANYWHERE,
     _ALL_BETWEEN,
+    _ALL_FOLLOW_UP,
     _ALLOW_AFTER,
     _ALLOW_BEFORE,
     _NEG_AFTER,
@@ -118,10 +119,14 @@ class NegationScope(BuilderBase):
         elif (
             len(groups) == 1
             and set(self.state.constraints.include_categories) - set(groups[0])
-            and _ALL_ANYWHERE.search(m.norm) is not None
+            and (
+                _ALL_ANYWHERE.search(m.norm) is not None
+                or _ALL_FOLLOW_UP.search(m.norm[: m.starts[spans[0][0]]]) is not None
+            )
             and not re.search(r"\b(?:or|either)\b", m.norm)
         ):
-            # "they should be romance too, both at once" after "drama": the new one and the asked ones at once
+            # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
+            # one and the asked ones at once
             self.include_all = True
 
     def _asks_for_all(self, spans: list[tuple[int, int]]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from agent.understanding.lexicon import lexicon
 
@@ -171,6 +172,26 @@ class CanonicalText:
         self.unplaced_negated = unplaced_negated or []
 
 
+def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
+    """Chinese frames whose parts are apart, rewritten before the longest match reads the words.
+
+    - A reaction after a category in the same clause refuses it ("惊悚我看了会做噩梦", "我一看惊悚就犯困",
+      "西部我已经看腻了"): the clause becomes "<category> 就算了" (is out). Not after 不 ("看不腻").
+    - "把 X 换成 Y" (object marker, X, a replacing verb, Y) reads "switch X to Y".
+    """
+    reactions = sorted((str(w) for w in raw.get("refusing_reactions") or []), key=len, reverse=True)
+    cats = sorted(set(categories), key=len, reverse=True)
+    if reactions and cats:
+        cat_rx = "|".join(map(re.escape, cats))
+        react_rx = "|".join(map(re.escape, reactions))
+        s = re.sub(rf"({cat_rx})[^，,。.；;！!？?]{{0,10}}?(?<!不)(?:{react_rx})", r"\1就算了", s)
+    markers = "|".join(map(re.escape, raw.get("object_markers") or []))
+    verbs = "|".join(map(re.escape, raw.get("replacing_verbs") or []))
+    if markers and verbs:
+        s = re.sub(rf"(?:{markers})([^，,。.；;！!？?]{{1,12}}?)(?:{verbs})", r" switch \1 to ", s)
+    return s
+
+
 def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     """Rewrite a message to the canonical (English) cue words the rules read.
 
@@ -260,6 +281,7 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     for cats, words in lex.domain.combinations:
         for w in words.get("zh", ()):
             table[w] = " ".join(" ".join(tokens(c)) for c in cats)
+    s = _zh_frames(s, raw, [w for per in lex.domain.categories.values() for w in per.get("zh", ())])
     longest = max((len(k) for k in table), default=1)
     neg_values = {str(v) for v in (raw.get("negation_values") or [])}
     fillers = sorted((str(w) for w in (raw.get("fillers") or [])), key=len, reverse=True)

@@ -24,6 +24,7 @@ from agent.understanding.cues import (
     _RX_HASH,
     _RX_HASH_WORD,
     _RX_N,
+    _RX_N_ENOUGH,
     _RX_N_MORE,
     _RX_N_OF,
     _RX_NEWER,
@@ -104,6 +105,9 @@ _RX_NOT_NEW = re.compile(rf"\b(?:{_alt(_EN.not_new)}|{_AGE_NEG}(?:{_alt(_words(_
 """A negated age wish: the phrases of ``not_old``/``not_new`` or the ``relative_age`` grammar."""
 
 
+_DECADE_PART = {"end": "late", "start": "early", "beginning": "early", "middle": "mid"}
+
+
 def _decade_bounds(m: re.Match[str], gi: int, vocab: CatalogVocab) -> tuple[int, int]:
     """(start, end) years of a decade match; ``gi`` is the index of its 'early/mid/late' group."""
     part, four, two, word = m.group(gi), m.group(gi + 1), m.group(gi + 2), m.group(gi + 3)
@@ -117,6 +121,8 @@ def _decade_bounds(m: re.Match[str], gi: int, vocab: CatalogVocab) -> tuple[int,
         newest = yr[1] if yr else 2100
         start = 2000 + d if 2000 + d <= newest else 1900 + d
     lo, hi = start, start + 9
+    # "the end of the 50s" is their late years, "the start of the 90s" their early ones
+    part = _DECADE_PART.get(next((w for w in (part or "").split() if w in _DECADE_PART), ""), part)
     if part == "early":
         lo, hi = start, start + 3
     elif part == "mid":
@@ -394,7 +400,7 @@ class SlotPasses(BuilderBase):
 
     def n_pass(self) -> None:
         m, n = self.msg, None
-        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF):
+        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH):
             for mt in m.matches(rx):
                 n = _num(next(g for g in mt.groups() if g is not None))
                 if (
