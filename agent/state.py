@@ -211,6 +211,9 @@ class ConstraintUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reset: bool = Field(False, description="Start from empty constraints before applying the rest.")
+    undo: bool = Field(
+        False, description="Go back to the constraints before the last turn that changed them ('scrap that')."
+    )
     include: list[str] = Field(default_factory=list, description="Categories to include.")
     replace_include: bool = Field(False, description="Replace the old includes instead of adding to them.")
     exclude: list[str] = Field(default_factory=list, description="Categories to exclude.")
@@ -305,6 +308,7 @@ class DialogStateDict(TypedDict, total=False):
     last_intent: str | None
     onboarding: list[str]
     onboarding_offered: bool
+    previous_constraints: dict[str, Any] | None
 
 
 class DialogState(BaseModel):
@@ -327,6 +331,9 @@ class DialogState(BaseModel):
         description="Titles offered to a new person on the last turn; the next turn's positions refer to them.",
     )
     onboarding_offered: bool = Field(False, description="Whether onboarding was offered (once per session).")
+    previous_constraints: Constraints | None = Field(
+        None, description="The constraints before the last turn that changed them: what 'scrap that' restores."
+    )
 
     @field_validator("shown", "shown_history", "focus", "applied_event_ids", "onboarding")
     @classmethod
@@ -349,7 +356,13 @@ class DialogState(BaseModel):
     ) -> DialogState:
         """A copy with one turn applied: constraints merged, focus and intent set, turn counted."""
         new = self.model_copy(deep=True)
-        new.constraints = self.constraints.merge(update)
+        if update.undo and self.previous_constraints is not None:  # one step back; a second "undo" redoes it
+            new.constraints = self.previous_constraints.merge(update.model_copy(update={"undo": False}))
+            new.previous_constraints = self.constraints
+        else:
+            new.constraints = self.constraints.merge(update)
+            if new.constraints != self.constraints:
+                new.previous_constraints = self.constraints
         if focus is not None:
             new.focus = _unique(focus)
         new.last_intent = intent if intent is not None else self.last_intent

@@ -583,3 +583,89 @@ def test_chinese_reactions_forbidding_and_replacing(
 ) -> None:
     st, _ = _run(vocab, *messages)
     assert (st.constraints.include_categories, st.constraints.exclude_categories) == (inc, exc)
+
+
+# ---------------------------------------------------------------- after held-out v8 (other phrasings of its kinds)
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        (("no westerns", "oops undo that"), {}),
+        (("comedies", "from the 80s", "go back"), {"include_categories": ["Comedy"]}),
+        (("thrillers", "no horror", "scratch that please"), {"include_categories": ["Thriller"]}),
+    ],
+)
+def test_the_last_change_taken_back(vocab: CatalogVocab, messages: tuple[str, ...], expected: dict) -> None:
+    st, _ = _run(vocab, *messages)
+    assert st.constraints.model_dump(exclude_defaults=True) == expected
+
+
+def test_undo_twice_is_the_change_again(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "dramas", "no war", "undo", "undo")
+    assert st.constraints.exclude_categories == ["War"]
+
+
+def test_a_reference_taken_back_by_its_title_keeps_the_others(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "something like fargo or toy story")
+    assert len(st.constraints.reference_item_ids) == 2
+    kept = [r for r in st.constraints.reference_item_ids if vocab.label(r).lower().startswith("toy story")]
+    st2, _ = _run(vocab, "something like fargo or toy story", "actually ditch fargo, and add crime")
+    assert st2.constraints.reference_item_ids == kept and st2.constraints.include_categories == ["Crime"]
+    assert not st2.constraints.query
+
+
+@pytest.mark.parametrize("second", ["either one will do really", "does not have to be both", "one of them is fine tbh"])
+def test_all_at_once_taken_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "a crime comedy", second)
+    assert st.constraints.include_categories == ["Crime", "Comedy"] and st.constraints.include_all is False
+
+
+def test_chinese_all_at_once_taken_back(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "要既是犯罪又是喜剧的", "满足一个就行")
+    assert st.constraints.include_categories == ["Crime", "Comedy"] and st.constraints.include_all is False
+
+
+@pytest.mark.parametrize("second", ["they dont really need to be that old", "not necessarily classics"])
+def test_an_age_wish_taken_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "old westerns", second)
+    c = st.constraints
+    assert (c.include_categories, c.year_min, c.year_max) == (["Western"], None, None)
+
+
+@pytest.mark.parametrize("second", ["you dont have to limit it to 6", "stop capping it at 6"])
+def test_a_count_taken_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "6 horror movies", second)
+    assert st.constraints.n is None and st.constraints.include_categories == ["Horror"]
+
+
+@pytest.mark.parametrize(
+    ("message", "n"), [("westerns from the 60s. 5 would be perfect", 5), ("war, no romance, 8 pls", 8)]
+)
+def test_a_count_after_the_wishes(vocab: CatalogVocab, message: str, n: int) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.n == n
+
+
+@pytest.mark.parametrize(
+    ("message", "exc"),
+    [
+        ("my roommate wont sit through musicals, so not those", ["Musical"]),
+        ("do not recommend horror, I find it dull", ["Horror"]),
+        ("stop suggesting westerns", ["Western"]),
+    ],
+)
+def test_refusing_to_sit_through_or_be_suggested(vocab: CatalogVocab, message: str, exc: list[str]) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.query or None) == ([], exc, None)
+
+
+def test_categories_joined_by_as_well_as_are_all_at_once(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "something that is war as well as drama")
+    assert st.constraints.include_categories == ["War", "Drama"] and st.constraints.include_all is True
+
+
+def test_chinese_dont_push_and_count_without_limit(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "恐怖的就别推荐了")
+    assert st.constraints.exclude_categories == ["Horror"]
+    st, _ = _run(vocab, "来5部喜剧", "部数无所谓")
+    assert st.constraints.n is None and st.constraints.include_categories == ["Comedy"]

@@ -23,6 +23,7 @@ class BuilderBase:
         self.targets: list[ItemRef] = []
         self.refs: list[ItemRef] = []
         self.title_items: list[ItemRef] = []
+        self.removed_refs: list[str] = []  # references taken back by title ("forget <title>")
         self.disliked_titles: list[ItemRef] = []
         self.positions: list[int] = []
         self.neg_positions: set[int] = set()

@@ -85,6 +85,14 @@ _MEMORY_VIEW = re.compile(
 _MEMORY_CLEAR = re.compile(
     r"\b(?:forget|clear|delete|erase|remove|reset|wipe) (?:all )?(?:of )?(?:my|what i) (likes|liked|dislikes|disliked|preferences|ratings|history|feedback|memory|profile|filters|constraints|said)\b"
 )
+_UNDO = re.compile(
+    r"^\s*(?:(?:actually|ok|okay|oh|hmm|um|no|nah|wait|sorry|oops|hm)[\s,.!]+)*(?:please\s+)?"
+    r"(?:scrap|scratch|undo|cancel|forget|ignore|disregard|strike|take back|revert|reverse)"
+    r"(?:\s+(?:that|this|it|the last (?:one|change|bit|thing)|what i (?:just )?said|my last (?:message|request|change)|"
+    r"that last (?:one|change|bit|part)))?(?:\s+(?:back|please|pls|then))?\s*[.!]*\s*$|"
+    r"^\s*(?:go back|back to (?:what it was|before|the previous (?:one|list|filters))|undo)\s*[.!]*\s*$"
+)
+"""A message that only takes back the last change ("actually scrap that", "undo", "go back")."""
 _RESET = re.compile(
     r"\b(start over|start again|start from scratch|from scratch|reset|new search|clear (?:all|everything|the filters|filters)|forget (?:all|everything|it all|about it)|never ?mind)\b"
 )
@@ -100,7 +108,7 @@ _FRESH = re.compile(
     r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i (?:watch|try|see|pick)|(?:watch|try|see) next|what next|can you find|any good|i need|what else|what other|anything else|(?:anything|something) (?:else )?similar)\b"
 )
 _REPLACE = re.compile(
-    r"\b(instead|rather|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
+    r"\b(instead|rather|prefer|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
 _MORE_ITEMS = re.compile(
@@ -163,7 +171,9 @@ def _data_words(section: str, key: str) -> frozenset[str]:
     return _words(raw, key, f"agent/data/lang/en.yaml {section}")
 
 
-_ALLOW_AFTER = re.compile(rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))})\b")
+_ALLOW_AFTER = re.compile(
+    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))})\b(?!\s+as\b)"
+)
 """After a category: it is fine ("horror is fine", "drama would work too")."""
 _ALLOW_BEFORE = re.compile(
     rf"\b(?:{_alt(_data_words('allowance', 'before'))})\s+(?:some\s+|a\s+little\s+|a\s+bit\s+of\s+|a\s+|an\s+)?$"
@@ -178,6 +188,13 @@ _NEG_BEFORE_RX = re.compile(rf"\b(?:{_alt(_data_words('negation', 'before'))})\s
 """Before a category, up to two words between: it is out ("I can't stand horror")."""
 _ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
 _ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
+_ALL_EITHER = re.compile(rf"\b(?:{_alt(_data_words('combination', 'either'))})\b")
+"""The categories already asked need not all be met at once ("either is fine")."""
+_CLEAR_AGE = re.compile(
+    r"\b(?:(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:have|need)\s+to\s+be|neednt be|need not be|not necessarily)"
+    r"\s+(?:that\s+|so\s+|too\s+|all\s+that\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"
+)
+"""A relative age taken back ("it doesnt have to be old"): the period goes."""
 _ALL_FOLLOW_UP = re.compile(rf"\b(?:{_alt(_data_words('combination', 'follow_up'))})\s+(?:\w+\s+){{0,1}}$")
 """Cues that ask for every named category at once (see ``combination`` in the language file); ``follow_up``
 right before a category a later message adds ("they also have to be X")."""
@@ -239,9 +256,16 @@ _RX_N_OF = re.compile(
 """A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass)."""
 _RX_N_ENOUGH = re.compile(
     rf"(?:^|[,.;:!?]\s*|\b(?:ok|okay|actually|maybe|just|only|so|and|but|hmm|then|now)\s+){_NUM}\s+"
-    r"(?:(?:is|are|would be|will be|should be)\s+(?:(?:more than|quite|probably)\s+)?(?:enough|plenty)|will do|should do|would do)\b"
+    r"(?:(?:is|are|would be|will be|should be)\s+(?:(?:more than|quite|probably)\s+)?(?:enough|plenty)|will do|should do|would do"
+    r"|would be (?:great|good|nice|perfect|ideal|lovely|awesome)|(?:please|pls|plz)(?=\s*(?:[.!]|$)))"
 )
-"""A bare count that is enough: "11 is enough", "ok 6 will do" (at the start of a clause)."""
+"""A bare count at the start of a clause: "11 is enough", "ok 6 will do", "13 would be great", "..., 9 please"."""
+_RX_N_UNLIMIT = re.compile(
+    rf"\b(?:no need to|(?:i |we )?(?:dont|do not|doesnt|does not) (?:need to|have to)|(?:dont|do not|neednt|need not)|"
+    rf"stop|you can stop|no point)\s+(?:limit|limiting|cap|capping|restrict|restricting|keep|keeping)\s+"
+    rf"(?:(?:it|them|the list|that|this|us|me)\s+)?(?:to|at)\s+(?:just\s+|only\s+)?{_NUM}\b"
+)
+"""A count taken back: "no need to limit it to 14", "dont cap it at 5"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(
@@ -258,7 +282,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

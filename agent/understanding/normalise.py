@@ -267,8 +267,8 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
             return m.group(0)
         return " a " if n == 1 else f" {n} items "
 
-    # "1985年本身" is the year itself, "两个都要" is both: neither is a count
-    s = re.sub(rf"({num})\s*[{counters}](?![身都])", count, s)
+    # "1985年本身" is the year itself, "两个都要" is both, "其中一个就行" / "满足一个就行" is either: none is a count
+    s = re.sub(rf"(?<!其中)(?<!满足)(?<!任意)(?<!任何)({num})\s*[{counters}](?![身都])", count, s)
     for vague in sorted(raw.get("vague_counts") or [], key=len, reverse=True):
         s = s.replace(vague, " ")
 

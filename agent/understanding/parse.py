@@ -27,6 +27,7 @@ from agent.safety import InjectionFlag, clean_text, detect_injection
 from agent.state import ConstraintUpdate, DialogState
 from agent.understanding.cues import (
     _ALL,
+    _ALL_EITHER,
     _CLEAR_CATS,
     _CLEAR_REFS,
     _COMPARE,
@@ -52,6 +53,7 @@ from agent.understanding.cues import (
     _REFINE_MARK,
     _REPLACE,
     _RESET,
+    _UNDO,
 )
 from agent.understanding.negation import NegationScope
 from agent.understanding.normalise import _Msg, canonicalise, normalize
@@ -107,6 +109,7 @@ def understand(
         return lex.reply(b.lang, key, **values)
 
     # 0. removals first: their words ("drop", "never mind") are neither feedback nor a reset
+    b.removed_references_pass()
     b.removal_pass()
     b.rating_pass()  # "at least 4 stars" is a constraint, not a rating of an item
     norm = msg.norm
@@ -210,6 +213,10 @@ def understand(
     if _MEMORY_VIEW.search(norm):
         u.intent, u.memory_action = Intent.MEMORY, "view"
         return u
+    if state.previous_constraints is not None and _UNDO.search(norm):  # "actually scrap that": one step back
+        u.slots = ConstraintUpdate(undo=True)
+        u.intent = Intent.REFINE if state.shown else Intent.RECOMMEND
+        return u
     reset = bool(_RESET.search(norm))
     if reset:
         slots["reset"] = True
@@ -222,6 +229,11 @@ def understand(
     u.wants_new_items = bool(_MORE_ITEMS.search(norm)) or "something different" in norm
     if _CLEAR_REFS.search(norm):
         slots["clear_references"] = True
+    if b.removed_refs:  # "forget the english patient": that reference goes, the others stay
+        slots["clear_references"] = True
+        kept = [r for r in state.constraints.reference_item_ids if r not in b.removed_refs]
+        if kept:
+            slots["reference_item_ids"] = kept
 
     # 5. the free-text query: content words nobody used, minus negated ones
     query_words: list[str] = []
@@ -366,8 +378,8 @@ def understand(
         slots["remove"] = b.remove
     if b.include_all and b.include:
         slots["include_all"] = True
-    elif b.include:
-        slots["include_all"] = False
+    elif b.include or (state.constraints.include_all and _ALL_EITHER.search(norm)):
+        slots["include_all"] = False  # named alone, or "doesnt need to be both, either is fine"
 
     constraint_words = bool(
         b.price_wish
@@ -391,6 +403,7 @@ def understand(
                 "remove",
                 "clear_references",
                 "clear_n",
+                "include_all",
                 "brands",
                 "exclude_brands",
                 "features",

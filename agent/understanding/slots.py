@@ -8,6 +8,7 @@ import numpy as np
 
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
+    _CLEAR_AGE,
     _CLEAR_PRICE,
     _CLEAR_YEARS,
     _DECADE_WORDS,
@@ -27,6 +28,7 @@ from agent.understanding.cues import (
     _RX_N_ENOUGH,
     _RX_N_MORE,
     _RX_N_OF,
+    _RX_N_UNLIMIT,
     _RX_NEWER,
     _RX_OLDER,
     _RX_ONE,
@@ -253,6 +255,8 @@ class SlotPasses(BuilderBase):
         if m.has(_CLEAR_YEARS):
             m.matches(_CLEAR_YEARS)
             self.slots["clear_years"] = True
+        if m.matches(_CLEAR_AGE):  # "it doesnt have to be old": the age wish goes, no new one is set
+            self.slots["clear_years"] = True
         for mt in m.matches(_RX_RANGE):
             a = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 11, vocab)
             b = _year_or_decade(mt, 6, vocab) or _year_or_decade(mt, 16, vocab)
@@ -400,6 +404,8 @@ class SlotPasses(BuilderBase):
 
     def n_pass(self) -> None:
         m, n = self.msg, None
+        if m.matches(_RX_N_UNLIMIT):  # "no need to limit it to 14": the count is taken back, not set
+            self.slots["clear_n"] = True
         for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH):
             for mt in m.matches(rx):
                 n = _num(next(g for g in mt.groups() if g is not None))

@@ -23,6 +23,10 @@ _TITLE_CONTEXT_WORDS = _words(_EN.raw, "title_context", "agent/data/lang/en.yaml
 _TITLE_CONTEXT = re.compile(rf"\b(?:{_alt(_TITLE_CONTEXT_WORDS)})\b")
 """Words that make a title named anywhere a reference (``title_context`` in the language file)."""
 _QUERY_FILLERS = _EN.fillers
+_RX_REMOVED_BEFORE = re.compile(
+    rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues)})\s+(?:about\s+)?(?:the\s+)?$"
+)
+"""A removal verb right before a title ("forget the english patient", "drop fargo")."""
 
 
 class TitlePasses(BuilderBase):
@@ -54,6 +58,25 @@ class TitlePasses(BuilderBase):
                     )
                 )
                 self.positions.append(pos)
+                break
+
+    def removed_references_pass(self) -> None:
+        """A title the session asked "something like" named after a removal verb is taken back ("forget the
+        english patient, just mystery"): its tokens are used and its id goes to ``removed_refs``."""
+        m = self.msg
+        for item_id in self.state.constraints.reference_item_ids:
+            i = self.vocab.item_pos.get(item_id)
+            if i is None:
+                continue
+            for v in sorted(self.vocab.variants[i], key=len, reverse=True):
+                vt = v.split()
+                if not [t for t in vt if t not in STOP]:
+                    continue
+                hit = self._find_seq(vt)
+                if hit is None or not _RX_REMOVED_BEFORE.search(m.norm[: m.starts[hit[0]]]):
+                    continue
+                m.take_tokens(*hit)
+                self.removed_refs.append(item_id)
                 break
 
     def _find_seq(self, vt: list[str]) -> tuple[int, int] | None:
