@@ -669,3 +669,89 @@ def test_chinese_dont_push_and_count_without_limit(vocab: CatalogVocab) -> None:
     assert st.constraints.exclude_categories == ["Horror"]
     st, _ = _run(vocab, "来5部喜剧", "部数无所谓")
     assert st.constraints.n is None and st.constraints.include_categories == ["Comedy"]
+
+
+# ---------------------------------------------------------------- after held-out v9 (other phrasings of its kinds)
+@pytest.mark.parametrize(
+    ("message", "inc", "exc"),
+    [
+        ("crime sure, musicals definitely not!", ["Crime"], ["Musical"]),
+        ("westerns and war are out", [], ["Western", "War"]),
+        ("horror, sci-fi or fantasy bore me, so drama", ["Drama"], ["Horror", "Sci-Fi", "Fantasy"]),
+        ("comedy please, war is out", ["Comedy"], ["War"]),
+        ("avoid mystery or thriller, anything else works", [], ["Mystery", "Thriller"]),
+        ("some drama but drop anything that is also romance", ["Drama"], ["Romance"]),
+    ],
+)
+def test_a_refusal_reaches_the_phrases_joined_to_it(
+    vocab: CatalogVocab, message: str, inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, sorted(c.exclude_categories), c.query or None) == (inc, sorted(exc), None)
+
+
+def test_one_more_left_out_as_well(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "comedies", "and no war as well")
+    assert st.constraints.include_categories == ["Comedy"] and st.constraints.exclude_categories == ["War"]
+
+
+@pytest.mark.parametrize(
+    ("message", "all_"),
+    [
+        ("westerns and comedies, mixed together in one list", False),
+        ("something that manages to fuse horror with comedy", True),
+        ("films classed as both crime and drama", True),
+    ],
+)
+def test_a_list_mix_is_not_an_item_mix(vocab: CatalogVocab, message: str, all_: bool) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_all is all_ and not st.constraints.query
+
+
+def test_a_person_named_like_a_title_is_a_person(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "my wife wants a western tonight")
+    assert st.constraints.reference_item_ids == [] and st.constraints.include_categories == ["Western"]
+
+
+@pytest.mark.parametrize("second", ["any length, any year", "as many as you like, and the decade doesnt matter"])
+def test_any_count_and_any_period(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "8 comedies from the 80s", second)
+    c = st.constraints
+    assert (c.n, c.year_min, c.year_max, c.include_categories) == (None, None, None, ["Comedy"])
+
+
+def test_an_age_word_after_a_removal_verb_clears_the_period(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "vintage westerns", "drop the vintage part")
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.include_categories, c.query or None) == (None, None, ["Western"], None)
+
+
+def test_released_lately_is_recent(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "any thrillers released lately?")
+    assert st.constraints.year_min is not None and st.constraints.year_max is None
+
+
+@pytest.mark.parametrize("second", ["and what about the second one?", "whats the 4th pick"])
+def test_what_about_an_ordinal_is_about_that_item(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "some dramas")
+    _st, u = _run(vocab, "some dramas", second)
+    want = 2 if "second" in second else 4
+    assert [r.item_id for r in u.items] == [st.shown[want - 1]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("messages", "inc", "exc", "all_"),
+    [
+        (("战争、西部我都没兴趣",), [], ["War", "Western"], False),
+        (("来点动作", "把动作删掉"), [], [], False),
+        (("来点喜剧", "不看恐怖", "不看恐怖那条去掉吧"), ["Comedy"], [], False),
+        (("要惊悚", "还得是犯罪的"), ["Thriller", "Crime"], [], True),
+    ],
+)
+def test_chinese_lists_taking_back_and_both(
+    vocab: CatalogVocab, messages: tuple[str, ...], inc: list[str], exc: list[str], all_: bool
+) -> None:
+    st, _ = _run(vocab, *messages)
+    c = st.constraints
+    assert (c.include_categories, sorted(c.exclude_categories), c.include_all) == (inc, sorted(exc), all_)

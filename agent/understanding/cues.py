@@ -51,6 +51,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
+    rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
@@ -182,12 +183,26 @@ _NEG_AFTER = re.compile(
     rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
     rf"(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from)\b)"
     r"|^\s*[?!.,]*\s*no thanks\b"
+    rf"|^[\s,-]*(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
+    rf"(?:{_alt(_data_words('negation', 'after_clause_end'))})(?=\s*(?:[,.;!?]|$))"
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
 _NEG_BEFORE_RX = re.compile(rf"\b(?:{_alt(_data_words('negation', 'before'))})\s+(?:\w+\s+){{0,2}}$")
 """Before a category, up to two words between: it is out ("I can't stand horror")."""
+_PEOPLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml")
+_POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")
+"""People a message may mention, and the possessives before them ("my kids", "our friends")."""
 _ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
 _ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
+_LIST_NOT_ITEM = re.compile(rf"\b(?:{_alt(_data_words('combination', 'list_not_item'))})\b")
+
+
+def asks_all_anywhere(norm: str) -> bool:
+    """A cue anywhere in the message asks for every named category at once; phrases about the list
+    ("mixed together in one list") are no such cue."""
+    return _ALL_ANYWHERE.search(_LIST_NOT_ITEM.sub(" ", norm)) is not None
+
+
 _ALL_EITHER = re.compile(rf"\b(?:{_alt(_data_words('combination', 'either'))})\b")
 """The categories already asked need not all be met at once ("either is fine")."""
 _CLEAR_AGE = re.compile(
@@ -220,6 +235,7 @@ _RX_DECADE = re.compile(rf"\b{_DEC}")
 _RX_YEAR = re.compile(rf"\b{_YEAR}\b")
 _RX_RECENT = re.compile(
     rf"\b(recent|latest|newest|modern|contemporary|new releases|new (?:{_ITEMS})|newer releases|"
+    r"(?:came|come|comes|coming) out (?:recently|lately)|(?:released|out) (?:recently|lately)|recently (?:released|out)|"
     r"(?:the\s+)?(?:last|past|previous)\s+(?:(?:few|couple(?: of)?|several|\d{1,2}|two|three|four|five|ten)\s+)?(?:years?|decade))\b"
 )
 _RX_CLASSIC = re.compile(
@@ -266,6 +282,11 @@ _RX_N_UNLIMIT = re.compile(
     rf"(?:(?:it|them|the list|that|this|us|me)\s+)?(?:to|at)\s+(?:just\s+|only\s+)?{_NUM}\b"
 )
 """A count taken back: "no need to limit it to 14", "dont cap it at 5"."""
+_RX_ANY_N = re.compile(
+    r"\b(?:any (?:amount|number|count|length|quantity|list length)|as many as (?:you (?:like|want|have|can)|possible)|"
+    r"however many|(?:the )?number (?:doesnt|does not|dont) matter)\b"
+)
+"""Any list length: "any amount", "as many as you like"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

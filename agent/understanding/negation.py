@@ -9,7 +9,6 @@ import re
 
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
-    _ALL_ANYWHERE,
     _ALL_BETWEEN,
     _ALL_FOLLOW_UP,
     _ALLOW_AFTER,
@@ -18,6 +17,9 @@ from agent.understanding.cues import (
     _NEG_BEFORE_RX,
     _NEG_CUES,
     _NEG_SCOPE_FILLER,
+    _PEOPLE,
+    _POSSESSIVES,
+    asks_all_anywhere,
 )
 from agent.understanding.lexicon import _words, all_item_nouns, lexicon
 
@@ -25,8 +27,6 @@ _EN = lexicon().en
 _NEG_VERBS = _EN.neg_verbs
 _COORD = _EN.neg_coordinators
 _BREAKS = _EN.neg_breaks | {"is", "are"}
-_PEOPLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml")
-_POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")
 _SUBJECT_VERBS = _words(_EN.raw, "subject_verbs", "agent/data/lang/en.yaml")
 _POSITIVE_AFTER = frozenset(
     {"instead", "please", "pls", "plz", "then"}
@@ -34,6 +34,10 @@ _POSITIVE_AFTER = frozenset(
 _ONLY = frozenset({"just", "only", "simply", "purely", "strictly", "solely"})
 _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_item_nouns())
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
+
+
+_ADDITIVE = frozenset({"as well", "too", "also", "as well please", "too please"})
+"""Allowance words that only add ("X as well"): after a refusal they add one more left out."""
 
 
 class NegationScope(BuilderBase):
@@ -67,19 +71,34 @@ class NegationScope(BuilderBase):
             cats, n = hit
             start, end = m.starts[i], m.ends[i + n - 1]
             before, after = m.norm[max(0, start - 60) : start], m.norm[end : end + 40]
-            allowed = bool(_ALLOW_AFTER.match(after) or _ALLOW_BEFORE.search(before))
-            if allowed:
-                am = _ALLOW_AFTER.match(after)
-                if am:
-                    m.take(end, end + am.end())
+            am = _ALLOW_AFTER.match(after)
+            allowed = bool(am or _ALLOW_BEFORE.search(before))
+            negated = bool(
+                _NEG_AFTER.match(after)
+                or self._negated(i)
+                or _NEG_BEFORE_RX.search(before)
+                or self._joined_to_excluded(i)  # "steer clear of film-noir and drama"
+            )
+            if allowed and negated and am and not _ALLOW_BEFORE.search(before) and am.group(0).strip() in _ADDITIVE:
+                allowed = False  # "leave out anything thats crime as well": one more left out, not allowed
+            if am and allowed:
+                m.take(end, end + am.end())
             excluded_before = set(self.state.constraints.exclude_categories) | set(self.exclude)
             if allowed and set(cats) & excluded_before:
                 self.allow.extend(cats)  # "horror is fine now": an excluded category is allowed again
-            elif not allowed and (_NEG_AFTER.match(after) or self._negated(i) or _NEG_BEFORE_RX.search(before)):
+            elif not allowed and negated:
                 self.exclude.extend(cats)
                 nm = _NEG_AFTER.match(after)
                 if nm:
                     m.take(end, end + nm.end())  # "out of it", "is off the table": cue words, not a query
+                    # "horror and comedy are out": the phrases joined before it are out as well
+                    first = i
+                    while groups and self._joined(spans[-1][1], first, commas=first != i):
+                        moved = groups.pop()
+                        first = spans.pop()[0]
+                        self.include = [c for c in self.include if c not in moved]
+                        self.exclude.extend(c for c in moved if c not in self.exclude)
+                    last_end = spans[-1][1] if spans else -2
             else:  # asked for, or one more option ("drama would work too", "either X or Y is fine")
                 self.include.extend(cats)
                 optional = optional or allowed
@@ -113,16 +132,13 @@ class NegationScope(BuilderBase):
         if (len(groups) == 1 and len(set(groups[0])) >= 2) or (
             len(groups) >= 2
             and self._asks_for_all(spans)
-            and (not optional or _ALL_ANYWHERE.search(m.norm) is not None)  # "X as well? both at once"
+            and (not optional or asks_all_anywhere(m.norm))  # "X as well? both at once"
         ):
             self.include_all = True
         elif (
             len(groups) == 1
             and set(self.state.constraints.include_categories) - set(groups[0])
-            and (
-                _ALL_ANYWHERE.search(m.norm) is not None
-                or _ALL_FOLLOW_UP.search(m.norm[: m.starts[spans[0][0]]]) is not None
-            )
+            and (asks_all_anywhere(m.norm) or _ALL_FOLLOW_UP.search(m.norm[: m.starts[spans[0][0]]]) is not None)
             and not re.search(r"\b(?:or|either)\b", m.norm)
         ):
             # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
@@ -139,7 +155,31 @@ class NegationScope(BuilderBase):
             return False
         if any(_ALL_BETWEEN.search(g) for g in gaps):
             return True
-        return _ALL_ANYWHERE.search(m.norm) is not None
+        return asks_all_anywhere(m.norm)
+
+    def _joined(self, a_end: int, b_start: int, *, commas: bool = False) -> bool:
+        """Whether the phrases ending at ``a_end`` and starting at ``b_start`` are joined by and/or/nor alone
+        (an article allowed; with ``commas`` a comma as well: the earlier items of "horror, comedy and war are
+        out"; "mystery, fantasy is out" joins nothing)."""
+        m = self.msg
+        if a_end < 0 or b_start <= a_end:
+            return False
+        between = [t for t in m.toks[a_end + 1 : b_start] if t not in ("a", "an", "the", "any")]
+        gap = m.norm[m.ends[a_end] : m.starts[b_start]]
+        if re.search(r"[.;!?]", gap) or (not commas and "," in gap):
+            return False
+        return between in (["and"], ["or"], ["nor"]) or (commas and not between and "," in gap)
+
+    def _joined_to_excluded(self, i: int) -> bool:
+        """Whether the phrase at ``i`` is joined (:meth:`_joined`) to a category phrase this message left
+        out right before it: a phrase joined to a left-out one is left out too."""
+        m = self.msg
+        k = i - 1
+        while k >= 0 and m.toks[k] in ("a", "an", "the", "any", "and", "or", "nor"):
+            k -= 1
+        n = self._category_ending_at(k) if k >= 0 else 0
+        cats = self.vocab.phrases.get(tuple(m.toks[k - n + 1 : k + 1])) if n else None
+        return cats is not None and set(cats) <= set(self.exclude) and self._joined(k, i)
 
     def _names_a_person(self, i: int, n: int) -> bool:
         """Whether the category phrase at ``i`` (``n`` tokens) is a person who does something: a possessive

@@ -176,19 +176,26 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
     """Chinese frames whose parts are apart, rewritten before the longest match reads the words.
 
     - A reaction after a category in the same clause refuses it ("惊悚我看了会做噩梦", "我一看惊悚就犯困",
-      "西部我已经看腻了"): the clause becomes "<category> 就算了" (is out). Not after 不 ("看不腻").
-    - "把 X 换成 Y" (object marker, X, a replacing verb, Y) reads "switch X to Y".
+      "喜剧、恐怖这两类我都不感冒"): the words between go and the category reads "<category>就算了" (is out).
+      Not after 不 ("看不腻").
+    - A refusal taken back ("不要惊悚的那个取消吧") reads "remove the no <category> rule".
+    - "把 X 换成 Y" reads "switch X to Y"; "把 X 去掉" reads "remove X".
     """
-    reactions = sorted((str(w) for w in raw.get("refusing_reactions") or []), key=len, reverse=True)
     cats = sorted(set(categories), key=len, reverse=True)
+    clause = r"[^，,。.；;！!？?]"
+    cat_rx = "|".join(map(re.escape, cats)) or "(?!)"
+    reactions = sorted((str(w) for w in raw.get("refusing_reactions") or []), key=len, reverse=True)
     if reactions and cats:
-        cat_rx = "|".join(map(re.escape, cats))
         react_rx = "|".join(map(re.escape, reactions))
-        s = re.sub(rf"({cat_rx})[^，,。.；;！!？?]{{0,10}}?(?<!不)(?:{react_rx})", r"\1就算了", s)
-    markers = "|".join(map(re.escape, raw.get("object_markers") or []))
-    verbs = "|".join(map(re.escape, raw.get("replacing_verbs") or []))
-    if markers and verbs:
-        s = re.sub(rf"(?:{markers})([^，,。.；;！!？?]{{1,12}}?)(?:{verbs})", r" switch \1 to ", s)
+        s = re.sub(rf"({cat_rx})(?:(?!{cat_rx}){clause}){{0,10}}?(?<!不)(?:{react_rx})", r"\1就算了", s)
+    markers = "|".join(map(re.escape, raw.get("object_markers") or [])) or "(?!)"
+    refusals = "|".join(map(re.escape, raw.get("refusal_words") or [])) or "(?!)"
+    taking_back = "|".join(map(re.escape, raw.get("taking_back_verbs") or [])) or "(?!)"
+    that = r"(?:的)?(?:那个|这个|那条|这条|那一条)?(?:限制|条件|要求)?(?:就|也|给我|都)?"
+    s = re.sub(rf"(?:{refusals})\s*({cat_rx}){that}(?:{taking_back})", r" remove the no \1 rule ", s)
+    s = re.sub(rf"(?:{markers})\s*({cat_rx}){that}(?:{taking_back})", r" remove \1 ", s)
+    verbs = "|".join(map(re.escape, raw.get("replacing_verbs") or [])) or "(?!)"
+    s = re.sub(rf"(?:{markers})({clause}{{1,12}}?)(?:{verbs})", r" switch \1 to ", s)
     return s
 
 

@@ -16,6 +16,7 @@ from agent.understanding.cues import (
     _ON_OR_AFTER,
     _ON_OR_BEFORE,
     _ORD_WORDS,
+    _RX_ANY_N,
     _RX_BARE,
     _RX_CHEAP,
     _RX_CLASSIC,
@@ -404,7 +405,7 @@ class SlotPasses(BuilderBase):
 
     def n_pass(self) -> None:
         m, n = self.msg, None
-        if m.matches(_RX_N_UNLIMIT):  # "no need to limit it to 14": the count is taken back, not set
+        if m.matches(_RX_N_UNLIMIT) or m.matches(_RX_ANY_N):  # "no need to limit it to 14", "any amount"
             self.slots["clear_n"] = True
         for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH):
             for mt in m.matches(rx):

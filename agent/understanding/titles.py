@@ -10,6 +10,8 @@ from agent.understanding.cues import (
     _DISLIKE_TITLE,
     _LIKE_TRIGGER,
     _NO_REF_BEFORE,
+    _PEOPLE,
+    _POSSESSIVES,
     _REF_TRIGGER,
     _alt,
 )
@@ -112,6 +114,8 @@ class TitlePasses(BuilderBase):
                 break
             if tm is None or tm.score < threshold:
                 break
+            if i > 0 and m.toks[i - 1] in _POSSESSIVES and all(t in _PEOPLE for t in m.toks[i : i + tm.length]):
+                break  # "my wife is into musicals": a person, not the title "Wife, The"
             out.append((i, tm.length, tm))
             m.take_tokens(i, tm.length)
             i += tm.length
