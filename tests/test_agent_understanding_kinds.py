@@ -755,3 +755,75 @@ def test_chinese_lists_taking_back_and_both(
     st, _ = _run(vocab, *messages)
     c = st.constraints
     assert (c.include_categories, sorted(c.exclude_categories), c.include_all) == (inc, sorted(exc), all_)
+
+
+# ---------------------------------------------------------------- after held-out v10 (other phrasings of its kinds)
+@pytest.mark.parametrize(
+    ("message", "inc", "exc"),
+    [
+        ("please dont let it be a western", [], ["Western"]),
+        ("horror really isnt my cup of tea, im pleading", [], ["Horror"]),
+        ("keep war well away from the list, gladly take drama though", ["Drama"], ["War"]),
+        ("make sure its not a musical", [], ["Musical"]),
+    ],
+)
+def test_refusals_by_idiom_or_request_and_their_padding(
+    vocab: CatalogVocab, message: str, inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories) == (inc, exc)
+
+
+@pytest.mark.parametrize(
+    ("messages", "all_"),
+    [
+        (("something half horror half comedy",), True),
+        (("crime please", "throw some mystery into the mix as well"), False),
+    ],
+)
+def test_half_and_half_versus_into_the_mix(vocab: CatalogVocab, messages: tuple[str, ...], all_: bool) -> None:
+    st, _ = _run(vocab, *messages)
+    assert len(st.constraints.include_categories) == 2 and st.constraints.include_all is all_
+
+
+@pytest.mark.parametrize(
+    ("message", "n"),
+    [("5 of the newest sci-fi movies", 5), ("12 older crime movies please", 12), ("i only need 3", 3)],
+)
+def test_a_count_beside_words_other_passes_read(vocab: CatalogVocab, message: str, n: int) -> None:
+    st, _ = _run(vocab, "dramas", message)
+    assert st.constraints.n == n
+
+
+def test_one_of_the_best_is_no_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "one of the best thrillers you have")
+    assert st.constraints.n is None and st.constraints.include_categories == ["Thriller"]
+
+
+@pytest.mark.parametrize("second", ["no need to restrict the decade", "dont limit the years"])
+def test_no_need_to_limit_a_slot(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "war movies from the 40s", second)
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.include_categories) == (None, None, ["War"])
+
+
+def test_a_reset_that_keeps_one_category(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime and comedy, no horror, 1990s", "start over apart from the crime")
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min) == (["Crime"], [], None)
+
+
+def test_whats_the_nth_item_about(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns")
+    _st, u = _run(vocab, "westerns", "whats the second one about?")
+    assert [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]
+
+
+def test_chinese_like_a_title_and_not_too_old(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "推荐跟fargo类似的")
+    assert len(st.constraints.reference_item_ids) == 1
+    st, _ = _run(vocab, "动作片，1980年或更晚")
+    assert st.constraints.year_min == 1980 and st.constraints.year_max is None
+    st, _ = _run(vocab, "别推荐太老的喜剧")
+    assert st.constraints.year_min is not None and st.constraints.include_categories == ["Comedy"]

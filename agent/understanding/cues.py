@@ -52,7 +52,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|the (?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+)?) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
     r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
@@ -210,6 +210,10 @@ _CLEAR_AGE = re.compile(
     r"\s+(?:that\s+|so\s+|too\s+|all\s+that\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"
 )
 """A relative age taken back ("it doesnt have to be old"): the period goes."""
+_ANY_AGE = re.compile(r"\b(?:old or new|new or old|old or recent|recent or old|new or classic|any age|whatever age)\b")
+"""Any age: the period goes ("old or new", "any age")."""
+_RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|but keep|keep only|only keep)\b")
+"""A reset that keeps part of what was asked ("forget all that except the western bit")."""
 _ALL_FOLLOW_UP = re.compile(rf"\b(?:{_alt(_data_words('combination', 'follow_up'))})\s+(?:\w+\s+){{0,1}}$")
 """Cues that ask for every named category at once (see ``combination`` in the language file); ``follow_up``
 right before a category a later message adds ("they also have to be X")."""
@@ -254,7 +258,7 @@ _RX_PRICE_ANY = re.compile(_MONEY)
 
 _RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
 _RX_N = re.compile(
-    rf"(?<!\bin )\b{_NUM}\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+)*)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b"
+    rf"(?<!\bin )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b)"
 )
 _RX_ONE = re.compile(
     rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|(?<!\bin )\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"
@@ -262,11 +266,13 @@ _RX_ONE = re.compile(
 """One item: "just one", "a single movie"; not "not just one of them" (a wish for several), nor "both in one
 movie" (one item with both)."""
 _RX_SHOW_N = re.compile(
-    rf"\b(?:show|give|get|find|recommend|suggest|list|pick|make (?:it|that|them|the list)|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
+    rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|make (?:it|that|them|the list)|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
     rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b"
+    rf"|(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )(?!one\b){_NUM}\s+of\s+the\b(?=\s+(?:very\s+)?"
+    rf"(?:latest|newest|best|top|oldest|most recent|greatest|finest)\s+(?:[a-z-]+\s+){{0,2}}(?:{_ITEMS})\b)"
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
 )
 """A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass)."""

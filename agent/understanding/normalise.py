@@ -179,6 +179,7 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
       "喜剧、恐怖这两类我都不感冒"): the words between go and the category reads "<category>就算了" (is out).
       Not after 不 ("看不腻").
     - A refusal taken back ("不要惊悚的那个取消吧") reads "remove the no <category> rule".
+    - "和 X 差不多的" reads 'similar to "X"' (X not a category: a title, quoted).
     - "把 X 换成 Y" reads "switch X to Y"; "把 X 去掉" reads "remove X".
     """
     cats = sorted(set(categories), key=len, reverse=True)
@@ -194,6 +195,12 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
     that = r"(?:的)?(?:那个|这个|那条|这条|那一条)?(?:限制|条件|要求)?(?:就|也|给我|都)?"
     s = re.sub(rf"(?:{refusals})\s*({cat_rx}){that}(?:{taking_back})", r" remove the no \1 rule ", s)
     s = re.sub(rf"(?:{markers})\s*({cat_rx}){that}(?:{taking_back})", r" remove \1 ", s)
+    # "和 titanic 差不多的": like that title (the words between are the title, read as quoted)
+    withs = "|".join(map(re.escape, raw.get("similar_frame", {}).get("before") or [])) or "(?!)"
+    alike = "|".join(map(re.escape, raw.get("similar_frame", {}).get("after") or [])) or "(?!)"
+    s = re.sub(
+        rf"(?:{withs})\s*((?:(?!{cat_rx})[^，,。.；;！!？?\x00]){{1,40}}?)\s*(?:{alike})", r' similar to "\1" ', s
+    )
     verbs = "|".join(map(re.escape, raw.get("replacing_verbs") or [])) or "(?!)"
     s = re.sub(rf"(?:{markers})({clause}{{1,12}}?)(?:{verbs})", r" switch \1 to ", s)
     return s

@@ -53,6 +53,7 @@ from agent.understanding.cues import (
     _REFINE_MARK,
     _REPLACE,
     _RESET,
+    _RESET_KEEP,
     _UNDO,
 )
 from agent.understanding.negation import NegationScope
@@ -370,6 +371,13 @@ def understand(
         taken_back = [c for c in b.exclude if c in old_inc and c not in old_exc]
         b.remove = [*b.remove, *(c for c in taken_back if c not in b.remove)]
         b.exclude = [c for c in b.exclude if c not in taken_back]
+    if reset and b.exclude and _RESET_KEEP.search(norm):
+        # "forget all that except the western bit": what was asked of the kept categories stays as it was
+        kept = [c for c in b.exclude if c in old_inc]
+        b.include = [*b.include, *(c for c in kept if c not in b.include)]
+        b.exclude = [c for c in b.exclude if c not in kept]
+        if b.include:
+            slots["include"] = b.include
     if b.exclude:
         slots["exclude"] = b.exclude
     if b.allow:

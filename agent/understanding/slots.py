@@ -8,6 +8,7 @@ import numpy as np
 
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
+    _ANY_AGE,
     _CLEAR_AGE,
     _CLEAR_PRICE,
     _CLEAR_YEARS,
@@ -256,7 +257,7 @@ class SlotPasses(BuilderBase):
         if m.has(_CLEAR_YEARS):
             m.matches(_CLEAR_YEARS)
             self.slots["clear_years"] = True
-        if m.matches(_CLEAR_AGE):  # "it doesnt have to be old": the age wish goes, no new one is set
+        if m.matches(_CLEAR_AGE) or m.matches(_ANY_AGE):  # "it doesnt have to be old", "old or new": no period
             self.slots["clear_years"] = True
         for mt in m.matches(_RX_RANGE):
             a = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 11, vocab)
@@ -416,10 +417,6 @@ class SlotPasses(BuilderBase):
                     and re.match(r"\s+(?:is|would be|will be)\s+(?:enough|fine|ok)", m.norm[mt.end() :])
                 ):
                     n = None  # "one of them is enough": either category will do, not a list of one
-                if rx is _RX_N:  # "4 musiacl movies": the words between count and noun are still to be read
-                    inner = m.span_tokens(mt.start(), mt.end())[1:-1]
-                    for i in inner:
-                        m.used[i] = False
         if m.matches(_RX_ONE):
             n = 1
         if n is not None:
