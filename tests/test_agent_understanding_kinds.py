@@ -827,3 +827,31 @@ def test_chinese_like_a_title_and_not_too_old(vocab: CatalogVocab) -> None:
     assert st.constraints.year_min == 1980 and st.constraints.year_max is None
     st, _ = _run(vocab, "别推荐太老的喜剧")
     assert st.constraints.year_min is not None and st.constraints.include_categories == ["Comedy"]
+
+
+# ---------------------------------------------------------------- after held-out v11 (other phrasings of its kinds)
+@pytest.mark.parametrize("second", ["i retract the no horror rule", "taking back the horror ban"])
+def test_a_refusal_taken_back_in_other_words(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "comedies, no horror", second)
+    assert st.constraints.exclude_categories == [] and st.constraints.include_categories == ["Comedy"]
+
+
+def test_a_reference_no_longer_the_basis(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "something like fargo", "actually do not base it on fargo, just crime")
+    c = st.constraints
+    assert (c.reference_item_ids, c.include_categories, c.query or None) == ([], ["Crime"], None)
+
+
+def test_forget_that_then_a_category_is_a_switch(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "mystery", "hmm forget that, animation instead")
+    assert st.constraints.include_categories == ["Animation"] and st.constraints.exclude_categories == []
+
+
+def test_visitors_and_fancying_are_no_query(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "my aunt is visiting, fancy a western")
+    assert st.constraints.include_categories == ["Western"] and not st.constraints.query
+
+
+def test_chinese_a_refusal_no_longer_matters(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "喜剧，不要恐怖", "恐怖的也无妨")
+    assert st.constraints.exclude_categories == [] and st.constraints.include_categories == ["Comedy"]

@@ -460,8 +460,8 @@ class SlotPasses(BuilderBase):
             while i < len(m.toks) and not m.used[i] and m.toks[i] in _REMOVE_DETERMINERS:
                 i += 1
             hit = self._category_at(i) if i < len(m.toks) else None
-            if hit is None:
-                continue
+            if hit is None or re.search(r"[,.;!?]", m.norm[mt.end() : m.starts[i]]):
+                continue  # "forget that, war instead": the verb's object ended at the comma
             cats, n = hit
             end = i + n
             if end < len(m.toks) and m.toks[end] in _REMOVE_OBJECTS:
