@@ -855,3 +855,36 @@ def test_visitors_and_fancying_are_no_query(vocab: CatalogVocab) -> None:
 def test_chinese_a_refusal_no_longer_matters(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "喜剧，不要恐怖", "恐怖的也无妨")
     assert st.constraints.exclude_categories == [] and st.constraints.include_categories == ["Comedy"]
+
+
+# ---------------------------------------------------------------- after held-out v12 (other phrasings of its kinds)
+@pytest.mark.parametrize(
+    ("message", "exc"),
+    [("my son is scared of horror, keep it out", ["Horror"]), ("i cant handle war, too much for me", ["War"])],
+)
+def test_refusals_by_fear_or_upset(vocab: CatalogVocab, message: str, exc: list[str]) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], exc)
+
+
+def test_they_have_to_be_x_too_is_all_at_once(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "they must be comedies as well")
+    assert st.constraints.include_categories == ["Western", "Comedy"] and st.constraints.include_all is True
+
+
+def test_ignore_what_i_said_about_a_category_keeps_the_rest(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime, no romance", "ignore what i said about romance")
+    assert st.constraints.include_categories == ["Crime"] and st.constraints.exclude_categories == []
+    st, _ = _run(vocab, "crime, no romance", "forget what i said")  # the whole memory: not one category
+    assert st.constraints.include_categories == []
+
+
+@pytest.mark.parametrize("second", ["lift the restriction on war", "remove the exclusion on war"])
+def test_a_ban_on_a_category_lifted(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "dramas, no war", second)
+    assert st.constraints.exclude_categories == [] and st.constraints.include_categories == ["Drama"]
+
+
+def test_no_need_to_stop_at_a_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "7 dramas", "you dont have to stop at 7")
+    assert st.constraints.n is None and not st.constraints.query

@@ -84,7 +84,7 @@ _MEMORY_VIEW = re.compile(
     r"\b(what do you (?:know|remember) about me|(?:show|list|view|see) (?:me )?my (?:preferences|likes|dislikes|profile|history|memory|settings|filters)|what (?:have i|did i) (?:like|liked|dislike|disliked|say|said|rate|rated)|my preferences)\b"
 )
 _MEMORY_CLEAR = re.compile(
-    r"\b(?:forget|clear|delete|erase|remove|reset|wipe) (?:all )?(?:of )?(?:my|what i) (likes|liked|dislikes|disliked|preferences|ratings|history|feedback|memory|profile|filters|constraints|said)\b"
+    r"\b(?:forget|clear|delete|erase|remove|reset|wipe) (?:all )?(?:of )?(?:my|what i) (likes|liked|dislikes|disliked|preferences|ratings|history|feedback|memory|profile|filters|constraints|said)\b(?!\s+about)"
 )
 _UNDO = re.compile(
     r"^\s*(?:(?:actually|ok|okay|oh|hmm|um|no|nah|wait|sorry|oops|hm)[\s,.!]+)*(?:please\s+)?"
@@ -214,6 +214,11 @@ _ANY_AGE = re.compile(r"\b(?:old or new|new or old|old or recent|recent or old|n
 """Any age: the period goes ("old or new", "any age")."""
 _RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|but keep|keep only|only keep)\b")
 """A reset that keeps part of what was asked ("forget all that except the western bit")."""
+_ALL_FOLLOW_UP_MODAL = re.compile(
+    r"\b(?:have|has|need|needs|must|should|got|gotta|ought)\s+(?:to\s+)?be\s+(?:\w+\s+)?$"
+)
+_ALL_FOLLOW_UP_TOO = re.compile(r"^\s*(?:too|as well|aswell|also)\b")
+"""A later message's "they have to be X too": the asked categories and X at once."""
 _ALL_FOLLOW_UP = re.compile(rf"\b(?:{_alt(_data_words('combination', 'follow_up'))})\s+(?:\w+\s+){{0,1}}$")
 """Cues that ask for every named category at once (see ``combination`` in the language file); ``follow_up``
 right before a category a later message adds ("they also have to be X")."""
@@ -284,7 +289,7 @@ _RX_N_ENOUGH = re.compile(
 """A bare count at the start of a clause: "11 is enough", "ok 6 will do", "13 would be great", "..., 9 please"."""
 _RX_N_UNLIMIT = re.compile(
     rf"\b(?:no need to|(?:i |we )?(?:dont|do not|doesnt|does not) (?:need to|have to)|(?:dont|do not|neednt|need not)|"
-    rf"stop|you can stop|no point)\s+(?:limit|limiting|cap|capping|restrict|restricting|keep|keeping)\s+"
+    rf"stop|you can stop|no point)\s+(?:limit|limiting|cap|capping|restrict|restricting|keep|keeping|stop|stopping)\s+"
     rf"(?:(?:it|them|the list|that|this|us|me)\s+)?(?:to|at)\s+(?:just\s+|only\s+)?{_NUM}\b"
 )
 """A count taken back: "no need to limit it to 14", "dont cap it at 5"."""

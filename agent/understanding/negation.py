@@ -11,6 +11,8 @@ from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
     _ALL_BETWEEN,
     _ALL_FOLLOW_UP,
+    _ALL_FOLLOW_UP_MODAL,
+    _ALL_FOLLOW_UP_TOO,
     _ALLOW_AFTER,
     _ALLOW_BEFORE,
     _NEG_AFTER,
@@ -138,7 +140,14 @@ class NegationScope(BuilderBase):
         elif (
             len(groups) == 1
             and set(self.state.constraints.include_categories) - set(groups[0])
-            and (asks_all_anywhere(m.norm) or _ALL_FOLLOW_UP.search(m.norm[: m.starts[spans[0][0]]]) is not None)
+            and (
+                asks_all_anywhere(m.norm)
+                or _ALL_FOLLOW_UP.search(m.norm[: m.starts[spans[0][0]]]) is not None
+                or (
+                    _ALL_FOLLOW_UP_MODAL.search(m.norm[: m.starts[spans[0][0]]]) is not None
+                    and _ALL_FOLLOW_UP_TOO.match(m.norm[m.ends[spans[0][1]] :]) is not None
+                )
+            )
             and not re.search(r"\b(?:or|either)\b", m.norm)
         ):
             # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
