@@ -888,3 +888,73 @@ def test_a_ban_on_a_category_lifted(vocab: CatalogVocab, second: str) -> None:
 def test_no_need_to_stop_at_a_count(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "7 dramas", "you dont have to stop at 7")
     assert st.constraints.n is None and not st.constraints.query
+
+
+# ---------------------------------------------------------------- after held-out v13 (other phrasings of its kinds)
+@pytest.mark.parametrize(
+    ("message", "inc", "exc"),
+    [
+        ("war, really not in the mood", [], ["War"]),
+        ("drama is a hard no from me", [], ["Drama"]),
+        ("i dont do horror. nor westerns.", [], ["Horror", "Western"]),
+        ("westerns bore me to death, show me crime", ["Crime"], ["Western"]),
+    ],
+)
+def test_more_refusals_in_other_words(vocab: CatalogVocab, message: str, inc: list[str], exc: list[str]) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, sorted(c.exclude_categories), c.query or None) == (inc, sorted(exc), None)
+
+
+@pytest.mark.parametrize(
+    ("message", "all_"),
+    [("must be war and drama, not one or the other", True), ("give me a mix - some horror, some comedy", False)],
+)
+def test_not_one_or_the_other_versus_a_mixed_list(vocab: CatalogVocab, message: str, all_: bool) -> None:
+    st, _ = _run(vocab, message)
+    assert len(st.constraints.include_categories) == 2 and st.constraints.include_all is all_
+
+
+def test_a_reference_dropped_with_its_part_or_similarity(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "something like fargo but crime", "drop the fargo bit")
+    assert st.constraints.reference_item_ids == [] and not st.constraints.query
+    st, _ = _run(vocab, "something like fargo but crime", "it doesnt have to be like fargo anymore")
+    assert st.constraints.reference_item_ids == [] and st.constraints.include_categories == ["Crime"]
+
+
+def test_two_slots_removed_in_one_phrase(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "8 westerns from the 60s", "drop the decade and the count")
+    c = st.constraints
+    assert (c.n, c.year_min, c.year_max, c.include_categories) == (None, None, None, ["Western"])
+
+
+def test_stop_excluding_and_not_a_classic(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "classic dramas, no war", "stop excluding war", "it doesnt need to be a classic")
+    c = st.constraints
+    assert (c.exclude_categories, c.year_min, c.year_max) == ([], None, None)
+
+
+@pytest.mark.parametrize(("second", "n"), [("trim it down to 4", 4), ("now bring the list down to 3", 3)])
+def test_cutting_the_list_down_to_a_count(vocab: CatalogVocab, second: str, n: int) -> None:
+    st, _ = _run(vocab, "some mysteries", second)
+    assert st.constraints.n == n and not st.constraints.query
+
+
+def test_between_a_decade_and_now(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "comedy from the 60s to today")
+    assert (st.constraints.year_min, st.constraints.year_max) == (1960, None)
+
+
+def test_now_another_category_switches(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "ok now horror")
+    assert st.constraints.include_categories == ["Horror"]
+
+
+def test_a_count_of_classics(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "7 classics please")
+    assert st.constraints.n == 7 and st.constraints.year_max is not None
+
+
+def test_a_title_followed_by_kind_of_thing_is_a_reference(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "something toy story kind of thing")
+    assert len(st.constraints.reference_item_ids) == 1 and not st.constraints.query

@@ -109,6 +109,7 @@ _FRESH = re.compile(
     r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i (?:watch|try|see|pick)|(?:watch|try|see) next|what next|can you find|any good|i need|what else|what other|anything else|(?:anything|something) (?:else )?similar)\b"
 )
 _REPLACE = re.compile(
+    r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)(?=[a-z])|"
     r"\b(instead|rather|prefer|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
@@ -199,15 +200,19 @@ _LIST_NOT_ITEM = re.compile(rf"\b(?:{_alt(_data_words('combination', 'list_not_i
 
 def asks_all_anywhere(norm: str) -> bool:
     """A cue anywhere in the message asks for every named category at once; phrases about the list
-    ("mixed together in one list") are no such cue."""
-    return _ALL_ANYWHERE.search(_LIST_NOT_ITEM.sub(" ", norm)) is not None
+    ("mixed together in one list", "a mix: some X, some Y") are no such cue."""
+    return _ALL_ANYWHERE.search(_LIST_NOT_ITEM.sub(" ", _RX_LIST_MIX.sub(" ", norm))) is not None
+
+
+_RX_LIST_MIX = re.compile(r"\b(?:a\s+)?mix(?:ed bag)?(?=\s*[:,-])")
+"""A mixed list announced before its parts ("show me a mix: some X, some Y")."""
 
 
 _ALL_EITHER = re.compile(rf"\b(?:{_alt(_data_words('combination', 'either'))})\b")
 """The categories already asked need not all be met at once ("either is fine")."""
 _CLEAR_AGE = re.compile(
     r"\b(?:(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:have|need)\s+to\s+be|neednt be|need not be|not necessarily)"
-    r"\s+(?:that\s+|so\s+|too\s+|all\s+that\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"
+    r"\s+(?:that\s+|so\s+|too\s+|all\s+that\s+|an?\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"
 )
 """A relative age taken back ("it doesnt have to be old"): the period goes."""
 _ANY_AGE = re.compile(r"\b(?:old or new|new or old|old or recent|recent or old|new or classic|any age|whatever age)\b")
@@ -230,6 +235,10 @@ _YEAR_OR_DEC = rf"(?:the\s+)?(?:{_YEAR}|{_DEC})"
 _RX_RANGE = re.compile(
     rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|through|until|till|-)\s*{_YEAR_OR_DEC}|\b{_YEAR_OR_DEC}\s*(?:-|to|through|until|till)\s*{_YEAR_OR_DEC}"
 )
+_RX_UNTIL_NOW = re.compile(
+    rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|until|till|through|-)\s*(?:now|today|the present|present day|these days)\b"
+)
+"""A period up to now: "between the 30s and now" (a lower bound only)."""
 _ON_OR_AFTER = _words(_EN.raw, "year_on_or_after", "agent/data/lang/en.yaml")
 _ON_OR_BEFORE = _words(_EN.raw, "year_on_or_before", "agent/data/lang/en.yaml")
 _TAIL = rf"(?:{_alt(_ON_OR_AFTER | _ON_OR_BEFORE)})\b|\+"
@@ -245,6 +254,7 @@ _RX_YEAR = re.compile(rf"\b{_YEAR}\b")
 _RX_RECENT = re.compile(
     rf"\b(recent|latest|newest|modern|contemporary|new releases|new (?:{_ITEMS})|newer releases|"
     r"(?:came|come|comes|coming) out (?:recently|lately)|(?:released|out) (?:recently|lately)|recently (?:released|out)|"
+    r"whats new|what is new|anything new out|"
     r"(?:the\s+)?(?:last|past|previous)\s+(?:(?:few|couple(?: of)?|several|\d{1,2}|two|three|four|five|ten)\s+)?(?:years?|decade))\b"
 )
 _RX_CLASSIC = re.compile(
@@ -263,7 +273,7 @@ _RX_PRICE_ANY = re.compile(_MONEY)
 
 _RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
 _RX_N = re.compile(
-    rf"(?<!\bin )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows)\b)"
+    rf"(?<!\bin )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows|classics|oldies|picks|recs)\b)"
 )
 _RX_ONE = re.compile(
     rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|(?<!\bin )\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"
@@ -271,7 +281,8 @@ _RX_ONE = re.compile(
 """One item: "just one", "a single movie"; not "not just one of them" (a wish for several), nor "both in one
 movie" (one item with both)."""
 _RX_SHOW_N = re.compile(
-    rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|make (?:it|that|them|the list)|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
+    rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|make (?:it|that|them|the list)|"
+    rf"(?:cut|narrow|trim|whittle|bring|get) (?:it|that|them|the list) down to|(?:reduce|shorten) (?:it|that|them|the list) to|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(

@@ -175,7 +175,11 @@ class NegationScope(BuilderBase):
             return False
         between = [t for t in m.toks[a_end + 1 : b_start] if t not in ("a", "an", "the", "any")]
         gap = m.norm[m.ends[a_end] : m.starts[b_start]]
-        if re.search(r"[.;!?]", gap) or (not commas and "," in gap):
+        # "i dont do action. or documentary.": a sentence that only goes on with "or"/"nor" is the same list
+        trailing = re.fullmatch(r"\s*[.;]\s*", m.norm[m.ends[a_end] : m.starts[a_end + 1]]) is not None
+        if (re.search(r"[.;!?]", gap) and not (trailing and between in (["or"], ["nor"]))) or (
+            not commas and "," in gap
+        ):
             return False
         return between in (["and"], ["or"], ["nor"]) or (commas and not between and "," in gap)
 

@@ -44,6 +44,7 @@ from agent.understanding.cues import (
     _RX_SHOW_N,
     _RX_TOP_N,
     _RX_TOP_ONE,
+    _RX_UNTIL_NOW,
     _RX_YEAR,
     _RX_YEAR_TAIL,
     _YEAR_OR_DEC,
@@ -81,6 +82,8 @@ _RX_REMOVE_SLOT = re.compile(
     rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
     rf"|\b(?:{_AFTER})\s+(?:(?:what|which|the|about the|about)\s+)?(?P<slot4>{_SLOTS})\b"
 )
+_RX_AND_SLOT = re.compile(rf"\s*,?\s*(?:and|&|plus|as well as)\s+{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
+"""A second slot joined to a removed one: "forget the year and the number"."""
 """A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit",
 "doesn't matter what year"."""
 _RX_REMOVE_PERIOD = re.compile(rf"\b(?:{_VERBS})\s+{_DET}{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?(?!\w)")
@@ -259,6 +262,10 @@ class SlotPasses(BuilderBase):
             self.slots["clear_years"] = True
         if m.matches(_CLEAR_AGE) or m.matches(_ANY_AGE):  # "it doesnt have to be old", "old or new": no period
             self.slots["clear_years"] = True
+        for mt in m.matches(_RX_UNTIL_NOW):  # "between the 30s and now": from then on
+            b = _year_or_decade(mt, 1, vocab)
+            if b is not None:
+                lo = b[0]
         for mt in m.matches(_RX_RANGE):
             a = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 11, vocab)
             b = _year_or_decade(mt, 6, vocab) or _year_or_decade(mt, 16, vocab)
@@ -434,10 +441,18 @@ class SlotPasses(BuilderBase):
         ``remove``; the words used are consumed and remembered as cue spans (they are neither
         feedback nor a reset)."""
         m = self.msg
+        found: list[tuple[str, int, int]] = []
         for mt in m.matches(_RX_REMOVE_SLOT):
             word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or mt.group("slot4") or ""
+            found.append((word, mt.start(), mt.end()))
+            end = mt.end()
+            while mt.group("slot1") and (more := _RX_AND_SLOT.match(m.norm, end)) and m.free(more.start(), more.end()):
+                m.take(more.start(), more.end())  # "forget the year and the number": both go
+                found.append((more.group("slot"), more.start(), more.end()))
+                end = more.end()
+        for word, start, end in found:
             slot = _slot_of(word)
-            self.cue_spans.append((mt.start(), mt.end()))
+            self.cue_spans.append((start, end))
             self.removed_slots.add(slot)
             if slot == "years":
                 self.slots["clear_years"] = True

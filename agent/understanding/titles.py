@@ -26,7 +26,8 @@ _TITLE_CONTEXT = re.compile(rf"\b(?:{_alt(_TITLE_CONTEXT_WORDS)})\b")
 """Words that make a title named anywhere a reference (``title_context`` in the language file)."""
 _QUERY_FILLERS = _EN.fillers
 _RX_REMOVED_BEFORE = re.compile(
-    rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues)})\s+(?:about\s+)?(?:the\s+)?$"
+    rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues)})\s+(?:about\s+)?"
+    r"(?:(?:similar to|anything like|like|based on)\s+)?(?:the\s+)?$"
 )
 """A removal verb right before a title ("forget the english patient", "drop fargo")."""
 
@@ -75,9 +76,15 @@ class TitlePasses(BuilderBase):
                 if not [t for t in vt if t not in STOP]:
                     continue
                 hit = self._find_seq(vt)
-                if hit is None or not _RX_REMOVED_BEFORE.search(m.norm[: m.starts[hit[0]]]):
+                verb = _RX_REMOVED_BEFORE.search(m.norm[: m.starts[hit[0]]]) if hit is not None else None
+                if hit is None or verb is None:
                     continue
                 m.take_tokens(*hit)
+                m.take(verb.start(), verb.end())  # the verb is a cue, not a query word
+                after = re.match(r"\s+(?:part|bit|thing|one|reference|idea)\b", m.norm[m.ends[hit[0] + hit[1] - 1] :])
+                if after:
+                    end = m.ends[hit[0] + hit[1] - 1]
+                    m.take(end, end + after.end())
                 self.removed_refs.append(item_id)
                 break
 
