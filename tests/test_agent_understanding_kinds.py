@@ -958,3 +958,51 @@ def test_a_count_of_classics(vocab: CatalogVocab) -> None:
 def test_a_title_followed_by_kind_of_thing_is_a_reference(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "something toy story kind of thing")
     assert len(st.constraints.reference_item_ids) == 1 and not st.constraints.query
+
+
+# ---------------------------------------------------------------- after held-out v14 (other phrasings of its kinds)
+@pytest.mark.parametrize(
+    ("message", "cats"),
+    [
+        ("they all must be crime AND comedy", ["Crime", "Comedy"]),
+        ("a western doubling as a comedy", ["Western", "Comedy"]),
+    ],
+)
+def test_each_must_be_both_and_doubling_as(vocab: CatalogVocab, message: str, cats: list[str]) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == cats and st.constraints.include_all is True and not st.constraints.query
+
+
+def test_no_cap_on_the_number(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "6 war movies", "no cap on the number please")
+    assert st.constraints.n is None and st.constraints.include_categories == ["War"]
+
+
+def test_write_a_few_words_about_an_item(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "some comedies")
+    _st, u = _run(vocab, "some comedies", "write a few words about the third one")
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[2]]  # type: ignore[attr-defined]
+
+
+def test_an_emphatic_ban_after_a_switch_stays_a_ban(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "horror", "actually thrillers, and absolutely no horror")
+    assert st.constraints.include_categories == ["Thriller"] and st.constraints.exclude_categories == ["Horror"]
+
+
+@pytest.mark.parametrize(
+    ("second", "lo", "hi"), [("1985 or later is ok", 1985, None), ("1975 or earlier then", None, 1975)]
+)
+def test_an_open_ended_bound_replaces_the_period(
+    vocab: CatalogVocab, second: str, lo: int | None, hi: int | None
+) -> None:
+    st, _ = _run(vocab, "comedies from the 80s", second)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+def test_chinese_a_decade_and_on(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "七十年代以及以后的剧情片")
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.include_categories) == (
+        1970,
+        None,
+        ["Drama"],
+    )

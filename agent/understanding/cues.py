@@ -47,7 +47,7 @@ _EXPLAIN = re.compile(
     r"why should i (?:watch|see|pick|choose|try))\b"
 )
 _DESCRIBE = re.compile(
-    r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|"
+    r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|(?:say|write|share) (?:a (?:bit|little|few words|something) )(?:about|on)|"
     r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
@@ -306,6 +306,7 @@ _RX_N_UNLIMIT = re.compile(
 """A count taken back: "no need to limit it to 14", "dont cap it at 5"."""
 _RX_ANY_N = re.compile(
     r"\b(?:any (?:amount|number|count|length|quantity|list length)|as many as (?:you (?:like|want|have|can)|possible)|"
+    r"no (?:limit|cap|maximum|max) on (?:how many|the number|the count|numbers|the amount|quantity)|unlimited|"
     r"however many|(?:the )?number (?:doesnt|does not|dont) matter)\b"
 )
 """Any list length: "any amount", "as many as you like"."""

@@ -365,9 +365,10 @@ def understand(
     if ("year_min" in slots or "year_max" in slots) and re.search(r"\b(?:instead|rather than|in place of)\b", norm):
         slots["clear_years"] = True  # "anything after 1953 instead of that decade": the new period replaces the old
     old_inc, old_exc = state.constraints.include_categories, state.constraints.exclude_categories
-    if b.exclude and b.include and not set(b.include) <= set(old_inc):
+    emphatic = re.search(r"\b(?:definitely|absolutely|certainly|def|defo|really)\s+(?:no|not|nothing|none)\b", norm)
+    if b.exclude and b.include and not set(b.include) <= set(old_inc) and not emphatic:
         # "not war after all, let's do animation": an asked-for category taken back while another is asked
-        # for is a switch (no longer asked for), not a new ban
+        # for is a switch (no longer asked for), not a new ban; "and definitely no crime" is a ban
         taken_back = [c for c in b.exclude if c in old_inc and c not in old_exc]
         b.remove = [*b.remove, *(c for c in taken_back if c not in b.remove)]
         b.exclude = [c for c in b.exclude if c not in taken_back]

@@ -262,6 +262,7 @@ class SlotPasses(BuilderBase):
             self.slots["clear_years"] = True
         if m.matches(_CLEAR_AGE) or m.matches(_ANY_AGE):  # "it doesnt have to be old", "old or new": no period
             self.slots["clear_years"] = True
+        open_ended = False  # "1930s or later": the bound said is the only one (an earlier other bound goes)
         for mt in m.matches(_RX_UNTIL_NOW):  # "between the 30s and now": from then on
             b = _year_or_decade(mt, 1, vocab)
             if b is not None:
@@ -302,9 +303,9 @@ class SlotPasses(BuilderBase):
                 else:
                     lo = b[1] + 1
             elif word in ("since", "no earlier than", "starting", "starting in") or tail in _ON_OR_AFTER or tail == "+":
-                lo = b[0]
+                lo, open_ended = b[0], open_ended or bool(tail)
             elif tail in _ON_OR_BEFORE:
-                hi = b[1]
+                hi, open_ended = b[1], True
             else:  # from / in / circa
                 if neg:
                     self.notes.append(f"cannot exclude a period ({mt.group(0).strip()}); ignored")
@@ -313,9 +314,9 @@ class SlotPasses(BuilderBase):
         for mt in m.matches(_RX_YEAR_TAIL):
             b = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 7, vocab)
             if b is not None and mt.group(6):
-                lo = b[0]  # "1990 or later", "the 80s onwards"
+                lo, open_ended = b[0], True  # "1990 or later", "the 80s onwards"
             elif b is not None:
-                hi = b[1]  # "1985 or earlier"
+                hi, open_ended = b[1], True  # "1985 or earlier"
         for mt in m.matches(_RX_DECADE):
             if self._is_negated_span(mt.start()):
                 self.notes.append(f"cannot exclude a period ({mt.group(0).strip()}); ignored")
@@ -359,6 +360,8 @@ class SlotPasses(BuilderBase):
         for y in excl:
             lo = y + 1 if lo == y else lo
             hi = y - 1 if hi == y else hi
+        if open_ended and (lo is None) != (hi is None):
+            self.slots["clear_years"] = True
         if lo is not None:
             self.slots["year_min"] = lo
         if hi is not None:
