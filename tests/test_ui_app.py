@@ -45,6 +45,14 @@ def test_card_badge_bands_and_writer() -> None:
     assert "template explanation" in card_html(_card(writer="template"))
 
 
+def test_a_card_from_a_batch_run_says_so_in_its_language() -> None:
+    from ui.app import card_html
+
+    assert "precomputed by the batch job" in card_html(_card(source="batch"))
+    assert "precomputed" not in card_html(_card(source="live"))
+    assert "由批处理任务预先算好" in card_html(_card(source="batch", explanation="因为你喜欢《Fargo》，推荐这部。"))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("<>\"'&/=()[]!*_`#\\ aZ\n")), max_size=60))
 def test_chat_text_never_leaves_raw_markup(text: str) -> None:
