@@ -1006,3 +1006,9 @@ def test_chinese_a_decade_and_on(vocab: CatalogVocab) -> None:
         None,
         ["Drama"],
     )
+
+
+@pytest.mark.parametrize("second", ["ok now add westerns as well", "so now war too"])
+def test_now_with_an_additive_word_adds_instead_of_switching(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "crime", second)
+    assert st.constraints.include_categories[0] == "Crime" and len(st.constraints.include_categories) == 2

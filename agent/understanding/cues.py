@@ -109,7 +109,8 @@ _FRESH = re.compile(
     r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i (?:watch|try|see|pick)|(?:watch|try|see) next|what next|can you find|any good|i need|what else|what other|anything else|(?:anything|something) (?:else )?similar)\b"
 )
 _REPLACE = re.compile(
-    r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)(?=[a-z])|"
+    r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)"
+    r"(?![^.,;!?]*\b(?:too|as well|aswell|also)\b)(?=[a-z])|"
     r"\b(instead|rather|prefer|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
