@@ -214,10 +214,9 @@ _ALL_EITHER = re.compile(rf"\b(?:{_alt(_data_words('combination', 'either'))})\b
 _CLEAR_AGE = re.compile(
     r"\b(?:(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:have|need)\s+to\s+be|neednt be|need not be|not necessarily)"
     r"\s+(?:that\s+|so\s+|too\s+|all\s+that\s+|an?\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"
+    r"|\b(?:old or new|new or old|old or recent|recent or old|new or classic|any age|whatever age)\b"
 )
-"""A relative age taken back ("it doesnt have to be old"): the period goes."""
-_ANY_AGE = re.compile(r"\b(?:old or new|new or old|old or recent|recent or old|new or classic|any age|whatever age)\b")
-"""Any age: the period goes ("old or new", "any age")."""
+"""A relative age taken back or any age ("it doesnt have to be old", "old or new"): the period goes."""
 _RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|but keep|keep only|only keep)\b")
 """A reset that keeps part of what was asked ("forget all that except the western bit")."""
 _ALL_FOLLOW_UP_MODAL = re.compile(
@@ -303,14 +302,11 @@ _RX_N_UNLIMIT = re.compile(
     rf"\b(?:no need to|(?:i |we )?(?:dont|do not|doesnt|does not) (?:need to|have to)|(?:dont|do not|neednt|need not)|"
     rf"stop|you can stop|no point)\s+(?:limit|limiting|cap|capping|restrict|restricting|keep|keeping|stop|stopping)\s+"
     rf"(?:(?:it|them|the list|that|this|us|me)\s+)?(?:to|at)\s+(?:just\s+|only\s+)?{_NUM}\b"
-)
-"""A count taken back: "no need to limit it to 14", "dont cap it at 5"."""
-_RX_ANY_N = re.compile(
-    r"\b(?:any (?:amount|number|count|length|quantity|list length)|as many as (?:you (?:like|want|have|can)|possible)|"
+    r"|\b(?:any (?:amount|number|count|length|quantity|list length)|as many as (?:you (?:like|want|have|can)|possible)|"
     r"no (?:limit|cap|maximum|max) on (?:how many|the number|the count|numbers|the amount|quantity)|unlimited|"
     r"however many|(?:the )?number (?:doesnt|does not|dont) matter)\b"
 )
-"""Any list length: "any amount", "as many as you like"."""
+"""A count taken back, or any list length: "no need to limit it to 14", "dont cap it at 5", "any amount"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

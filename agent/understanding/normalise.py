@@ -264,7 +264,7 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{after})", r" after \1 ", s)
     s = re.sub(rf"((?:[一二三四五六七八九]十)|\d0|1[89]\d0|20\d0)\s*年代\s*({part_rx})?", decade, s)
     # "九十年代以后": from that decade on; "九十年代以前": before it
-    s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:及|或者?|以及)?\s*(?:{after})", r"\1 onwards ", s)
+    s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{after})", r"\1 onwards ", s)
     on_after = "|".join(sorted(map(re.escape, raw.get("year_on_or_after") or []), key=len, reverse=True))
     if on_after:  # "八十年代及以后", "九十年代起": from that decade on
         s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{on_after})", r"\1 onwards ", s)

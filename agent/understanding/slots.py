@@ -8,7 +8,6 @@ import numpy as np
 
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
-    _ANY_AGE,
     _CLEAR_AGE,
     _CLEAR_PRICE,
     _CLEAR_YEARS,
@@ -17,7 +16,6 @@ from agent.understanding.cues import (
     _ON_OR_AFTER,
     _ON_OR_BEFORE,
     _ORD_WORDS,
-    _RX_ANY_N,
     _RX_BARE,
     _RX_CHEAP,
     _RX_CLASSIC,
@@ -260,7 +258,7 @@ class SlotPasses(BuilderBase):
         if m.has(_CLEAR_YEARS):
             m.matches(_CLEAR_YEARS)
             self.slots["clear_years"] = True
-        if m.matches(_CLEAR_AGE) or m.matches(_ANY_AGE):  # "it doesnt have to be old", "old or new": no period
+        if m.matches(_CLEAR_AGE):  # "it doesnt have to be old", "old or new": no period
             self.slots["clear_years"] = True
         open_ended = False  # "1930s or later": the bound said is the only one (an earlier other bound goes)
         for mt in m.matches(_RX_UNTIL_NOW):  # "between the 30s and now": from then on
@@ -416,7 +414,7 @@ class SlotPasses(BuilderBase):
 
     def n_pass(self) -> None:
         m, n = self.msg, None
-        if m.matches(_RX_N_UNLIMIT) or m.matches(_RX_ANY_N):  # "no need to limit it to 14", "any amount"
+        if m.matches(_RX_N_UNLIMIT):  # "no need to limit it to 14", "any amount"
             self.slots["clear_n"] = True
         for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH):
             for mt in m.matches(rx):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from difflib import SequenceMatcher
 
 from agent.understanding.builder import BuilderBase
@@ -35,22 +36,22 @@ _RX_REMOVED_BEFORE = re.compile(
 class TitlePasses(BuilderBase):
     """Titles a message names, resolved against the catalog (typos tolerated)."""
 
+    def _title_windows(self, item_id: str) -> Iterator[tuple[int, int]]:
+        """Free windows ``(start, length)`` of the message naming ``item_id``'s title, one per spelling of it
+        (longest spelling first; spellings of only function words skipped)."""
+        i = self.vocab.item_pos.get(item_id)
+        if i is None:
+            return
+        for v in sorted(self.vocab.variants[i], key=len, reverse=True):
+            vt = v.split()
+            if [t for t in vt if t not in STOP] and (hit := self._find_seq(vt)) is not None:
+                yield hit
+
     def shown_titles_pass(self) -> None:
         """Titles of shown items named anywhere ("why Fargo?")."""
         m = self.msg
         for pos, item_id in enumerate(self.state.shown, start=1):
-            i = self.vocab.item_pos.get(item_id)
-            if i is None:
-                continue
-            for v in sorted(self.vocab.variants[i], key=len, reverse=True):
-                vt = v.split()
-                content = [t for t in vt if t not in STOP]
-                if not content:
-                    continue
-                hit = self._find_seq(vt)
-                if hit is None:
-                    continue
-                start, length = hit
+            for start, length in self._title_windows(item_id):
                 m.take_tokens(start, length)
                 self.targets.append(
                     ItemRef(
@@ -65,26 +66,20 @@ class TitlePasses(BuilderBase):
 
     def removed_references_pass(self) -> None:
         """A title the session asked "something like" named after a removal verb is taken back ("forget the
-        english patient, just mystery"): its tokens are used and its id goes to ``removed_refs``."""
+        english patient, just mystery", "scratch the fargo part"): its words and the verb are used and its id
+        goes to ``removed_refs``."""
         m = self.msg
         for item_id in self.state.constraints.reference_item_ids:
-            i = self.vocab.item_pos.get(item_id)
-            if i is None:
-                continue
-            for v in sorted(self.vocab.variants[i], key=len, reverse=True):
-                vt = v.split()
-                if not [t for t in vt if t not in STOP]:
+            for start, length in self._title_windows(item_id):
+                verb = _RX_REMOVED_BEFORE.search(m.norm[: m.starts[start]])
+                if verb is None:
                     continue
-                hit = self._find_seq(vt)
-                verb = _RX_REMOVED_BEFORE.search(m.norm[: m.starts[hit[0]]]) if hit is not None else None
-                if hit is None or verb is None:
-                    continue
-                m.take_tokens(*hit)
+                end = m.ends[start + length - 1]
+                part = re.match(r"\s+(?:part|bit|thing|one|reference|idea)\b", m.norm[end:])
+                m.take_tokens(start, length)
                 m.take(verb.start(), verb.end())  # the verb is a cue, not a query word
-                after = re.match(r"\s+(?:part|bit|thing|one|reference|idea)\b", m.norm[m.ends[hit[0] + hit[1] - 1] :])
-                if after:
-                    end = m.ends[hit[0] + hit[1] - 1]
-                    m.take(end, end + after.end())
+                if part:
+                    m.take(end, end + part.end())
                 self.removed_refs.append(item_id)
                 break
 
