@@ -1012,3 +1012,84 @@ def test_chinese_a_decade_and_on(vocab: CatalogVocab) -> None:
 def test_now_with_an_additive_word_adds_instead_of_switching(vocab: CatalogVocab, second: str) -> None:
     st, _ = _run(vocab, "crime", second)
     assert st.constraints.include_categories[0] == "Crime" and len(st.constraints.include_categories) == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("mum picked comedy", "id like romance, so we need both at once"),
+        ("我想看喜剧", "我朋友想看爱情片，要两者兼有的"),
+    ],
+)
+def test_a_new_category_that_must_come_with_the_earlier_one(vocab: CatalogVocab, first: str, second: str) -> None:
+    st, _ = _run(vocab, first, second)
+    assert st.constraints.include_categories == ["Comedy", "Romance"] and st.constraints.include_all
+
+
+def test_the_earlier_categories_all_at_once_without_naming_them(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "horror or sci-fi", "ok, just the ones that are both")
+    assert st.constraints.include_categories == ["Horror", "Sci-Fi"] and st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("second", "all_"), [("crime is good, mystery is good, it doesnt need to be both in one", False)]
+)
+def test_not_needing_both_in_one_is_any_of(vocab: CatalogVocab, second: str, all_: bool) -> None:
+    st, _ = _run(vocab, second)
+    assert st.constraints.include_categories == ["Crime", "Mystery"] and st.constraints.include_all is all_
+
+
+def test_chinese_not_necessarily_both(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "要同时有动作和冒险的", "不一定两种都要，任何一种就行")
+    assert st.constraints.include_categories == ["Action", "Adventure"] and not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [('like "fargo"', 'drop "fargo", westerns instead'), ("类似《fargo》的", "不再参考《fargo》，来点西部片")],
+)
+def test_a_quoted_reference_taken_back(vocab: CatalogVocab, first: str, second: str) -> None:
+    st, _ = _run(vocab, first, second)
+    assert st.constraints.reference_item_ids == [] and st.constraints.include_categories == ["Western"]
+
+
+def test_not_show_me_is_a_ban(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "please not show me horror, it scares me")
+    assert st.constraints.exclude_categories == ["Horror"] and not st.constraints.include_categories
+
+
+@pytest.mark.parametrize("message", ["westerns or war is grand", "my dad keeps quoting fargo, anything else like that"])
+def test_praise_and_speech_words_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert not st.constraints.query
+
+
+@pytest.mark.parametrize("second", ["the romance ban is over", "unban romance", "romance is no longer banned"])
+def test_a_lifted_ban(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns but no romance", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+def test_a_slot_and_a_ban_removed_together(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "dramas from the 80s, no comedy", "drop the year and the comedy ban")
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max) == (["Drama"], [], None, None)
+
+
+def test_newer_with_nothing_to_compare_is_recent(vocab: CatalogVocab) -> None:
+    assert vocab.year_range is not None
+    st, _ = _run(vocab, "got any of the newer titles?")
+    assert st.constraints.year_min == vocab.year_range[1] - UnderstandConfig().recent_years + 1
+
+
+@pytest.mark.parametrize("message", ["i hate the old stuff, any thrillers?", "not keen on anything ancient. thriller?"])
+def test_a_dislike_of_old_items_is_not_old(vocab: CatalogVocab, message: str) -> None:
+    assert vocab.year_range is not None
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.year_min, c.year_max) == (vocab.year_range[1] - UnderstandConfig().not_old_age, None)
+
+
+def test_an_ordinal_without_the_asked_about(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "crime", "whats second about")
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]

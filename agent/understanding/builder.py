@@ -34,6 +34,7 @@ class BuilderBase:
         self.lang = "en"
         self.text = ""  # the cleaned message as typed (before lower-casing), for quoting it back
         self.include_all = False
+        self.all_with_earlier = False  # "and i want X, so it has to be both": X together with the earlier ones
         self.only_these = False  # "just comedy": the categories named replace the earlier ones
         self.remove: list[str] = []
         self.removed_slots: set[str] = set()

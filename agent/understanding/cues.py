@@ -52,7 +52,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|the (?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+)?) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+)?) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
     r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
@@ -197,11 +197,16 @@ _POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")
 _ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
 _ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
 _LIST_NOT_ITEM = re.compile(rf"\b(?:{_alt(_data_words('combination', 'list_not_item'))})\b")
+_ALL_EITHER = re.compile(rf"\b(?:{_alt(_data_words('combination', 'either'))})\b")
+"""The categories already asked need not all be met at once ("either is fine")."""
 
 
 def asks_all_anywhere(norm: str) -> bool:
     """A cue anywhere in the message asks for every named category at once; phrases about the list
-    ("mixed together in one list", "a mix: some X, some Y") are no such cue."""
+    ("mixed together in one list", "a mix: some X, some Y") are no such cue, and none counts where the
+    message says all at once is not needed ("doesnt need to be both in one")."""
+    if _ALL_EITHER.search(norm):
+        return False
     return _ALL_ANYWHERE.search(_LIST_NOT_ITEM.sub(" ", _RX_LIST_MIX.sub(" ", norm))) is not None
 
 
@@ -209,8 +214,6 @@ _RX_LIST_MIX = re.compile(r"\b(?:a\s+)?mix(?:ed bag)?(?=\s*[:,-])")
 """A mixed list announced before its parts ("show me a mix: some X, some Y")."""
 
 
-_ALL_EITHER = re.compile(rf"\b(?:{_alt(_data_words('combination', 'either'))})\b")
-"""The categories already asked need not all be met at once ("either is fine")."""
 _CLEAR_AGE = re.compile(
     r"\b(?:(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:have|need)\s+to\s+be|neednt be|need not be|not necessarily)"
     r"\s+(?:that\s+|so\s+|too\s+|all\s+that\s+|an?\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"

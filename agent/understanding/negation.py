@@ -152,7 +152,7 @@ class NegationScope(BuilderBase):
         ):
             # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
             # one and the asked ones at once
-            self.include_all = True
+            self.include_all = self.all_with_earlier = True
 
     def _asks_for_all(self, spans: list[tuple[int, int]]) -> bool:
         """Separately named categories asked for at once: a cue anywhere ("mixes X with Y", "X and Y at

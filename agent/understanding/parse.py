@@ -55,6 +55,7 @@ from agent.understanding.cues import (
     _RESET,
     _RESET_KEEP,
     _UNDO,
+    asks_all_anywhere,
 )
 from agent.understanding.negation import NegationScope
 from agent.understanding.normalise import _Msg, canonicalise, normalize
@@ -389,6 +390,14 @@ def understand(
         slots["include_all"] = True
     elif b.include or (state.constraints.include_all and _ALL_EITHER.search(norm)):
         slots["include_all"] = False  # named alone, or "doesnt need to be both, either is fine"
+    elif (
+        len(state.constraints.include_categories) >= 2
+        and not state.constraints.include_all
+        and not (targets or b.title_items or b.refs)
+        and asks_all_anywhere(norm)
+        and not _ALL_EITHER.search(norm)
+    ):
+        slots["include_all"] = True  # "actually only ones that are both": the categories asked before, at once
 
     constraint_words = bool(
         b.price_wish
@@ -441,7 +450,7 @@ def understand(
             else:
                 intent = Intent.RECOMMEND
             new_topic = bool(b.include or b.refs or query or slots.get("need"))
-            if fresh and new_topic and not _REFINE_MARK.search(norm):
+            if fresh and new_topic and not _REFINE_MARK.search(norm) and not b.all_with_earlier:
                 intent = Intent.RECOMMEND
                 slots["replace_include"] = True
                 slots.setdefault("clear_references", True)

@@ -46,6 +46,7 @@ from agent.understanding.cues import (
     _RX_YEAR,
     _RX_YEAR_TAIL,
     _YEAR_OR_DEC,
+    _data_words,
 )
 from agent.understanding.lexicon import _words, lexicon
 from agent.understanding.types import ItemRef
@@ -80,10 +81,12 @@ _RX_REMOVE_SLOT = re.compile(
     rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
     rf"|\b(?:{_AFTER})\s+(?:(?:what|which|the|about the|about)\s+)?(?P<slot4>{_SLOTS})\b"
 )
-_RX_AND_SLOT = re.compile(rf"\s*,?\s*(?:and|&|plus|as well as)\s+{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
-"""A second slot joined to a removed one: "forget the year and the number"."""
 """A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit",
 "doesn't matter what year"."""
+_RX_AND_SLOT = re.compile(rf"\s*,?\s*(?:and|&|plus|as well as)\s+{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
+"""A second slot joined to a removed one: "forget the year and the number"."""
+_RX_AND = re.compile(r"\s*,?\s*(?:and|&|plus|as well as)\s+")
+"""What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
 _RX_REMOVE_PERIOD = re.compile(rf"\b(?:{_VERBS})\s+{_DET}{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?(?!\w)")
 """A removal naming the period itself: "forget about the 80s", "never mind 1995"."""
 _RX_YEAR_INCL = re.compile(
@@ -104,7 +107,12 @@ _RX_REMOVE_VERB = re.compile(rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not
 """A removal verb that may name a category next ("drop comedy"); negation cues ("without") are negation."""
 _AGE = _EN.raw.get("relative_age", {}) or {}
 _AGE_SRC = "agent/data/lang/en.yaml relative_age"
-_AGE_NEG = rf"(?:{_alt(_words(_AGE, 'negators', _AGE_SRC))})\s+(?:(?:{_alt(_words(_AGE, 'degrees', _AGE_SRC))})\s+)?"
+_AGE_NEG = (
+    rf"(?:(?:{_alt(_words(_AGE, 'negators', _AGE_SRC))})|(?:{_alt(_data_words('negation', 'before') | _EN.neg_cues)})"
+    r"(?:\s+(?:the|any|anything))?)"
+    rf"\s+(?:(?:{_alt(_words(_AGE, 'degrees', _AGE_SRC))})\s+)?"
+)
+"""A negator or a dislike before an age word, a degree allowed ("not too", "not into the really")."""
 _RX_NOT_OLD = re.compile(rf"\b(?:{_alt(_EN.not_old)}|{_AGE_NEG}(?:{_alt(_words(_AGE, 'old', _AGE_SRC))}))\b")
 _RX_NOT_NEW = re.compile(rf"\b(?:{_alt(_EN.not_new)}|{_AGE_NEG}(?:{_alt(_words(_AGE, 'new', _AGE_SRC))}))\b")
 """A negated age wish: the phrases of ``not_old``/``not_new`` or the ``relative_age`` grammar."""
@@ -233,8 +241,11 @@ class SlotPasses(BuilderBase):
                     "not",
                     "explain",
                     "describe",
+                    "whats",
+                    "hows",
                 )
                 or re.fullmatch(r"\d+(?:st|nd|rd|th)", word)
+                or (self.state.shown and re.match(r"\s+about\b", after))  # "whats fourth about"
             ):
                 m.take(mt.start(), mt.end())
                 self.add_position(_ord(word), mt.group(0), mt.start())
@@ -341,8 +352,9 @@ class SlotPasses(BuilderBase):
                 hi, lo = base - 1, None
                 self.slots["clear_years"] = True
             if m.matches(_RX_NEWER) and not explicit:
-                base = ref_year if ref_year is not None else (self.state.constraints.year_min or median)
-                lo, hi = base + 1, None
+                base = ref_year if ref_year is not None else self.state.constraints.year_min
+                # with nothing to compare with, "the more recent ones" are the recent ones
+                lo, hi = (base + 1 if base is not None else yr[1] - cfg.recent_years + 1), None
                 self.slots["clear_years"] = True
             # "recent" / "classic" are vague: an explicit year or decade in the same message wins
             # ("old classics from the 1950s" is the 1950s)
@@ -443,6 +455,7 @@ class SlotPasses(BuilderBase):
         feedback nor a reset)."""
         m = self.msg
         found: list[tuple[str, int, int]] = []
+        chain_ends: list[int] = []  # where a verb's list of removed slots ends ("forget the year and ...")
         for mt in m.matches(_RX_REMOVE_SLOT):
             word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or mt.group("slot4") or ""
             found.append((word, mt.start(), mt.end()))
@@ -451,6 +464,8 @@ class SlotPasses(BuilderBase):
                 m.take(more.start(), more.end())  # "forget the year and the number": both go
                 found.append((more.group("slot"), more.start(), more.end()))
                 end = more.end()
+            if mt.group("slot1"):
+                chain_ends.append(end)
         for word, start, end in found:
             slot = _slot_of(word)
             self.cue_spans.append((start, end))
@@ -469,14 +484,17 @@ class SlotPasses(BuilderBase):
             self.cue_spans.append((mt.start(), mt.end()))
             self.removed_slots.add("years")
             self.slots["clear_years"] = True
-        for mt in _RX_REMOVE_VERB.finditer(m.norm):
-            if not m.free(mt.start(), mt.end()):
+        # "forget the decade and the no horror bit": a category joined to the removed slots goes as well
+        verbs = [(mt.start(), mt.end()) for mt in _RX_REMOVE_VERB.finditer(m.norm) if m.free(mt.start(), mt.end())]
+        verbs += [(end, mt.end()) for end in chain_ends if (mt := _RX_AND.match(m.norm, end))]
+        for v_start, v_end in sorted(verbs):
+            if v_end >= len(m.norm):
                 continue
-            i = m.token_at(mt.end())
+            i = m.token_at(v_end)
             while i < len(m.toks) and not m.used[i] and m.toks[i] in _REMOVE_DETERMINERS:
                 i += 1
             hit = self._category_at(i) if i < len(m.toks) else None
-            if hit is None or re.search(r"[,.;!?]", m.norm[mt.end() : m.starts[i]]):
+            if hit is None or re.search(r"[,.;!?]", m.norm[v_end : m.starts[i]]):
                 continue  # "forget that, war instead": the verb's object ended at the comma
             cats, n = hit
             end = i + n
@@ -488,9 +506,9 @@ class SlotPasses(BuilderBase):
             # ("remove the comedies" from a list that never asked for them)
             for cat in cats:
                 (self.remove if cat in asked else self.exclude).append(cat)
-            self.cue_spans.append((mt.start(), m.ends[end - 1]))
+            self.cue_spans.append((v_start, m.ends[end - 1]))
             self.cat_tokens.update(range(i, i + n))
-            m.take(mt.start(), m.ends[end - 1])
+            m.take(v_start, m.ends[end - 1])
         self._category_rule_removal()
 
     def _category_rule_removal(self) -> None:

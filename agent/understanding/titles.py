@@ -28,7 +28,7 @@ _TITLE_CONTEXT = re.compile(rf"\b(?:{_alt(_TITLE_CONTEXT_WORDS)})\b")
 _QUERY_FILLERS = _EN.fillers
 _RX_REMOVED_BEFORE = re.compile(
     rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues)})\s+(?:about\s+)?"
-    r"(?:(?:similar to|anything like|like|based on)\s+)?(?:the\s+)?$"
+    r"(?:(?:similar to|anything like|like|based on)\s+)?(?:the\s+)?[\"'“‘«]?$"
 )
 """A removal verb right before a title ("forget the english patient", "drop fargo")."""
 
