@@ -352,9 +352,9 @@ class SlotPasses(BuilderBase):
                 hi, lo = base - 1, None
                 self.slots["clear_years"] = True
             if m.matches(_RX_NEWER) and not explicit:
-                base = ref_year if ref_year is not None else self.state.constraints.year_min
+                since = ref_year if ref_year is not None else self.state.constraints.year_min
                 # with nothing to compare with, "the more recent ones" are the recent ones
-                lo, hi = (base + 1 if base is not None else yr[1] - cfg.recent_years + 1), None
+                lo, hi = (since + 1 if since is not None else yr[1] - cfg.recent_years + 1), None
                 self.slots["clear_years"] = True
             # "recent" / "classic" are vague: an explicit year or decade in the same message wins
             # ("old classics from the 1950s" is the 1950s)
@@ -486,7 +486,7 @@ class SlotPasses(BuilderBase):
             self.slots["clear_years"] = True
         # "forget the decade and the no horror bit": a category joined to the removed slots goes as well
         verbs = [(mt.start(), mt.end()) for mt in _RX_REMOVE_VERB.finditer(m.norm) if m.free(mt.start(), mt.end())]
-        verbs += [(end, mt.end()) for end in chain_ends if (mt := _RX_AND.match(m.norm, end))]
+        verbs += [(end, j.end()) for end in chain_ends if (j := _RX_AND.match(m.norm, end))]
         for v_start, v_end in sorted(verbs):
             if v_end >= len(m.norm):
                 continue
