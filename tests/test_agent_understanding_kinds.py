@@ -1093,3 +1093,57 @@ def test_a_dislike_of_old_items_is_not_old(vocab: CatalogVocab, message: str) ->
 def test_an_ordinal_without_the_asked_about(vocab: CatalogVocab) -> None:
     st, u = _run(vocab, "crime", "whats second about")
     assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["my son hates war so thats off the table. any westerns?", "no war, weve had our fill of it this month. westerns?"],
+)
+def test_time_and_table_phrases_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories) == (["Western"], ["War"]) and not c.query
+
+
+def test_allowing_a_category_and_dropping_that_filter_is_one_request(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "dramas but no romance", "fine, romance is ok, you can remove that ban")
+    assert u.intent == Intent.REFINE  # type: ignore[attr-defined]
+    assert st.constraints.include_categories == ["Drama"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("mystery or war from the 90s", "take war off the list, keep the others"),
+        ("推荐点悬疑或战争的电影", "战争就算了，只看悬疑"),
+    ],
+)
+def test_one_asked_category_taken_off_is_no_ban(vocab: CatalogVocab, first: str, second: str) -> None:
+    st, _ = _run(vocab, first, second)
+    assert st.constraints.include_categories == ["Mystery"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize("second", ["when they came out doesnt matter anymore", "how new it is isnt important"])
+def test_how_old_or_when_named_as_the_year_slot(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "crime from the 70s", second)
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, None)
+
+
+def test_start_fresh_resets(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "8 westerns before 1970", "clean slate please. war")
+    c = st.constraints
+    assert (c.include_categories, c.year_max, c.n) == (["War"], None, None)
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [("horror from the 70s or anything after that", 1970, None), ("war from the 50s or anything older", None, 1959)],
+)
+def test_a_period_or_anything_after_it(vocab: CatalogVocab, message: str, lo: int | None, hi: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+def test_chinese_not_really_liking_is_a_ban(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "我不怎么喜欢恐怖片，推荐几部喜剧吧")
+    assert st.constraints.include_categories == ["Comedy"] and st.constraints.exclude_categories == ["Horror"]

@@ -95,7 +95,7 @@ _UNDO = re.compile(
 )
 """A message that only takes back the last change ("actually scrap that", "undo", "go back")."""
 _RESET = re.compile(
-    r"\b(start over|start again|start from scratch|from scratch|reset|new search|clear (?:all|everything|the filters|filters)|forget (?:all|everything|it all|about it)|never ?mind)\b"
+    r"\b(start over|start again|start from scratch|from scratch|start fresh|fresh start|start afresh|clean slate|reset|new search|clear (?:all|everything|the filters|filters)|forget (?:all|everything|it all|about it)|never ?mind)\b"
 )
 _CLEAR_YEARS = re.compile(
     r"\b(any (?:year|decade|era|time|period)|(?:year|decade|era|when) (?:doesnt|does not) matter|all years|no (?:year|date) (?:limit|restriction))\b"

@@ -75,6 +75,12 @@ class _Builder(SlotPasses, TitlePasses, NegationScope, ShopPasses):
     """Collects one message's findings (the passes live in the modules by concept)."""
 
 
+_OFF_THE_ASKED = re.compile(
+    r"\b(?:off|from|out of) (?:the|my|this|that) list\b|\bkeep the (?:rest|others?)\b|\bthe rest (?:stays?|can stay)\b"
+)
+"""Taking one of the asked-for categories off what was asked ("take X off the list, keep the rest")."""
+
+
 def understand(
     message: str, state: DialogState | None, vocab: CatalogVocab, config: UnderstandConfig | None = None
 ) -> Understanding:
@@ -367,9 +373,14 @@ def understand(
         slots["clear_years"] = True  # "anything after 1953 instead of that decade": the new period replaces the old
     old_inc, old_exc = state.constraints.include_categories, state.constraints.exclude_categories
     emphatic = re.search(r"\b(?:definitely|absolutely|certainly|def|defo|really)\s+(?:no|not|nothing|none)\b", norm)
-    if b.exclude and b.include and not set(b.include) <= set(old_inc) and not emphatic:
-        # "not war after all, let's do animation": an asked-for category taken back while another is asked
-        # for is a switch (no longer asked for), not a new ban; "and definitely no crime" is a ban
+    if (
+        b.exclude
+        and ((b.include and (not set(b.include) <= set(old_inc) or b.only_these)) or _OFF_THE_ASKED.search(norm))
+        and not emphatic
+    ):
+        # "not war after all, let's do animation" / "adventure is out, only children's": an asked-for category
+        # taken back while another is asked for is a switch (no longer asked for), not a new ban; so is one
+        # taken "off the list" ("keep the rest"); "and definitely no crime" is a ban
         taken_back = [c for c in b.exclude if c in old_inc and c not in old_exc]
         b.remove = [*b.remove, *(c for c in taken_back if c not in b.remove)]
         b.exclude = [c for c in b.exclude if c not in taken_back]

@@ -85,6 +85,11 @@ _RX_REMOVE_SLOT = re.compile(
 "doesn't matter what year"."""
 _RX_AND_SLOT = re.compile(rf"\s*,?\s*(?:and|&|plus|as well as)\s+{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
 """A second slot joined to a removed one: "forget the year and the number"."""
+_RX_REMOVE_THAT = re.compile(
+    rf"\b(?:{_VERBS})\s+(?:that|this|the|those|these)\s+(?:filter|filters|limit|restriction|ban|rule|exclusion|condition)\b"
+    r"(?!\s+(?:on|against|for|of|about|to|\w+\s+(?:on|against|for|of)\b))"
+)
+"""A removal naming no slot, only "that filter" (the rule the same message names)."""
 _RX_AND = re.compile(r"\s*,?\s*(?:and|&|plus|as well as)\s+")
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
 _RX_REMOVE_PERIOD = re.compile(rf"\b(?:{_VERBS})\s+{_DET}{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?(?!\w)")
@@ -466,6 +471,9 @@ class SlotPasses(BuilderBase):
                 end = more.end()
             if mt.group("slot1"):
                 chain_ends.append(end)
+        for mt in m.matches(_RX_REMOVE_THAT):
+            # "i dont mind animation, you can drop that filter": the rule the message just named, not an item
+            self.cue_spans.append((mt.start(), mt.end()))
         for word, start, end in found:
             slot = _slot_of(word)
             self.cue_spans.append((start, end))
