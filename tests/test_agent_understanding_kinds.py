@@ -1147,3 +1147,89 @@ def test_a_period_or_anything_after_it(vocab: CatalogVocab, message: str, lo: in
 def test_chinese_not_really_liking_is_a_ban(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "我不怎么喜欢恐怖片，推荐几部喜剧吧")
     assert st.constraints.include_categories == ["Comedy"] and st.constraints.exclude_categories == ["Horror"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "whatever you end up choosing, no war pls, cheers",
+        "no war, if that makes sense. i usually fall for westerns",
+        "my flatmate keeps pushing war on me, none of that please. westerns?",
+    ],
+)
+def test_closing_phrases_and_manner_adverbs_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "War" in st.constraints.exclude_categories and not st.constraints.query
+
+
+@pytest.mark.parametrize("message", ["musicals?! hell no. 6 of anything else", "horror... nope. 6 others please"])
+def test_an_exclamation_after_a_category_refuses_it(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == [] and len(st.constraints.exclude_categories) == 1
+    assert st.constraints.n == 6
+
+
+def test_every_single_one_is_no_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "no more westerns, ive watched each single one")
+    assert st.constraints.exclude_categories == ["Western"] and st.constraints.n is None
+
+
+@pytest.mark.parametrize(
+    ("second", "inc", "exc"),
+    [
+        ("they dont need to be comedy as well, crime alone is fine", ["Crime"], []),
+        ("enough crime now, no more of those. just westerns", ["Western"], ["Crime"]),
+        ("none of them should be war", ["Crime", "Comedy"], ["War"]),
+    ],
+)
+def test_taking_back_or_banning_after_a_combination(
+    vocab: CatalogVocab, second: str, inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, "crime that is also comedy", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (inc, exc)
+
+
+def test_keep_the_list_to_a_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "horror please", "keep the list at 4")
+    assert st.constraints.n == 4
+
+
+def test_a_period_said_to_be_too_narrow_is_replaced(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "war from the 60s", "the 60s feel a bit too limiting, 1950 or later then")
+    assert (st.constraints.year_min, st.constraints.year_max) == (1950, None)
+
+
+def test_a_mix_of_the_two_is_a_mixed_list(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "horror is fine and so is comedy, some of each please")
+    assert sorted(st.constraints.include_categories) == ["Comedy", "Horror"] and not st.constraints.include_all
+
+
+def test_dropping_the_comparison_with_a_title(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "something like fargo, no horror", "lose the link to fargo but keep the rest")
+    assert u.intent == Intent.REFINE  # type: ignore[attr-defined]
+    assert st.constraints.reference_item_ids == [] and st.constraints.exclude_categories == ["Horror"]
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [
+        ("my mum was born in 1960 and wants a drama from before she was born", None, 1959),
+        ("we were born in 1985. dramas made since we were born", 1985, None),
+    ],
+)
+def test_a_bound_from_a_birth_year(vocab: CatalogVocab, message: str, lo: int | None, hi: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.include_categories) == (lo, hi, ["Drama"])
+
+
+@pytest.mark.parametrize(
+    ("second", "inc"),
+    [
+        ("could you add war too? they neednt be westerns", ["Western", "War"]),
+        ("they dont have to be westerns, war instead", ["War"]),
+    ],
+)
+def test_one_more_option_that_need_not_be_the_earlier_one(vocab: CatalogVocab, second: str, inc: list[str]) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert st.constraints.include_categories == inc and st.constraints.exclude_categories == []
+    assert not st.constraints.include_all

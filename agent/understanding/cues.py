@@ -184,7 +184,9 @@ _ALLOW_BEFORE = re.compile(
 _NEG_AFTER = re.compile(
     rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
     rf"(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from)\b)"
-    r"|^\s*[?!.,]*\s*no thanks\b"
+    rf"|^\s*[?!.,]*\s*(?:{_alt(_data_words('negation', 'after_exclaim'))})\b"
+    r"(?=\s*(?:[.!?,;]|$|(?:haha|hahaha|lol|lmao|thanks|thank you|pls|please|mate|x)\b))"  # not "X, definitely not Y"
+    r"|^\s*(?:(?:on|at|to|for)\s+(?:me|us|him|her|them)\s*)?[,.;!?-]*\s*(?:none|no more|enough)\s+of\s+(?:that|those|it|them)\b"
     rf"|^[\s,-]*(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
     rf"(?:{_alt(_data_words('negation', 'after_clause_end'))})(?=\s*(?:[,.;!?]|$))"
 )
@@ -276,7 +278,7 @@ _RX_PRICE_ANY = re.compile(_MONEY)
 
 _RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
 _RX_N = re.compile(
-    rf"(?<!\bin )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows|classics|oldies|picks|recs)\b)"
+    rf"(?<!\bin )(?<!\bevery )(?<!\bevry )(?<!\beach )(?<!\bany )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows|classics|oldies|picks|recs)\b)"
 )
 _RX_ONE = re.compile(
     rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|(?<!\bin )\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"
@@ -285,11 +287,12 @@ _RX_ONE = re.compile(
 movie" (one item with both)."""
 _RX_SHOW_N = re.compile(
     rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|make (?:it|that|them|the list)|"
-    rf"(?:cut|narrow|trim|whittle|bring|get) (?:it|that|them|the list) down to|(?:reduce|shorten) (?:it|that|them|the list) to|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them) to|cap (?:it|that) at|lower (?:it|that) to)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
+    rf"(?:cut|narrow|trim|whittle|bring|get) (?:it|that|them|the list) down to|(?:reduce|shorten) (?:it|that|them|the list) to|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them|the list) to|cap (?:it|that|them|the list) at|lower (?:it|that) to|keep (?:it|that|them|the list) (?:to|at)|stick to|hold it at)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
     rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b"
+    rf"|(?<!\bnot )\b(?!one\b){_NUM}\s+(?:of\s+(?:anything|something|any other kind|whatever)|others|other ones)\b"
     rf"|(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )(?!one\b){_NUM}\s+of\s+the\b(?=\s+(?:very\s+)?"
     rf"(?:latest|newest|best|top|oldest|most recent|greatest|finest)\s+(?:[a-z-]+\s+){{0,2}}(?:{_ITEMS})\b)"
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"

@@ -238,6 +238,8 @@ class NegationScope(BuilderBase):
                 return False
             if "," in gap and k == phrase_start - 1:
                 coord = True
+            if m.used[k] and any(s <= m.starts[k] < e for s, e in self.cue_spans):
+                return False  # "they dont have to be X, Y instead": a removal before ours is not our cue
             t = m.toks[k]
             if t in _NEG_CUES:
                 return not (positive and phrase_start != i and not by_word)  # "no X or Y please": both out

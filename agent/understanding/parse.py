@@ -75,6 +75,45 @@ class _Builder(SlotPasses, TitlePasses, NegationScope, ShopPasses):
     """Collects one message's findings (the passes live in the modules by concept)."""
 
 
+_ADVERB_ENDINGS = (
+    "ally",
+    "ently",
+    "antly",
+    "ously",
+    "ively",
+    "ably",
+    "ibly",
+    "fully",
+    "lessly",
+    "edly",
+    "ingly",
+    "ctly",
+)
+"""Word endings of manner adverbs ("normally", "honestly", "seriously"): never what an item is about."""
+_ADDED_NEED_NOT_BE = re.compile(
+    r"\b(?:too|as well|also)\b.*\b(?:they|those|these|them|it|that one|those ones)\s+"
+    r"(?:dont|doesnt|do not|does not|neednt|need not)\s+(?:(?:have|need)\s+to\s+)?(?:also\s+)?be\b"
+)
+"""One more category, said not to need the earlier one as well ("sci-fi ones too? they dont have to be X")."""
+_BEFORE_A_VERB = frozenset(
+    {
+        "up",
+        "keep",
+        "keeps",
+        "kept",
+        "start",
+        "started",
+        "stop",
+        "stopped",
+        "im",
+        "youre",
+        "were",
+        "theyre",
+        "hes",
+        "shes",
+    }
+)
+"""Words after which an "-ing" word is a verb ("keeps pushing", "end up picking"), not what an item is about."""
 _OFF_THE_ASKED = re.compile(
     r"\b(?:off|from|out of) (?:the|my|this|that) list\b|\bkeep the (?:rest|others?)\b|\bthe rest (?:stays?|can stay)\b"
 )
@@ -250,6 +289,10 @@ def understand(
             continue
         if vocab.is_noise(t):  # a function word or filler misspelt ("recomend", "anythign")
             continue
+        if t.endswith(_ADVERB_ENDINGS):  # "as many as you normally would": how, not what
+            continue
+        if t.endswith("ing") and k > 0 and msg.toks[k - 1] in _BEFORE_A_VERB:  # "keeps pushing", "end up picking"
+            continue
         refused_after = re.match(r"[\s-]*free\b(?!\s+(?:of|from)\b)", msg.norm[msg.ends[k] :])  # "gore-free"
         if b._negated(k) or b._is_negated_span(msg.starts[k]) or refused_after:
             b.avoid.append(t)
@@ -372,7 +415,11 @@ def understand(
     if ("year_min" in slots or "year_max" in slots) and re.search(r"\b(?:instead|rather than|in place of)\b", norm):
         slots["clear_years"] = True  # "anything after 1953 instead of that decade": the new period replaces the old
     old_inc, old_exc = state.constraints.include_categories, state.constraints.exclude_categories
-    emphatic = re.search(r"\b(?:definitely|absolutely|certainly|def|defo|really)\s+(?:no|not|nothing|none)\b", norm)
+    emphatic = re.search(
+        r"\b(?:definitely|absolutely|certainly|def|defo|really)\s+(?:no|not|nothing|none)\b"
+        r"|\bno more (?:of )?(?:those|them|that|it|these)\b",  # "enough X, no more of those": a ban
+        norm,
+    )
     if (
         b.exclude
         and ((b.include and (not set(b.include) <= set(old_inc) or b.only_these)) or _OFF_THE_ASKED.search(norm))
@@ -395,6 +442,13 @@ def understand(
         slots["exclude"] = b.exclude
     if b.allow:
         slots["allow"] = b.allow
+    added = [c for c in b.include if c not in old_inc]
+    if added and b.remove and _ADDED_NEED_NOT_BE.search(msg.norm):
+        # "can the list have sci-fi too? they dont have to be children's": the new category is one more option,
+        # it need not also be the earlier one; the earlier one stays asked for
+        b.remove = [c for c in b.remove if c not in old_inc]
+        b.include_all = False
+        slots["include_all"] = False
     if b.remove:
         slots["remove"] = b.remove
     if b.include_all and b.include:

@@ -92,6 +92,15 @@ _RX_REMOVE_THAT = re.compile(
 """A removal naming no slot, only "that filter" (the rule the same message names)."""
 _RX_AND = re.compile(r"\s*,?\s*(?:and|&|plus|as well as)\s+")
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
+_RX_PERIOD_TOO = re.compile(
+    rf"\b(?:the\s+)?{_YEAR_OR_DEC}\s+(?:is|are|seems?|feels?|looks?|sounds?|was|were)\s+(?:(?:a bit|a little|way|far|kind of|kinda|just)\s+)?too\s+"
+    r"(?:narrow|restrictive|limiting|strict|tight|small|short|limited)\b"
+)
+"""A period said to be too narrow: it is what the message replaces, not asked for again."""
+_WHO_BORN = r"(?:i was|i am|im|we were|he was|she was|they were|was|were)"
+_RX_BORN = re.compile(rf"\b{_WHO_BORN}\s+born\s+in\s+(\d{{4}})\b")
+_RX_BORN_REL = re.compile(rf"\b(before|after|since)\s+{_WHO_BORN}\s+born\b")
+"""A birth year and a bound relative to it ("i was born in 1972 ... before i was born")."""
 _RX_REMOVE_PERIOD = re.compile(rf"\b(?:{_VERBS})\s+{_DET}{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?(?!\w)")
 """A removal naming the period itself: "forget about the 80s", "never mind 1995"."""
 _RX_YEAR_INCL = re.compile(
@@ -263,6 +272,18 @@ class SlotPasses(BuilderBase):
 
     def years_pass(self) -> None:
         m = self.msg
+        if m.matches(_RX_PERIOD_TOO):  # "the 1980s is too narrow, make it 1964 or later": the old period goes
+            self.slots["clear_years"] = True
+        born, rel = _RX_BORN.search(m.norm), _RX_BORN_REL.search(m.norm)
+        if born and rel and m.free(born.start(), born.end()) and m.free(rel.start(), rel.end()):
+            # "i was born in 1972, so ... before i was born": a bound from the year the message gives
+            year, word = int(born.group(1)), rel.group(1)
+            m.take(born.start(), born.end())
+            m.take(rel.start(), rel.end())
+            if word == "before":
+                self.slots["year_max"] = year - 1
+            else:
+                self.slots["year_min"] = year + 1 if word == "after" else year
         # "including 1975" / "1985 itself not counted": whether a bound's own year counts, not a year wish
         incl = [int(mt.group(1) or mt.group(2)) for mt in m.matches(_RX_YEAR_INCL)]
         excl = [int(mt.group(1) or mt.group(2)) for mt in m.matches(_RX_YEAR_EXCL)]

@@ -28,6 +28,7 @@ _TITLE_CONTEXT = re.compile(rf"\b(?:{_alt(_TITLE_CONTEXT_WORDS)})\b")
 _QUERY_FILLERS = _EN.fillers
 _RX_REMOVED_BEFORE = re.compile(
     rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues)})\s+(?:about\s+)?"
+    r"(?:(?:the\s+)?(?:comparison|comparisons|link|links|connection|reference|references|similarity)\s+(?:with|to)\s+)?"
     r"(?:(?:similar to|anything like|like|based on)\s+)?(?:the\s+)?[\"'“‘«]?$"
 )
 """A removal verb right before a title ("forget the english patient", "drop fargo")."""
@@ -78,6 +79,7 @@ class TitlePasses(BuilderBase):
                 part = re.match(r"\s+(?:part|bit|thing|one|reference|idea)\b", m.norm[end:])
                 m.take_tokens(start, length)
                 m.take(verb.start(), verb.end())  # the verb is a cue, not a query word
+                self.cue_spans.append((verb.start(), verb.end()))  # "drop the comparison with X": no compare
                 if part:
                     m.take(end, end + part.end())
                 self.removed_refs.append(item_id)
