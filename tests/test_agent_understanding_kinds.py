@@ -209,7 +209,8 @@ def test_a_one_character_chinese_wish_that_is_refused_is_named_back(vocab: Catal
     ("message", "query"),
     [
         ("yo got any decent thrillers rn? ngl", ""),  # chat shorthand
-        ("plz recomend sum thrillers", "sum"),  # a misspelt request verb goes; an unknown word stays
+        ("plz recomend thrillers abt submarines", "submarines"),  # a misspelt request verb goes; an unknown word stays
+        ("cn u shw me sum thrillers", ""),  # texting spellings ("sum" is "some")
         ("anythign thriller, whatevr u have", ""),  # misspelt fillers
         ("thrillers, but only if theyve got a twist", "twist"),  # apostrophe-less contractions
     ],
@@ -1233,3 +1234,63 @@ def test_one_more_option_that_need_not_be_the_earlier_one(vocab: CatalogVocab, s
     st, _ = _run(vocab, "westerns", second)
     assert st.constraints.include_categories == inc and st.constraints.exclude_categories == []
     assert not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("8 war movies", "war isnt really required"), ("推荐8部战争电影", "战争可有可无")],
+)
+def test_an_asked_category_no_longer_required(vocab: CatalogVocab, first: str, second: str) -> None:
+    st, _ = _run(vocab, first, second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.n) == ([], [], 8)
+
+
+def test_a_required_category_stays(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "8 war movies", "war is needed, yes")
+    assert st.constraints.include_categories == ["War"]
+
+
+@pytest.mark.parametrize("message", ["got any decent westerns out there?", "which westerns are out there"])
+def test_out_there_is_no_refusal(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    "message", ["gr8, cud u giv me sum westerns", "nuthin but westerns pleez", "wat westerns r gud"]
+)
+def test_texting_spellings_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and not st.constraints.query
+
+
+def test_a_correction_replaces_the_category(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "comedy please", "oops my bad, meant to type crime")
+    assert st.constraints.include_categories == ["Crime"] and not st.constraints.query
+
+
+def test_not_to_old_is_not_old(vocab: CatalogVocab) -> None:
+    assert vocab.year_range is not None
+    st, _ = _run(vocab, "a mystery that isnt to old")
+    assert st.constraints.year_min == vocab.year_range[1] - UnderstandConfig().not_old_age
+
+
+def test_drop_that_after_naming_the_slot(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns from the 60s", "the decade is irrelevant, lose it")
+    assert u.intent == Intent.REFINE  # type: ignore[attr-defined]
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.include_categories) == (
+        None,
+        None,
+        ["Western"],
+    )
+
+
+def test_a_new_bound_instead_of_the_old_period(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "drama from the 50s", "1970 or earlier rather than the 50s")
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, 1970)
+
+
+def test_in_the_lines_of_a_title_is_a_reference(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "anything on the lines of fargo?")
+    assert st.constraints.reference_item_ids and not st.constraints.query

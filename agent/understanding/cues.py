@@ -111,7 +111,7 @@ _FRESH = re.compile(
 _REPLACE = re.compile(
     r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)"
     r"(?![^.,;!?]*\b(?:too|as well|aswell|also)\b)(?=[a-z])|"
-    r"\b(instead|rather|prefer|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
+    r"\b(instead|rather|prefer|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
 _MORE_ITEMS = re.compile(
@@ -125,7 +125,7 @@ _DIV_DOWN = re.compile(
 )
 
 _REF_TRIGGER = re.compile(
-    rf"\b(?:(?:more |something |stuff |anything |(?:{_ITEMS}) )?like|similar to|such as|along the lines of|"
+    rf"\b(?:(?:more |something |stuff |anything |(?:{_ITEMS}) )?like|similar to|such as|(?:along|on|in) the lines? of|"
     r"in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|as good as|fans? of|"
     r"(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|in the same (?:vein|league|mould|mold) as|"
     rf"if i (?:liked|loved|enjoyed)|i (?:really )?(?:liked|loved|enjoyed|adored|love|enjoy)|my favou?rite (?:(?:{_ITEMS}) )?is|"
@@ -183,7 +183,7 @@ _ALLOW_BEFORE = re.compile(
 )
 _NEG_AFTER = re.compile(
     rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
-    rf"(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from)\b)"
+    rf"(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from|there|here|yet|today|lately|recently)\b)"
     rf"|^\s*[?!.,]*\s*(?:{_alt(_data_words('negation', 'after_exclaim'))})\b"
     r"(?=\s*(?:[.!?,;]|$|(?:haha|hahaha|lol|lmao|thanks|thank you|pls|please|mate|x)\b))"  # not "X, definitely not Y"
     r"|^\s*(?:(?:on|at|to|for)\s+(?:me|us|him|her|them)\s*)?[,.;!?-]*\s*(?:none|no more|enough)\s+of\s+(?:that|those|it|them)\b"
@@ -316,7 +316,7 @@ _RX_N_UNLIMIT = re.compile(
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(
-    r"\b(similar to|such as|along the lines of|in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|"
+    r"\b(similar to|such as|(?:along|on|in) the lines? of|in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|"
     r"(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|in the same (?:vein|league|mould|mold) as|"
     r"as good as|my favou?rite|if i (?:liked|loved|enjoyed)|what else|anything else|but|without|except|anything|nothing|"
     r"i (?:really )?(?:like|love|liked|loved|enjoyed)|please)\b"

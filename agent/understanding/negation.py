@@ -244,7 +244,7 @@ class NegationScope(BuilderBase):
             if t in _NEG_CUES:
                 return not (positive and phrase_start != i and not by_word)  # "no X or Y please": both out
             if t == "but":
-                return k > 0 and m.toks[k - 1] in ("anything", "all", "everything", "nothing")
+                return k > 0 and m.toks[k - 1] in ("anything", "all", "everything")  # "nothing but X" is only X
             if t in ("so", "therefore") and k > 0 and self._category_ending_at(k - 1):
                 return False  # "hates musicals so westerns": what follows is the consequence, asked for
             if t in _BREAKS:

@@ -90,6 +90,8 @@ _RX_REMOVE_THAT = re.compile(
     r"(?!\s+(?:on|against|for|of|about|to|\w+\s+(?:on|against|for|of)\b))"
 )
 """A removal naming no slot, only "that filter" (the rule the same message names)."""
+_RX_REMOVE_IT = re.compile(rf"\b(?:{_VERBS})\s+(?:that|it|this)\b(?=\s*(?:[.,;!?]|$|please|pls|too|as well|then|now))")
+"""A bare "drop that" in a message that removes a named slot: the same removal."""
 _RX_AND = re.compile(r"\s*,?\s*(?:and|&|plus|as well as)\s+")
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
 _RX_PERIOD_TOO = re.compile(
@@ -97,6 +99,11 @@ _RX_PERIOD_TOO = re.compile(
     r"(?:narrow|restrictive|limiting|strict|tight|small|short|limited)\b"
 )
 """A period said to be too narrow: it is what the message replaces, not asked for again."""
+_RX_PERIOD_REPLACED = re.compile(
+    rf"\b(?:instead of|rather than|in place of|replacing|not)\s+(?:the\s+)?{_YEAR_OR_DEC}(?!\s*(?:or|and|to|-)\b)"
+    r"(?=\s*(?:[.,;!?]|$|please|pls|then|now))"
+)
+"""A period named as the one being replaced ("after 1960 instead of the 40s")."""
 _WHO_BORN = r"(?:i was|i am|im|we were|he was|she was|they were|was|were)"
 _RX_BORN = re.compile(rf"\b{_WHO_BORN}\s+born\s+in\s+(\d{{4}})\b")
 _RX_BORN_REL = re.compile(rf"\b(before|after|since)\s+{_WHO_BORN}\s+born\b")
@@ -117,6 +124,13 @@ _RX_RULE_GONE = re.compile(
     rf"(?:\s+(?:too|as\s+well|now|away))?|is\s+(?:gone|lifted|removed|dropped)|{_VERBS}|{_AFTER})\b"
 )
 """After a category's rule word: it is taken back ("... ban can go too", "... filter doesn't matter", "... limit remove")."""
+_RX_CAT_NOT_NEEDED = re.compile(
+    r"\s+(?:(?:part|bit|thing|side)\s+)?(?:"
+    r"(?:(?:is|are)\s+(?:not|no longer)|isnt|arent)\s+(?:really\s+)?(?:required|a must|necessar\w*|needed|essential|mandatory)"
+    r"|(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:matter|have to be there|need to be there)"
+    r"|(?:is|are)\s+optional)\b"
+)
+"""After an asked-for category: it is no longer required ("action isnt required", "the comedy bit is optional")."""
 _RX_REMOVE_VERB = re.compile(rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues and w != 'skip')})\s+")
 """A removal verb that may name a category next ("drop comedy"); negation cues ("without") are negation."""
 _AGE = _EN.raw.get("relative_age", {}) or {}
@@ -272,7 +286,8 @@ class SlotPasses(BuilderBase):
 
     def years_pass(self) -> None:
         m = self.msg
-        if m.matches(_RX_PERIOD_TOO):  # "the 1980s is too narrow, make it 1964 or later": the old period goes
+        if m.matches(_RX_PERIOD_TOO) or m.matches(_RX_PERIOD_REPLACED):
+            # "the 1980s is too narrow, make it 1964 or later", "after 1960 instead of the 40s": the old period goes
             self.slots["clear_years"] = True
         born, rel = _RX_BORN.search(m.norm), _RX_BORN_REL.search(m.norm)
         if born and rel and m.free(born.start(), born.end()) and m.free(rel.start(), rel.end()):
@@ -492,6 +507,9 @@ class SlotPasses(BuilderBase):
                 end = more.end()
             if mt.group("slot1"):
                 chain_ends.append(end)
+        if found:  # "the age doesnt matter, drop that": the removal said again, not an item dropped
+            for mt in m.matches(_RX_REMOVE_IT):
+                self.cue_spans.append((mt.start(), mt.end()))
         for mt in m.matches(_RX_REMOVE_THAT):
             # "i dont mind animation, you can drop that filter": the rule the message just named, not an item
             self.cue_spans.append((mt.start(), mt.end()))
@@ -556,16 +574,20 @@ class SlotPasses(BuilderBase):
                 continue
             cats, n = hit
             end = i + n
-            if end >= len(m.toks) or m.toks[end] not in _REMOVE_OBJECTS or not set(cats) <= asked:
+            if not set(cats) <= asked:
                 i += n
                 continue
-            rest = m.norm[m.ends[end] :]
-            mt = _RX_RULE_GONE.match(rest)
+            mt = None
+            if end < len(m.toks) and m.toks[end] in _REMOVE_OBJECTS:
+                mt = _RX_RULE_GONE.match(m.norm[m.ends[end] :])
+                stop = m.ends[end] + mt.end() if mt else 0
+            if mt is None:  # "action isnt required", "the comedy part is optional"
+                mt = _RX_CAT_NOT_NEEDED.match(m.norm[m.ends[end - 1] :])
+                stop = m.ends[end - 1] + mt.end() if mt else 0
             if mt is None:
                 i += n
                 continue
             self.remove.extend(cats)
-            stop = m.ends[end] + mt.end()
             self.cue_spans.append((m.starts[i], stop))
             self.cat_tokens.update(range(i, i + n))
             m.take(m.starts[i], stop)
