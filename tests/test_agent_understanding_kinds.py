@@ -1294,3 +1294,60 @@ def test_a_new_bound_instead_of_the_old_period(vocab: CatalogVocab) -> None:
 def test_in_the_lines_of_a_title_is_a_reference(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "anything on the lines of fargo?")
     assert st.constraints.reference_item_ids and not st.constraints.query
+
+
+def test_keep_a_category_far_away_from_it(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "a western, and keep musicals away from it please")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], ["Musical"])
+
+
+@pytest.mark.parametrize(
+    ("message", "all_"), [("crime movies which are comedy as well", True), ("crime, comedy as well", False)]
+)
+def test_that_are_y_as_well_asks_for_both(vocab: CatalogVocab, message: str, all_: bool) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Crime", "Comedy"] and st.constraints.include_all is all_
+
+
+def test_nothing_that_came_out_after_a_year(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, nothing that was made after 1970")
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, 1970)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("recent comedies", "older stuff is ok as well"), ("classic comedies", "the newer ones would be fine too")],
+)
+def test_the_other_age_allowed_too_drops_the_period(vocab: CatalogVocab, first: str, second: str) -> None:
+    st, _ = _run(vocab, first, second)
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.include_categories) == (
+        None,
+        None,
+        ["Comedy"],
+    )
+
+
+def test_who_is_in_a_position_asks_about_it(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "who's in the third one")
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[2]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "war or western, your pick",
+        "i grew up with westerns, any good ones",
+        "torn between war and westerns, cant choose",
+    ],
+)
+def test_choice_and_memory_phrases_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Western" in st.constraints.include_categories and not st.constraints.query
+
+
+def test_chinese_a_ban_taken_back_and_recent_years(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "不要西部也不要恐怖", "西部还是可以的，不用屏蔽")
+    assert st.constraints.exclude_categories == ["Horror"] and st.constraints.include_categories == []
+    assert vocab.year_range is not None
+    st, _ = _run(vocab, "这几年的西部片")
+    assert st.constraints.year_min == vocab.year_range[1] - UnderstandConfig().recent_years + 1

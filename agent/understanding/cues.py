@@ -52,7 +52,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+)?) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who (?:is in|stars|directed|plays)|cast of|info (?:on|about))\b"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+)?) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
     r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
@@ -220,6 +220,9 @@ _CLEAR_AGE = re.compile(
     r"\b(?:(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:have|need)\s+to\s+be|neednt be|need not be|not necessarily)"
     r"\s+(?:that\s+|so\s+|too\s+|all\s+that\s+|an?\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"
     r"|\b(?:old or new|new or old|old or recent|recent or old|new or classic|any age|whatever age)\b"
+    r"|\b(?:the\s+)?(?:older|old|earlier|newer|new|recent|more recent|modern|vintage)\s+(?:ones|stuff|items|titles|picks)?\s*"
+    r"(?:are|is|would be|can be|will be)\s+(?:also\s+)?(?:fine|ok|okay|good|welcome|allowed|acceptable|cool)\s+"
+    r"(?:too|as well|also)\b"  # "recent ones... actually older ones are fine too": any age now
 )
 """A relative age taken back or any age ("it doesnt have to be old", "old or new"): the period goes."""
 _RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|but keep|keep only|only keep)\b")

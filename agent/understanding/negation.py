@@ -134,7 +134,8 @@ class NegationScope(BuilderBase):
         if (len(groups) == 1 and len(set(groups[0])) >= 2) or (
             len(groups) >= 2
             and self._asks_for_all(spans)
-            and (not optional or asks_all_anywhere(m.norm))  # "X as well? both at once"
+            # "X as well? both at once", "X that are Y as well"
+            and (not optional or asks_all_anywhere(m.norm) or self._all_between(spans))
         ):
             self.include_all = True
         elif (
@@ -153,6 +154,16 @@ class NegationScope(BuilderBase):
             # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
             # one and the asked ones at once
             self.include_all = self.all_with_earlier = True
+
+    def _all_between(self, spans: list[tuple[int, int]]) -> bool:
+        """A relative clause between two asked-for categories asks for both, even with "as well" after the
+        second ("X movies that are Y as well"); "open to X as well as Y" / "happy with X, happy with Y" do not."""
+        m = self.msg
+        gaps = [m.norm[m.ends[a_end] : m.starts[b_start]] for (_, a_end), (b_start, _) in itertools.pairwise(spans)]
+        return any(
+            re.search(r"\b(?:that|which)\s+(?:are|is|r)\b", g) and not re.search(r"\b(?:or|either|nor)\b", g)
+            for g in gaps
+        )
 
     def _asks_for_all(self, spans: list[tuple[int, int]]) -> bool:
         """Separately named categories asked for at once: a cue anywhere ("mixes X with Y", "X and Y at

@@ -236,6 +236,10 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
         return f" \x00{len(quoted) - 1}\x00 "
 
     s = _QUOTED.sub(keep_quote, text)
+    # phrases with a number character that is no number ("近几年" is recent, not a count of years)
+    early = {str(k): str(v) for k, v in (raw.get("before_numbers") or {}).items()}
+    for k in sorted(early, key=len, reverse=True):
+        s = s.replace(k, f" {early[k]} ")
     before = "|".join(map(re.escape, raw.get("year_before") or ["以前"]))
     after = "|".join(map(re.escape, raw.get("year_after") or ["以后"]))
     between = "|".join(map(re.escape, raw.get("year_range") or ["到"]))

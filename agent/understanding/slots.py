@@ -99,6 +99,11 @@ _RX_PERIOD_TOO = re.compile(
     r"(?:narrow|restrictive|limiting|strict|tight|small|short|limited)\b"
 )
 """A period said to be too narrow: it is what the message replaces, not asked for again."""
+_RX_NEG_CLAUSE = re.compile(
+    r"\b(?:nothing|none|no|not any|not one)\s+(?:\w+\s+)?(?:that|which|thats|whats)\s+"
+    r"(?:came out|comes out|come out|was made|were made|was released|were released|is|are|was|were)\s*$"
+)
+"""A refused relative clause right before a year comparison ("nothing that came out later than")."""
 _RX_PERIOD_REPLACED = re.compile(
     rf"\b(?:instead of|rather than|in place of|replacing|not)\s+(?:the\s+)?{_YEAR_OR_DEC}(?!\s*(?:or|and|to|-)\b)"
     r"(?=\s*(?:[.,;!?]|$|please|pls|then|now))"
@@ -328,7 +333,8 @@ class SlotPasses(BuilderBase):
             if b is None:
                 continue
             tail = re.sub(r"\s+", " ", (mt.group(7) or "").strip())
-            neg = self._is_negated_span(mt.start())
+            # "nothing older than 1960", "nothing that came out later than 1983": the comparison is refused
+            neg = self._is_negated_span(mt.start()) or _RX_NEG_CLAUSE.search(m.norm[: mt.start()]) is not None
             if word in ("before", "prior to", "earlier than", "older than", "pre"):
                 if neg:
                     lo = b[0]
