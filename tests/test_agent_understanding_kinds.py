@@ -1351,3 +1351,57 @@ def test_chinese_a_ban_taken_back_and_recent_years(vocab: CatalogVocab) -> None:
     assert vocab.year_range is not None
     st, _ = _run(vocab, "这几年的西部片")
     assert st.constraints.year_min == vocab.year_range[1] - UnderstandConfig().recent_years + 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["westerns, but i dont want any that are also war", "westerns please, nothing which is war"],
+)
+def test_a_refused_relative_clause(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.include_all) == (["Western"], ["War"], False)
+
+
+def test_a_relative_clause_naming_two_categories_asks_for_both(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "any titles which are crime and comedy?")
+    assert st.constraints.include_categories == ["Crime", "Comedy"] and st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "war is not allowed in our house. westerns?",
+        "westerns, surprise me, i trust you",
+        "westerns with the same energy please",
+        "westerns comma nothing too old full stop",
+    ],
+)
+def test_house_trust_and_dictation_words_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert not st.constraints.query
+
+
+def test_whats_the_story_of_a_position(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "the third one - whats the plot there")
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[2]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("messages", "inc", "exc"),
+    [
+        (["给我推荐点，西部的就免了"], [], ["Western"]),
+        (["除了战争别的啥都可以"], [], ["War"]),
+        (["喜剧，不要西部", "西部不再排除了"], ["Comedy"], []),
+    ],
+)
+def test_chinese_refusals_anything_else_and_a_ban_lifted(
+    vocab: CatalogVocab, messages: list[str], inc: list[str], exc: list[str]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (inc, exc)
+
+
+def test_chinese_why_in_chat_style(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "西部片", "干嘛推荐第2个")
+    assert u.intent == Intent.EXPLAIN and [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]

@@ -175,6 +175,10 @@ class NegationScope(BuilderBase):
             return False
         if any(_ALL_BETWEEN.search(g) for g in gaps):
             return True
+        if all(re.fullmatch(r"\s*and\s*", g) for g in gaps) and re.search(
+            r"\b(?:that|which)\s+(?:are|is|r)\s+(?:both\s+)?$", m.norm[: m.starts[first]]
+        ):
+            return True  # "movies that are children's and drama": one relative clause naming both
         return asks_all_anywhere(m.norm)
 
     def _joined(self, a_end: int, b_start: int, *, commas: bool = False) -> bool:
@@ -258,6 +262,12 @@ class NegationScope(BuilderBase):
                 return k > 0 and m.toks[k - 1] in ("anything", "all", "everything")  # "nothing but X" is only X
             if t in ("so", "therefore") and k > 0 and self._category_ending_at(k - 1):
                 return False  # "hates musicals so westerns": what follows is the consequence, asked for
+            if t in ("is", "are", "r") and k > 0 and m.toks[k - 1] in ("that", "which") and k - 1 > 0:
+                # "i do not want any which are also crime", "nothing that is adventure": the refused
+                # relative clause goes on to its category
+                k -= 2
+                steps += 1
+                continue
             if t in _BREAKS:
                 return False
             cat = self._category_ending_at(k)

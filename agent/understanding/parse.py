@@ -88,6 +88,7 @@ _ADVERB_ENDINGS = (
     "edly",
     "ingly",
     "ctly",
+    "inely",
 )
 """Word endings of manner adverbs ("normally", "honestly", "seriously"): never what an item is about."""
 _ADDED_NEED_NOT_BE = re.compile(
