@@ -1405,3 +1405,44 @@ def test_chinese_refusals_anything_else_and_a_ban_lifted(
 def test_chinese_why_in_chat_style(vocab: CatalogVocab) -> None:
     st, u = _run(vocab, "西部片", "干嘛推荐第2个")
     assert u.intent == Intent.EXPLAIN and [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("message", "n"), [("westerns, at most 3", 3), ("westerns, 4 tops", 4), ("no more than 5 westerns please", 5)]
+)
+def test_a_cap_on_the_list(vocab: CatalogVocab, message: str, n: int) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.n == n
+
+
+def test_no_comma_answers_the_list(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "nah, war for a change")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["War"], [])
+
+
+def test_excluding_anything_before_a_year(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "skip anything from before 1965")
+    assert (st.constraints.year_min, st.constraints.year_max) == (1965, None)
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns, war is also welcome", "every app is full of war. leave war out, westerns please"]
+)
+def test_also_welcome_and_full_of(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Western" in st.constraints.include_categories and not st.constraints.query
+
+
+def test_the_gist_of_a_position(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "can i get the gist of number 3")
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[2]]  # type: ignore[attr-defined]
+
+
+def test_scratching_the_same_itch_as_a_title(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "something to scratch the same itch as fargo")
+    assert st.constraints.reference_item_ids and not st.constraints.query
+
+
+def test_chinese_elements_of_both(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "西部和战争元素都具备的")
+    assert st.constraints.include_categories == ["Western", "War"] and st.constraints.include_all

@@ -53,7 +53,9 @@ class BuilderBase:
         before = self.msg.norm[max(0, start - 25) : start]
         return (
             re.search(
-                r"\b(no|not|nothing|none|avoid|without|never|isnt|arent|wasnt|werent)\b(?:\s+\w+){0,2}\s*$", before
+                r"\b(no|not|nothing|none|avoid|without|never|isnt|arent|wasnt|werent|exclude|excluding|skip|except)\b"
+                r"(?:\s+\w+){0,2}\s*$",
+                before,
             )
             is not None
         )

@@ -52,7 +52,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+)?) about|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
     r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
@@ -111,7 +111,7 @@ _FRESH = re.compile(
 _REPLACE = re.compile(
     r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)"
     r"(?![^.,;!?]*\b(?:too|as well|aswell|also)\b)(?=[a-z])|"
-    r"\b(instead|rather|prefer|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
+    r"\b(instead|rather|prefer|this time|for a change|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
 _MORE_ITEMS = re.compile(
@@ -316,6 +316,11 @@ _RX_N_UNLIMIT = re.compile(
     r"however many|(?:the )?number (?:doesnt|does not|dont) matter)\b"
 )
 """A count taken back, or any list length: "no need to limit it to 14", "dont cap it at 5", "any amount"."""
+_RX_N_MAX = re.compile(
+    rf"\b(?:max(?:imum)?|at most|at the most|no more than|not more than)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d))"
+    rf"|(?<!\bin )\b{_NUM}\s+(?:max|maximum|at most|at the most|tops)\b"
+)
+"""A cap on the list: "2 max", "at most 5", "no more than 4 please"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")
 
 _CUE_TRIGGER_WORDS = re.compile(

@@ -54,6 +54,9 @@ class NegationScope(BuilderBase):
         optional = False  # a category added as one more option ("drama would work too"): any of them
         last_end = -2
         group_start = 0
+        blanked = m.norm  # cue words other passes read ("no more than 5") are no negation before a category
+        for s0, e0 in self.cue_spans:
+            blanked = blanked[:s0] + " " * (e0 - s0) + blanked[e0:]
         while i < len(m.toks):
             if m.used[i]:
                 i += 1
@@ -72,7 +75,7 @@ class NegationScope(BuilderBase):
                 hit = (cats_fuzzy, 1)
             cats, n = hit
             start, end = m.starts[i], m.ends[i + n - 1]
-            before, after = m.norm[max(0, start - 60) : start], m.norm[end : end + 40]
+            before, after = blanked[max(0, start - 60) : start], m.norm[end : end + 40]
             am = _ALLOW_AFTER.match(after)
             allowed = bool(am or _ALLOW_BEFORE.search(before))
             negated = bool(
@@ -256,6 +259,8 @@ class NegationScope(BuilderBase):
             if m.used[k] and any(s <= m.starts[k] < e for s, e in self.cue_spans):
                 return False  # "they dont have to be X, Y instead": a removal before ours is not our cue
             t = m.toks[k]
+            if t in ("no", "nope", "nah", "noo") and k + 1 < len(m.toks) and "," in m.norm[m.ends[k] : m.starts[k + 1]]:
+                return False  # "hmm no, musical instead": an answer to the list, not a cue over what follows
             if t in _NEG_CUES:
                 return not (positive and phrase_start != i and not by_word)  # "no X or Y please": both out
             if t == "but":

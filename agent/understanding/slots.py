@@ -26,6 +26,7 @@ from agent.understanding.cues import (
     _RX_HASH_WORD,
     _RX_N,
     _RX_N_ENOUGH,
+    _RX_N_MAX,
     _RX_N_MORE,
     _RX_N_OF,
     _RX_N_UNLIMIT,
@@ -475,8 +476,10 @@ class SlotPasses(BuilderBase):
         m, n = self.msg, None
         if m.matches(_RX_N_UNLIMIT):  # "no need to limit it to 14", "any amount"
             self.slots["clear_n"] = True
-        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH):
+        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH, _RX_N_MAX):
             for mt in m.matches(rx):
+                if rx is _RX_N_MAX:
+                    self.cue_spans.append((mt.start(), mt.end()))  # "no more than 5": no negation cue
                 n = _num(next(g for g in mt.groups() if g is not None))
                 if (
                     rx is _RX_N_OF
