@@ -1446,3 +1446,46 @@ def test_scratching_the_same_itch_as_a_title(vocab: CatalogVocab) -> None:
 def test_chinese_elements_of_both(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "西部和战争元素都具备的")
     assert st.constraints.include_categories == ["Western", "War"] and st.constraints.include_all
+
+
+def test_not_against_a_category_asks_nothing(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "i have nothing against westerns, but leave out anything that is war")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], ["War"])
+
+
+def test_not_one_or_the_other_is_no_comparison(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "crime mixed with comedy please, not one or the other")
+    assert u.intent == Intent.RECOMMEND and st.constraints.include_all  # type: ignore[attr-defined]
+
+
+def test_and_one_more_thing_removed_after_a_removal(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns from the 60s, 5 of them", "forget the decade", "oh and the count as well")
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.n, c.include_categories) == (None, None, None, ["Western"])
+    st, _ = _run(vocab, "westerns from the 60s, 5 of them", "and the count as well")
+    assert st.constraints.n == 5  # nothing was removed before: no removal to add to
+
+
+@pytest.mark.parametrize(("second", "inc"), [("no, war", ["War"]), ("hmm nah - crime", ["Crime"])])
+def test_no_then_a_category_corrects_the_request(vocab: CatalogVocab, second: str, inc: list[str]) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (inc, [])
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my uncle told me to watch fargo and i dug it, more in the spirit of that",
+        "use fargo as a reference, westerns",
+    ],
+)
+def test_hearsay_and_reference_words_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.reference_item_ids and not st.constraints.query
+
+
+def test_chinese_switch_and_need_not_be(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "想看西部", "换战争吧")
+    assert st.constraints.include_categories == ["War"]
+    st, _ = _run(vocab, "西部加战争，两个都要", "不一定要是战争了")
+    assert st.constraints.include_categories == ["Western"]

@@ -39,7 +39,7 @@ _RX_BARE = re.compile(
 _RX_FIRST_K = re.compile(rf"\b(?:the\s+)?(?:first|top)\s+(two|three|four|five|2|3|4|5)\b(?!\s*(?:{_ITEMS}))")
 
 _COMPARE = re.compile(
-    r"\b(compare|comparing|comparison|vs|versus|difference|differences|differ|which (?:one |of (?:them|these|those) )?(?:is|should|would|do)|better than|or the)\b"
+    r"\b(compare|comparing|comparison|vs|versus|difference|differences|differ|which (?:one |of (?:them|these|those) )?(?:is|should|would|do)|better than|(?<!\bone )or the(?! other\b))\b"
 )
 _EXPLAIN = re.compile(
     r"\b(why|whyd|whys|how come|what makes|what led you to|explain|explanation|reason|reasons|justify|what made you|because of what|"
@@ -109,6 +109,7 @@ _FRESH = re.compile(
     r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i (?:watch|try|see|pick)|(?:watch|try|see) next|what next|can you find|any good|i need|what else|what other|anything else|(?:anything|something) (?:else )?similar)\b"
 )
 _REPLACE = re.compile(
+    r"^\W*(?:hmm+\s+|well\s+)?(?:no|nah|nope|naw|no no)\s*[,.!-]+\s*(?=[a-z])|"  # "nah, mystery": a correction
     r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)"
     r"(?![^.,;!?]*\b(?:too|as well|aswell|also)\b)(?=[a-z])|"
     r"\b(instead|rather|prefer|this time|for a change|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
@@ -191,7 +192,9 @@ _NEG_AFTER = re.compile(
     rf"(?:{_alt(_data_words('negation', 'after_clause_end'))})(?=\s*(?:[,.;!?]|$))"
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
-_NEG_BEFORE_RX = re.compile(rf"\b(?:{_alt(_data_words('negation', 'before'))})\s+(?:\w+\s+){{0,2}}$")
+_NEG_BEFORE_RX = re.compile(
+    rf"\b(?:{_alt(_data_words('negation', 'before'))})\s+(?:\w+\s+){{0,2}}(?:(?:that|which)\s+(?:is|are)\s+)?$"
+)
 """Before a category, up to two words between: it is out ("I can't stand horror")."""
 _PEOPLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml")
 _POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")

@@ -38,6 +38,13 @@ _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_it
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
 
 
+_NEUTRAL_BEFORE = re.compile(
+    r"\b(?:(?:im|i am)\s+)?(?:not against|nothing against|not opposed to|no problem with|no issue with|no issues with)"
+    r"\s+(?:the\s+)?$"
+)
+"""Saying a category is not a problem without asking for it ("im not against war or anything")."""
+
+
 _ADDITIVE = frozenset({"as well", "too", "also", "as well please", "too please"})
 """Allowance words that only add ("X as well"): after a refusal they add one more left out."""
 
@@ -89,8 +96,14 @@ class NegationScope(BuilderBase):
             if am and allowed:
                 m.take(end, end + am.end())
             excluded_before = set(self.state.constraints.exclude_categories) | set(self.exclude)
-            if allowed and set(cats) & excluded_before:
+            neutral = _NEUTRAL_BEFORE.search(before)
+            if (allowed and set(cats) & excluded_before) or (neutral and set(cats) <= excluded_before):
                 self.allow.extend(cats)  # "horror is fine now": an excluded category is allowed again
+            elif neutral:  # "im not against war or anything, but ...": neither asked for nor left out
+                m.take(neutral.start() + max(0, start - 60), end)
+                self.cat_tokens.update(range(i, i + n))
+                i += n
+                continue
             elif not allowed and negated:
                 self.exclude.extend(cats)
                 nm = _NEG_AFTER.match(after)
@@ -267,7 +280,11 @@ class NegationScope(BuilderBase):
                 return k > 0 and m.toks[k - 1] in ("anything", "all", "everything")  # "nothing but X" is only X
             if t in ("so", "therefore") and k > 0 and self._category_ending_at(k - 1):
                 return False  # "hates musicals so westerns": what follows is the consequence, asked for
-            if t in ("is", "are", "r") and k > 0 and m.toks[k - 1] in ("that", "which") and k - 1 > 0:
+            if (
+                t in ("is", "are", "r")
+                and k > 1
+                and m.toks[k - 1] in ("that", "which", "whatever", "whichever", "what")
+            ):
                 # "i do not want any which are also crime", "nothing that is adventure": the refused
                 # relative clause goes on to its category
                 k -= 2

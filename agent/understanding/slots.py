@@ -93,6 +93,11 @@ _RX_REMOVE_THAT = re.compile(
 """A removal naming no slot, only "that filter" (the rule the same message names)."""
 _RX_REMOVE_IT = re.compile(rf"\b(?:{_VERBS})\s+(?:that|it|this)\b(?=\s*(?:[.,;!?]|$|please|pls|too|as well|then|now))")
 """A bare "drop that" in a message that removes a named slot: the same removal."""
+_RX_AND_ALSO_SLOT = re.compile(
+    rf"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?"
+    r"(?:\s+(?:too|as well|also|please|pls))*\W*$"
+)
+"""A message that only adds one more slot to the last turn's removal ("and the decade too")."""
 _RX_AND = re.compile(r"\s*,?\s*(?:and|&|plus|as well as)\s+")
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
 _RX_PERIOD_TOO = re.compile(
@@ -516,6 +521,10 @@ class SlotPasses(BuilderBase):
                 end = more.end()
             if mt.group("slot1"):
                 chain_ends.append(end)
+        if not found and self._last_turn_removed() and (more := _RX_AND_ALSO_SLOT.match(m.norm)):
+            # "you can drop the no-musical rule" then "and the decade too": one more thing removed
+            m.take(more.start(), more.end())
+            found.append((more.group("slot"), more.start(), more.end()))
         if found:  # "the age doesnt matter, drop that": the removal said again, not an item dropped
             for mt in m.matches(_RX_REMOVE_IT):
                 self.cue_spans.append((mt.start(), mt.end()))
@@ -566,6 +575,19 @@ class SlotPasses(BuilderBase):
             self.cat_tokens.update(range(i, i + n))
             m.take(v_start, m.ends[end - 1])
         self._category_rule_removal()
+
+    def _last_turn_removed(self) -> bool:
+        """Whether the last turn that changed the constraints took something away."""
+        p, c = self.state.previous_constraints, self.state.constraints
+        if p is None:
+            return False
+        return bool(
+            set(p.exclude_categories) - set(c.exclude_categories)
+            or set(p.include_categories) - set(c.include_categories)
+            or set(p.reference_item_ids) - set(c.reference_item_ids)
+            or ((p.year_min, p.year_max) != (None, None) and (c.year_min, c.year_max) == (None, None))
+            or (p.n is not None and c.n is None)
+        )
 
     def _category_rule_removal(self) -> None:
         """An asked-for category's rule named and taken back: "the mystery ban can go", "the horror filter
