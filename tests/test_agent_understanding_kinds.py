@@ -1489,3 +1489,34 @@ def test_chinese_switch_and_need_not_be(vocab: CatalogVocab) -> None:
     assert st.constraints.include_categories == ["War"]
     st, _ = _run(vocab, "西部加战争，两个都要", "不一定要是战争了")
     assert st.constraints.include_categories == ["Western"]
+
+
+def test_either_would_work_after_also_is_any_of(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "i enjoy war and i also enjoy westerns, anything from either is good")
+    assert st.constraints.include_categories == ["War", "Western"] and not st.constraints.include_all
+
+
+@pytest.mark.parametrize("message", ["westerns which have a bit of war too", "a western that has got war in it"])
+def test_x_that_has_y_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western", "War"] and st.constraints.include_all
+
+
+@pytest.mark.parametrize(("message", "n"), [("westerns or war, 6 in total", 6), ("westerns, 3 altogether", 3)])
+def test_a_total_is_a_count(vocab: CatalogVocab, message: str, n: int) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.n == n and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["westerns with heavy war elements", "feeling nostalgic, old westerns", "whatd you have in westerns"],
+)
+def test_emphasis_and_mood_words_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Western" in st.constraints.include_categories and not st.constraints.query
+
+
+def test_chinese_having_both_at_once(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "有没有同时拥有西部和战争元素的")
+    assert st.constraints.include_categories == ["Western", "War"] and st.constraints.include_all

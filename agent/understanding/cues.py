@@ -321,7 +321,7 @@ _RX_N_UNLIMIT = re.compile(
 """A count taken back, or any list length: "no need to limit it to 14", "dont cap it at 5", "any amount"."""
 _RX_N_MAX = re.compile(
     rf"\b(?:max(?:imum)?|at most|at the most|no more than|not more than)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d))"
-    rf"|(?<!\bin )\b{_NUM}\s+(?:max|maximum|at most|at the most|tops)\b"
+    rf"|(?<!\bin )\b{_NUM}\s+(?:max|maximum|at most|at the most|tops|total|in total|altogether|all up)\b"
 )
 """A cap on the list: "2 max", "at most 5", "no more than 4 please"."""
 _RX_N_MORE = re.compile(rf"\b(?:show|give|find|recommend|suggest)?\s*(?:me\s+)?{_NUM}\s+more\b")

@@ -10,6 +10,7 @@ import re
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
     _ALL_BETWEEN,
+    _ALL_EITHER,
     _ALL_FOLLOW_UP,
     _ALL_FOLLOW_UP_MODAL,
     _ALL_FOLLOW_UP_TOO,
@@ -177,7 +178,8 @@ class NegationScope(BuilderBase):
         m = self.msg
         gaps = [m.norm[m.ends[a_end] : m.starts[b_start]] for (_, a_end), (b_start, _) in itertools.pairwise(spans)]
         return any(
-            re.search(r"\b(?:that|which)\s+(?:are|is|r)\b", g) and not re.search(r"\b(?:or|either|nor)\b", g)
+            re.search(r"\b(?:(?:that|which)\s+(?:are|is|r|has|have|got)|thats)\b", g)
+            and not re.search(r"\b(?:or|either|nor)\b", g)
             for g in gaps
         )
 
@@ -189,6 +191,8 @@ class NegationScope(BuilderBase):
         gaps = [m.norm[m.ends[a_end] : m.starts[b_start]] for (_, a_end), (b_start, _) in itertools.pairwise(spans)]
         if any(re.search(r"\b(?:or|either|nor)\b", g) for g in gaps) or m.prev_word(m.starts[first]) == "either":
             return False
+        if _ALL_EITHER.search(m.norm):
+            return False  # "i like X and i also like Y, so something from either would work"
         if any(_ALL_BETWEEN.search(g) for g in gaps):
             return True
         if all(re.fullmatch(r"\s*and\s*", g) for g in gaps) and re.search(
