@@ -41,6 +41,13 @@ class BuilderBase:
         self.cue_spans: list[tuple[int, int]] = []
         self.cat_tokens: set[int] = set()
 
+    def cue_blanked_norm(self) -> str:
+        """The message with the cue spans other passes read blanked out ("no more than 5" is no negation)."""
+        norm = self.msg.norm
+        for s0, e0 in self.cue_spans:
+            norm = norm[:s0] + " " * (e0 - s0) + norm[e0:]
+        return norm
+
     def _category_at(self, i: int) -> tuple[tuple[str, ...], int] | None:
         m = self.msg
         for n in range(min(self.vocab.max_phrase, len(m.toks) - i), 0, -1):

@@ -62,9 +62,7 @@ class NegationScope(BuilderBase):
         optional = False  # a category added as one more option ("drama would work too"): any of them
         last_end = -2
         group_start = 0
-        blanked = m.norm  # cue words other passes read ("no more than 5") are no negation before a category
-        for s0, e0 in self.cue_spans:
-            blanked = blanked[:s0] + " " * (e0 - s0) + blanked[e0:]
+        blanked = self.cue_blanked_norm()  # cue words other passes read are no negation before a category
         while i < len(m.toks):
             if m.used[i]:
                 i += 1

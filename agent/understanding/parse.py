@@ -160,9 +160,7 @@ def understand(
     b.removed_references_pass()
     b.removal_pass()
     b.rating_pass()  # "at least 4 stars" is a constraint, not a rating of an item
-    norm = msg.norm
-    for s0, e0 in b.cue_spans:
-        norm = norm[:s0] + " " * (e0 - s0) + norm[e0:]
+    norm = b.cue_blanked_norm()
 
     compare_cue = bool(_COMPARE.search(norm))
     explain_cue = bool(_EXPLAIN.search(norm))

@@ -84,7 +84,8 @@ _RX_REMOVE_SLOT = re.compile(
 )
 """A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit",
 "doesn't matter what year"."""
-_RX_AND_SLOT = re.compile(rf"\s*,?\s*(?:and|&|plus|as well as)\s+{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
+_AND = r"\s*,?\s*(?:and|&|plus|as well as)\s+"
+_RX_AND_SLOT = re.compile(rf"{_AND}{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
 """A second slot joined to a removed one: "forget the year and the number"."""
 _RX_REMOVE_THAT = re.compile(
     rf"\b(?:{_VERBS})\s+(?:that|this|the|those|these)\s+(?:filter|filters|limit|restriction|ban|rule|exclusion|condition)\b"
@@ -98,7 +99,7 @@ _RX_AND_ALSO_SLOT = re.compile(
     r"(?:\s+(?:too|as well|also|please|pls))*\W*$"
 )
 """A message that only adds one more slot to the last turn's removal ("and the decade too")."""
-_RX_AND = re.compile(r"\s*,?\s*(?:and|&|plus|as well as)\s+")
+_RX_AND = re.compile(_AND)
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
 _RX_PERIOD_TOO = re.compile(
     rf"\b(?:the\s+)?{_YEAR_OR_DEC}\s+(?:is|are|seems?|feels?|looks?|sounds?|was|were)\s+(?:(?:a bit|a little|way|far|kind of|kinda|just)\s+)?too\s+"
