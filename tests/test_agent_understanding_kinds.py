@@ -1520,3 +1520,10 @@ def test_emphasis_and_mood_words_are_no_query(vocab: CatalogVocab, message: str)
 def test_chinese_having_both_at_once(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "有没有同时拥有西部和战争元素的")
     assert st.constraints.include_categories == ["Western", "War"] and st.constraints.include_all
+
+
+@pytest.mark.parametrize("message", ["来点西部片，别太长", "给我几部近几年的西部片，不要太闷"])
+def test_chinese_a_refused_unknown_wish_never_refuses_the_category_before_it(vocab: CatalogVocab, message: str) -> None:
+    st, u = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+    assert u.intent == Intent.RECOMMEND  # type: ignore[attr-defined]

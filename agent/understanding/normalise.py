@@ -312,6 +312,9 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     negated = False  # inside a negation's scope (from a cue to the end of the phrase)
     unplaced: list[str] = []
     unplaced_negated: list[str] = []
+    # the open negation cue: where it stands in ``out``, whether a word the tables know followed it, and
+    # whether only unknown words did ("爱情片，别太长": the cue refuses length, never the category before it)
+    scope = {"cue": -1, "placed": False, "unplaced": False}
 
     def flush() -> None:
         word = "".join(run)
@@ -321,6 +324,12 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
         for w in word.split():
             if len(w) >= 2 or negated:  # "不要太长": one character is a word when it is what is refused
                 (unplaced_negated if negated else unplaced).append(w)
+                scope["unplaced"] = scope["unplaced"] or negated
+
+    def end_scope() -> None:
+        if scope["cue"] >= 0 and scope["unplaced"] and not scope["placed"]:
+            out[int(scope["cue"])] = " "  # the refusal is reported in ``unplaced_negated``, not left as a cue
+        scope.update(cue=-1, placed=False, unplaced=False)
 
     i = 0
     while i < len(s):
@@ -330,6 +339,7 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
                 flush()
                 if ch in scope_ends:
                     negated = False
+                    end_scope()
             out.append(ch)
             i += 1
             continue
@@ -339,9 +349,14 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
                 flush()
                 value = table[w]
                 if value in neg_values:
+                    end_scope()
                     negated = True
+                    scope["cue"] = len(out)
                 elif value.strip() in scope_ends:
                     negated = False
+                    end_scope()
+                else:
+                    scope["placed"] = True
                 out.append(f" {value} ")
                 i += n
                 break
@@ -350,6 +365,7 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
             run.append(ch)
             i += 1
     flush()
+    end_scope()
     canon = re.sub(r"\x00(\d+)\x00", lambda m: f'"{quoted[int(m.group(1))]}"', "".join(out))
     return CanonicalText(
         re.sub(r"\s+", " ", canon).strip(), "zh", unknown, list(dict.fromkeys(unplaced)),
