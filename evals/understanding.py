@@ -189,7 +189,7 @@ def build_cases(
             rng = np.random.default_rng([seed, zlib.crc32(t.id.encode())])
             seen: set[tuple[str, ...]] = set()
             for _ in range(per_template * 6):
-                if sum(1 for c in cases if c.template == t.id) >= per_template:
+                if len(seen) >= per_template:
                     break
                 case = _fill(t, f, rng, zh_titles)
                 if case is None or tuple(case.turns) in seen:
