@@ -1527,3 +1527,148 @@ def test_chinese_a_refused_unknown_wish_never_refuses_the_category_before_it(voc
     st, u = _run(vocab, message)
     assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
     assert u.intent == Intent.RECOMMEND  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns please, and screen out anything war", "westerns but hide the war ones", "westerns, block war"]
+)
+def test_verbs_that_hide_or_screen_out_leave_a_category_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+
+
+@pytest.mark.parametrize("lifted", ["war is no longer off limits", "war isnt off limits any more, go ahead"])
+def test_off_limits_bans_and_its_negation_lifts_the_ban(vocab: CatalogVocab, lifted: str) -> None:
+    st, _ = _run(vocab, "westerns, war is off limits")
+    assert st.constraints.exclude_categories == ["War"]
+    st, _ = _run(vocab, "westerns, war is off limits", lifted)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "are you able to find me some westerns",
+        "id be really grateful for a western or two",
+        "westerns, much appreciated",
+    ],
+)
+def test_politeness_words_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Western" in st.constraints.include_categories and not st.constraints.query
+
+
+@pytest.mark.parametrize("message", ["westerns or war, whatevr, eihter", "western or war, ethier way"])
+def test_cue_words_with_moved_letters_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western", "War"] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "second", ["the third one sounds good, is it any good though?", "number 3 looks great. was it worth watching?"]
+)
+def test_a_question_whether_a_shown_item_is_good_is_about_that_item(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "some westerns", second)
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[2]]  # type: ignore[attr-defined]
+    assert st.constraints.reference_item_ids == []
+
+
+def test_any_good_before_a_noun_is_still_a_request(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "any good westerns?")
+    assert u.intent == Intent.RECOMMEND and st.constraints.include_categories == ["Western"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "second",
+    ["no wait, they must all be war too, not only westerns", "not just westerns, make them all war as well"],
+)
+def test_not_just_the_asked_one_with_another_too_asks_for_both(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert set(st.constraints.include_categories) == {"Western", "War"} and st.constraints.include_all
+    assert st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns and war, they dont all have to be both", "westerns or war, it need not really be both"]
+)
+def test_a_negated_both_is_any_of(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert set(st.constraints.include_categories) == {"Western", "War"} and not st.constraints.include_all
+
+
+@pytest.mark.parametrize("message", ["推荐几部电影，躲开西部片", "我想看点电影，绕开战争片和西部片"])
+def test_chinese_verbs_of_avoiding_leave_a_category_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == [] and "Western" in st.constraints.exclude_categories
+
+
+@pytest.mark.parametrize(
+    "second", ["get rid of all the restrictions", "clear both of those filters please", "drop all my conditions"]
+)
+def test_removing_every_condition_clears_the_request_and_shows_a_list(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns from the 90s without war", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max) == ([], [], None, None)
+    assert u.intent == Intent.REFINE and not u.feedback  # type: ignore[attr-defined]
+
+
+def test_a_slot_word_before_the_filters_removes_only_that_slot(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns from the 90s without war", "drop the year limits")
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min) == (["Western"], ["War"], None)
+
+
+@pytest.mark.parametrize("second", ["take war off my search", "war off the selection, keep western"])
+def test_an_asked_category_taken_off_the_request_is_no_longer_asked(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns or war", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+    assert not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["westerns, but war really gets on my nerves", "westerns. if its war, count me out", "westerns; war annoys me"],
+)
+def test_a_reaction_or_a_conditional_pass_after_a_category_leaves_it_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+    assert not st.constraints.query
+
+
+@pytest.mark.parametrize("second", ["now wthiout war", "now exlucding war", "whitout war"])
+def test_negation_cues_with_slipped_letters_are_read(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["westerns, and its fine if one or two of them turn out to be war", "westerns - dont care if some have war"],
+)
+def test_fine_if_some_are_another_category_neither_asks_nor_refuses_it(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+    assert not st.constraints.query
+
+
+def test_fine_if_some_are_a_left_out_category_allows_it_again(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, no war", "eh its ok if a couple of them are war")
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize("message", ["westerns, thank you in advance", "westerns and on top of that no war"])
+def test_set_phrases_of_courtesy_and_addition_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and not st.constraints.query
+
+
+@pytest.mark.parametrize("message", ["都可以，就是别给我西部的", "随便来几部，别找战争片"])
+def test_chinese_bie_before_a_giving_verb_refuses_the_category(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == [] and len(st.constraints.exclude_categories) == 1
+
+
+@pytest.mark.parametrize("second", ["战争的不再排除了", "战争的可以不排除了"])
+def test_chinese_de_before_a_lifted_ban_names_the_category(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "西部片，不要战争", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []

@@ -52,7 +52,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
     r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
@@ -106,7 +106,7 @@ _CLEAR_CATS = re.compile(
 )
 _CLEAR_REFS = re.compile(r"\b(forget (?:about )?(?:the )?(?:reference|references|that one)|not like (?:that|those))\b")
 _FRESH = re.compile(
-    r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i (?:watch|try|see|pick)|(?:watch|try|see) next|what next|can you find|any good|i need|what else|what other|anything else|(?:anything|something) (?:else )?similar)\b"
+    r"\b(recommend|suggest|i want|i wanna|id like|i would like|looking for|show me|find me|give me|in the mood for|what should i (?:watch|try|see|pick)|(?:watch|try|see) next|what next|can you find|any good(?=\s+[a-z])|i need|what else|what other|anything else|(?:anything|something) (?:else )?similar)\b"
 )
 _REPLACE = re.compile(
     r"^\W*(?:hmm+\s+|well\s+)?(?:no|nah|nope|naw|no no)\s*[,.!-]+\s*(?=[a-z])|"  # "nah, mystery": a correction
@@ -175,6 +175,23 @@ def _data_words(section: str, key: str) -> frozenset[str]:
     return _words(raw, key, f"agent/data/lang/en.yaml {section}")
 
 
+_RESET_ALL = re.compile(
+    rf"\b(?:{_alt(_data_words('removal', 'verbs'))})\s+(?:(?:{_alt(_data_words('removal', 'everything'))})\s+)?"
+    rf"(?:(?:the|my|those|these|your|our|that|of)\s+)?(?:{_alt(_data_words('removal', 'whole_request'))})\b"
+    r"(?!\s+(?:on|for|about|of|around|regarding)\b)"
+)
+"""A removal of the whole request ("remove both of those conditions"): a reset, not one slot or an item."""
+
+
+_NEUTRAL_BEFORE = re.compile(
+    rf"\b(?:{_alt(_data_words('negation', 'neutral_before'))})\s+(?:the\s+)?$"
+    rf"|\b(?:even\s+)?if\s+(?:(?:{_alt(_data_words('negation', 'neutral_if_who'))})\s+)"
+    rf"(?:(?:{_alt(_data_words('negation', 'neutral_if_verbs'))})\s+)(?:(?:also|a bit|a little|kind of|a|an|the)\s+)?$"
+)
+"""Saying a category is not a problem without asking for it ("im not against war or anything", "fine if some of
+them happen to be war too"): neither asked for nor left out."""
+
+
 _ALLOW_AFTER = re.compile(
     rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))})\b(?!\s+as\b)"
 )
@@ -188,7 +205,7 @@ _NEG_AFTER = re.compile(
     rf"|^\s*[?!.,]*\s*(?:{_alt(_data_words('negation', 'after_exclaim'))})\b"
     r"(?=\s*(?:[.!?,;]|$|(?:haha|hahaha|lol|lmao|thanks|thank you|pls|please|mate|x)\b))"  # not "X, definitely not Y"
     r"|^\s*(?:(?:on|at|to|for)\s+(?:me|us|him|her|them)\s*)?[,.;!?-]*\s*(?:none|no more|enough)\s+of\s+(?:that|those|it|them)\b"
-    rf"|^[\s,-]*(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
+    rf"|^[\s,-]*(?:(?:though|tho|then)\b[\s,-]*)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
     rf"(?:{_alt(_data_words('negation', 'after_clause_end'))})(?=\s*(?:[,.;!?]|$))"
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
@@ -202,7 +219,11 @@ _POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")
 _ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
 _ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
 _LIST_NOT_ITEM = re.compile(rf"\b(?:{_alt(_data_words('combination', 'list_not_item'))})\b")
-_ALL_EITHER = re.compile(rf"\b(?:{_alt(_data_words('combination', 'either'))})\b")
+_ALL_EITHER = re.compile(
+    rf"\b(?:{_alt(_data_words('combination', 'either'))})\b"
+    r"|\b(?:dont|doesnt|do not|does not|neednt|need not|not|wont|shouldnt|no need for (?:them|it|each|every one))"
+    r"\s+(?:\w+\s+){0,3}?(?:be\s+)?both\b(?!\s+(?:of|or)\b)"  # "they dont each have to be both"
+)
 """The categories already asked need not all be met at once ("either is fine")."""
 
 
@@ -231,7 +252,8 @@ _CLEAR_AGE = re.compile(
 _RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|but keep|keep only|only keep)\b")
 """A reset that keeps part of what was asked ("forget all that except the western bit")."""
 _ALL_FOLLOW_UP_MODAL = re.compile(
-    r"\b(?:have|has|need|needs|must|should|got|gotta|ought)\s+(?:to\s+)?be\s+(?:\w+\s+)?$"
+    r"\b(?:(?:have|has|need|needs|must|should|got|gotta|ought)\s+(?:(?:all|each|also|really)\s+)?(?:to\s+)?be"
+    r"|make\s+(?:them|em|it|those|these|the list)(?:\s+all)?)\s+(?:\w+\s+)?$"
 )
 _ALL_FOLLOW_UP_TOO = re.compile(r"^\s*(?:too|as well|aswell|also)\b")
 """A later message's "they have to be X too": the asked categories and X at once."""
@@ -340,7 +362,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _RESET_ALL, _NEUTRAL_BEFORE, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

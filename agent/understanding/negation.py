@@ -20,6 +20,7 @@ from agent.understanding.cues import (
     _NEG_BEFORE_RX,
     _NEG_CUES,
     _NEG_SCOPE_FILLER,
+    _NEUTRAL_BEFORE,
     _PEOPLE,
     _POSSESSIVES,
     asks_all_anywhere,
@@ -39,11 +40,8 @@ _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_it
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
 
 
-_NEUTRAL_BEFORE = re.compile(
-    r"\b(?:(?:im|i am)\s+)?(?:not against|nothing against|not opposed to|no problem with|no issue with|no issues with)"
-    r"\s+(?:the\s+)?$"
-)
-"""Saying a category is not a problem without asking for it ("im not against war or anything")."""
+_NOT_JUST = re.compile(r"\bnot (?:just|only|merely|simply|solely)\s+(?:the\s+)?(?:one\s+)?$")
+"""Before a category already asked for: named again beside another, not a new option ("not just horror")."""
 
 
 _ADDITIVE = frozenset({"as well", "too", "also", "as well please", "too please"})
@@ -101,6 +99,12 @@ class NegationScope(BuilderBase):
             elif neutral:  # "im not against war or anything, but ...": neither asked for nor left out
                 m.take(neutral.start() + max(0, start - 60), end)
                 self.cat_tokens.update(range(i, i + n))
+                i += n
+                continue
+            elif _NOT_JUST.search(before) and set(cats) <= set(self.state.constraints.include_categories):
+                # "they should all be comedy too, not just horror": an asked category named again, not a new option
+                self.cat_tokens.update(range(i, i + n))
+                m.take_tokens(i, n)
                 i += n
                 continue
             elif not allowed and negated:

@@ -53,6 +53,7 @@ from agent.understanding.cues import (
     _REFINE_MARK,
     _REPLACE,
     _RESET,
+    _RESET_ALL,
     _RESET_KEEP,
     _UNDO,
     asks_all_anywhere,
@@ -116,7 +117,7 @@ _BEFORE_A_VERB = frozenset(
 )
 """Words after which an "-ing" word is a verb ("keeps pushing", "end up picking"), not what an item is about."""
 _OFF_THE_ASKED = re.compile(
-    r"\b(?:off|from|out of) (?:the|my|this|that) list\b|\bkeep the (?:rest|others?)\b|\bthe rest (?:stays?|can stay)\b"
+    r"\b(?:off|from|out of) (?:the|my|this|that|your) (?:list|request|search|selection|filters)\b|\bkeep the (?:rest|others?)\b|\bthe rest (?:stays?|can stay)\b"
 )
 """Taking one of the asked-for categories off what was asked ("take X off the list, keep the rest")."""
 
@@ -169,7 +170,7 @@ def understand(
     if like_cue and (explain_cue or describe_cue) and not _LIKE_FB.search(_IMPRESSION.sub(" ", norm)):
         like_cue = False  # "movie 5 sounds good, why'd you recommend it?": a question, not a like
     dislike_cue = bool(_DISLIKE_FB.search(norm))
-    notint_cue = bool(_NOTINT_FB.search(norm))
+    notint_cue = bool(_NOTINT_FB.search(norm)) and not _RESET_ALL.search(norm)  # "remove those filters": no item
     more_like = bool(_MORE_LIKE.search(norm))
     item_cue = compare_cue or explain_cue or describe_cue or like_cue or dislike_cue or notint_cue or more_like
 
@@ -263,7 +264,10 @@ def understand(
         u.slots = ConstraintUpdate(undo=True)
         u.intent = Intent.REFINE if state.shown else Intent.RECOMMEND
         return u
-    reset = bool(_RESET.search(norm))
+    # "remove both of those conditions": every constraint goes and the list is shown again (a refinement);
+    # "start over" is a reset that asks afresh
+    lift_all = bool(_RESET_ALL.search(norm)) and not _RESET.search(norm)
+    reset = bool(_RESET.search(norm)) or lift_all
     if reset:
         slots["reset"] = True
     if _DIV_UP.search(norm):
@@ -508,7 +512,15 @@ def understand(
     # a negated wish nothing can check ("nothing too long", "不要太血腥") is still a request, not chit-chat
     unplaced_wish = bool(b.avoid or canon.unplaced_negated) and not (has_deictic or targets or b.title_items)
     if intent is None:
-        if constraint_words or query or fresh or u.wants_new_items or slots.get("replace_include") or unplaced_wish:
+        if (
+            constraint_words
+            or query
+            or fresh
+            or u.wants_new_items
+            or slots.get("replace_include")
+            or unplaced_wish
+            or lift_all
+        ):
             if state.shown or (state.turn > 0 and not state.constraints.is_empty()):
                 intent = Intent.REFINE
             else:
@@ -521,7 +533,8 @@ def understand(
                 if "year_min" not in slots and "year_max" not in slots:
                     slots["clear_years"] = True
                 slots["query"] = query
-            elif (_REPLACE.search(norm) or b.only_these) and b.include:
+            elif (_REPLACE.search(norm) or b.only_these) and b.include and not b.all_with_earlier:
+                # "no wait, they must all be X too": a correction that adds to the asked ones replaces nothing
                 slots["replace_include"] = True
             if query and "query" not in slots:
                 slots["query"] = query

@@ -350,9 +350,10 @@ class CatalogVocab:
         "aftr" -> "after", "nothign" -> "nothing", "teh" -> "the"), so cues, years and negations are read.
 
         Only a word neither the rules nor the catalog know is respelt, to the one nearest word of the rules
-        or a category: one edit (two from 8 letters; a transposition is one), the first letter kept; in a
-        word of at most 5 letters no letter substituted ("hero" stays) and none read as a shorter word. A
-        tie between words of the same length is no respelling.
+        or a category: one edit (two from 8 letters, or from 5 when only letters moved: "whitout"; a
+        transposition is one), the first letter kept; in a word of at most 5 letters no letter substituted
+        ("hero" stays) and none read as a shorter word. A tie between words of the same length is no
+        respelling.
         """
         known, by_initial = self._spellings
         norm = self._shorthand.sub(lambda m: self._shorthands[m.group(0)], norm)
@@ -368,8 +369,11 @@ class CatalogVocab:
                 for w in by_initial.get(tok[0], ()):
                     if abs(len(w) - len(tok)) > limit:
                         continue
-                    d = DamerauLevenshtein.distance(tok, w, score_cutoff=limit)
-                    if d > limit or (len(tok) <= 5 and len(w) == len(tok) and sorted(w) != sorted(tok)):
+                    moved = len(tok) >= 5 and sorted(w) == sorted(tok)  # "whitout": a letter moved two places
+                    d = DamerauLevenshtein.distance(tok, w, score_cutoff=max(limit, 2 if moved else 0))
+                    if d > max(limit, 2 if moved else 0) or (
+                        len(tok) <= 5 and len(w) == len(tok) and sorted(w) != sorted(tok)
+                    ):
                         continue
                     if len(w) < 3 or (len(tok) <= 5 and len(w) < len(tok)):
                         continue  # a short word is not read as a shorter one ("fit" is not "fi")
