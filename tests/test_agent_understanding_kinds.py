@@ -1672,3 +1672,96 @@ def test_chinese_bie_before_a_giving_verb_refuses_the_category(vocab: CatalogVoc
 def test_chinese_de_before_a_lifted_ban_names_the_category(vocab: CatalogVocab, second: str) -> None:
     st, _ = _run(vocab, "西部片，不要战争", second)
     assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    "message", ["leave out war along with westerns", "no war, together with no westerns", "exclude war plus westerns"]
+)
+def test_coordinators_of_several_words_keep_the_refusal_over_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == [] and set(st.constraints.exclude_categories) == {"War", "Western"}
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["a big no on war, westerns please", "say no to war. westerns", "thumbs down on war, give me westerns"],
+)
+def test_a_no_on_a_category_refuses_it(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+    assert not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns; my dad flat out wont watch war",
+        "westerns that suit us, we are easy about the rest",
+        "war or westerns, whatever fits, either camp is good",
+    ],
+)
+def test_adverbs_and_set_phrases_about_people_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Western" in st.constraints.include_categories and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "second", ["ok i changed my mind on war. westerns remain out", "ive reconsidered war, but westerns stay out"]
+)
+def test_a_changed_mind_lifts_a_ban_and_stays_out_keeps_one(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "no war and no westerns", second)
+    assert st.constraints.exclude_categories == ["Western"] and st.constraints.include_categories == []
+
+
+@pytest.mark.parametrize("second", ["forget the war ban, and the year one as well", "drop the war ban and the decade"])
+def test_a_slot_joined_to_a_removed_category_goes_too(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 60s, no war", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max) == (["Western"], [], None, None)
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [("westerns from 1965 give or take 2 years", 1963, 1967), ("1972, plus or minus a year", 1971, 1973)],
+)
+def test_a_margin_around_a_year_widens_it(vocab: CatalogVocab, message: str, lo: int, hi: int) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("message", "item"), [("think fargo but older", "100"), ("stuff that reminds me of fargo", "100")]
+)
+def test_think_and_remind_make_a_named_title_a_reference(vocab: CatalogVocab, message: str, item: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.reference_item_ids == [item] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "second", ["number 2, tell me more please", "what exactly is #2", "hmm the 2nd, share a bit more"]
+)
+def test_asking_for_more_on_a_position_describes_that_item(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "some westerns", second)
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]
+
+
+def test_either_kind_is_fine_keeps_both_categories(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "war as well, either type is fine")
+    assert set(st.constraints.include_categories) == {"Western", "War"} and not st.constraints.include_all
+
+
+def test_a_year_before_a_category_is_not_read_as_a_title(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "anything released after 1961 - war would be good")
+    c = st.constraints
+    assert (c.include_categories, c.year_min, c.reference_item_ids) == (["War"], 1962, [])
+
+
+@pytest.mark.parametrize("second", ["数目不用管了", "几部都行"])
+def test_chinese_the_count_no_longer_matters(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "推荐9部西部片", second)
+    assert st.constraints.n is None and st.constraints.include_categories == ["Western"]
+
+
+def test_chinese_de_and_the_item_noun_before_a_refusal(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "西部类的片子就免了，推荐点别的")
+    assert st.constraints.exclude_categories == ["Western"] and st.constraints.include_categories == []

@@ -47,10 +47,10 @@ _EXPLAIN = re.compile(
     r"why should i (?:watch|see|pick|choose|try))\b"
 )
 _DESCRIBE = re.compile(
-    r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|(?:say|write|share) (?:a (?:bit|little|few words|something) )(?:about|on)|"
+    r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|(?:say|tell me|talk|share|explain) (?:a (?:bit|little) )?more(?=\s*(?:[?.!,]|$|please|pls))|(?:say|write|share) (?:a (?:bit|little|few words|something) )(?:about|on)|"
     r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
+    r"what(?:s| is|(?: even| exactly| again| actually) is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
@@ -274,12 +274,12 @@ _RX_UNTIL_NOW = re.compile(
 """A period up to now: "between the 30s and now" (a lower bound only)."""
 _ON_OR_AFTER = _words(_EN.raw, "year_on_or_after", "agent/data/lang/en.yaml")
 _ON_OR_BEFORE = _words(_EN.raw, "year_on_or_before", "agent/data/lang/en.yaml")
-_TAIL = rf"(?:{_alt(_ON_OR_AFTER | _ON_OR_BEFORE)})\b|\+"
+_TAIL = rf"(?:{_alt(_ON_OR_AFTER | _ON_OR_BEFORE)})\b(?!\s+or\s+minus)|\+"
 _RX_CMP = re.compile(
     rf"\b(before|prior to|earlier than|older than|pre|up to and including|up to and incl|up to and through|through|thru|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|younger than|beyond|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s*(?:{_TAIL}))?"
 )
 _RX_YEAR_TAIL = re.compile(
-    rf"\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_AFTER - {'on'})})\b|\+)|\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_BEFORE)})\b)"
+    rf"\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_AFTER - {'on'})})\b(?!\s+or\s+minus)|\+)|\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_BEFORE)})\b)"
 )
 """A year with a tail and no word before it: "1990 or later", "1985 or earlier", "1990+"."""
 _RX_DECADE = re.compile(rf"\b{_DEC}")

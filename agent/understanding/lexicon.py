@@ -157,6 +157,9 @@ class DomainData:
     help_examples: dict[str, str] = field(default_factory=dict)
     spoken: dict[str, str] = field(default_factory=dict)
     claim_words: dict[str, str] = field(default_factory=dict)
+    # what the catalog does not record, each with the questions that ask for it per language ({"what": {lang:
+    # name}, "asks": {lang: phrases}}): a reply says it is not recorded instead of answering something else
+    absent: tuple[dict[str, dict[str, tuple[str, ...] | str]], ...] = ()
 
 
 @functools.cache
@@ -198,7 +201,18 @@ def domain(name: str | None) -> DomainData:
         needs={lang: tuple(str(w) for w in v) for lang, v in (raw.get("needs", {}) or {}).items()},
         spoken={str(k): str(v) for k, v in (raw.get("spoken", {}) or {}).items()},
         claim_words={str(k): str(v) for k, v in (raw.get("claim_words", {}) or {}).items()},
+        absent=tuple(_absent(a, f"{src}: absent[{k}]") for k, a in enumerate(raw.get("absent", []) or [])),
     )
+
+
+def _absent(a: Any, where: str) -> dict[str, dict[str, tuple[str, ...] | str]]:
+    """One ``absent`` entry of a domain file, checked: ``what`` (a name per language) and ``asks`` (phrases)."""
+    if not isinstance(a, dict) or not isinstance(a.get("what"), dict) or not isinstance(a.get("asks"), dict):
+        raise ValueError(f"{where} needs 'what' (a name per language) and 'asks' (phrases per language)")
+    return {
+        "what": {str(lang): str(name) for lang, name in a["what"].items()},
+        "asks": {str(lang): tuple(str(w) for w in ws or []) for lang, ws in a["asks"].items()},
+    }
 
 
 @functools.cache

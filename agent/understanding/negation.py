@@ -30,6 +30,7 @@ from agent.understanding.lexicon import _words, all_item_nouns, lexicon
 _EN = lexicon().en
 _NEG_VERBS = _EN.neg_verbs
 _COORD = _EN.neg_coordinators
+_COORD_PHRASES = tuple(sorted((tuple(c.split()) for c in _COORD if " " in c), key=len, reverse=True))
 _BREAKS = _EN.neg_breaks | {"is", "are"}
 _SUBJECT_VERBS = _words(_EN.raw, "subject_verbs", "agent/data/lang/en.yaml")
 _POSITIVE_AFTER = frozenset(
@@ -218,15 +219,19 @@ class NegationScope(BuilderBase):
             not commas and "," in gap
         ):
             return False
-        return between in (["and"], ["or"], ["nor"]) or (commas and not between and "," in gap)
+        return (
+            between in (["and"], ["or"], ["nor"])
+            or tuple(between) in _COORD_PHRASES  # "leave out war along with westerns"
+            or (commas and not between and "," in gap)
+        )
 
     def _joined_to_excluded(self, i: int) -> bool:
         """Whether the phrase at ``i`` is joined (:meth:`_joined`) to a category phrase this message left
         out right before it: a phrase joined to a left-out one is left out too."""
         m = self.msg
         k = i - 1
-        while k >= 0 and m.toks[k] in ("a", "an", "the", "any", "and", "or", "nor"):
-            k -= 1
+        while k >= 0 and (m.toks[k] in ("a", "an", "the", "any", "and", "or", "nor") or self._coordinator_ending_at(k)):
+            k -= self._coordinator_ending_at(k) or 1
         n = self._category_ending_at(k) if k >= 0 else 0
         cats = self.vocab.phrases.get(tuple(m.toks[k - n + 1 : k + 1])) if n else None
         return cats is not None and set(cats) <= set(self.exclude) and self._joined(k, i)
@@ -249,6 +254,14 @@ class NegationScope(BuilderBase):
         for n in range(min(self.vocab.max_phrase, k + 1), 0, -1):
             if tuple(m.toks[k - n + 1 : k + 1]) in self.vocab.phrases:
                 return n
+        return 0
+
+    def _coordinator_ending_at(self, k: int) -> int:
+        """The length of a coordinator of several words ending at token ``k`` ("as well as"), else 0."""
+        toks = self.msg.toks
+        for phrase in _COORD_PHRASES:
+            if k + 1 >= len(phrase) and tuple(toks[k - len(phrase) + 1 : k + 1]) == phrase:
+                return len(phrase)
         return 0
 
     def _negated(self, i: int) -> bool:
@@ -305,11 +318,11 @@ class NegationScope(BuilderBase):
                 k -= cat
                 phrase_start = k + 1
                 coord = heavy = False
-            elif t in _COORD:
+            elif t in _COORD or self._coordinator_ending_at(k):
                 by_word = True
                 if not heavy:
                     coord = True
-                k -= 1
+                k -= self._coordinator_ending_at(k) or 1
             elif t in _NEG_VERBS:
                 return not (k + 1 < len(m.toks) and m.toks[k + 1] == "mind")
             elif t in _NEG_SCOPE_FILLER:

@@ -368,7 +368,7 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     end_scope()
     canon = re.sub(r"\x00(\d+)\x00", lambda m: f'"{quoted[int(m.group(1))]}"', "".join(out))
     # "犯罪的不排除了": a 的 right before what is said of the phrase names the phrase (no scope end)
-    canon = re.sub(r"\s;\s+(?=is (?:ok|okay|fine|out)\b)", " ", canon)
+    canon = re.sub(r"\s;\s+(?=(?:items\s+)?is (?:ok|okay|fine|out)\b)", " ", canon)
     return CanonicalText(
         re.sub(r"\s+", " ", canon).strip(), "zh", unknown, list(dict.fromkeys(unplaced)),
         list(dict.fromkeys(unplaced_negated)),

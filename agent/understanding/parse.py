@@ -285,6 +285,9 @@ def understand(
         if kept:
             slots["reference_item_ids"] = kept
 
+    # what the catalog does not record ("whos in the second one", "how long is it"): its words are no query
+    absent = _absent_asked(lex, b.lang, msg.norm if b.lang == "en" else text, msg if b.lang == "en" else None)
+
     # 5. the free-text query: content words nobody used, minus negated ones
     query_words: list[str] = []
     for k, t in enumerate(msg.toks):
@@ -508,6 +511,12 @@ def understand(
         # only an item asked about ("the 2nd one?"): tell about it; without a question mark it stays an
         # answer to an onboarding offer ("the third one")
         intent, items = Intent.DESCRIBE, targets
+    if absent and intent in (None, Intent.FEEDBACK) and (targets or b.title_items or has_deictic):
+        # a question about an item the catalog cannot answer: describe what it records (and say so)
+        intent, fb = Intent.DESCRIBE, []
+        items = pick_targets()
+        if not items:
+            u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
     fresh = bool(_FRESH.search(norm))
     # a negated wish nothing can check ("nothing too long", "不要太血腥") is still a request, not chit-chat
     unplaced_wish = bool(b.avoid or canon.unplaced_negated) and not (has_deictic or targets or b.title_items)
@@ -549,6 +558,8 @@ def understand(
     if intent in (Intent.RECOMMEND, Intent.REFINE) and query and not b.include and vocab.embed is not None:
         u.category_hints = [c for c, _ in vocab.category_hints(query, cfg.category_hint_threshold)]
 
+    if absent and intent in (Intent.DESCRIBE, Intent.EXPLAIN, Intent.CHITCHAT, Intent.HELP):
+        u.notes.append(ask("not_recorded", what=absent))
     if unknown and not u.clarify and intent not in (Intent.MEMORY, Intent.RESET, Intent.COMPARE):
         # a title written in a language the catalog does not spell it in: ask, never guess
         u.clarify = ask("unknown_title", title=unknown[0])
@@ -578,6 +589,25 @@ def understand(
         u.notes.append(f"ignored an invalid slot: {e}")
         u.slots = ConstraintUpdate()
     return u
+
+
+def _absent_asked(lex: Any, lang: str, text: str, msg: Any = None) -> str:
+    """The name (in ``lang``) of what the message asks for that the catalog does not record (the domain
+    file's ``absent``: "whos in it" where no cast is recorded), or "". With ``msg`` the words are taken."""
+    for entry in lex.domain.absent:
+        phrases = entry["asks"].get(lang) or ()
+        if lang == "en":
+            spans = [mt.span() for p in phrases for mt in re.finditer(rf"\b{re.escape(p)}\b", text)]
+            if msg is not None:
+                for a, z in spans:
+                    msg.take(a, z)
+            hit = bool(spans)
+        else:
+            hit = any(p in text for p in phrases)
+        if hit:
+            what = entry["what"]
+            return str(what.get(lang) or what.get("en") or "")
+    return ""
 
 
 def apply_understanding(state: DialogState, u: Understanding) -> DialogState:

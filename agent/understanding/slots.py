@@ -78,12 +78,12 @@ _AFTER = "|".join(r"\s+".join(re.escape(w) for w in p.split()).replace(r"\s+", _
 """The ``after`` phrases with adverbs allowed between and before their words ("doesn't really matter")."""
 _RX_REMOVE_SLOT = re.compile(
     rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b"
-    rf"|\b(?:the\s+|any\s+|whatever\s+|which\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?{_ADV}(?:{_AFTER})\b"
+    rf"|\b(?<!\beither )(?<!\bboth )(?<!\beach )(?:the\s+|any\s+|whatever\s+|which\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?{_ADV}(?:{_AFTER})\b"
     rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
     rf"|\b(?:{_AFTER})\s+(?:(?:what|which|the|about the|about)\s+)?(?P<slot4>{_SLOTS})\b"
 )
 """A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit",
-"doesn't matter what year"."""
+"doesn't matter what year"; not "either kind is fine" (any of the categories named)."""
 _AND = r"\s*,?\s*(?:and|&|plus|as well as)\s+"
 _RX_AND_SLOT = re.compile(rf"{_AND}{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
 """A second slot joined to a removed one: "forget the year and the number"."""
@@ -126,6 +126,11 @@ _RX_YEAR_INCL = re.compile(
     r"(?<!\bto )(?<!\bto and )\b(?:including|incl|inclusive of|counting|and including)\s+(?:the\s+year\s+)?(\d{4})\b"
     r"|\b(\d{4})\s+(?:itself\s+)?(?:included|inclusive|counts(?:\s+too)?|is\s+included)\b"
 )
+_RX_YEAR_TOLERANCE = re.compile(
+    rf"\b(?:{_alt(_words(_EN.raw, 'year_tolerance', 'agent/data/lang/en.yaml'))})\s+"
+    rf"(?:(\d{{1,2}})|({_alt(k for k, v in _EN.number_words.items() if v <= 10)}|a|an))\s+(?:more\s+)?years?\b"
+)
+"""A margin around the year said: "1950, give or take a year" (both bounds move by it)."""
 _RX_YEAR_EXCL = re.compile(
     r"\b(?:not including|excluding|not counting|except)\s+(?:the\s+year\s+)?(\d{4})\b"
     r"|\b(\d{4})\s+(?:itself\s+)?(?:not included|excluded|doesnt count|does not count|not counted|is not included)\b"
@@ -418,6 +423,10 @@ class SlotPasses(BuilderBase):
                 hi = yr[1] - cfg.classic_age
             if lo is not None and hi is not None and lo > hi:
                 lo = None
+        for mt in m.matches(_RX_YEAR_TOLERANCE):
+            margin = int(mt.group(1)) if mt.group(1) else _EN.number_words.get(mt.group(2), 1)
+            lo = lo - margin if lo is not None else None
+            hi = hi + margin if hi is not None else None
         for y in incl:
             lo = y if lo == y + 1 else lo
             hi = y if hi == y - 1 else hi
@@ -533,19 +542,7 @@ class SlotPasses(BuilderBase):
             # "i dont mind animation, you can drop that filter": the rule the message just named, not an item
             self.cue_spans.append((mt.start(), mt.end()))
         for word, start, end in found:
-            slot = _slot_of(word)
-            self.cue_spans.append((start, end))
-            self.removed_slots.add(slot)
-            if slot == "years":
-                self.slots["clear_years"] = True
-            elif slot == "categories":
-                self.slots["clear_categories"] = True
-            elif slot == "references":
-                self.slots["clear_references"] = True
-            elif slot == "query":
-                self.slots["query"] = ""
-            elif slot == "n":
-                self.slots["clear_n"] = True
+            self._clear_slot(word, start, end)
         for mt in m.matches(_RX_REMOVE_PERIOD):
             self.cue_spans.append((mt.start(), mt.end()))
             self.removed_slots.add("years")
@@ -575,7 +572,28 @@ class SlotPasses(BuilderBase):
             self.cue_spans.append((v_start, m.ends[end - 1]))
             self.cat_tokens.update(range(i, i + n))
             m.take(v_start, m.ends[end - 1])
+            pos = m.ends[end - 1]
+            while (more := _RX_AND_SLOT.match(m.norm, pos)) and m.free(more.start(), more.end()):
+                m.take(more.start(), more.end())  # "lift the X restriction, and the decade one too": both go
+                self._clear_slot(more.group("slot"), more.start(), more.end())
+                pos = more.end()
         self._category_rule_removal()
+
+    def _clear_slot(self, word: str, start: int, end: int) -> None:
+        """Take away the slot ``word`` names (its words at ``start:end`` are a cue span)."""
+        slot = _slot_of(word)
+        self.cue_spans.append((start, end))
+        self.removed_slots.add(slot)
+        if slot == "years":
+            self.slots["clear_years"] = True
+        elif slot == "categories":
+            self.slots["clear_categories"] = True
+        elif slot == "references":
+            self.slots["clear_references"] = True
+        elif slot == "query":
+            self.slots["query"] = ""
+        elif slot == "n":
+            self.slots["clear_n"] = True
 
     def _last_turn_removed(self) -> bool:
         """Whether the last turn that changed the constraints took something away."""

@@ -118,6 +118,8 @@ class TitlePasses(BuilderBase):
                 break
             if tm is None or tm.score < threshold:
                 break
+            if re.fullmatch(r"1[89]\d\d|20\d\d", run[0]) and run[0] not in self.vocab.items[tm.idx].title:
+                break  # "after 1954 - war": a year, then a category, not a title the year is no part of
             if i > 0 and m.toks[i - 1] in _POSSESSIVES and all(t in _PEOPLE for t in m.toks[i : i + tm.length]):
                 break  # "my wife is into musicals": a person, not the title "Wife, The"
             out.append((i, tm.length, tm))
