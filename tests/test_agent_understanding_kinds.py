@@ -1765,3 +1765,94 @@ def test_chinese_the_count_no_longer_matters(vocab: CatalogVocab, second: str) -
 def test_chinese_de_and_the_item_noun_before_a_refusal(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "西部类的片子就免了，推荐点别的")
     assert st.constraints.exclude_categories == ["Western"] and st.constraints.include_categories == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns please - my husband storms out if theres war in it",
+        "westerns. if any of them are war, skip them",
+        "my kids lose interest the minute its war, so westerns",
+    ],
+)
+def test_a_conditional_whose_outcome_is_a_refusal_leaves_the_category_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+    assert st.constraints.n is None and not st.constraints.query
+
+
+def test_a_conditional_without_a_refusal_neither_asks_nor_refuses(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns; if one of them is war, whatever")
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+    assert st.constraints.n is None
+
+
+@pytest.mark.parametrize(
+    "message", ["the last thing we need is war. westerns", "westerns, and the last thing i want tonight is war"]
+)
+def test_the_last_thing_i_want_refuses(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+
+
+def test_a_refusal_of_anything_labelled_as_a_category(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, but exclude anything tagged as war")
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+    assert not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "war is out. westerns on the flip side, yes please",
+        "westerns, its been a long day and ill take anything",
+        "westerns, nothing dated, my son says vintage stuff is dull",
+    ],
+)
+def test_asides_and_contractions_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Western" in st.constraints.include_categories and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    ("second", "inc", "years"),
+    [
+        ("im not fussed about them being westerns anymore", [], (1960, 1969)),
+        ("forget both the decade and the war ban", ["Western"], (None, None)),
+        ("lets not limit the years after all", ["Western"], (None, None)),
+    ],
+)
+def test_removals_through_pronouns_and_both(vocab: CatalogVocab, second: str, inc: list[str], years: tuple) -> None:
+    st, _ = _run(vocab, "westerns from the 60s, no war", second)
+    assert st.constraints.include_categories == inc and (st.constraints.year_min, st.constraints.year_max) == years
+
+
+def test_no_longer_against_a_category_lifts_its_ban(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, no war", "ok we are no longer opposed to war")
+    assert st.constraints.exclude_categories == [] and st.constraints.include_categories == ["Western"]
+
+
+def test_a_title_someone_thinks_is_the_best_ever_is_a_reference(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "my dad thinks fargo is the greatest film ever made, any ideas for him")
+    assert st.constraints.reference_item_ids == ["100"] and not st.constraints.query
+
+
+def test_an_ordinal_of_times_is_no_position(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "just saw fargo for the second time, want more like it")
+    assert st.constraints.reference_item_ids == ["100"] and not u.clarify  # type: ignore[attr-defined]
+
+
+def test_like_words_inside_a_why_question_are_the_question(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "some westerns", "about your third pick: why is it a great choice for me?")
+    assert u.intent == Intent.EXPLAIN and [r.item_id for r in u.items] == [st.shown[2]]  # type: ignore[attr-defined]
+
+
+def test_both_not_one_or_the_other_adds_to_the_asked_category(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "war too - i mean both in one, not either or")
+    assert set(st.constraints.include_categories) == {"Western", "War"} and st.constraints.include_all
+
+
+@pytest.mark.parametrize("message", ["西部片可以，战争的千万不要", "来点西部片，千万别推战争片"])
+def test_chinese_qianwan_refuses(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]

@@ -192,6 +192,16 @@ _NEUTRAL_BEFORE = re.compile(
 them happen to be war too"): neither asked for nor left out."""
 
 
+_IF_CATEGORY = re.compile(
+    rf"\b(?:{_alt(_data_words('negation', 'conditional_if'))})\s+"
+    rf"(?:(?P<some>{_alt(_data_words('negation', 'conditional_some'))})|{_alt(_data_words('negation', 'conditional_who'))})"
+    r"\s+(?:(?:a|an|any|the|at all|even slightly|remotely|even a bit|a bit|kind of|too much|more)\s+)*$"
+)
+"""Right before a category in a conditional ("if its X", "if one of them is X"): a condition, not a wish."""
+_COND_REFUSAL = re.compile(rf"\b(?:{_alt(_data_words('negation', 'conditional_refusals'))})\b")
+"""In the sentence of a conditional category: what happens then is a refusal, so the category is left out."""
+
+
 _ALLOW_AFTER = re.compile(
     rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))})\b(?!\s+as\b)"
 )
@@ -319,13 +329,15 @@ _RX_SHOW_N = re.compile(
 )
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
-    rf"(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only ){_NUM}\s+of\s+(?:them|those|these)\b"
+    rf"(?<!\bnot )(?<!\bif )(?<!\bwhen )(?<!\bin case )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )"
+    rf"{_NUM}\s+of\s+(?:them|those|these)\b"
     rf"|(?<!\bnot )\b(?!one\b){_NUM}\s+(?:of\s+(?:anything|something|any other kind|whatever)|others|other ones)\b"
     rf"|(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )(?!one\b){_NUM}\s+of\s+the\b(?=\s+(?:very\s+)?"
     rf"(?:latest|newest|best|top|oldest|most recent|greatest|finest)\s+(?:[a-z-]+\s+){{0,2}}(?:{_ITEMS})\b)"
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
 )
-"""A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass)."""
+"""A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass), nor "if one
+of them is X" (a condition on the list)."""
 _RX_N_ENOUGH = re.compile(
     rf"(?:^|[,.;:!?]\s*|\b(?:ok|okay|actually|maybe|just|only|so|and|but|hmm|then|now)\s+){_NUM}\s+"
     r"(?:(?:is|are|would be|will be|should be)\s+(?:(?:more than|quite|probably)\s+)?(?:enough|plenty)|will do|should do|would do"
@@ -362,7 +374,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _RESET_ALL, _NEUTRAL_BEFORE, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _RESET_ALL, _NEUTRAL_BEFORE, _IF_CATEGORY, _COND_REFUSAL, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

@@ -16,6 +16,8 @@ from agent.understanding.cues import (
     _ALL_FOLLOW_UP_TOO,
     _ALLOW_AFTER,
     _ALLOW_BEFORE,
+    _COND_REFUSAL,
+    _IF_CATEGORY,
     _NEG_AFTER,
     _NEG_BEFORE_RX,
     _NEG_CUES,
@@ -43,6 +45,10 @@ _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_it
 
 _NOT_JUST = re.compile(r"\bnot (?:just|only|merely|simply|solely)\s+(?:the\s+)?(?:one\s+)?$")
 """Before a category already asked for: named again beside another, not a new option ("not just horror")."""
+
+
+_NOT_ONE_OR_OTHER = re.compile(r"\bnot (?:just )?(?:one or the other|either or|either one|one or another)\b")
+"""Asking for both in other words ("ones that are both, not one or the other"): no "or" between options."""
 
 
 _ADDITIVE = frozenset({"as well", "too", "also", "as well please", "too please"})
@@ -95,6 +101,23 @@ class NegationScope(BuilderBase):
                 m.take(end, end + am.end())
             excluded_before = set(self.state.constraints.exclude_categories) | set(self.exclude)
             neutral = _NEUTRAL_BEFORE.search(before)
+            cond = _IF_CATEGORY.search(before)
+            if cond and not allowed:
+                # "she walks out of the room if its X": a condition whose outcome is a refusal leaves X out;
+                # any other condition neither asks for it nor leaves it out
+                a = max((mm.end() for mm in re.finditer(r"[.;!?]", m.norm[:start])), default=0)
+                z = next((mm.start() + end for mm in re.finditer(r"[.;!?]", m.norm[end:])), len(m.norm))
+                refusals = [
+                    *(mm.span() for mm in _COND_REFUSAL.finditer(m.norm, a, start)),
+                    *(mm.span() for mm in _COND_REFUSAL.finditer(m.norm, end, z)),
+                ]
+                if refusals:
+                    negated, neutral = True, None
+                    m.take(cond.start() + max(0, start - 60), start)
+                    for r0, r1 in refusals:  # the outcome's words are the refusal, not a query
+                        m.take(r0, r1)
+                elif cond.group("some"):
+                    neutral = neutral or cond  # "westerns; if one of them is war, whatever": no wish either way
             if (allowed and set(cats) & excluded_before) or (neutral and set(cats) <= excluded_before):
                 self.allow.extend(cats)  # "horror is fine now": an excluded category is allowed again
             elif neutral:  # "im not against war or anything, but ...": neither asked for nor left out
@@ -169,7 +192,7 @@ class NegationScope(BuilderBase):
                     and _ALL_FOLLOW_UP_TOO.match(m.norm[m.ends[spans[0][1]] :]) is not None
                 )
             )
-            and not re.search(r"\b(?:or|either)\b", m.norm)
+            and not re.search(r"\b(?:or|either)\b", _NOT_ONE_OR_OTHER.sub(" ", m.norm))
         ):
             # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
             # one and the asked ones at once

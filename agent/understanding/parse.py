@@ -169,6 +169,14 @@ def understand(
     like_cue = bool(_LIKE_FB.search(norm))
     if like_cue and (explain_cue or describe_cue) and not _LIKE_FB.search(_IMPRESSION.sub(" ", norm)):
         like_cue = False  # "movie 5 sounds good, why'd you recommend it?": a question, not a like
+    asked = _EXPLAIN.search(norm)
+    if (
+        like_cue
+        and asked
+        and not _LIKE_FB.search(norm[: asked.start()])
+        and not re.search(r"[.!;]", norm[asked.end() :])
+    ):
+        like_cue = False  # "what makes it a good pick?": the like words are part of the question
     dislike_cue = bool(_DISLIKE_FB.search(norm))
     notint_cue = bool(_NOTINT_FB.search(norm)) and not _RESET_ALL.search(norm)  # "remove those filters": no item
     more_like = bool(_MORE_LIKE.search(norm))

@@ -268,6 +268,8 @@ class SlotPasses(BuilderBase):
                 after,
             ):
                 continue
+            if re.match(r"\s+(?:time|times|go|round|viewing|watch|try|attempt|rewatch)\b", after):
+                continue  # "for the third time", "my second viewing": how often, not a place in the list
             if (
                 det
                 or noun
