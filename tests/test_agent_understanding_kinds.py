@@ -1856,3 +1856,66 @@ def test_both_not_one_or_the_other_adds_to_the_asked_category(vocab: CatalogVoca
 def test_chinese_qianwan_refuses(vocab: CatalogVocab, message: str) -> None:
     st, _ = _run(vocab, message)
     assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [
+        ("westerns, anything after 1975 is off the table", None, 1975),
+        ("westerns. stuff from before 1958 is a hard pass", 1958, None),
+        ("1955年以前的电影统统不要", 1955, None),
+    ],
+)
+def test_a_refused_period_flips_its_bound(vocab: CatalogVocab, message: str, lo: int | None, hi: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi) and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns from the 70s - hmm, actually forget the decade, just westerns",
+        "1980s westerns. no wait, any year is ok",
+    ],
+)
+def test_a_period_taken_back_later_in_the_same_message_is_gone(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.year_min, c.year_max) == (["Western"], None, None)
+
+
+def test_a_period_said_after_its_removal_stays(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "ignore the old period, make it the 1970s")
+    assert (st.constraints.year_min, st.constraints.year_max) == (1970, 1979)
+
+
+@pytest.mark.parametrize(
+    "second", ["ok wipe all the conditions and lets start again", "get rid of each of the filters and begin anew"]
+)
+def test_clearing_the_filters_shows_the_unfiltered_list(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "7 westerns, no war", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.n) == ([], [], None)
+    assert u.intent == Intent.REFINE  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["ditch all of it except the westerns", "scrap all that, but keep westerns"])
+def test_dropping_everything_but_one_category(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 60s, 8 of them", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.n) == (["Western"], [], None, None)
+
+
+def test_a_bare_details_question_describes_the_item(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "some westerns", "number four looks fun - any details?")
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[3]]  # type: ignore[attr-defined]
+
+
+def test_chinese_still_no_after_an_allowance(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "不要西部和战争", "西部的话也行吧，战争还是别")
+    assert st.constraints.exclude_categories == ["War"] and st.constraints.include_categories == []
+
+
+def test_chinese_no_longer_referring_to_that_one(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "类似《Fargo》的西部片", "那部就不用参考了，西部片就行")
+    assert st.constraints.reference_item_ids == [] and st.constraints.include_categories == ["Western"]

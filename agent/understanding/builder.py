@@ -38,6 +38,7 @@ class BuilderBase:
         self.only_these = False  # "just comedy": the categories named replace the earlier ones
         self.remove: list[str] = []
         self.removed_slots: set[str] = set()
+        self.years_removed_at: int | None = None  # where a removal of the period starts in the message
         self.cue_spans: list[tuple[int, int]] = []
         self.cat_tokens: set[int] = set()
 

@@ -52,7 +52,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is|(?: even| exactly| again| actually) is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
     r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
@@ -96,6 +96,8 @@ _UNDO = re.compile(
 """A message that only takes back the last change ("actually scrap that", "undo", "go back")."""
 _RESET = re.compile(
     r"\b(start over|start again|start from scratch|from scratch|start fresh|fresh start|start afresh|clean slate|reset|new search|clear (?:all|everything|the filters|filters)|forget (?:all|everything|it all|about it)|never ?mind)\b"
+    r"|\b(?:scratch|scrap|ditch|drop|cancel|undo|wipe|erase|lose|delete|bin|toss) (?:all|everything|it all)"
+    r"(?: of)?(?: (?:that|this|it|those|these))?(?=\s*(?:[,.;!?]|$|except|but|apart|other than|save|besides|and start|please|pls))"
 )
 _CLEAR_YEARS = re.compile(
     r"\b(any (?:year|decade|era|time|period)|(?:year|decade|era|when) (?:doesnt|does not) matter|all years|no (?:year|date) (?:limit|restriction))\b"

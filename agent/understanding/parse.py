@@ -273,8 +273,8 @@ def understand(
         u.intent = Intent.REFINE if state.shown else Intent.RECOMMEND
         return u
     # "remove both of those conditions": every constraint goes and the list is shown again (a refinement);
-    # "start over" is a reset that asks afresh
-    lift_all = bool(_RESET_ALL.search(norm)) and not _RESET.search(norm)
+    # "start over" alone is a reset that asks afresh
+    lift_all = bool(_RESET_ALL.search(norm))  # "clear all the filters (and start over)": shown afresh
     reset = bool(_RESET.search(norm)) or lift_all
     if reset:
         slots["reset"] = True

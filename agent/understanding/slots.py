@@ -12,6 +12,7 @@ from agent.understanding.cues import (
     _CLEAR_PRICE,
     _CLEAR_YEARS,
     _DECADE_WORDS,
+    _NEG_AFTER,
     _NUM_WORDS,
     _ON_OR_AFTER,
     _ON_OR_BEFORE,
@@ -326,6 +327,7 @@ class SlotPasses(BuilderBase):
     def _year_bounds_pass(self, incl: list[int], excl: list[int]) -> None:
         m, cfg, vocab = self.msg, self.cfg, self.vocab
         lo = hi = None
+        used_before = list(m.used)  # the words this pass reads: where in the message the period was said
         if m.has(_CLEAR_YEARS):
             m.matches(_CLEAR_YEARS)
             self.slots["clear_years"] = True
@@ -349,6 +351,11 @@ class SlotPasses(BuilderBase):
             tail = re.sub(r"\s+", " ", (mt.group(7) or "").strip())
             # "nothing older than 1960", "nothing that came out later than 1983": the comparison is refused
             neg = self._is_negated_span(mt.start()) or _RX_NEG_CLAUSE.search(m.norm[: mt.start()]) is not None
+            refused = _NEG_AFTER.match(m.norm[mt.end() :])
+            if refused and m.free(mt.end(), mt.end() + refused.end()):
+                # "anything before 1963 is out", "早于1963年的一律不要": the period said is what is refused
+                m.take(mt.end(), mt.end() + refused.end())
+                neg = True
             if word in ("before", "prior to", "earlier than", "older than", "pre"):
                 if neg:
                     lo = b[0]
@@ -437,6 +444,10 @@ class SlotPasses(BuilderBase):
             hi = y - 1 if hi == y else hi
         if open_ended and (lo is None) != (hi is None):
             self.slots["clear_years"] = True
+        said = [m.starts[i] for i, (was, now) in enumerate(zip(used_before, m.used, strict=True)) if now and not was]
+        if said and self.years_removed_at is not None and max(said) < self.years_removed_at:
+            # "mystery made before 1969... wait no, the year doesnt matter": the removal said last wins
+            lo = hi = None
         if lo is not None:
             self.slots["year_min"] = lo
         if hi is not None:
@@ -588,6 +599,7 @@ class SlotPasses(BuilderBase):
         self.removed_slots.add(slot)
         if slot == "years":
             self.slots["clear_years"] = True
+            self.years_removed_at = start if self.years_removed_at is None else min(start, self.years_removed_at)
         elif slot == "categories":
             self.slots["clear_categories"] = True
         elif slot == "references":
