@@ -1919,3 +1919,84 @@ def test_chinese_still_no_after_an_allowance(vocab: CatalogVocab) -> None:
 def test_chinese_no_longer_referring_to_that_one(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "类似《Fargo》的西部片", "那部就不用参考了，西部片就行")
     assert st.constraints.reference_item_ids == [] and st.constraints.include_categories == ["Western"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "id sooner clean the oven than watch a war film, so westerns",
+        "westerns, and on no account war",
+        "what i dont want: war. what i want: westerns",
+        "westerns - my uncle storms out of anything war",
+    ],
+)
+def test_refusals_told_as_comparisons_idioms_and_stories(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns, nothing anyone would call war",
+        "westerns but spare me any that are also war",
+        "westerns, and if theres even a hint of war, leave it",
+    ],
+)
+def test_a_refused_relative_or_conditional_clause_reaches_its_category(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+    assert not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["i normally adore westerns but tonight im so over it, keep them out", "war films. hmm, not feeling those tonight"],
+)
+def test_a_refusal_of_it_after_the_one_asked_category_takes_it_back(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == [] and len(st.constraints.exclude_categories) == 1
+
+
+def test_forgetting_two_categories_at_once(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns from the 60s, no war", "forget westerns and war, only the decade matters")
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min) == ([], [], 1960)
+
+
+def test_a_category_part_said_to_be_optional_then_drop_it_is_no_feedback(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "something both western and war", "the war part is not essential, lose it")
+    assert st.constraints.include_categories == ["Western"] and u.intent == Intent.REFINE  # type: ignore[attr-defined]
+    assert not u.feedback  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("message", "n"), [("half a dozen westerns", 6), ("a half dozen war films please", 6)])
+def test_half_a_dozen_is_six(vocab: CatalogVocab, message: str, n: int) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.n == n
+
+
+def test_a_title_with_ish_is_a_reference(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "something fargo-ish please")
+    assert st.constraints.reference_item_ids == ["100"] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns. beyond that, anything is fair game",
+        "westerns, too many to scroll through, just 3",
+        "westerns, go ahead",
+    ],
+)
+def test_more_asides_are_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    ("message", "n"), [("8 westerns", 8), ("a dozen war films or westerns", 12), ("one western", None)]
+)
+def test_a_number_before_a_plural_category_counts_the_list(vocab: CatalogVocab, message: str, n: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.n == n and not st.constraints.include_all

@@ -52,7 +52,7 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is|(?: even| exactly| again| actually) is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
-    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
+    r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe(?! (?:as|it as|them as|that as|this as)\b)|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
     r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
@@ -197,9 +197,11 @@ them happen to be war too"): neither asked for nor left out."""
 _IF_CATEGORY = re.compile(
     rf"\b(?:{_alt(_data_words('negation', 'conditional_if'))})\s+"
     rf"(?:(?P<some>{_alt(_data_words('negation', 'conditional_some'))})|{_alt(_data_words('negation', 'conditional_who'))})"
-    r"\s+(?:(?:a|an|any|the|at all|even slightly|remotely|even a bit|a bit|kind of|too much|more)\s+)*$"
+    rf"\s+(?:(?:{_alt(_data_words('negation', 'conditional_degree'))})\s+)*$"
 )
 """Right before a category in a conditional ("if its X", "if one of them is X"): a condition, not a wish."""
+_ANAPHORIC = re.compile(rf"\b(?:{_alt(_data_words('negation', 'anaphoric'))})\b")
+"""After the one asked category: a refusal of "it"/"those" that takes it back."""
 _COND_REFUSAL = re.compile(rf"\b(?:{_alt(_data_words('negation', 'conditional_refusals'))})\b")
 """In the sentence of a conditional category: what happens then is a refusal, so the category is left out."""
 
@@ -222,7 +224,8 @@ _NEG_AFTER = re.compile(
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
 _NEG_BEFORE_RX = re.compile(
-    rf"\b(?:{_alt(_data_words('negation', 'before'))})\s+(?:\w+\s+){{0,2}}(?:(?:that|which)\s+(?:is|are)\s+)?$"
+    rf"\b(?:{_alt(_data_words('negation', 'before'))})\s*[:-]?\s+(?:\w+\s+){{0,2}}"
+    r"(?:(?:that|which)\s+(?:is|are)\s+(?:also\s+)?)?$"
 )
 """Before a category, up to two words between: it is out ("I can't stand horror")."""
 _PEOPLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml")
@@ -245,6 +248,7 @@ def asks_all_anywhere(norm: str) -> bool:
     message says all at once is not needed ("doesnt need to be both in one")."""
     if _ALL_EITHER.search(norm):
         return False
+    norm = re.sub(r"\b(?:a\s+)?half(?:\s+a)?\s+dozen\b", " ", norm)  # a count, not "half X half Y"
     return _ALL_ANYWHERE.search(_LIST_NOT_ITEM.sub(" ", _RX_LIST_MIX.sub(" ", norm))) is not None
 
 
@@ -376,7 +380,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _RESET_ALL, _NEUTRAL_BEFORE, _IF_CATEGORY, _COND_REFUSAL, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _RESET_ALL, _NEUTRAL_BEFORE, _IF_CATEGORY, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

@@ -16,6 +16,7 @@ from agent.understanding.cues import (
     _ALL_FOLLOW_UP_TOO,
     _ALLOW_AFTER,
     _ALLOW_BEFORE,
+    _ANAPHORIC,
     _COND_REFUSAL,
     _IF_CATEGORY,
     _NEG_AFTER,
@@ -172,6 +173,21 @@ class NegationScope(BuilderBase):
             self.cat_tokens.update(range(i, i + n))
             m.take_tokens(i, n)
             i += n
+        if groups and not (self.positions or self.title_items or self.targets):
+            # "i usually love drama but im not in the mood for it tonight, so leave those out": a refusal of "it"
+            # after the last asked category (no other category between) takes it back
+            a_end = m.ends[spans[-1][1]]
+            ana = _ANAPHORIC.search(m.norm, a_end)
+            if (
+                ana
+                and m.free(ana.start(), ana.end())
+                and not any(m.starts[k] >= a_end and m.ends[k] <= ana.start() for k in self.cat_tokens)
+            ):
+                moved = groups.pop()
+                spans.pop()
+                self.include = [c for c in self.include if c not in moved]
+                self.exclude.extend(c for c in moved if c not in self.exclude)
+                m.take(ana.start(), ana.end())
         # "a romantic comedy", "an action thriller", "a rom-com": one phrase naming several categories
         # asks for all of them; "action or comedy" (separate phrases) for any of them.
         if (len(groups) == 1 and len(set(groups[0])) >= 2) or (

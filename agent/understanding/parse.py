@@ -61,7 +61,7 @@ from agent.understanding.cues import (
 from agent.understanding.negation import NegationScope
 from agent.understanding.normalise import _Msg, canonicalise, normalize
 from agent.understanding.shop import ShopPasses
-from agent.understanding.slots import SlotPasses
+from agent.understanding.slots import _RX_REMOVE_IT, SlotPasses
 from agent.understanding.titles import TitlePasses
 from agent.understanding.types import Intent, ItemRef, SuggestedFeedback, UnderstandConfig, Understanding
 from agent.understanding.vocab import CatalogVocab
@@ -344,6 +344,8 @@ def understand(
         items = pick_targets()
         if not items:
             u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
+    if notint_cue and b.remove and _RX_REMOVE_IT.search(norm) and not (targets or b.title_items):
+        notint_cue = False  # "the X part isnt essential, drop it": "it" is the category taken back, not an item
     if intent is None and (
         like_cue or dislike_cue or notint_cue or more_like or rating or b.neg_positions or b.disliked_titles
     ):

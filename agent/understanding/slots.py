@@ -13,6 +13,7 @@ from agent.understanding.cues import (
     _CLEAR_YEARS,
     _DECADE_WORDS,
     _NEG_AFTER,
+    _NUM,
     _NUM_WORDS,
     _ON_OR_AFTER,
     _ON_OR_BEFORE,
@@ -127,6 +128,8 @@ _RX_YEAR_INCL = re.compile(
     r"(?<!\bto )(?<!\bto and )\b(?:including|incl|inclusive of|counting|and including)\s+(?:the\s+year\s+)?(\d{4})\b"
     r"|\b(\d{4})\s+(?:itself\s+)?(?:included|inclusive|counts(?:\s+too)?|is\s+included)\b"
 )
+_RX_NUM_BEFORE = re.compile(rf"(?<!\bin )(?<!\bevery )(?<!\beach )(?<!\bany )(?<!\bthe )\b{_NUM}\s+(?=[a-z])")
+"""A number right before a word (a category in the plural makes it a count: "6 westerns")."""
 _RX_YEAR_TOLERANCE = re.compile(
     rf"\b(?:{_alt(_words(_EN.raw, 'year_tolerance', 'agent/data/lang/en.yaml'))})\s+"
     rf"(?:(\d{{1,2}})|({_alt(k for k, v in _EN.number_words.items() if v <= 10)}|a|an))\s+(?:more\s+)?years?\b"
@@ -517,6 +520,13 @@ class SlotPasses(BuilderBase):
                     n = None  # "one of them is enough": either category will do, not a list of one
         if m.matches(_RX_ONE):
             n = 1
+        for mt in _RX_NUM_BEFORE.finditer(m.norm):
+            # "6 westerns", "half a dozen comedies": a number before a category in the plural counts the list
+            k = m.token_at(mt.end())
+            hit = self._category_at(k) if n is None and k < len(m.toks) and m.free(mt.start(), mt.end()) else None
+            if hit is not None and m.toks[k + hit[1] - 1].endswith("s"):
+                m.take(mt.start(), mt.end())
+                n = _num(mt.group(1))
         if n is not None:
             if n < 1:
                 self.notes.append("a list needs at least one item; list length unchanged")
@@ -586,6 +596,19 @@ class SlotPasses(BuilderBase):
             self.cat_tokens.update(range(i, i + n))
             m.take(v_start, m.ends[end - 1])
             pos = m.ends[end - 1]
+            while (j := _RX_AND.match(m.norm, pos)) and j.end() < len(m.norm):
+                # "forget about X and Y both": the categories joined to the removed one go as well
+                k = m.token_at(j.end())
+                while k < len(m.toks) and not m.used[k] and m.toks[k] in _REMOVE_DETERMINERS:
+                    k += 1
+                hit2 = self._category_at(k) if k < len(m.toks) and not m.used[k] else None
+                if hit2 is None:
+                    break
+                for cat in hit2[0]:
+                    (self.remove if cat in asked else self.exclude).append(cat)
+                self.cat_tokens.update(range(k, k + hit2[1]))
+                m.take(j.start(), m.ends[k + hit2[1] - 1])
+                pos = m.ends[k + hit2[1] - 1]
             while (more := _RX_AND_SLOT.match(m.norm, pos)) and m.free(more.start(), more.end()):
                 m.take(more.start(), more.end())  # "lift the X restriction, and the decade one too": both go
                 self._clear_slot(more.group("slot"), more.start(), more.end())
