@@ -2000,3 +2000,18 @@ def test_more_asides_are_no_query(vocab: CatalogVocab, message: str) -> None:
 def test_a_number_before_a_plural_category_counts_the_list(vocab: CatalogVocab, message: str, n: int | None) -> None:
     st, _ = _run(vocab, message)
     assert st.constraints.n == n and not st.constraints.include_all
+
+
+@pytest.mark.parametrize("message", ["he cries at sad stuff, westerns please", "she cries at everything, westerns"])
+def test_a_word_after_its_subject_is_never_a_misspelt_category(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"]
+
+
+@pytest.mark.parametrize(
+    "second", ["and if any of them are war, take them off too", "oh, if some are war then get rid of them"]
+)
+def test_a_conditional_that_takes_them_off_leaves_the_category_out(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
+    assert u.intent == Intent.REFINE  # type: ignore[attr-defined]

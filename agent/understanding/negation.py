@@ -44,6 +44,8 @@ _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_it
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
 
 
+_SUBJECTS = frozenset({"i", "he", "she", "they", "we", "you", "who", "it", "everyone", "everybody", "nobody"})
+"""Subject pronouns: the word after one is its verb ("she cries at ..."), never a misspelt category."""
 _NOT_JUST = re.compile(r"\bnot (?:just|only|merely|simply|solely)\s+(?:the\s+)?(?:one\s+)?$")
 """Before a category already asked for: named again beside another, not a new option ("not just horror")."""
 
@@ -79,7 +81,12 @@ class NegationScope(BuilderBase):
                 i += hit[1]
                 continue
             if hit is None:
-                cats_fuzzy = self.vocab.fuzzy_category(m.toks[i], self.cfg.fuzzy_category_distance)
+                after_subject = i > 0 and (m.toks[i - 1] in _PEOPLE or m.toks[i - 1] in _SUBJECTS)
+                cats_fuzzy = (
+                    None  # "my girlfriend cries at ...": a word after its subject is a verb, not a misspelt category
+                    if after_subject
+                    else self.vocab.fuzzy_category(m.toks[i], self.cfg.fuzzy_category_distance)
+                )
                 if cats_fuzzy is None:
                     i += 1
                     continue
