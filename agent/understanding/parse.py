@@ -20,6 +20,7 @@ words (never fillers) become the free-text query.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -601,13 +602,20 @@ def understand(
     return u
 
 
+@functools.cache
+def _phrases_rx(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for whole-word phrases (longest first), compiled once per list."""
+    alts = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) or "(?!)"
+    return re.compile(rf"\b(?:{alts})\b")
+
+
 def _absent_asked(lex: Any, lang: str, text: str, msg: Any = None) -> str:
     """The name (in ``lang``) of what the message asks for that the catalog does not record (the domain
     file's ``absent``: "whos in it" where no cast is recorded), or "". With ``msg`` the words are taken."""
     for entry in lex.domain.absent:
         phrases = entry["asks"].get(lang) or ()
         if lang == "en":
-            spans = [mt.span() for p in phrases for mt in re.finditer(rf"\b{re.escape(p)}\b", text)]
+            spans = [mt.span() for mt in _phrases_rx(phrases).finditer(text)]
             if msg is not None:
                 for a, z in spans:
                     msg.take(a, z)

@@ -576,13 +576,10 @@ class SlotPasses(BuilderBase):
         for v_start, v_end in sorted(verbs):
             if v_end >= len(m.norm):
                 continue
-            i = m.token_at(v_end)
-            while i < len(m.toks) and not m.used[i] and m.toks[i] in _REMOVE_DETERMINERS:
-                i += 1
-            hit = self._category_at(i) if i < len(m.toks) else None
-            if hit is None or re.search(r"[,.;!?]", m.norm[v_end : m.starts[i]]):
+            obj = self._object_category(v_end)
+            if obj is None or re.search(r"[,.;!?]", m.norm[v_end : m.starts[obj[0]]]):
                 continue  # "forget that, war instead": the verb's object ended at the comma
-            cats, n = hit
+            i, (cats, n) = obj
             end = i + n
             if end < len(m.toks) and m.toks[end] in _REMOVE_OBJECTS:
                 end += 1
@@ -590,30 +587,38 @@ class SlotPasses(BuilderBase):
             asked = set(c.include_categories) | set(c.exclude_categories)
             # a category the person asked for either way is no longer asked for; any other is excluded
             # ("remove the comedies" from a list that never asked for them)
-            for cat in cats:
-                (self.remove if cat in asked else self.exclude).append(cat)
+            self.remove.extend(cat for cat in cats if cat in asked)
+            self.exclude.extend(cat for cat in cats if cat not in asked)
             self.cue_spans.append((v_start, m.ends[end - 1]))
             self.cat_tokens.update(range(i, i + n))
             m.take(v_start, m.ends[end - 1])
             pos = m.ends[end - 1]
             while (j := _RX_AND.match(m.norm, pos)) and j.end() < len(m.norm):
                 # "forget about X and Y both": the categories joined to the removed one go as well
-                k = m.token_at(j.end())
-                while k < len(m.toks) and not m.used[k] and m.toks[k] in _REMOVE_DETERMINERS:
-                    k += 1
-                hit2 = self._category_at(k) if k < len(m.toks) and not m.used[k] else None
-                if hit2 is None:
+                obj = self._object_category(j.end())
+                if obj is None or m.used[obj[0]]:
                     break
-                for cat in hit2[0]:
-                    (self.remove if cat in asked else self.exclude).append(cat)
-                self.cat_tokens.update(range(k, k + hit2[1]))
-                m.take(j.start(), m.ends[k + hit2[1] - 1])
-                pos = m.ends[k + hit2[1] - 1]
+                k, (cats, n) = obj
+                self.remove.extend(cat for cat in cats if cat in asked)
+                self.exclude.extend(cat for cat in cats if cat not in asked)
+                self.cat_tokens.update(range(k, k + n))
+                m.take(j.start(), m.ends[k + n - 1])
+                pos = m.ends[k + n - 1]
             while (more := _RX_AND_SLOT.match(m.norm, pos)) and m.free(more.start(), more.end()):
                 m.take(more.start(), more.end())  # "lift the X restriction, and the decade one too": both go
                 self._clear_slot(more.group("slot"), more.start(), more.end())
                 pos = more.end()
         self._category_rule_removal()
+
+    def _object_category(self, pos: int) -> tuple[int, tuple[tuple[str, ...], int]] | None:
+        """The category phrase a removal names from character ``pos`` on (determiners skipped): its first token
+        and the categories it names with their length in tokens, or None."""
+        m = self.msg
+        i = m.token_at(pos)
+        while i < len(m.toks) and not m.used[i] and m.toks[i] in _REMOVE_DETERMINERS:
+            i += 1
+        hit = self._category_at(i) if i < len(m.toks) else None
+        return (i, hit) if hit is not None else None
 
     def _clear_slot(self, word: str, start: int, end: int) -> None:
         """Take away the slot ``word`` names (its words at ``start:end`` are a cue span)."""

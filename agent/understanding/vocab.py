@@ -370,10 +370,9 @@ class CatalogVocab:
                     if abs(len(w) - len(tok)) > limit:
                         continue
                     moved = len(tok) >= 5 and sorted(w) == sorted(tok)  # "whitout": a letter moved two places
-                    d = DamerauLevenshtein.distance(tok, w, score_cutoff=max(limit, 2 if moved else 0))
-                    if d > max(limit, 2 if moved else 0) or (
-                        len(tok) <= 5 and len(w) == len(tok) and sorted(w) != sorted(tok)
-                    ):
+                    cutoff = max(limit, 2) if moved else limit
+                    d = DamerauLevenshtein.distance(tok, w, score_cutoff=cutoff)
+                    if d > cutoff or (len(tok) <= 5 and len(w) == len(tok) and sorted(w) != sorted(tok)):
                         continue
                     if len(w) < 3 or (len(tok) <= 5 and len(w) < len(tok)):
                         continue  # a short word is not read as a shorter one ("fit" is not "fi")
