@@ -2015,3 +2015,78 @@ def test_a_conditional_that_takes_them_off_leaves_the_category_out(vocab: Catalo
     st, u = _run(vocab, "westerns", second)
     assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == ["War"]
     assert u.intent == Intent.REFINE  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my brother loathes westerns with a passion, so no westerns",
+        "no westerns, she avoids them like the plague",
+        "we are bored to death by westerns, skip them",
+    ],
+)
+def test_an_intensifying_idiom_is_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.exclude_categories == ["Western"] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message", ["my cousin's visiting and he wants westerns", "our neighbours kids are here, westerns for them"]
+)
+def test_a_person_in_the_possessive_or_plural_is_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == ["Western"] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "second", ["ok you can stop hiding it now, i dont mind war", "i dont mind war anymore, stop excluding it"]
+)
+def test_stopping_a_filter_on_it_is_no_query(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns but no war", second)
+    assert st.constraints.exclude_categories == [] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "the 1950s limit can be dropped",
+        "that 50s filter doesnt matter anymore",
+        "the before 1960 bit is irrelevant now",
+        "drop the bit about the fifties",
+    ],
+)
+def test_a_period_named_as_the_restriction_is_removed(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 1950s", second)
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.include_categories) == (None, None, ["Western"]) and not c.query
+
+
+def test_a_period_named_as_a_fine_restriction_stays(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns from the 1950s", "the 50s limit is fine, just 3 of them")
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.n) == (1950, 1959, 3)
+
+
+@pytest.mark.parametrize(
+    ("message", "lo"),
+    [
+        ("westerns from 1965 right up to now", 1965),
+        ("westerns 1972 until the present day", 1972),
+        ("westerns made from the 60s up till today", 1960),
+    ],
+)
+def test_a_period_up_to_now_has_no_upper_bound(vocab: CatalogVocab, message: str, lo: int) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, None)
+
+
+def test_a_period_up_to_now_replaces_an_earlier_upper_bound(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns before 1960", "actually make it 1965 up to today")
+    assert (st.constraints.year_min, st.constraints.year_max) == (1965, None)
+
+
+@pytest.mark.parametrize(
+    "third", ["hang on, forget that last part about war", "scratch the bit about war", "ignore my comment about war"]
+)
+def test_taking_back_the_part_about_a_category(vocab: CatalogVocab, third: str) -> None:
+    st, _ = _run(vocab, "westerns please", "and no war", third)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from agent.understanding.lexicon import _words, all_item_nouns, lexicon
+from agent.understanding.lexicon import _words, all_item_nouns, lexicon, with_possessives
 from agent.understanding.normalise import STOP
 
 _EN = lexicon().en
@@ -231,6 +231,8 @@ _NEG_BEFORE_RX = re.compile(
 _PEOPLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml")
 _POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")
 """People a message may mention, and the possessives before them ("my kids", "our friends")."""
+_PEOPLE_OWNING = with_possessives(_PEOPLE)
+"""People in the possessive, before whom they own ("my neighbours kids", "my sister's kids")."""
 _ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
 _ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
 _LIST_NOT_ITEM = re.compile(rf"\b(?:{_alt(_data_words('combination', 'list_not_item'))})\b")
@@ -284,10 +286,12 @@ _YEAR_OR_DEC = rf"(?:the\s+)?(?:{_YEAR}|{_DEC})"
 _RX_RANGE = re.compile(
     rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|through|until|till|-)\s*{_YEAR_OR_DEC}|\b{_YEAR_OR_DEC}\s*(?:-|to|through|until|till)\s*{_YEAR_OR_DEC}"
 )
+_NOW = r"(?:now|today|the present(?:\s+day)?|present day|these days|nowadays|the current day|this year|date)"
 _RX_UNTIL_NOW = re.compile(
-    rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|until|till|through|-)\s*(?:now|today|the present|present day|these days)\b"
+    rf"\b(?:between|from)\s+{_YEAR_OR_DEC}\s*(?:and|to|until|till|through|-)\s*{_NOW}\b"
+    rf"|\b(?:from\s+)?(?<!\bbetween ){_YEAR_OR_DEC}\s*(?:(?:right\s+|all\s+the\s+way\s+)?up\s+(?:to|until|till|through)|to|until|till|through|-)\s*{_NOW}\b"
 )
-"""A period up to now: "between the 30s and now" (a lower bound only)."""
+"""A period up to now: "between the 30s and now", "from 1971 up to today" (a lower bound only)."""
 _ON_OR_AFTER = _words(_EN.raw, "year_on_or_after", "agent/data/lang/en.yaml")
 _ON_OR_BEFORE = _words(_EN.raw, "year_on_or_before", "agent/data/lang/en.yaml")
 _TAIL = rf"(?:{_alt(_ON_OR_AFTER | _ON_OR_BEFORE)})\b(?!\s+or\s+minus)|\+"

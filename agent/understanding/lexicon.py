@@ -58,6 +58,11 @@ def _words(raw: dict[str, Any], key: str, source: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def with_possessives(people: frozenset[str]) -> frozenset[str]:
+    """People words and their possessive forms with the apostrophe folded away ("my sister's" reads "sisters")."""
+    return people | {w + "s" for w in people if not w.endswith("s")}
+
+
 @dataclass(frozen=True)
 class LanguageData:
     """One language file, normalised."""
@@ -248,7 +253,7 @@ class Lexicon:
     def query_stop(self) -> frozenset[str]:
         """Words never kept as a free-text query."""
         en = self.en
-        people = _words(en.raw, "people", "agent/data/lang/en.yaml")
+        people = with_possessives(_words(en.raw, "people", "agent/data/lang/en.yaml"))
         return en.stopwords | en.general_stopwords | en.fillers | self.item_nouns | en.neg_cues | en.neg_verbs | people
 
     @functools.cached_property

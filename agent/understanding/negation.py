@@ -25,6 +25,7 @@ from agent.understanding.cues import (
     _NEG_SCOPE_FILLER,
     _NEUTRAL_BEFORE,
     _PEOPLE,
+    _PEOPLE_OWNING,
     _POSSESSIVES,
     asks_all_anywhere,
 )
@@ -288,7 +289,10 @@ class NegationScope(BuilderBase):
         m = self.msg
         return (
             i > 0
-            and m.toks[i - 1] in _POSSESSIVES
+            and (
+                m.toks[i - 1] in _POSSESSIVES
+                or (i > 1 and m.toks[i - 2] in _POSSESSIVES and m.toks[i - 1] in _PEOPLE_OWNING)
+            )
             and all(t in _PEOPLE for t in m.toks[i : i + n])
             and i + n < len(m.toks)
             and m.toks[i + n] in _SUBJECT_VERBS

@@ -74,10 +74,20 @@ def _slot_of(word: str) -> str:
 _SLOTS = _alt(_SLOT_OF)
 _OBJ = _alt(_EN.removal_objects)
 _VERBS = _alt(_EN.removal_verbs)
-_DET = rf"(?:(?:{_alt(_REMOVE_DETERMINERS)})\s+){{0,3}}"
+_DET = rf"(?:(?:{_alt(_REMOVE_DETERMINERS)})\s+){{0,5}}"
 _ADV = rf"(?:\s+(?:{_alt(_ADVERBS)}))*\s+" if _ADVERBS else r"\s+"
-_AFTER = "|".join(r"\s+".join(re.escape(w) for w in p.split()).replace(r"\s+", _ADV) for p in _EN.removal_after)
+
+
+def _after_alt(phrases: object) -> str:
+    return "|".join(r"\s+".join(re.escape(w) for w in p.split()).replace(r"\s+", _ADV) for p in phrases)  # type: ignore[attr-defined]
+
+
+_AFTER = _after_alt(_EN.removal_after)
 """The ``after`` phrases with adverbs allowed between and before their words ("doesn't really matter")."""
+_AFTER_DROPS_PERIOD = _after_alt(
+    p for p in _EN.removal_after if p not in _words(_REMOVAL, "after_keeps_period", "agent/data/lang/en.yaml removal")
+)
+"""Those that drop a period named before them ("the 40s restriction can go", not "the 90s limit is fine")."""
 _RX_REMOVE_SLOT = re.compile(
     rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b"
     rf"|\b(?<!\beither )(?<!\bboth )(?<!\beach )(?:the\s+|any\s+|whatever\s+|which\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?{_ADV}(?:{_AFTER})\b"
@@ -122,8 +132,13 @@ _WHO_BORN = r"(?:i was|i am|im|we were|he was|she was|they were|was|were)"
 _RX_BORN = re.compile(rf"\b{_WHO_BORN}\s+born\s+in\s+(\d{{4}})\b")
 _RX_BORN_REL = re.compile(rf"\b(before|after|since)\s+{_WHO_BORN}\s+born\b")
 """A birth year and a bound relative to it ("i was born in 1972 ... before i was born")."""
-_RX_REMOVE_PERIOD = re.compile(rf"\b(?:{_VERBS})\s+{_DET}{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?(?!\w)")
-"""A removal naming the period itself: "forget about the 80s", "never mind 1995"."""
+_PERIOD_NAMED = rf"(?:(?:before|after|since|pre|post|until|till|from)[\s-]+)?{_YEAR_OR_DEC}"
+_RX_REMOVE_PERIOD = re.compile(
+    rf"\b(?:{_VERBS})\s+{_DET}{_PERIOD_NAMED}(?:\s+(?:{_OBJ}))?(?!\w)"
+    rf"|\b{_PERIOD_NAMED}\s+(?:{_OBJ}){_ADV}(?:{_AFTER_DROPS_PERIOD})\b"
+)
+"""A removal naming the period itself: "forget about the 80s", "never mind 1995", "the 40s restriction can go",
+"the before 1980 bit doesnt matter"."""
 _RX_YEAR_INCL = re.compile(
     r"(?<!\bto )(?<!\bto and )\b(?:including|incl|inclusive of|counting|and including)\s+(?:the\s+year\s+)?(\d{4})\b"
     r"|\b(\d{4})\s+(?:itself\s+)?(?:included|inclusive|counts(?:\s+too)?|is\s+included)\b"
@@ -337,10 +352,10 @@ class SlotPasses(BuilderBase):
         if m.matches(_CLEAR_AGE):  # "it doesnt have to be old", "old or new": no period
             self.slots["clear_years"] = True
         open_ended = False  # "1930s or later": the bound said is the only one (an earlier other bound goes)
-        for mt in m.matches(_RX_UNTIL_NOW):  # "between the 30s and now": from then on
-            b = _year_or_decade(mt, 1, vocab)
+        for mt in m.matches(_RX_UNTIL_NOW):  # "between the 30s and now", "from 1971 up to today": from then on
+            b = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 6, vocab)
             if b is not None:
-                lo = b[0]
+                lo, open_ended = b[0], True
         for mt in m.matches(_RX_RANGE):
             a = _year_or_decade(mt, 1, vocab) or _year_or_decade(mt, 11, vocab)
             b = _year_or_decade(mt, 6, vocab) or _year_or_decade(mt, 16, vocab)
