@@ -2090,3 +2090,98 @@ def test_a_period_up_to_now_replaces_an_earlier_upper_bound(vocab: CatalogVocab)
 def test_taking_back_the_part_about_a_category(vocab: CatalogVocab, third: str) -> None:
     st, _ = _run(vocab, "westerns please", "and no war", third)
     assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [
+        ("比1985年更早的西部片", None, 1984),
+        ("要比1985年晚的西部片", 1986, None),
+        ("早于1985年的西部片", None, 1984),
+        ("比七十年代还要老的西部片", None, 1969),
+    ],
+)
+def test_a_chinese_comparison_with_a_year_is_a_bound(
+    vocab: CatalogVocab, message: str, lo: int | None, hi: int | None
+) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.include_categories) == (lo, hi, ["Western"])
+
+
+def test_a_negated_chinese_comparison_keeps_its_meaning(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "不晚于1985年的西部片")
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, 1985)
+
+
+@pytest.mark.parametrize("second", ["不一定要战争了，西部就好", "战争不一定要，西部就行"])
+def test_a_chinese_not_necessarily_takes_the_category_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "既是西部又是战争的", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize("second", ["just the ones which are war too", "only those that are war as well please"])
+def test_only_ones_that_are_also_a_category_ask_for_both(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and st.constraints.include_all
+
+
+def test_ones_that_are_a_category_would_be_good_too_is_one_more_option(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "ones that are war would be good too")
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    "third",
+    ["forget the decade, and the same goes for the count", "the decade is irrelevant now, nor is the number"],
+)
+def test_neither_does_the_slot_removes_it_too(vocab: CatalogVocab, third: str) -> None:
+    st, _ = _run(vocab, "westerns from the 1950s", "4 of them", third)
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.n, c.include_categories) == (None, None, None, ["Western"])
+
+
+@pytest.mark.parametrize("third", ["on second thought they may be old", "i dont mind them being old actually"])
+def test_allowing_an_age_takes_the_age_wish_back(vocab: CatalogVocab, third: str) -> None:
+    st, _ = _run(vocab, "westerns", "nothing too old", third)
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, None)
+
+
+def test_i_take_that_back_undoes_the_last_change(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "from the 1950s", "i take that back")
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.include_categories) == (
+        None,
+        None,
+        ["Western"],
+    )
+
+
+@pytest.mark.parametrize(
+    "second",
+    ["hold on to the war part, ditch everything else", "only the war bit, get rid of the other stuff"],
+)
+def test_keeping_one_part_and_dropping_the_rest(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "war films like fargo from the 1990s", second)
+    c = st.constraints
+    assert (c.include_categories, c.year_min, c.year_max, c.reference_item_ids) == (["War"], None, None, [])
+    assert not u.feedback  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [
+        ("westerns from 1962 or the following year", 1962, 1963),
+        ("a western made in 1962 or the year before", 1961, 1962),
+    ],
+)
+def test_a_year_and_the_one_next_to_it(vocab: CatalogVocab, message: str, lo: int, hi: int) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi) and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "second", ["war doesnt have to be, westerns are enough", "the war part neednt be in there. just westerns"]
+)
+def test_a_category_that_need_not_be_there_is_taken_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "war westerns, both", second)
+    assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []

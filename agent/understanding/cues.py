@@ -88,7 +88,8 @@ _MEMORY_CLEAR = re.compile(
 )
 _UNDO = re.compile(
     r"^\s*(?:(?:actually|ok|okay|oh|hmm|um|no|nah|wait|sorry|oops|hm)[\s,.!]+)*(?:please\s+)?"
-    r"(?:scrap|scratch|undo|cancel|forget|ignore|disregard|strike|take back|revert|reverse)"
+    r"(?:scrap|scratch|undo|cancel|forget|ignore|disregard|strike|take back|revert|reverse|(?:i\s+)?take\s+(?:that|it|this)\s+back"
+    r"|i\s+(?:take|takes)\s+back)"
     r"(?:\s+(?:that|this|it|the last (?:one|change|bit|thing)|what i (?:just )?said|my last (?:message|request|change)|"
     r"that last (?:one|change|bit|part)))?(?:\s+(?:back|please|pls|then))?\s*[.!]*\s*$|"
     r"^\s*(?:go back|back to (?:what it was|before|the previous (?:one|list|filters))|undo)\s*[.!]*\s*$"
@@ -99,6 +100,11 @@ _RESET = re.compile(
     r"|\b(?:scratch|scrap|ditch|drop|cancel|undo|wipe|erase|lose|delete|bin|toss) (?:all|everything|it all)"
     r"(?: of)?(?: (?:that|this|it|those|these))?(?=\s*(?:[,.;!?]|$|except|but|apart|other than|save|besides|and start|please|pls))"
 )
+_DROP_THE_REST = re.compile(
+    r"\b(?:lose|drop|ditch|forget|scrap|scratch|bin|toss|clear|remove|get rid of|ignore|never mind|dump)\s+(?:about\s+)?"
+    r"(?:all\s+(?:of\s+)?)?(?:the rest|everything else|all else|the other (?:stuff|bits|things|parts|conditions|filters))\b"
+)
+"""A reset of everything but what the message names ("keep the western bit and lose the rest"); no item is dropped."""
 _CLEAR_YEARS = re.compile(
     r"\b(any (?:year|decade|era|time|period)|(?:year|decade|era|when) (?:doesnt|does not) matter|all years|no (?:year|date) (?:limit|restriction))\b"
 )
@@ -265,16 +271,21 @@ _CLEAR_AGE = re.compile(
     r"|\b(?:the\s+)?(?:older|old|earlier|newer|new|recent|more recent|modern|vintage)\s+(?:ones|stuff|items|titles|picks)?\s*"
     r"(?:are|is|would be|can be|will be)\s+(?:also\s+)?(?:fine|ok|okay|good|welcome|allowed|acceptable|cool)\s+"
     r"(?:too|as well|also)\b"  # "recent ones... actually older ones are fine too": any age now
+    r"|\b(?:they|it|these|those|the ones|ones|them)\s+(?:can|may|could|are allowed to|is allowed to|get to)\s+(?:also\s+)?be\s+"
+    r"(?:a bit\s+|a little\s+|kind of\s+|kinda\s+)?(?:old|older|classic|classics|vintage|recent|new|newer|modern)\b"
+    r"|\b(?:dont|do not|wouldnt|would not)\s+mind\s+(?:them\s+being\s+|if theyre\s+|if they are\s+)?"
+    r"(?:old|older|vintage|recent|newer|modern)(?:\s+(?:ones|stuff|items|titles|picks))?\b"  # permission, not a wish
 )
 """A relative age taken back or any age ("it doesnt have to be old", "old or new"): the period goes."""
 _RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|but keep|keep only|only keep)\b")
 """A reset that keeps part of what was asked ("forget all that except the western bit")."""
 _ALL_FOLLOW_UP_MODAL = re.compile(
     r"\b(?:(?:have|has|need|needs|must|should|got|gotta|ought)\s+(?:(?:all|each|also|really)\s+)?(?:to\s+)?be"
-    r"|make\s+(?:them|em|it|those|these|the list)(?:\s+all)?)\s+(?:\w+\s+)?$"
+    r"|make\s+(?:them|em|it|those|these|the list)(?:\s+all)?"
+    r"|(?:ones|those|them|the ones)\s+(?:that|which|thats)(?:\s+(?:are|is|r))?)\s+(?:\w+\s+)?$"
 )
 _ALL_FOLLOW_UP_TOO = re.compile(r"^\s*(?:too|as well|aswell|also)\b")
-"""A later message's "they have to be X too": the asked categories and X at once."""
+"""A later message's "they have to be X too", "only ones that are X as well": the asked categories and X at once."""
 _ALL_FOLLOW_UP = re.compile(rf"\b(?:{_alt(_data_words('combination', 'follow_up'))})\s+(?:\w+\s+){{0,1}}$")
 """Cues that ask for every named category at once (see ``combination`` in the language file); ``follow_up``
 right before a category a later message adds ("they also have to be X")."""
@@ -384,7 +395,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _RESET_ALL, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _RESET_ALL, _DROP_THE_REST, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

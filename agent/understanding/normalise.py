@@ -264,6 +264,17 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
         alts = "|".join(sorted(map(re.escape, raw.get(key) or []), key=len, reverse=True))
         if alts:
             s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{alts})", repl, s)
+    comp = raw.get("year_comparative") or {}
+
+    def alts_of(key: str) -> str:
+        return "|".join(sorted(map(re.escape, comp.get(key) or []), key=len, reverse=True)) or "(?!)"
+
+    marker, earlier, later = alts_of("marker"), alts_of("earlier"), alts_of("later")
+    year_or_decade = r"(\d{4}\s*年?|(?:[一二三四五六七八九]十|\d0|1[89]\d0|20\d0)\s*年代)"
+    for cmp_words, prefix, repl in ((earlier, "earlier_prefix", " before \\1 "), (later, "later_prefix", " after \\1 ")):
+        # "比1979年更早的" / "早于1979年": before 1979 (the decade is read below: "比八十年代更早" is before it)
+        s = re.sub(rf"(?:{marker})\s*{year_or_decade}\s*(?:的)?\s*(?:{cmp_words})", repl, s)
+        s = re.sub(rf"(?<!不)(?:{alts_of(prefix)})\s*{year_or_decade}", repl, s)  # "不晚于1967年" is read below
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{before})", r" before \1 ", s)
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{after})", r" after \1 ", s)
     s = re.sub(rf"((?:[一二三四五六七八九]十)|\d0|1[89]\d0|20\d0)\s*年代\s*({part_rx})?", decade, s)

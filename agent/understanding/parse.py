@@ -38,6 +38,7 @@ from agent.understanding.cues import (
     _DISLIKE_FB,
     _DIV_DOWN,
     _DIV_UP,
+    _DROP_THE_REST,
     _EXPLAIN,
     _FRESH,
     _HELP,
@@ -179,7 +180,8 @@ def understand(
     ):
         like_cue = False  # "what makes it a good pick?": the like words are part of the question
     dislike_cue = bool(_DISLIKE_FB.search(norm))
-    notint_cue = bool(_NOTINT_FB.search(norm)) and not _RESET_ALL.search(norm)  # "remove those filters": no item
+    # "remove those filters", "lose the rest": no item
+    notint_cue = bool(_NOTINT_FB.search(norm)) and not _RESET_ALL.search(norm) and not _DROP_THE_REST.search(norm)
     more_like = bool(_MORE_LIKE.search(norm))
     item_cue = compare_cue or explain_cue or describe_cue or like_cue or dislike_cue or notint_cue or more_like
 
@@ -276,7 +278,7 @@ def understand(
     # "remove both of those conditions": every constraint goes and the list is shown again (a refinement);
     # "start over" alone is a reset that asks afresh
     lift_all = bool(_RESET_ALL.search(norm))  # "clear all the filters (and start over)": shown afresh
-    reset = bool(_RESET.search(norm)) or lift_all
+    reset = bool(_RESET.search(norm) or _DROP_THE_REST.search(norm)) or lift_all
     if reset:
         slots["reset"] = True
     if _DIV_UP.search(norm):

@@ -111,6 +111,13 @@ _RX_AND_ALSO_SLOT = re.compile(
     r"(?:\s+(?:too|as well|also|please|pls))*\W*$"
 )
 """A message that only adds one more slot to the last turn's removal ("and the decade too")."""
+_RX_NEITHER_SLOT = re.compile(
+    rf"\b(?:(?:and|but)\s+)?(?:neither|nor)\s+(?:does|do|did|is|are|will|should)\s+{_DET}(?P<slot>{_SLOTS})"
+    rf"(?:\s+(?:{_OBJ}))?\b|\b(?:and\s+)?(?:the\s+)?same\s+(?:goes\s+)?(?:for|with)\s+{_DET}(?P<slot2>{_SLOTS})"
+    rf"(?:\s+(?:{_OBJ}))?\b"
+)
+"""One more slot after a removal in the same message: "the year doesnt matter and neither does the number",
+"same goes for the decade"."""
 _RX_AND = re.compile(_AND)
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
 _RX_PERIOD_TOO = re.compile(
@@ -145,6 +152,11 @@ _RX_YEAR_INCL = re.compile(
 )
 _RX_NUM_BEFORE = re.compile(rf"(?<!\bin )(?<!\bevery )(?<!\beach )(?<!\bany )(?<!\bthe )\b{_NUM}\s+(?=[a-z])")
 """A number right before a word (a category in the plural makes it a count: "6 westerns")."""
+_RX_YEAR_NEXT = re.compile(
+    rf"\b(1[89]\d\d|20\d\d)\s*,?\s*(?:({_alt(_words(_EN.raw, 'year_and_next', 'agent/data/lang/en.yaml'))})"
+    rf"|({_alt(_words(_EN.raw, 'year_and_previous', 'agent/data/lang/en.yaml'))}))\b"
+)
+"""A year and the one after or before it: "1954 or the year after" is 1954-1955."""
 _RX_YEAR_TOLERANCE = re.compile(
     rf"\b(?:{_alt(_words(_EN.raw, 'year_tolerance', 'agent/data/lang/en.yaml'))})\s+"
     rf"(?:(\d{{1,2}})|({_alt(k for k, v in _EN.number_words.items() if v <= 10)}|a|an))\s+(?:more\s+)?years?\b"
@@ -163,10 +175,13 @@ _RX_RULE_GONE = re.compile(
 _RX_CAT_NOT_NEEDED = re.compile(
     r"\s+(?:(?:part|bit|thing|side)\s+)?(?:"
     r"(?:(?:is|are)\s+(?:not|no longer)|isnt|arent)\s+(?:really\s+)?(?:required|a must|necessar\w*|needed|essential|mandatory)"
-    r"|(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:matter|have to be there|need to be there)"
+    r"|(?:doesnt|does not|dont|do not)\s+(?:really\s+)?matter"
+    r"|(?:(?:doesnt|does not|dont|do not)\s+(?:really\s+)?(?:have|need)\s+to|neednt|need not)\s+be"
+    r"(?:\s+(?:there|in there|in it|in them|included|part of it|a requirement|a must))?(?=\s*(?:[,.;!?]|$|and\b|but\b|anymore|any more))"
     r"|(?:is|are)\s+optional)\b"
 )
-"""After an asked-for category: it is no longer required ("action isnt required", "the comedy bit is optional")."""
+"""After an asked-for category: it is no longer required ("action isnt required", "the comedy bit is optional",
+"war doesnt have to be, westerns are enough")."""
 _RX_REMOVE_VERB = re.compile(rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues and w != 'skip')})\s+")
 """A removal verb that may name a category next ("drop comedy"); negation cues ("without") are negation."""
 _AGE = _EN.raw.get("relative_age", {}) or {}
@@ -361,6 +376,9 @@ class SlotPasses(BuilderBase):
             b = _year_or_decade(mt, 6, vocab) or _year_or_decade(mt, 16, vocab)
             if a and b:
                 lo, hi = min(a[0], b[0]), max(a[1], b[1])
+        for mt in m.matches(_RX_YEAR_NEXT):
+            y = int(mt.group(1))
+            lo, hi = (y, y + 1) if mt.group(2) else (y - 1, y)
         for mt in m.matches(_RX_CMP):
             word = re.sub(r"\s+", " ", mt.group(1))
             b = _year_or_decade(mt, 2, vocab)
@@ -573,6 +591,9 @@ class SlotPasses(BuilderBase):
             # "you can drop the no-musical rule" then "and the decade too": one more thing removed
             m.take(more.start(), more.end())
             found.append((more.group("slot"), more.start(), more.end()))
+        if found:
+            for mt in m.matches(_RX_NEITHER_SLOT):
+                found.append((mt.group("slot") or mt.group("slot2"), mt.start(), mt.end()))
         if found:  # "the age doesnt matter, drop that": the removal said again, not an item dropped
             for mt in m.matches(_RX_REMOVE_IT):
                 self.cue_spans.append((mt.start(), mt.end()))
