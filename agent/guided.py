@@ -271,6 +271,17 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
             cb = b.trust.confidence if b.trust else 0.0
             better = a if ca >= cb else b
             return say("compare", a=a.title, b=b.title, ca=f"{ca:.0%}", cb=f"{cb:.0%}", better=better.title)
+        if intent == Intent.DESCRIBE and u.asked_categories:
+            # "is the fifth one a horror movie?": answered from the catalog's own categories for the item
+            listed = e.dataset.item(evidence[0].item_id).categories
+            kinds = [lex.label(x, lang) for x in listed]
+            listing = say("list_and").join([say("list_comma").join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+            missing = [x for x in u.asked_categories if x not in listed]
+            if not missing:
+                asked = say("and").join(lex.label(x, lang) for x in u.asked_categories)
+                return say("is_category_yes", title=evidence[0].title, cats=asked, listed=listing)
+            asked = say("or").join(lex.label(x, lang) for x in missing)
+            return say("is_category_no", title=evidence[0].title, cats=asked, listed=listing or say("none"))
         if intent == Intent.DESCRIBE:
             return say("describe", title=evidence[0].title)
         return say("why", title=evidence[0].title)

@@ -2185,3 +2185,74 @@ def test_a_year_and_the_one_next_to_it(vocab: CatalogVocab, message: str, lo: in
 def test_a_category_that_need_not_be_there_is_taken_back(vocab: CatalogVocab, second: str) -> None:
     st, _ = _run(vocab, "war westerns, both", second)
     assert st.constraints.include_categories == ["Western"] and st.constraints.exclude_categories == []
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns, and leave out anything before 1960", "westerns, skip all stuff older than 1960"]
+)
+def test_leaving_out_what_came_before_a_year_is_a_lower_bound(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (1960, None)
+
+
+def test_dropping_the_before_year_bit_still_removes_the_period(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns before 1960", "drop the before 1960 part")
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, None)
+
+
+@pytest.mark.parametrize("third", ["also the war thing, thats fine now", "and the no war rule as well"])
+def test_one_more_asked_category_after_a_removal_turn_goes_too(vocab: CatalogVocab, third: str) -> None:
+    st, _ = _run(vocab, "westerns from the 1950s, no war", "forget the decade", third)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min) == (["Western"], [], None)
+
+
+def test_and_a_new_category_after_a_removal_turn_is_asked_for(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns from the 1950s", "forget the decade", "and war too")
+    assert sorted(st.constraints.include_categories) == ["War", "Western"]
+
+
+@pytest.mark.parametrize(
+    "second", ["is the second one a war film?", "#3, is it actually a war movie?", "does number 4 count as war"]
+)
+def test_asking_whether_a_listed_item_is_a_category_describes_it(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns", second)
+    assert st.constraints.include_categories == ["Western"]
+    assert u.intent == Intent.DESCRIBE and len(u.items) == 1  # type: ignore[attr-defined]
+
+
+def test_a_question_that_also_asks_for_a_category_is_a_request(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "is the second one good? show me war instead")
+    assert st.constraints.include_categories == ["War"]
+
+
+@pytest.mark.parametrize("second", ["whats the second one in the list about", "what is number 2 on your list about?"])
+def test_what_a_listed_position_is_about_describes_it(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns", second)
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["could they be war too?", "can those also be war as well"])
+def test_can_they_be_a_category_too_asks_for_both(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and st.constraints.include_all
+
+
+@pytest.mark.parametrize("message", ["又西部又战争的片子", "想看又是西部、又是战争的"])
+def test_chinese_you_x_you_y_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [
+        ("westerns, instead of the 1950s give me after 1960", 1961, None),
+        ("westerns from the 60s rather than 1955", 1960, 1969),
+    ],
+)
+def test_a_period_said_instead_of_another_wins(
+    vocab: CatalogVocab, message: str, lo: int | None, hi: int | None
+) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)

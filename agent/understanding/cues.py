@@ -100,6 +100,13 @@ _RESET = re.compile(
     r"|\b(?:scratch|scrap|ditch|drop|cancel|undo|wipe|erase|lose|delete|bin|toss) (?:all|everything|it all)"
     r"(?: of)?(?: (?:that|this|it|those|these))?(?=\s*(?:[,.;!?]|$|except|but|apart|other than|save|besides|and start|please|pls))"
 )
+_ITEM_IS_QUESTION = re.compile(
+    r"^\W*(?:(?:so|and|but|hmm|ok|okay|also|wait|um|quick question)\W+)*(?:is|isnt|was|wasnt|does|doesnt|would)\b"
+    r"|\b(?:is|was|isnt)\s+(?:it|that|this)(?:\s+one)?\s+(?:(?:a|an|really|actually|considered|also|kind of|more of)\s+)?"
+)
+_ITEM_IS_QUESTION_NOT = re.compile(r"\b(?:show|give|find|recommend|suggest|want|instead|only|just)\b")
+"""A yes/no question about a listed item's kind ("is the fifth one a horror movie?", "#2, is it a comedy?"): the
+item described, no new wish (a message that also asks for something is a request)."""
 _DROP_THE_REST = re.compile(
     r"\b(?:lose|drop|ditch|forget|scrap|scratch|bin|toss|clear|remove|get rid of|ignore|never mind|dump)\s+(?:about\s+)?"
     r"(?:all\s+(?:of\s+)?)?(?:the rest|everything else|all else|the other (?:stuff|bits|things|parts|conditions|filters))\b"
@@ -282,7 +289,8 @@ _RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|bu
 _ALL_FOLLOW_UP_MODAL = re.compile(
     r"\b(?:(?:have|has|need|needs|must|should|got|gotta|ought)\s+(?:(?:all|each|also|really)\s+)?(?:to\s+)?be"
     r"|make\s+(?:them|em|it|those|these|the list)(?:\s+all)?"
-    r"|(?:ones|those|them|the ones)\s+(?:that|which|thats)(?:\s+(?:are|is|r))?)\s+(?:\w+\s+)?$"
+    r"|(?:ones|those|them|the ones)\s+(?:that|which|thats)(?:\s+(?:are|is|r))?"
+    r"|(?:can|could|may)\s+(?:they|these|those|the ones|it)\s+(?:all\s+|also\s+)?be)\s+(?:\w+\s+)?$"
 )
 _ALL_FOLLOW_UP_TOO = re.compile(r"^\s*(?:too|as well|aswell|also)\b")
 """A later message's "they have to be X too", "only ones that are X as well": the asked categories and X at once."""
@@ -395,7 +403,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _RESET_ALL, _DROP_THE_REST, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _RESET_ALL, _DROP_THE_REST, _ITEM_IS_QUESTION, _ITEM_IS_QUESTION_NOT, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

@@ -181,6 +181,7 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
     - A refusal taken back ("不要惊悚的那个取消吧") reads "remove the no <category> rule".
     - "和 X 差不多的" reads 'similar to "X"' (X not a category: a title, quoted).
     - "把 X 换成 Y" reads "switch X to Y"; "把 X 去掉" reads "remove X".
+    - "又 X 又 Y" reads "既 X 又 Y" (both at once).
     """
     cats = sorted(set(categories), key=len, reverse=True)
     clause = r"[^，,。.；;！!？?]"
@@ -203,6 +204,15 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
     )
     verbs = "|".join(map(re.escape, raw.get("replacing_verbs") or [])) or "(?!)"
     s = re.sub(rf"(?:{markers})({clause}{{1,12}}?)(?:{verbs})", r" switch \1 to ", s)
+    # "又喜剧又战争的" / "又是X又是Y": both at once, as "既X又Y" reads
+    pair = raw.get("both_frame") or {}
+    first, second = (str(pair.get(k) or "") for k in ("repeated", "reads"))
+    if first and second:
+        s = re.sub(
+            rf"{re.escape(first)}(\s*(?:是)?\s*(?:{cat_rx})\s*(?:的)?\s*[，,、]?\s*{re.escape(first)})",
+            second + r"\1",
+            s,
+        )
     return s
 
 
@@ -271,7 +281,10 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
 
     marker, earlier, later = alts_of("marker"), alts_of("earlier"), alts_of("later")
     year_or_decade = r"(\d{4}\s*年?|(?:[一二三四五六七八九]十|\d0|1[89]\d0|20\d0)\s*年代)"
-    for cmp_words, prefix, repl in ((earlier, "earlier_prefix", " before \\1 "), (later, "later_prefix", " after \\1 ")):
+    for cmp_words, prefix, repl in (
+        (earlier, "earlier_prefix", " before \\1 "),
+        (later, "later_prefix", " after \\1 "),
+    ):
         # "比1979年更早的" / "早于1979年": before 1979 (the decade is read below: "比八十年代更早" is before it)
         s = re.sub(rf"(?:{marker})\s*{year_or_decade}\s*(?:的)?\s*(?:{cmp_words})", repl, s)
         s = re.sub(rf"(?<!不)(?:{alts_of(prefix)})\s*{year_or_decade}", repl, s)  # "不晚于1967年" is read below

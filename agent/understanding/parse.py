@@ -43,6 +43,8 @@ from agent.understanding.cues import (
     _FRESH,
     _HELP,
     _IMPRESSION,
+    _ITEM_IS_QUESTION,
+    _ITEM_IS_QUESTION_NOT,
     _LIKE_FB,
     _MEMORY_CLEAR,
     _MEMORY_VIEW,
@@ -190,7 +192,8 @@ def understand(
     if item_cue and state.shown:
         b.shown_titles_pass()
     b.titles_pass()
-    if b.title_items and re.search(r"\bwhat(?: i)?s\b.*\babout\b", norm):
+    if (b.title_items or b.positions) and re.search(r"\bwhat(?: i)?s\b.*\babout\b", norm):
+        # "whats first on the list about", "what's Fargo about": the item's description
         describe_cue = True
     named = {r.text for r in [*b.refs, *b.title_items]}
     unknown = [t for t in canon.unknown_titles if t not in named]
@@ -206,6 +209,10 @@ def understand(
         msg.matches(_CLEAR_CATS)
         b.slots["replace_include"] = True
     b.categories_pass()
+    asked_of_item: list[str] = []
+    if b.positions and b.include and _ITEM_IS_QUESTION.search(norm) and not _ITEM_IS_QUESTION_NOT.search(norm):
+        # "is the fifth one a horror movie?": a question about that item, not a wish for the category
+        asked_of_item, b.include, b.include_all, describe_cue = b.include, [], False, True
     b.resolve_relative_price()
     b.unknown_brand_pass()
     b.need_pass()
@@ -241,6 +248,7 @@ def understand(
         canonical=canon.text if canon.lang != "en" else "",
     )
     u.positions = list(dict.fromkeys(b.positions))
+    u.asked_categories = asked_of_item
     u.notes = b.notes
     u.clarify = b.clarify
 

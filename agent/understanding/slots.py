@@ -13,6 +13,7 @@ from agent.understanding.cues import (
     _CLEAR_YEARS,
     _DECADE_WORDS,
     _NEG_AFTER,
+    _NEG_BEFORE_RX,
     _NUM,
     _NUM_WORDS,
     _ON_OR_AFTER,
@@ -89,7 +90,7 @@ _AFTER_DROPS_PERIOD = _after_alt(
 )
 """Those that drop a period named before them ("the 40s restriction can go", not "the 90s limit is fine")."""
 _RX_REMOVE_SLOT = re.compile(
-    rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b"
+    rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b(?!\s+than\b)"
     rf"|\b(?<!\beither )(?<!\bboth )(?<!\beach )(?:the\s+|any\s+|whatever\s+|which\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?{_ADV}(?:{_AFTER})\b"
     rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
     rf"|\b(?:{_AFTER})\s+(?:(?:what|which|the|about the|about)\s+)?(?P<slot4>{_SLOTS})\b"
@@ -118,6 +119,10 @@ _RX_NEITHER_SLOT = re.compile(
 )
 """One more slot after a removal in the same message: "the year doesnt matter and neither does the number",
 "same goes for the decade"."""
+_RX_REPLACED_BEFORE = re.compile(r"\b(?:instead of|rather than|in place of|as opposed to)\s+(?:\w+\s+){0,2}$")
+"""Right before a period that another period of the message replaces ("instead of the 1950s, after 1960")."""
+_RX_AND_ALSO_LEAD = re.compile(r"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+")
+"""A message that adds one more asked category to the last turn's removal ("and the horror thing too")."""
 _RX_AND = re.compile(_AND)
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
 _RX_PERIOD_TOO = re.compile(
@@ -141,7 +146,7 @@ _RX_BORN_REL = re.compile(rf"\b(before|after|since)\s+{_WHO_BORN}\s+born\b")
 """A birth year and a bound relative to it ("i was born in 1972 ... before i was born")."""
 _PERIOD_NAMED = rf"(?:(?:before|after|since|pre|post|until|till|from)[\s-]+)?{_YEAR_OR_DEC}"
 _RX_REMOVE_PERIOD = re.compile(
-    rf"\b(?:{_VERBS})\s+{_DET}{_PERIOD_NAMED}(?:\s+(?:{_OBJ}))?(?!\w)"
+    rf"\b(?:{_VERBS})\s+{_DET}(?:{_YEAR_OR_DEC}(?:\s+(?:{_OBJ}))?|{_PERIOD_NAMED}\s+(?:{_OBJ}))(?!\w)"
     rf"|\b{_PERIOD_NAMED}\s+(?:{_OBJ}){_ADV}(?:{_AFTER_DROPS_PERIOD})\b"
 )
 """A removal naming the period itself: "forget about the 80s", "never mind 1995", "the 40s restriction can go",
@@ -386,7 +391,11 @@ class SlotPasses(BuilderBase):
                 continue
             tail = re.sub(r"\s+", " ", (mt.group(7) or "").strip())
             # "nothing older than 1960", "nothing that came out later than 1983": the comparison is refused
-            neg = self._is_negated_span(mt.start()) or _RX_NEG_CLAUSE.search(m.norm[: mt.start()]) is not None
+            neg = (
+                self._is_negated_span(mt.start())
+                or _RX_NEG_CLAUSE.search(m.norm[: mt.start()]) is not None
+                or _NEG_BEFORE_RX.search(m.norm[: mt.start()]) is not None  # "leave out anything before 1960"
+            )
             refused = _NEG_AFTER.match(m.norm[mt.end() :])
             if refused and m.free(mt.end(), mt.end() + refused.end()):
                 # "anything before 1963 is out", "早于1963年的一律不要": the period said is what is refused
@@ -431,11 +440,15 @@ class SlotPasses(BuilderBase):
             elif b is not None:
                 hi, open_ended = b[1], True  # "1985 or earlier"
         for mt in m.matches(_RX_DECADE):
+            if _RX_REPLACED_BEFORE.search(m.norm[: mt.start()]) and (lo is not None or hi is not None):
+                continue  # "instead of the 1950s give me after 1960": the period said instead wins
             if self._is_negated_span(mt.start()):
                 self.notes.append(f"cannot exclude a period ({mt.group(0).strip()}); ignored")
                 continue
             lo, hi = _decade_bounds(mt, 1, vocab)
         for mt in m.matches(_RX_YEAR):
+            if _RX_REPLACED_BEFORE.search(m.norm[: mt.start()]) and (lo is not None or hi is not None):
+                continue
             y = int(mt.group(1))
             lo, hi = y, y
         yr = vocab.year_range
@@ -609,6 +622,11 @@ class SlotPasses(BuilderBase):
         # "forget the decade and the no horror bit": a category joined to the removed slots goes as well
         verbs = [(mt.start(), mt.end()) for mt in _RX_REMOVE_VERB.finditer(m.norm) if m.free(mt.start(), mt.end())]
         verbs += [(end, j.end()) for end in chain_ends if (j := _RX_AND.match(m.norm, end))]
+        if not found and not verbs and self._last_turn_removed() and (lead := _RX_AND_ALSO_LEAD.match(m.norm)):
+            obj = self._object_category(lead.end())
+            c = self.state.constraints
+            if obj is not None and set(obj[1][0]) <= {*c.include_categories, *c.exclude_categories}:
+                verbs.append((lead.start(), lead.end()))  # "lose the decade" then "and the horror thing too"
         for v_start, v_end in sorted(verbs):
             if v_end >= len(m.norm):
                 continue

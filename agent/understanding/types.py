@@ -118,6 +118,9 @@ class Understanding(BaseModel):
     memory_part: str | None = Field(None, description="Which memory part to clear (likes, dislikes, ...).")
     avoid_terms: list[str] = Field(default_factory=list, description="Negated words that are not categories.")
     category_hints: list[str] = Field(default_factory=list, description="Soft category guesses (embeddings).")
+    asked_categories: list[str] = Field(
+        default_factory=list, description='Categories a question asks of an item ("is the fifth one a horror movie?").'
+    )
     clarify: str | None = Field(None, description="A question to ask instead of guessing.")
     notes: list[str] = Field(default_factory=list, description="What was ignored or adjusted, and why.")
     injection: list[str] = Field(default_factory=list, description="Prompt-injection-like rules matched (log only).")
