@@ -2256,3 +2256,77 @@ def test_a_period_said_instead_of_another_wins(
 ) -> None:
     st, _ = _run(vocab, message)
     assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns, just not when theyre war", "westerns unless its war", "westerns - not if its also war"]
+)
+def test_not_when_its_a_category_leaves_it_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.query) == (["Western"], ["War"], "")
+
+
+def test_fine_if_some_are_also_a_category_still_asks_nothing(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, fine if some are also war")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], [])
+
+
+@pytest.mark.parametrize("second", ["forget the both part, one or the other will do", "both isnt needed"])
+def test_taking_the_both_wish_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "war westerns, both at once", second)
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("message", "n"),
+    [("war and westerns together, i mean one film thats both", None), ("i would like one movie, a western", 1)],
+)
+def test_one_item_saying_what_each_is_is_no_count(vocab: CatalogVocab, message: str, n: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.n == n
+
+
+@pytest.mark.parametrize(
+    "second", ["ok war doesnt bother me anymore", "fine, i can live with war", "actually war is no problem"]
+)
+def test_saying_a_refused_category_is_no_bother_allows_it(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns, no war", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], [])
+
+
+@pytest.mark.parametrize("second", ["第二部讲啥", "第2部是讲什么的"])
+def test_chinese_what_is_it_about_describes_the_position(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "来几部西部片", second)
+    assert u.intent == Intent.DESCRIBE and [r.item_id for r in u.items] == [st.shown[1]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["还是想要同时是西部和战争的", "我还是要同时属于西部与战争的"])
+def test_chinese_after_all_both_asks_for_both(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "西部或者战争都行", second)
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and st.constraints.include_all
+
+
+def test_chinese_haishi_between_two_categories_is_still_or(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "西部还是战争都行")
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        ("anything similar to the glorious quibbleton saga", "glorious quibbleton saga"),
+        ("movies like mxyzptlk", "mxyzptlk"),
+    ],
+)
+def test_a_reference_to_a_title_the_catalog_lacks_is_named_as_such(
+    vocab: CatalogVocab, message: str, named: str
+) -> None:
+    _, u = _run(vocab, message)
+    notes = u.notes  # type: ignore[attr-defined]
+    assert any(f'no title called "{named}"' in n for n in notes) and not any("cannot check" in n for n in notes)
+
+
+def test_words_that_are_no_reference_keep_the_plain_note(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "westerns with horses")
+    assert any('cannot check "horses"' in n for n in u.notes)  # type: ignore[attr-defined]

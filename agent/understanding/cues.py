@@ -200,11 +200,11 @@ _RESET_ALL = re.compile(
 
 _NEUTRAL_BEFORE = re.compile(
     rf"\b(?:{_alt(_data_words('negation', 'neutral_before'))})\s+(?:the\s+)?$"
-    rf"|\b(?:even\s+)?if\s+(?:(?:{_alt(_data_words('negation', 'neutral_if_who'))})\s+)"
+    rf"|(?<!\bnot )(?<!\bbut not )(?<!\bjust not )(?<!\bnever )\b(?:even\s+)?if\s+(?:(?:{_alt(_data_words('negation', 'neutral_if_who'))})\s+)"
     rf"(?:(?:{_alt(_data_words('negation', 'neutral_if_verbs'))})\s+)(?:(?:also|a bit|a little|kind of|a|an|the)\s+)?$"
 )
 """Saying a category is not a problem without asking for it ("im not against war or anything", "fine if some of
-them happen to be war too"): neither asked for nor left out."""
+them happen to be war too"): neither asked for nor left out; "not if its also war" is a refusal."""
 
 
 _IF_CATEGORY = re.compile(
@@ -213,6 +213,10 @@ _IF_CATEGORY = re.compile(
     rf"\s+(?:(?:{_alt(_data_words('negation', 'conditional_degree'))})\s+)*$"
 )
 """Right before a category in a conditional ("if its X", "if one of them is X"): a condition, not a wish."""
+_REFERENCE_LEAD = re.compile(
+    rf"\b(?:{_alt(_words(_EN.raw, 'reference_lead', 'agent/data/lang/en.yaml'))})\s+(?:the\s+|a\s+|an\s+)?$"
+)
+"""Right before a title named as a reference ("something like <title>")."""
 _ANAPHORIC = re.compile(rf"\b(?:{_alt(_data_words('negation', 'anaphoric'))})\b")
 """After the one asked category: a refusal of "it"/"those" that takes it back."""
 _COND_REFUSAL = re.compile(rf"\b(?:{_alt(_data_words('negation', 'conditional_refusals'))})\b")
@@ -351,7 +355,7 @@ _RX_ONE = re.compile(
     rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|(?<!\bin )\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"
 )
 """One item: "just one", "a single movie"; not "not just one of them" (a wish for several), nor "both in one
-movie" (one item with both)."""
+movie" (one item with both), nor "X and Y combined, like one movie thats both" (what each item is)."""
 _RX_SHOW_N = re.compile(
     rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|make (?:it|that|them|the list)|"
     rf"(?:cut|narrow|trim|whittle|bring|get) (?:it|that|them|the list) down to|(?:reduce|shorten) (?:it|that|them|the list) to|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them|the list) to|cap (?:it|that|them|the list) at|lower (?:it|that) to|keep (?:it|that|them|the list) (?:to|at)|stick to|hold it at)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
@@ -403,7 +407,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _RESET_ALL, _DROP_THE_REST, _ITEM_IS_QUESTION, _ITEM_IS_QUESTION_NOT, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _RESET_ALL, _DROP_THE_REST, _REFERENCE_LEAD, _ITEM_IS_QUESTION, _ITEM_IS_QUESTION_NOT, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

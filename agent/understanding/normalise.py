@@ -181,7 +181,7 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
     - A refusal taken back ("不要惊悚的那个取消吧") reads "remove the no <category> rule".
     - "和 X 差不多的" reads 'similar to "X"' (X not a category: a title, quoted).
     - "把 X 换成 Y" reads "switch X to Y"; "把 X 去掉" reads "remove X".
-    - "又 X 又 Y" reads "既 X 又 Y" (both at once).
+    - "又 X 又 Y" and "同时是 X 和 Y" read "既 X 又 Y" (both at once).
     """
     cats = sorted(set(categories), key=len, reverse=True)
     clause = r"[^，,。.；;！!？?]"
@@ -213,6 +213,10 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
             second + r"\1",
             s,
         )
+        # "同时是科幻和恐怖的": both, as "既科幻又恐怖" reads
+        lead = "|".join(sorted(map(re.escape, pair.get("before_pair") or []), key=len, reverse=True)) or "(?!)"
+        joins = "|".join(map(re.escape, pair.get("pair_joins") or [])) or "(?!)"
+        s = re.sub(rf"(?:{lead})\s*({cat_rx})\s*(?:{joins})\s*({cat_rx})", rf"{second}\1{first}\2", s)
     return s
 
 

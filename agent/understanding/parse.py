@@ -54,6 +54,7 @@ from agent.understanding.cues import (
     _ORD_WORDS,
     _QUERY_STOP,
     _RATING,
+    _REFERENCE_LEAD,
     _REFINE_MARK,
     _REPLACE,
     _RESET,
@@ -594,7 +595,17 @@ def understand(
         if canon.unplaced_negated:
             u.notes.append(ask("cannot_avoid", terms="、".join(canon.unplaced_negated)))
         unchecked = canon.unplaced if b.lang != "en" else ([query] if query else [])
-        if unchecked:
+        head = query.split()[0] if b.lang == "en" and query else ""
+        first = next((i for i, t in enumerate(msg.toks) if head and t == head and not msg.used[i]), None)
+        if unchecked and first is not None and _REFERENCE_LEAD.search(msg.norm[: msg.starts[first]]):
+            # "something like interstellar": a title the catalog does not have, not information the items lack;
+            # named as the person wrote it ("zarnoff and the velvet ombudsman"), up to its last query word
+            tail = query.split()[-1]
+            last = max(
+                (i for i, t in enumerate(msg.toks) if i >= first and t == tail and not msg.used[i]), default=first
+            )
+            u.notes.append(ask("no_such_title", terms=msg.norm[msg.starts[first] : msg.ends[last]]))
+        elif unchecked:
             u.notes.append(ask("not_checked", terms=("、" if b.lang != "en" else " ").join(unchecked)))
     u.intent = intent
     u.items = items

@@ -119,6 +119,8 @@ _RX_NEITHER_SLOT = re.compile(
 )
 """One more slot after a removal in the same message: "the year doesnt matter and neither does the number",
 "same goes for the decade"."""
+_RX_ONE_AS_IN = re.compile(r"(?:(?<!\bid )(?<!\bwould )(?<!\bwed )(?<!\bi )(?<!\bwe )\blike|\bi mean|\bas in|\bie)\s+$")
+"""Right before "one movie" that says what each item is ("combined, like one movie thats both"), not "id like one"."""
 _RX_REPLACED_BEFORE = re.compile(r"\b(?:instead of|rather than|in place of|as opposed to)\s+(?:\w+\s+){0,2}$")
 """Right before a period that another period of the message replaces ("instead of the 1950s, after 1960")."""
 _RX_AND_ALSO_LEAD = re.compile(r"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+")
@@ -564,8 +566,10 @@ class SlotPasses(BuilderBase):
                     and re.match(r"\s+(?:is|would be|will be)\s+(?:enough|fine|ok)", m.norm[mt.end() :])
                 ):
                     n = None  # "one of them is enough": either category will do, not a list of one
-        if m.matches(_RX_ONE):
-            n = 1
+                if n == 1 and _RX_ONE_AS_IN.search(m.norm[: mt.start()]):
+                    n = None  # "X and Y combined, like one movie thats both": what each item is, not a count
+        for mt in m.matches(_RX_ONE):
+            n = None if _RX_ONE_AS_IN.search(m.norm[: mt.start()]) else 1
         for mt in _RX_NUM_BEFORE.finditer(m.norm):
             # "6 westerns", "half a dozen comedies": a number before a category in the plural counts the list
             k = m.token_at(mt.end())
