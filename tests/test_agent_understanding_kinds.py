@@ -2330,3 +2330,43 @@ def test_a_reference_to_a_title_the_catalog_lacks_is_named_as_such(
 def test_words_that_are_no_reference_keep_the_plain_note(vocab: CatalogVocab) -> None:
     _, u = _run(vocab, "westerns with horses")
     assert any('cannot check "horses"' in n for n in u.notes)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message", ["must be war and must be western too", "it needs to be war, and needs to be western"]
+)
+def test_a_must_said_before_each_category_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert sorted(st.constraints.include_categories) == ["War", "Western"] and st.constraints.include_all
+
+
+@pytest.mark.parametrize("second", ["wipe everything and start again", "scrap all of it, lets begin again"])
+def test_clearing_all_of_it_to_start_over_shows_the_unfiltered_list(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns from the 1950s, no war", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min) == ([], [], None)
+    assert u.intent == Intent.REFINE  # type: ignore[attr-defined]
+
+
+def test_start_over_alone_still_asks_afresh(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "westerns from the 1950s", "start over")
+    assert u.intent == Intent.RESET  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "lo", "hi"),
+    [
+        ("recent westerns", "ok not so new, only nothing too old", 1978, None),
+        ("old westerns", "not that old, just nothing too recent", None, 1993),
+    ],
+)
+def test_the_age_wish_said_with_just_is_the_only_one(
+    vocab: CatalogVocab, first: str, second: str, lo: int | None, hi: int | None
+) -> None:
+    st, _ = _run(vocab, first, second)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+def test_neither_too_old_nor_too_new_is_both_bounds(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, not too dated or too recent")
+    assert (st.constraints.year_min, st.constraints.year_max) == (1978, 1993)

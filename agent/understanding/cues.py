@@ -194,8 +194,11 @@ _RESET_ALL = re.compile(
     rf"\b(?:{_alt(_data_words('removal', 'verbs'))})\s+(?:(?:{_alt(_data_words('removal', 'everything'))})\s+)?"
     rf"(?:(?:the|my|those|these|your|our|that|of)\s+)?(?:{_alt(_data_words('removal', 'whole_request'))})\b"
     r"(?!\s+(?:on|for|about|of|around|regarding)\b)"
+    r"|\b(?:clear|wipe|erase|delete|scrap|scratch|ditch|drop|bin|toss|lose)\s+(?:all|everything)(?:\s+of)?(?:\s+(?:that|this|it))?"
+    r"(?=\s*(?:[,.;!]+\s*)?(?:and\s+)?(?:lets\s+|let us\s+|well\s+|we\s+can\s+)?(?:start over|start again|start afresh|start fresh|begin again)\b)"
 )
-"""A removal of the whole request ("remove both of those conditions"): a reset, not one slot or an item."""
+"""A removal of the whole request ("remove both of those conditions", "clear all that, lets start over"): every
+constraint goes and the list is shown again, not one slot or an item."""
 
 
 _NEUTRAL_BEFORE = re.compile(

@@ -121,6 +121,8 @@ _RX_NEITHER_SLOT = re.compile(
 "same goes for the decade"."""
 _RX_ONE_AS_IN = re.compile(r"(?:(?<!\bid )(?<!\bwould )(?<!\bwed )(?<!\bi )(?<!\bwe )\blike|\bi mean|\bas in|\bie)\s+$")
 """Right before "one movie" that says what each item is ("combined, like one movie thats both"), not "id like one"."""
+_RX_JUST_BEFORE = re.compile(r"\b(?:just|only|simply|merely)\s+$")
+"""Right before the one wish that stands ("not that recent, just not too old")."""
 _RX_REPLACED_BEFORE = re.compile(r"\b(?:instead of|rather than|in place of|as opposed to)\s+(?:\w+\s+){0,2}$")
 """Right before a period that another period of the message replaces ("instead of the 1950s, after 1960")."""
 _RX_AND_ALSO_LEAD = re.compile(r"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+")
@@ -461,9 +463,16 @@ class SlotPasses(BuilderBase):
             # relative wishes move the window: the opposite bound is dropped
             explicit = lo is not None or hi is not None
             # "not too old" / "not too recent": the negated relative wish, before "old"/"recent" alone
-            if m.matches(_RX_NOT_OLD) and not explicit:
+            not_old, not_new = m.matches(_RX_NOT_OLD), m.matches(_RX_NOT_NEW)
+            if not_old and not_new:
+                # "not that recent, just not too old": the wish said with "just" is the only one
+                if _RX_JUST_BEFORE.search(m.norm[: not_old[0].start()]):
+                    not_new = []
+                elif _RX_JUST_BEFORE.search(m.norm[: not_new[0].start()]):
+                    not_old = []
+            if not_old and not explicit:
                 lo = yr[1] - cfg.not_old_age
-            if m.matches(_RX_NOT_NEW) and not explicit:
+            if not_new and not explicit:
                 hi = yr[1] - cfg.recent_years
             # "older stuff please, before 1955": the year said wins over the relative word
             if m.matches(_RX_OLDER) and not explicit:
