@@ -2370,3 +2370,73 @@ def test_the_age_wish_said_with_just_is_the_only_one(
 def test_neither_too_old_nor_too_new_is_both_bounds(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "westerns, not too dated or too recent")
     assert (st.constraints.year_min, st.constraints.year_max) == (1978, 1993)
+
+
+@pytest.mark.parametrize(
+    ("message", "excluded"),
+    [("no war... sorry, i meant no crime", ["Crime"]), ("westerns, no war - oops i meant no horror", ["Horror"])],
+)
+def test_a_clause_corrected_in_the_same_message_is_not_read(
+    vocab: CatalogVocab, message: str, excluded: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.exclude_categories == excluded
+
+
+def test_a_corrected_category_is_replaced(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "war films, wait no i meant westerns")
+    assert st.constraints.include_categories == ["Western"]
+
+
+@pytest.mark.parametrize("message", ["i would never say no to a western", "cant say no to westerns tbh"])
+def test_never_saying_no_to_a_category_asks_for_it(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], [])
+
+
+def test_em_is_them_in_a_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, give me 6 of em")
+    assert st.constraints.n == 6 and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"), [("westerns newer then 1970", 1971, None), ("westerns older then 1970", None, 1969)]
+)
+def test_then_after_a_comparative_is_than(vocab: CatalogVocab, message: str, lo: int | None, hi: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == (lo, hi)
+
+
+@pytest.mark.parametrize("second", ["the year range is too restrictive, drop it", "that decade limit is way too tight"])
+def test_a_slot_said_to_be_too_strict_is_removed(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 1950s", second)
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.query) == (None, None, "")
+
+
+@pytest.mark.parametrize("message", ["whats the nearest thing to fargo you have", "closest match to fargo please"])
+def test_the_closest_thing_to_a_title_is_a_reference(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.reference_item_ids == ["100"] and not st.constraints.query
+
+
+def test_a_quoted_title_the_catalog_lacks_is_asked_about(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, 'anything similar to "the brass lanterns of quell"?')
+    assert u.clarify and '"the brass lanterns of quell"' in u.clarify  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("message", ["movies like 'fargo'", "something 'fun' please"])
+def test_a_quoted_catalog_title_or_word_is_not_asked_about(vocab: CatalogVocab, message: str) -> None:
+    _, u = _run(vocab, message)
+    assert not u.clarify  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["西部就算了吧", "西部片就算了，随便来点"])
+def test_chinese_never_mind_takes_the_asked_category_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "来点西部片", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], [])
+
+
+def test_chinese_never_mind_a_category_not_asked_leaves_it_out(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "来点喜剧", "战争片就算了")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], ["War"])

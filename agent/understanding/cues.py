@@ -220,6 +220,21 @@ _REFERENCE_LEAD = re.compile(
     rf"\b(?:{_alt(_words(_EN.raw, 'reference_lead', 'agent/data/lang/en.yaml'))})\s+(?:the\s+|a\s+|an\s+)?$"
 )
 """Right before a title named as a reference ("something like <title>")."""
+_SELF_CORRECTION = re.compile(
+    rf"(?:^|(?<=[,.;!?]))(?P<clause>[^,.;!?]+?)[\s.,;!?-]*"
+    rf"(?:\b(?:{_alt(_words(_EN.raw, 'self_correction', 'agent/data/lang/en.yaml'))})\b[\s,.!-]*)+"
+    rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_verbs', 'agent/data/lang/en.yaml'))})\b\s*"
+)
+"""A clause taken back by the correction right after it ("no thriller... wait sorry, i meant no documentary")."""
+_CORRECTION_WORDS = frozenset(
+    w for p in _words(_EN.raw, "self_correction", "agent/data/lang/en.yaml") for w in p.split()
+)
+_THEN_FOR_THAN = re.compile(rf"\b({_alt(_words(_EN.raw, 'then_for_than', 'agent/data/lang/en.yaml'))})\s+then\b")
+"""A comparative before "then", a misspelt "than" ("not older then 1984")."""
+_QUOTED_EN = re.compile(
+    r"""(?:^|(?<=[\s(]))['"\u201c\u2018]([^'"\u201c\u201d\u2018\u2019]{3,80}?)['"\u201d\u2019](?=[\s?.!,;:)]|$)"""
+)
+"""A span in quotes ("like 'the lanterns of vellmere bay'"): a title the person names."""
 _ANAPHORIC = re.compile(rf"\b(?:{_alt(_data_words('negation', 'anaphoric'))})\b")
 """After the one asked category: a refusal of "it"/"those" that takes it back."""
 _COND_REFUSAL = re.compile(rf"\b(?:{_alt(_data_words('negation', 'conditional_refusals'))})\b")
@@ -410,7 +425,7 @@ _ALLOW_ANY = re.compile(rf"\b(?:{_alt(_data_words('allowance', 'before') | _data
 _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
-    _RESET, _RESET_ALL, _DROP_THE_REST, _REFERENCE_LEAD, _ITEM_IS_QUESTION, _ITEM_IS_QUESTION_NOT, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
+    _RESET, _RESET_ALL, _DROP_THE_REST, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
     _CUE_TRIGGER_WORDS,
 )  # fmt: skip
 

@@ -176,7 +176,8 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
     """Chinese frames whose parts are apart, rewritten before the longest match reads the words.
 
     - A reaction after a category in the same clause refuses it ("惊悚我看了会做噩梦", "我一看惊悚就犯困",
-      "喜剧、恐怖这两类我都不感冒"): the words between go and the category reads "<category>就算了" (is out).
+      "喜剧、恐怖这两类我都不感冒"): the words between go and the category reads "<category>就别来了" (is out).
+    - "X就算了" (never mind X) reads "forget X": taken back when asked for, left out otherwise.
       Not after 不 ("看不腻").
     - A refusal taken back ("不要惊悚的那个取消吧") reads "remove the no <category> rule".
     - "和 X 差不多的" reads 'similar to "X"' (X not a category: a title, quoted).
@@ -189,7 +190,10 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
     reactions = sorted((str(w) for w in raw.get("refusing_reactions") or []), key=len, reverse=True)
     if reactions and cats:
         react_rx = "|".join(map(re.escape, reactions))
-        s = re.sub(rf"({cat_rx})(?:(?!{cat_rx}){clause}){{0,10}}?(?<!不)(?:{react_rx})", r"\1就算了", s)
+        s = re.sub(rf"({cat_rx})(?:(?!{cat_rx}){clause}){{0,10}}?(?<!不)(?:{react_rx})", r"\1就别来了", s)
+    # "歌舞就算了" (never mind X): X is taken back when it was asked for, left out otherwise (read "forget X")
+    never_mind = "|".join(map(re.escape, raw.get("never_mind_after") or [])) or "(?!)"
+    s = re.sub(rf"({cat_rx})\s*(?:类)?(?:的)?(?:片子|片|电影)?\s*(?:{never_mind})", r" forget \1 ", s)
     markers = "|".join(map(re.escape, raw.get("object_markers") or [])) or "(?!)"
     refusals = "|".join(map(re.escape, raw.get("refusal_words") or [])) or "(?!)"
     taking_back = "|".join(map(re.escape, raw.get("taking_back_verbs") or [])) or "(?!)"

@@ -32,6 +32,7 @@ from agent.understanding.cues import (
     _CLEAR_CATS,
     _CLEAR_REFS,
     _COMPARE,
+    _CORRECTION_WORDS,
     _CUES,
     _DEICTIC,
     _DESCRIBE,
@@ -53,6 +54,7 @@ from agent.understanding.cues import (
     _NOTINT_FB,
     _ORD_WORDS,
     _QUERY_STOP,
+    _QUOTED_EN,
     _RATING,
     _REFERENCE_LEAD,
     _REFINE_MARK,
@@ -60,6 +62,8 @@ from agent.understanding.cues import (
     _RESET,
     _RESET_ALL,
     _RESET_KEEP,
+    _SELF_CORRECTION,
+    _THEN_FOR_THAN,
     _UNDO,
     asks_all_anywhere,
 )
@@ -127,6 +131,14 @@ _OFF_THE_ASKED = re.compile(
 """Taking one of the asked-for categories off what was asked ("take X off the list, keep the rest")."""
 
 
+def _drop_corrected(mt: re.Match[str]) -> str:
+    """The corrected clause goes with its correction; a clause of correction words alone ("no wait, i mean X" as a
+    turn of its own) corrects the last turn and stays."""
+    if set(mt.group("clause").split()) <= _CORRECTION_WORDS:
+        return mt.group(0)
+    return " "
+
+
 def understand(
     message: str, state: DialogState | None, vocab: CatalogVocab, config: UnderstandConfig | None = None
 ) -> Understanding:
@@ -152,6 +164,9 @@ def understand(
     flags: list[InjectionFlag] = detect_injection(text)
     canon = canonicalise(text, vocab.lexicon.domain.name)
     norm0 = normalize(canon.text)
+    if canon.lang == "en":  # "no thriller... wait sorry, i meant no documentary": the corrected clause is not read
+        norm0 = _SELF_CORRECTION.sub(_drop_corrected, norm0).strip() or norm0
+        norm0 = _THEN_FOR_THAN.sub(r"\1 than", norm0)  # "not older then 1984"
     msg = _Msg(vocab.respell(norm0) if canon.lang == "en" else norm0)
     b = _Builder(msg, state, vocab, cfg)
     b.lang = canon.lang
@@ -198,6 +213,12 @@ def understand(
         describe_cue = True
     named = {r.text for r in [*b.refs, *b.title_items]}
     unknown = [t for t in canon.unknown_titles if t not in named]
+    if canon.lang == "en" and not b.refs and not b.title_items:
+        # "got 9 movies like 'the lanterns of vellmere bay'?": a quoted title after a reference lead that the
+        # catalog does not have is asked about, as a quoted Chinese title is; an unquoted one is searched for
+        for mt in _QUOTED_EN.finditer(text):
+            if _REFERENCE_LEAD.search(normalize(text[: mt.start()]) + " "):
+                unknown.append(mt.group(1).strip())
     # 2. ranges and counts
     b.years_pass()
     b.relative_price_pass()
