@@ -133,6 +133,15 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _QUOTED = re.compile(r"《([^《》]{1,80})》|「([^「」]{1,80})」|“([^“”]{1,80})”")
 
 
+_ZH_DECADE_NUM = r"(?:[一二三四五六七八九]十|\d0|1[89]\d0|20\d0)"
+"""The number of a Chinese decade ("九十", "90", "1990") before 年代."""
+
+
+def _alts(words: Any) -> str:
+    """A regex alternation of the words, longest first; one that never matches when there are none."""
+    return "|".join(sorted(map(re.escape, words or []), key=len, reverse=True)) or "(?!)"
+
+
 def detect_language(text: str) -> str:
     """``"zh"`` when the message has Chinese characters, else ``"en"``."""
     return "zh" if _CJK.search(text) else "en"
@@ -192,7 +201,7 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
         react_rx = "|".join(map(re.escape, reactions))
         s = re.sub(rf"({cat_rx})(?:(?!{cat_rx}){clause}){{0,10}}?(?<!不)(?:{react_rx})", r"\1就别来了", s)
     # "歌舞就算了" (never mind X): X is taken back when it was asked for, left out otherwise (read "forget X")
-    never_mind = "|".join(map(re.escape, raw.get("never_mind_after") or [])) or "(?!)"
+    never_mind = _alts(raw.get("never_mind_after"))
     s = re.sub(rf"({cat_rx})\s*(?:类)?(?:的)?(?:片子|片|电影)?\s*(?:{never_mind})", r" forget \1 ", s)
     markers = "|".join(map(re.escape, raw.get("object_markers") or [])) or "(?!)"
     refusals = "|".join(map(re.escape, raw.get("refusal_words") or [])) or "(?!)"
@@ -218,8 +227,7 @@ def _zh_frames(s: str, raw: dict[str, Any], categories: list[str]) -> str:
             s,
         )
         # "同时是科幻和恐怖的": both, as "既科幻又恐怖" reads
-        lead = "|".join(sorted(map(re.escape, pair.get("before_pair") or []), key=len, reverse=True)) or "(?!)"
-        joins = "|".join(map(re.escape, pair.get("pair_joins") or [])) or "(?!)"
+        lead, joins = _alts(pair.get("before_pair")), _alts(pair.get("pair_joins"))
         s = re.sub(rf"(?:{lead})\s*({cat_rx})\s*(?:{joins})\s*({cat_rx})", rf"{second}\1{first}\2", s)
     return s
 
@@ -279,31 +287,24 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     s = re.sub(r"[（(]\s*不含\s*[）)]", " ", s)
     # "1990年及以后" / "1990年起": that year included, before the bare "以后" (after it) is read
     for key, repl in (("year_on_or_after", " \\1 or later "), ("year_on_or_before", " \\1 or earlier ")):
-        alts = "|".join(sorted(map(re.escape, raw.get(key) or []), key=len, reverse=True))
-        if alts:
-            s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{alts})", repl, s)
+        s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{_alts(raw.get(key))})", repl, s)
     comp = raw.get("year_comparative") or {}
-
-    def alts_of(key: str) -> str:
-        return "|".join(sorted(map(re.escape, comp.get(key) or []), key=len, reverse=True)) or "(?!)"
-
-    marker, earlier, later = alts_of("marker"), alts_of("earlier"), alts_of("later")
-    year_or_decade = r"(\d{4}\s*年?|(?:[一二三四五六七八九]十|\d0|1[89]\d0|20\d0)\s*年代)"
+    marker, earlier, later = _alts(comp.get("marker")), _alts(comp.get("earlier")), _alts(comp.get("later"))
+    year_or_decade = rf"(\d{{4}}\s*年?|{_ZH_DECADE_NUM}\s*年代)"
     for cmp_words, prefix, repl in (
         (earlier, "earlier_prefix", " before \\1 "),
         (later, "later_prefix", " after \\1 "),
     ):
         # "比1979年更早的" / "早于1979年": before 1979 (the decade is read below: "比八十年代更早" is before it)
         s = re.sub(rf"(?:{marker})\s*{year_or_decade}\s*(?:的)?\s*(?:{cmp_words})", repl, s)
-        s = re.sub(rf"(?<!不)(?:{alts_of(prefix)})\s*{year_or_decade}", repl, s)  # "不晚于1967年" is read below
+        s = re.sub(rf"(?<!不)(?:{_alts(comp.get(prefix))})\s*{year_or_decade}", repl, s)  # "不晚于1967年" is read below
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{before})", r" before \1 ", s)
     s = re.sub(rf"(\d{{4}})\s*年?\s*(?:{after})", r" after \1 ", s)
-    s = re.sub(rf"((?:[一二三四五六七八九]十)|\d0|1[89]\d0|20\d0)\s*年代\s*({part_rx})?", decade, s)
+    s = re.sub(rf"({_ZH_DECADE_NUM})\s*年代\s*({part_rx})?", decade, s)
     # "九十年代以后": from that decade on; "九十年代以前": before it
     s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{after})", r"\1 onwards ", s)
-    on_after = "|".join(sorted(map(re.escape, raw.get("year_on_or_after") or []), key=len, reverse=True))
-    if on_after:  # "八十年代及以后", "九十年代起": from that decade on
-        s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{on_after})", r"\1 onwards ", s)
+    # "八十年代及以后", "九十年代起": from that decade on
+    s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{_alts(raw.get('year_on_or_after'))})", r"\1 onwards ", s)
     s = re.sub(rf"( the (?:\w+ )?\d{{4}}s )\s*(?:的)?\s*(?:{before})", r" before \1 ", s)
     s = re.sub(r"(\d{4})\s*年(?!代)", r" \1 ", s)
     s = re.sub(r"最后一[部个]?", " the last one ", s)

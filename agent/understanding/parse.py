@@ -199,7 +199,8 @@ def understand(
         like_cue = False  # "what makes it a good pick?": the like words are part of the question
     dislike_cue = bool(_DISLIKE_FB.search(norm))
     # "remove those filters", "lose the rest": no item
-    notint_cue = bool(_NOTINT_FB.search(norm)) and not _RESET_ALL.search(norm) and not _DROP_THE_REST.search(norm)
+    drop_rest = bool(_DROP_THE_REST.search(norm))  # "keep X and lose the rest": a reset that keeps X
+    notint_cue = bool(_NOTINT_FB.search(norm)) and not _RESET_ALL.search(norm) and not drop_rest
     more_like = bool(_MORE_LIKE.search(norm))
     item_cue = compare_cue or explain_cue or describe_cue or like_cue or dislike_cue or notint_cue or more_like
 
@@ -308,7 +309,7 @@ def understand(
     # "remove both of those conditions": every constraint goes and the list is shown again (a refinement);
     # "start over" alone is a reset that asks afresh
     lift_all = bool(_RESET_ALL.search(norm))  # "clear all the filters (and start over)": shown afresh
-    reset = bool(_RESET.search(norm) or _DROP_THE_REST.search(norm)) or lift_all
+    reset = bool(_RESET.search(norm)) or drop_rest or lift_all
     if reset:
         slots["reset"] = True
     if _DIV_UP.search(norm):

@@ -107,8 +107,9 @@ _RX_REMOVE_THAT = re.compile(
 """A removal naming no slot, only "that filter" (the rule the same message names)."""
 _RX_REMOVE_IT = re.compile(rf"\b(?:{_VERBS})\s+(?:that|it|this)\b(?=\s*(?:[.,;!?]|$|please|pls|too|as well|then|now))")
 """A bare "drop that" in a message that removes a named slot: the same removal."""
+_AND_ALSO = r"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+"
 _RX_AND_ALSO_SLOT = re.compile(
-    rf"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?"
+    rf"{_AND_ALSO}{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?"
     r"(?:\s+(?:too|as well|also|please|pls))*\W*$"
 )
 """A message that only adds one more slot to the last turn's removal ("and the decade too")."""
@@ -125,7 +126,7 @@ _RX_JUST_BEFORE = re.compile(r"\b(?:just|only|simply|merely)\s+$")
 """Right before the one wish that stands ("not that recent, just not too old")."""
 _RX_REPLACED_BEFORE = re.compile(r"\b(?:instead of|rather than|in place of|as opposed to)\s+(?:\w+\s+){0,2}$")
 """Right before a period that another period of the message replaces ("instead of the 1950s, after 1960")."""
-_RX_AND_ALSO_LEAD = re.compile(r"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+")
+_RX_AND_ALSO_LEAD = re.compile(_AND_ALSO)
 """A message that adds one more asked category to the last turn's removal ("and the horror thing too")."""
 _RX_AND = re.compile(_AND)
 """What joins one more removed thing to a removal ("forget the decade and the no horror bit")."""
