@@ -2440,3 +2440,9 @@ def test_chinese_never_mind_takes_the_asked_category_back(vocab: CatalogVocab, s
 def test_chinese_never_mind_a_category_not_asked_leaves_it_out(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "来点喜剧", "战争片就算了")
     assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], ["War"])
+
+
+def test_a_catalog_title_matching_only_part_of_a_quote_is_not_the_reference(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "got anything like 'the godfather of the velvet lagoon'?")
+    assert st.constraints.reference_item_ids == [] and u.clarify  # type: ignore[attr-defined]
+    assert '"the godfather of the velvet lagoon"' in u.clarify  # type: ignore[attr-defined]

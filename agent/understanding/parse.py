@@ -131,6 +131,9 @@ _OFF_THE_ASKED = re.compile(
 """Taking one of the asked-for categories off what was asked ("take X off the list, keep the rest")."""
 
 
+_ARTICLES = frozenset({"the", "a", "an"})
+
+
 def _drop_corrected(mt: re.Match[str]) -> str:
     """The corrected clause goes with its correction; a clause of correction words alone ("no wait, i mean X" as a
     turn of its own) corrects the last turn and stays."""
@@ -214,12 +217,17 @@ def understand(
         describe_cue = True
     named = {r.text for r in [*b.refs, *b.title_items]}
     unknown = [t for t in canon.unknown_titles if t not in named]
-    if canon.lang == "en" and not b.refs and not b.title_items:
+    for mt in _QUOTED_EN.finditer(text) if canon.lang == "en" else ():
         # "got 9 movies like 'the lanterns of vellmere bay'?": a quoted title after a reference lead that the
-        # catalog does not have is asked about, as a quoted Chinese title is; an unquoted one is searched for
-        for mt in _QUOTED_EN.finditer(text):
-            if _REFERENCE_LEAD.search(normalize(text[: mt.start()]) + " "):
-                unknown.append(mt.group(1).strip())
+        # catalog does not have is asked about, as a quoted Chinese title is (an unquoted one is searched for);
+        # a catalog title matching only part of the quote ("the quiet" of 'the quiet orchard of marlow') is not it
+        if not _REFERENCE_LEAD.search(normalize(text[: mt.start()]) + " "):
+            continue
+        quoted = set(normalize(mt.group(1)).split()) - _ARTICLES
+        partial = [r for r in b.refs if quoted - set(r.text.split())]
+        b.refs = [r for r in b.refs if r not in partial]
+        if partial or not (b.refs or b.title_items):
+            unknown.append(mt.group(1).strip())
     # 2. ranges and counts
     b.years_pass()
     b.relative_price_pass()
