@@ -40,6 +40,7 @@ import contextlib
 import functools
 import http.client
 import json
+import operator
 import os
 import queue
 import re
@@ -385,15 +386,17 @@ def _request_strategy(spec: dict[str, Any]) -> Any:
         ["\x00", "\u200b", "\u202e", "\ufeff", "\U0001f3ac", "'", '"', "\\", "/", "%", "<", ">", "\n", "é", "漢"]
     )
     small_text = st.text(max_size=30) | st.text(alphabet=odd_chars, max_size=12)
-    huge = st.builds(lambda ch, n: ch * n, st.sampled_from(["x", "é", "漢", "\U0001f3ac", " "]),
+    huge = st.builds(operator.mul, st.sampled_from(["x", "é", "漢", "\U0001f3ac", " "]),
                      st.sampled_from([129, 2001, 5000, 70_000]))  # fmt: skip
     scalars = (
         st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
         | st.floats(allow_nan=True, allow_infinity=True) | small_text
     )  # fmt: skip
-    anything = st.recursive(
-        scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=8
-    )
+
+    def nested(c: Any) -> Any:
+        return st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4)
+
+    anything = st.recursive(scalars, nested, max_leaves=8)
     known = {
         "user_id": st.sampled_from(KNOWN_USERS),
         "item_id": st.sampled_from(["1", "50", "100", "181", "258", "1682"]),
@@ -433,22 +436,34 @@ def _request_strategy(spec: dict[str, Any]) -> Any:
         data = body if isinstance(body, bytes) else json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
         return _Req(case.method, path, data, draw(ctype), label)
 
-    schema_requests = st.sampled_from(operations).flatmap(request)
-    garbage = st.tuples(st.sampled_from(operations), st.binary(max_size=64) | st.just(b""), ctype).map(
-        lambda t: _Req(
-            t[0].method.upper(),
-            t[0].path.split("{", 1)[0] + "x",
-            t[1],
-            t[2],
-            f"{t[0].method.upper()} {t[0].path} bytes",
+    def garbage_request(t: tuple[Any, bytes, str | None]) -> _Req:
+        op, data, content_type = t
+        return _Req(
+            op.method.upper(),
+            op.path.split("{", 1)[0] + "x",
+            data,
+            content_type,
+            f"{op.method.upper()} {op.path} bytes",
         )
-    )
+
+    def v1_path(s: str) -> str:
+        return "/v1/" + quote(s, safe="/", errors="surrogatepass")
+
+    def odd_request(t: tuple[str, str, Any]) -> _Req:
+        return _Req(t[0], t[1], None if t[2] is None else json.dumps(t[2]).encode(), "application/json", "odd")
+
+    # named functions, no lambdas: hypothesis describes a lambda by parsing this module's source, and CPython
+    # 3.11's parser is not safe against a parse in another thread (a traceback formatted by an in-process
+    # server), which raised "AST constructor recursion depth mismatch" mid-run (a SystemError hypothesis then
+    # could not replay, so it reported an "unreliable assumption")
+    schema_requests = st.sampled_from(operations).flatmap(request)
+    garbage = st.tuples(st.sampled_from(operations), st.binary(max_size=64) | st.just(b""), ctype).map(garbage_request)
     odd = st.tuples(
         st.sampled_from(["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH"]),
         st.sampled_from(["/v1/chat", "/v1/", "/v1", "/v1/feedback/x", "/healthz", "/v2/chat", "/docs", "/openapi.json"])
-        | small_text.map(lambda s: "/v1/" + quote(s, safe="/", errors="surrogatepass")),
+        | small_text.map(v1_path),
         st.none() | anything,
-    ).map(lambda t: _Req(t[0], t[1], None if t[2] is None else json.dumps(t[2]).encode(), "application/json", "odd"))
+    ).map(odd_request)
     # most requests follow the schema (valid or not), the rest are bytes and odd methods or paths
     return st.sampled_from(["schema"] * 8 + ["garbage", "odd"]).flatmap(
         {"schema": schema_requests, "garbage": garbage, "odd": odd}.__getitem__
@@ -491,8 +506,8 @@ def fuzz_api(
 
     Returns:
         ``examples`` (sent), counts by status class (``2xx``, ``4xx``, ``5xx``, ``dropped``, ``timeout``,
-        ...), ``by_status``, ``by_endpoint``, ``failures`` (at most 10: request label, path, status,
-        detail), ``healthy_after`` (``GET /healthz`` answered ok) and ``seconds``.
+        ``client_error`` for a request the client failed on in a way it does not know, ...), ``by_status``,
+        ``by_endpoint``, ``failures`` (at most 10: request label, path, status, detail), ``healthy_after`` (``GET /healthz`` answered ok) and ``seconds``.
     """
     import httpx
     from hypothesis import HealthCheck, Phase, given, settings
@@ -524,7 +539,12 @@ def fuzz_api(
             if time.monotonic() > stop_at:
                 counts["skipped_deadline"] += 1
                 return
-            outcome, status, detail = _send(client, req)
+            try:
+                outcome, status, detail = _send(client, req)
+            except Exception as e:  # the client itself failed: counted and shown, never a crash
+                # (a raise here would make hypothesis replay the example, and schemathesis does not draw the
+                # same case twice, so the replay fails as "unreliable assumption" and hides this error)
+                outcome, status, detail = "client_error", None, f"{type(e).__name__}: {e}"
             sent += 1
             counts[outcome] += 1
             statuses[str(status)] += 1
@@ -551,6 +571,7 @@ def fuzz_api(
         "timeout": counts.get("timeout", 0),
         "skipped_deadline": counts.get("skipped_deadline", 0),
         "not_sent": counts.get("not_sent", 0),
+        "client_error": counts.get("client_error", 0),
         "bad": bad,
         "by_status": dict(sorted(statuses.items())),
         "by_endpoint": {k: dict(v) for k, v in sorted(endpoints.items())},

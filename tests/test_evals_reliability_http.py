@@ -68,6 +68,50 @@ def test_fuzzer_reports_server_errors() -> None:
     assert res["healthy_after"] is True
 
 
+def test_a_client_failure_is_counted_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error the client itself raises mid-run is one counted, shown outcome; the run goes on to the end."""
+    from tests.ui_helpers import running_server
+
+    app = FastAPI()
+
+    @app.post("/v1/chat")
+    async def chat(request: Request) -> dict[str, Any]:
+        return {"bytes": len(await request.body())}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    real_send, calls = rh._send, []
+
+    def flaky_send(client: Any, req: Any) -> tuple[str, int | None, str]:
+        calls.append(req)
+        if len(calls) % 7 == 3:
+            raise UnicodeError("a request the client cannot write")
+        return real_send(client, req)
+
+    monkeypatch.setattr(rh, "_send", flaky_send)
+    with running_server(app) as url:
+        res = rh.fuzz_api(url, 30, seed=2)
+    assert res["examples"] == 30 and res["client_error"] == len([i for i in range(1, 31) if i % 7 == 3])
+    assert res["bad"] >= res["client_error"]
+    assert any(f["detail"].startswith("UnicodeError: a request the client") for f in res["failures"])
+
+
+def test_the_fuzz_strategy_is_described_without_parsing_source() -> None:
+    """Hypothesis describes a lambda by parsing its module's source, and CPython 3.11's parser is not safe
+    against a parse in another thread (an in-process server formatting a traceback): a mid-run SystemError
+    that hypothesis then reported as an "unreliable assumption". The fuzzer's strategy has no lambdas."""
+    app = FastAPI()
+
+    @app.post("/v1/chat")
+    def chat(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    described = repr(rh._request_strategy(app.openapi()))
+    assert "request" in described and "lambda" not in described, described[:500]
+
+
 def test_token_mode_reaches_the_subprocess_config(tmp_path: Path) -> None:
     from agent.config import TrustrecConfig
     from catalog import Store, Workspace
