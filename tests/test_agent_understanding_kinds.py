@@ -2446,3 +2446,97 @@ def test_a_catalog_title_matching_only_part_of_a_quote_is_not_the_reference(voca
     st, u = _run(vocab, "got anything like 'the godfather of the velvet lagoon'?")
     assert st.constraints.reference_item_ids == [] and u.clarify  # type: ignore[attr-defined]
     assert '"the godfather of the velvet lagoon"' in u.clarify  # type: ignore[attr-defined]
+
+
+# --- held-out v36 kinds (refusals as feelings and stories, "past" a year, "would be better", counts) ---
+@pytest.mark.parametrize(
+    "message",
+    [
+        "war honestly freaks me out, show me westerns",
+        "westerns please, war really drives me up the wall",
+        "war leaves me cold. westerns are good",
+        "war depresses me so westerns instead",
+    ],
+)
+def test_a_feeling_after_a_category_leaves_it_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.query) == (["Western"], ["War"], "")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "horror gives my kid bad dreams so please keep them off the list. comedy is good though",
+        "comedy for sure. my wife hid behind the sofa the whole of the last horror we tried, no more of that",
+        "comedy, and horror is something i always end up regretting, everything but that",
+    ],
+)
+def test_a_refusal_of_it_after_a_story_leaves_out_the_category_told_of(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories) == (["Comedy"], ["Horror"])
+
+
+def test_a_refusal_of_those_takes_back_every_category_joined_before_it(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "war, horror and westerns have never been my thing. anything but those")
+    c = st.constraints
+    assert (c.include_categories, sorted(c.exclude_categories), c.n) == ([], ["Horror", "War", "Western"], None)
+
+
+def test_a_refusal_followed_by_a_category_refuses_that_one(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns are fine, none of that war stuff")
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories) == (["Western"], ["War"])
+
+
+def test_that_kind_after_a_named_category_is_the_category_not_the_slot(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "comedy please. i fell asleep during the last war film we watched, so avoid that sort")
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.query) == (["Comedy"], ["War"], "")
+
+
+def test_a_past_tense_story_is_no_query(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "comedy please, the last one we picked we watched for hours and it dragged for ages")
+    assert st.constraints.query == ""
+
+
+@pytest.mark.parametrize(
+    ("message", "lo", "hi"),
+    [("westerns, nothing past the 70s", None, 1979), ("westerns made past 1975", 1976, None)],
+)
+def test_past_a_period_is_after_it(vocab: CatalogVocab, message: str, lo: int | None, hi: int | None) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.query) == (lo, hi, "")
+
+
+@pytest.mark.parametrize("second", ["hmm, westerns might be nicer", "i think a western would be preferable"])
+def test_a_category_that_would_be_better_replaces_the_asked_one(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "6 war movies", second)
+    assert (st.constraints.include_categories, st.constraints.n) == (["Western"], 6)
+
+
+@pytest.mark.parametrize("second", ["you dont have to stick to 6, list as many as you want", "no need to stay at 6"])
+def test_no_need_to_stick_to_a_count_takes_it_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "6 westerns", second)
+    assert st.constraints.n is None
+
+
+def test_what_categories_are_is_no_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "war and horror were the 2 things i never liked")
+    c = st.constraints
+    assert (sorted(c.exclude_categories), c.n) == (["Horror", "War"], None)
+
+
+@pytest.mark.parametrize(
+    "message", ["fargo was the best film i have ever seen, anything similar?", "fargo, the greatest thing ive watched"]
+)
+def test_the_best_thing_ive_seen_is_praise_not_already_seen(vocab: CatalogVocab, message: str) -> None:
+    st, u = _run(vocab, message)
+    assert st.constraints.reference_item_ids == ["100"] and u.intent != Intent.FEEDBACK  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("message", ["我对战争片一直提不起兴趣", "战争片我真的喜欢不起来", "战争片不是我的菜"])
+def test_chinese_lack_of_interest_leaves_the_category_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], ["War"])

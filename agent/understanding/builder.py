@@ -57,6 +57,10 @@ class BuilderBase:
                 return self.vocab.phrases[key], n
         return None
 
+    def _names_category_before(self, char: int) -> bool:
+        """Whether the message names a category phrase before character ``char``."""
+        return any(self._category_at(i) is not None for i in range(self.msg.token_at(char)))
+
     def _is_negated_span(self, start: int) -> bool:
         before = self.msg.norm[max(0, start - 25) : start]
         return (

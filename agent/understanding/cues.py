@@ -13,6 +13,8 @@ _EN = lexicon().en
 _ORD_WORDS = _EN.ordinal_words
 _NUM_WORDS = _EN.number_words
 _ITEMS = "|".join(re.escape(w) for w in all_item_nouns())
+_NOT_AFTER_ITEM = "".join(rf"(?<!\b{re.escape(w)} )" for w in all_item_nouns())
+"""Lookbehinds: not right after an item noun ("the best movie ive seen" is no "ive seen it")."""
 """Any item or list noun of any domain ("movies", "picks")."""
 _NUM = r"(\d{1,3}|" + "|".join(sorted((re.escape(k) for k in _NUM_WORDS), key=len, reverse=True)) + r")"
 _NOUN = rf"(?:{_ITEMS})"
@@ -65,7 +67,9 @@ _DISLIKE_FB = re.compile(
     r"\b(i (?:really )?(?:didnt|did not|dont|do not|wouldnt) (?:like|enjoy|care for|love)|i (?:really )?(?:hate|hated|dislike|disliked|cant stand|can not stand)|(?:was|is|looks|sounds|seems) (?:bad|terrible|awful|boring|lame|dull|meh)|thumbs down|not a fan of|not my (?:thing|taste|cup of tea)|bad (?:pick|choice|suggestion))\b"
 )
 _NOTINT_FB = re.compile(
-    r"\b(not interested|(?:ive|i have|i already|already) (?:seen|watched)|seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |no thanks|not for me|not that one|not this one)"
+    r"\b(not interested|(?<!\bthing )(?<!\bthings )(?<!\bone )(?<!\bones )(?<!\bthat )(?<!\bwhich )(?<!\bever )"
+    rf"{_NOT_AFTER_ITEM}(?:ive|i have|i already|already) (?:seen|watched)|"
+    r"seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |no thanks|not for me|not that one|not this one)"
 )
 _MORE_LIKE = re.compile(
     r"\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)"
@@ -127,7 +131,7 @@ _REPLACE = re.compile(
     r"^\W*(?:hmm+\s+|well\s+)?(?:no|nah|nope|naw|no no)\s*[,.!-]+\s*(?=[a-z])|"  # "nah, mystery": a correction
     r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)"
     r"(?![^.,;!?]*\b(?:too|as well|aswell|also)\b)(?=[a-z])|"
-    r"\b(instead|rather|prefer|this time|for a change|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want)\b"
+    r"\b(instead|rather|prefer|this time|for a change|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want|(?:would|might|could|will|d) be (?:better|nicer|preferable|more fun)|sounds better|(?:is|seems) a better (?:idea|choice|fit|pick))\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
 _MORE_ITEMS = re.compile(
@@ -258,6 +262,13 @@ _NEG_AFTER = re.compile(
     rf"(?:{_alt(_data_words('negation', 'after_clause_end'))})(?=\s*(?:[,.;!?]|$))"
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
+_RX_RELATIVE_REFUSAL = re.compile(
+    r"\s*(?:are|were|is|was|re|s)\s+(?:just\s+|simply\s+)?(?:the|my|our|his|her|their)\s+(?:\w+\s+)?"
+    rf"(?:{_alt(_data_words('negation', 'relative_heads'))})\s+(?:(?:that|which)\s+)?"
+    r"(?:i|we|he|she|they|my \w+|our \w+)\s+(?:(?:really|just|honestly|always|simply|totally|truly)\s+)?"
+    rf"(?:{_alt(_data_words('negation', 'before') | _data_words('negation', 'relative_refusals'))})\b"
+)
+"""After a category: it is what a person refuses ("... are the two things i never liked")."""
 _NEG_BEFORE_RX = re.compile(
     rf"\b(?:{_alt(_data_words('negation', 'before'))})\s*[:-]?\s+(?:\w+\s+){{0,2}}"
     r"(?:(?:that|which)\s+(?:is|are)\s+(?:also\s+)?)?$"
@@ -337,7 +348,7 @@ _ON_OR_AFTER = _words(_EN.raw, "year_on_or_after", "agent/data/lang/en.yaml")
 _ON_OR_BEFORE = _words(_EN.raw, "year_on_or_before", "agent/data/lang/en.yaml")
 _TAIL = rf"(?:{_alt(_ON_OR_AFTER | _ON_OR_BEFORE)})\b(?!\s+or\s+minus)|\+"
 _RX_CMP = re.compile(
-    rf"\b(before|prior to|earlier than|older than|pre|up to and including|up to and incl|up to and through|through|thru|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|younger than|beyond|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s*(?:{_TAIL}))?"
+    rf"\b(before|prior to|earlier than|older than|pre|up to and including|up to and incl|up to and through|through|thru|until|till|up to|up until|no later than|after|since|later than|newer than|more recent than|younger than|beyond|past|post|from|in|no earlier than|starting|starting in|circa)\s*-?\s*{_YEAR_OR_DEC}(\s*(?:{_TAIL}))?"
 )
 _RX_YEAR_TAIL = re.compile(
     rf"\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_AFTER - {'on'})})\b(?!\s+or\s+minus)|\+)|\b{_YEAR_OR_DEC}\s*((?:{_alt(_ON_OR_BEFORE)})\b)"
@@ -397,7 +408,7 @@ _RX_N_ENOUGH = re.compile(
 """A bare count at the start of a clause: "11 is enough", "ok 6 will do", "13 would be great", "..., 9 please"."""
 _RX_N_UNLIMIT = re.compile(
     rf"\b(?:no need to|(?:i |we )?(?:dont|do not|doesnt|does not) (?:need to|have to)|(?:dont|do not|neednt|need not)|"
-    rf"stop|you can stop|no point)\s+(?:limit|limiting|cap|capping|restrict|restricting|keep|keeping|stop|stopping)\s+"
+    rf"stop|you can stop|no point)\s+(?:limit|limiting|cap|capping|restrict|restricting|keep|keeping|stop|stopping|stick|sticking|stay|staying)\s+"
     rf"(?:(?:it|them|the list|that|this|us|me)\s+)?(?:to|at)\s+(?:just\s+|only\s+)?{_NUM}\b"
     r"|\b(?:any (?:amount|number|count|length|quantity|list length)|as many as (?:you (?:like|want|have|can)|possible)|"
     r"no (?:limit|cap|maximum|max) on (?:how many|the number|the count|numbers|the amount|quantity)|unlimited|"

@@ -27,6 +27,7 @@ from agent.understanding.cues import (
     _PEOPLE,
     _PEOPLE_OWNING,
     _POSSESSIVES,
+    _RX_RELATIVE_REFUSAL,
     asks_all_anywhere,
 )
 from agent.understanding.lexicon import _words, all_item_nouns, lexicon
@@ -37,6 +38,7 @@ _COORD = _EN.neg_coordinators
 _COORD_PHRASES = tuple(sorted((tuple(c.split()) for c in _COORD if " " in c), key=len, reverse=True))
 _BREAKS = _EN.neg_breaks | {"is", "are"}
 _SUBJECT_VERBS = _words(_EN.raw, "subject_verbs", "agent/data/lang/en.yaml")
+_PERSON_OBJECT_VERBS = _words(_EN.raw, "person_object_verbs", "agent/data/lang/en.yaml")
 _POSITIVE_AFTER = frozenset(
     {"instead", "please", "pls", "plz", "then"}
 )  # "..., westerns instead": a category followed by it is asked for
@@ -55,6 +57,8 @@ _NOT_ONE_OR_OTHER = re.compile(r"\bnot (?:just )?(?:one or the other|either or|e
 """Asking for both in other words ("ones that are both, not one or the other"): no "or" between options."""
 
 
+_SINGULAR_VERBS = frozenset({"is", "was", "isnt", "wasnt", "has", "hasnt", "does", "doesnt", "just"})
+_KIND_WORDS = frozenset({"of", "kind", "kinds", "sort", "sorts", "type", "types"})
 _ADDITIVE = frozenset({"as well", "too", "also", "as well please", "too please"})
 """Allowance words that only add ("X as well"): after a refusal they add one more left out."""
 
@@ -182,20 +186,7 @@ class NegationScope(BuilderBase):
             m.take_tokens(i, n)
             i += n
         if groups and not (self.positions or self.title_items or self.targets):
-            # "i usually love drama but im not in the mood for it tonight, so leave those out": a refusal of "it"
-            # after the last asked category (no other category between) takes it back
-            a_end = m.ends[spans[-1][1]]
-            ana = _ANAPHORIC.search(m.norm, a_end)
-            if (
-                ana
-                and m.free(ana.start(), ana.end())
-                and not any(m.starts[k] >= a_end and m.ends[k] <= ana.start() for k in self.cat_tokens)
-            ):
-                moved = groups.pop()
-                spans.pop()
-                self.include = [c for c in self.include if c not in moved]
-                self.exclude.extend(c for c in moved if c not in self.exclude)
-                m.take(ana.start(), ana.end())
+            self._anaphoric_refusals(groups, spans)
         # "a romantic comedy", "an action thriller", "a rom-com": one phrase naming several categories
         # asks for all of them; "action or comedy" (separate phrases) for any of them.
         if (len(groups) == 1 and len(set(groups[0])) >= 2) or (
@@ -251,6 +242,54 @@ class NegationScope(BuilderBase):
             return True  # "movies that are children's and drama": one relative clause naming both
         return asks_all_anywhere(m.norm)
 
+    def _anaphoric_refusals(self, groups: list[list[str]], spans: list[tuple[int, int]]) -> None:
+        """A refusal of "it"/"those" takes back the category phrase right before it (no other category
+        between) and the phrases joined to that one: "i usually love drama but im not in the mood for it,
+        leave those out", "sci-fi just stresses me out so keep it off the list. film-noir is good", "crime and
+        mystery are the two things i can never get into. anything but those". Not when a category follows
+        the refusal at once ("none of that horror stuff": the refusal is of that category)."""
+        m = self.msg
+        for ana in list(_ANAPHORIC.finditer(m.norm)):
+            if not m.free(ana.start(), ana.end()):
+                continue
+            before = [j for j, (_s, e) in enumerate(spans) if m.ends[e] <= ana.start()]
+            if not before:
+                continue
+            j = before[-1]
+            a_end = m.ends[spans[j][1]]
+            if any(m.starts[k] >= a_end and m.ends[k] <= ana.start() for k in self.cat_tokens):
+                continue  # another category (an asked one left out, say) stands between
+            k = m.token_at(ana.end())
+            while k < len(m.toks) and (m.toks[k] in _LIGHT or m.toks[k] in _KIND_WORDS):
+                k += 1
+            if k in self.cat_tokens and not re.search(r"[.,;!?]", m.norm[ana.end() : m.starts[k]]):
+                continue
+            self._refuse_groups(groups, spans, j)
+            m.take(ana.start(), ana.end())
+        j = len(spans) - 1
+        while j >= 0:
+            # "crime and mystery are the two things i never liked": what the phrases are is a refusal
+            rel = _RX_RELATIVE_REFUSAL.match(m.norm, m.ends[spans[j][1]])
+            if rel and m.free(rel.start(), rel.end()):
+                m.take(rel.start(), rel.end())
+                self._refuse_groups(groups, spans, j)
+            j = min(j, len(spans)) - 1
+
+    def _refuse_groups(self, groups: list[list[str]], spans: list[tuple[int, int]], j: int) -> None:
+        """Leave out the asked phrase ``j`` and the phrases joined before it ("war, horror and westerns"),
+        unless a verb in the singular right after ``j`` says it alone is meant ("comedy, and horror is ...")."""
+        m = self.msg
+        first = j
+        nxt = spans[j][1] + 1
+        singular = nxt < len(m.toks) and m.toks[nxt] in _SINGULAR_VERBS
+        while not singular and first > 0 and self._joined(spans[first - 1][1], spans[first][0], commas=True):
+            first -= 1
+        for g in range(j, first - 1, -1):
+            moved = groups.pop(g)
+            spans.pop(g)
+            self.include = [c for c in self.include if c not in moved]
+            self.exclude.extend(c for c in moved if c not in self.exclude)
+
     def _joined(self, a_end: int, b_start: int, *, commas: bool = False) -> bool:
         """Whether the phrases ending at ``a_end`` and starting at ``b_start`` are joined by and/or/nor alone
         (an article allowed; with ``commas`` a comma as well: the earlier items of "horror, comedy and war are
@@ -294,8 +333,10 @@ class NegationScope(BuilderBase):
                 or (i > 1 and m.toks[i - 2] in _POSSESSIVES and m.toks[i - 1] in _PEOPLE_OWNING)
             )
             and all(t in _PEOPLE for t in m.toks[i : i + n])
-            and i + n < len(m.toks)
-            and m.toks[i + n] in _SUBJECT_VERBS
+            and (
+                (i + n < len(m.toks) and m.toks[i + n] in _SUBJECT_VERBS)
+                or (i > 1 and m.toks[i - 2] in _PERSON_OBJECT_VERBS)  # "horror gives my kid bad dreams"
+            )
         )
 
     def _category_ending_at(self, k: int) -> int:

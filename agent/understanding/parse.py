@@ -53,6 +53,7 @@ from agent.understanding.cues import (
     _MORE_LIKE,
     _NOTINT_FB,
     _ORD_WORDS,
+    _PEOPLE,
     _QUERY_STOP,
     _QUOTED_EN,
     _RATING,
@@ -70,7 +71,7 @@ from agent.understanding.cues import (
 from agent.understanding.negation import NegationScope
 from agent.understanding.normalise import _Msg, canonicalise, normalize
 from agent.understanding.shop import ShopPasses
-from agent.understanding.slots import _RX_REMOVE_IT, SlotPasses
+from agent.understanding.slots import _RX_REMOVE_IT, _STORY_PAST, _STORY_SUBJECTS, SlotPasses
 from agent.understanding.titles import TitlePasses
 from agent.understanding.types import Intent, ItemRef, SuggestedFeedback, UnderstandConfig, Understanding
 from agent.understanding.vocab import CatalogVocab
@@ -349,6 +350,12 @@ def understand(
             continue
         if t.endswith("ing") and k > 0 and msg.toks[k - 1] in _BEFORE_A_VERB:  # "keeps pushing", "end up picking"
             continue
+        if (
+            k > 0
+            and (msg.toks[k - 1] in _STORY_SUBJECTS or msg.toks[k - 1] in _PEOPLE)
+            and (t.endswith("ed") or t in _STORY_PAST)
+        ):
+            continue  # "last time i sat through X i regretted it": the person's story, not what to search
         refused_after = re.match(r"[\s-]*free\b(?!\s+(?:of|from)\b)", msg.norm[msg.ends[k] :])  # "gore-free"
         if b._negated(k) or b._is_negated_span(msg.starts[k]) or refused_after:
             b.avoid.append(t)

@@ -52,7 +52,7 @@ from agent.understanding.cues import (
     _YEAR_OR_DEC,
     _data_words,
 )
-from agent.understanding.lexicon import _words, lexicon
+from agent.understanding.lexicon import _words, all_item_nouns, lexicon
 from agent.understanding.types import ItemRef
 from agent.understanding.vocab import CatalogVocab
 
@@ -97,6 +97,7 @@ _RX_REMOVE_SLOT = re.compile(
 )
 """A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit",
 "doesn't matter what year"; not "either kind is fine" (any of the categories named)."""
+_RX_THAT_KIND = re.compile(r"\b(?:that|those|this|these)\s+(?:kind|kinds|sort|sorts|type|types)\b")
 _AND = r"\s*,?\s*(?:and|&|plus|as well as)\s+"
 _RX_AND_SLOT = re.compile(rf"{_AND}{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
 """A second slot joined to a removed one: "forget the year and the number"."""
@@ -122,6 +123,10 @@ _RX_NEITHER_SLOT = re.compile(
 "same goes for the decade"."""
 _RX_ONE_AS_IN = re.compile(r"(?:(?<!\bid )(?<!\bwould )(?<!\bwed )(?<!\bi )(?<!\bwe )\blike|\bi mean|\bas in|\bie)\s+$")
 """Right before "one movie" that says what each item is ("combined, like one movie thats both"), not "id like one"."""
+_STORY_SUBJECTS = _words(_EN.raw, "story_subjects", "agent/data/lang/en.yaml")
+_STORY_PAST = _words(_EN.raw, "story_past_verbs", "agent/data/lang/en.yaml")
+_ITEM_NOUNS = frozenset(all_item_nouns())
+_RX_COPULA_THE = re.compile(r"\b(?:are|were|is|was|re)\s+(?:the|my|our|his|her|their)\s+$")
 _RX_JUST_BEFORE = re.compile(r"\b(?:just|only|simply|merely)\s+$")
 """Right before the one wish that stands ("not that recent, just not too old")."""
 _RX_REPLACED_BEFORE = re.compile(r"\b(?:instead of|rather than|in place of|as opposed to)\s+(?:\w+\s+){0,2}$")
@@ -314,6 +319,8 @@ class SlotPasses(BuilderBase):
                 continue
             if re.match(r"\s+(?:time|times|go|round|viewing|watch|try|attempt|rewatch)\b", after):
                 continue  # "for the third time", "my second viewing": how often, not a place in the list
+            if self._told_of(m.token_at(mt.end()), category=not noun):
+                continue  # "the last horror we tried": one the person watched once, not a place in the list
             if (
                 det
                 or noun
@@ -346,6 +353,33 @@ class SlotPasses(BuilderBase):
                 if m.free(s, e) and 1 <= int(mt.group(1)) <= len(self.state.shown):
                     m.take(s, e)
                     self.add_position(int(mt.group(1)), mt.group(0), mt.start())
+
+    def _release(self, start: int, end: int) -> None:
+        """Give the words between characters ``start`` and ``end`` back to the later passes."""
+        for k in range(self.msg.token_at(start), self.msg.token_at(end)):
+            self.msg.used[k] = False
+
+    def _told_of(self, k: int, *, category: bool) -> bool:
+        """Whether what starts at token ``k`` (a category phrase with ``category``; else an ordinal's noun,
+        only while nothing is shown) is followed by a person and a verb in the past ("horror we tried", "war
+        film i sat through", "the last one we picked"): something from the person's own story."""
+        m = self.msg
+        if category:
+            hit = self._category_at(k) if k < len(m.toks) else None
+            if hit is None:
+                return False
+            j = k + hit[1]
+        elif self.state.shown:
+            return False
+        else:
+            j = k
+        while j < len(m.toks) and m.toks[j] in _ITEM_NOUNS:
+            j += 1
+        return (
+            j + 1 < len(m.toks)
+            and m.toks[j] in _STORY_SUBJECTS
+            and (m.toks[j + 1].endswith("ed") or m.toks[j + 1] in _STORY_PAST)
+        )
 
     def years_pass(self) -> None:
         m = self.msg
@@ -424,7 +458,16 @@ class SlotPasses(BuilderBase):
                 "thru",
             ):
                 hi = b[1]
-            elif word in ("after", "later than", "newer than", "more recent than", "younger than", "beyond", "post"):
+            elif word in (
+                "after",
+                "later than",
+                "newer than",
+                "more recent than",
+                "younger than",
+                "beyond",
+                "past",
+                "post",
+            ):
                 if neg:
                     hi = b[1]
                 else:
@@ -563,7 +606,8 @@ class SlotPasses(BuilderBase):
 
     def n_pass(self) -> None:
         m, n = self.msg, None
-        if m.matches(_RX_N_UNLIMIT):  # "no need to limit it to 14", "any amount"
+        unlimited = m.matches(_RX_N_UNLIMIT)
+        if unlimited:  # "no need to limit it to 14", "any amount"
             self.slots["clear_n"] = True
         for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH, _RX_N_MAX):
             for mt in m.matches(rx):
@@ -578,6 +622,9 @@ class SlotPasses(BuilderBase):
                     n = None  # "one of them is enough": either category will do, not a list of one
                 if n == 1 and _RX_ONE_AS_IN.search(m.norm[: mt.start()]):
                     n = None  # "X and Y combined, like one movie thats both": what each item is, not a count
+                if rx is _RX_N and _RX_COPULA_THE.search(m.norm[: mt.start()]):
+                    n = None  # "crime and mystery are the two things i never get into": says what they are
+                    self._release(mt.start(), mt.end())
         for mt in m.matches(_RX_ONE):
             n = None if _RX_ONE_AS_IN.search(m.norm[: mt.start()]) else 1
         for mt in _RX_NUM_BEFORE.finditer(m.norm):
@@ -606,6 +653,11 @@ class SlotPasses(BuilderBase):
         chain_ends: list[int] = []  # where a verb's list of removed slots ends ("forget the year and ...")
         for mt in m.matches(_RX_REMOVE_SLOT):
             word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or mt.group("slot4") or ""
+            if _RX_THAT_KIND.search(mt.group(0)) and self._names_category_before(mt.start()):
+                # "last time i sat through a war movie i regretted it, so skip that kind": that kind is the
+                # category just named (left out by the negation pass), not the category slot
+                self._release(mt.start(), mt.end())
+                continue
             found.append((word, mt.start(), mt.end()))
             end = mt.end()
             while mt.group("slot1") and (more := _RX_AND_SLOT.match(m.norm, end)) and m.free(more.start(), more.end()):
