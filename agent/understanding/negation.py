@@ -103,7 +103,7 @@ class NegationScope(BuilderBase):
             am = _ALLOW_AFTER.match(after)
             allowed = bool(am or _ALLOW_BEFORE.search(before))
             negated = bool(
-                _NEG_AFTER.match(after)
+                self._neg_after(after)
                 or self._negated(i)
                 or _NEG_BEFORE_RX.search(before)
                 or self._joined_to_excluded(i)  # "steer clear of film-noir and drama"
@@ -146,7 +146,7 @@ class NegationScope(BuilderBase):
                 continue
             elif not allowed and negated:
                 self.exclude.extend(cats)
-                nm = _NEG_AFTER.match(after)
+                nm = self._neg_after(after)
                 if nm:
                     m.take(end, end + nm.end())  # "out of it", "is off the table": cue words, not a query
                     # "horror and comedy are out": the phrases joined before it are out as well
@@ -241,6 +241,21 @@ class NegationScope(BuilderBase):
         ):
             return True  # "movies that are children's and drama": one relative clause naming both
         return asks_all_anywhere(m.norm)
+
+    def _neg_after(self, after: str) -> re.Match[str] | None:
+        """A refusal right after a category phrase (``after``: the text after it), unless its last words
+        govern a category that follows at once ("war please no comedy": "please no" refuses comedy)."""
+        nm = _NEG_AFTER.match(after)
+        if nm is None:
+            return None
+        rest = after[nm.end() :].split()
+        k = 0
+        while k < len(rest) and (rest[k] in _LIGHT or rest[k] in _KIND_WORDS):
+            k += 1
+        words = tuple(rest[k : k + self.vocab.max_phrase])
+        if any(words[:n] in self.vocab.phrases for n in range(1, len(words) + 1)):
+            return None
+        return nm
 
     def _anaphoric_refusals(self, groups: list[list[str]], spans: list[tuple[int, int]]) -> None:
         """A refusal of "it"/"those" takes back the category phrase right before it (no other category

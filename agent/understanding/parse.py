@@ -143,6 +143,19 @@ def _drop_corrected(mt: re.Match[str]) -> str:
     return " "
 
 
+def _written_as_a_name(text: str, terms: str) -> bool:
+    """Whether ``terms`` (normalised words) stand in ``text`` with a capital first letter, not at the start
+    of a sentence, in a message that is not all capitals ("anything like Inception?")."""
+    if text.isupper() or not terms:
+        return False
+    first = re.escape(terms.split()[0])
+    for mt in re.finditer(rf"(?<![\w'])({first})(?![\w'])", text, re.IGNORECASE):
+        before = text[: mt.start()].rstrip()
+        if mt.group(1)[:1].isupper() and before and before[-1] not in ".!?\"'“‘«":
+            return True
+    return False
+
+
 def understand(
     message: str, state: DialogState | None, vocab: CatalogVocab, config: UnderstandConfig | None = None
 ) -> Understanding:
@@ -641,7 +654,13 @@ def understand(
             last = max(
                 (i for i, t in enumerate(msg.toks) if i >= first and t == tail and not msg.used[i]), default=first
             )
-            u.notes.append(ask("no_such_title", terms=msg.norm[msg.starts[first] : msg.ends[last]]))
+            terms = msg.norm[msg.starts[first] : msg.ends[last]]
+            if _written_as_a_name(text, terms) and not u.clarify:
+                # "anything like Inception?": a name written with a capital is a title the person means; ask,
+                # as for a quoted one (lower case, "something like interstellar", is searched and said so)
+                u.clarify = ask("unknown_title", title=terms)
+            else:
+                u.notes.append(ask("no_such_title", terms=terms))
         elif unchecked:
             u.notes.append(ask("not_checked", terms=("、" if b.lang != "en" else " ").join(unchecked)))
     u.intent = intent

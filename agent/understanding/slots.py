@@ -91,7 +91,8 @@ _AFTER_DROPS_PERIOD = _after_alt(
 """Those that drop a period named before them ("the 40s restriction can go", not "the 90s limit is fine")."""
 _RX_REMOVE_SLOT = re.compile(
     rf"\b(?:{_VERBS})\s+{_DET}(?P<slot1>{_SLOTS})(?:\s+(?:{_OBJ}))?\b(?!\s+than\b)"
-    rf"|\b(?<!\beither )(?<!\bboth )(?<!\beach )(?:the\s+|any\s+|whatever\s+|which\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?{_ADV}(?:{_AFTER})\b"
+    rf"|\b(?<!\beither )(?<!\bboth )(?<!\beach )(?:the\s+|any\s+|whatever\s+|which\s+)?(?P<slot2>{_SLOTS})(?:\s+(?:{_OBJ}))?"
+    rf"(?:\s+of\s+(?:the\s+)?(?:{_alt(all_item_nouns())}|them|it|these|those))?{_ADV}(?:{_AFTER})\b"
     rf"|\b(?:no|without)\s+(?:the\s+|any\s+)?(?P<slot3>{_SLOTS})\s+(?:{_OBJ})\b"
     rf"|\b(?:{_AFTER})\s+(?:(?:what|which|the|about the|about)\s+)?(?P<slot4>{_SLOTS})\b"
 )
@@ -165,7 +166,9 @@ _RX_YEAR_INCL = re.compile(
     r"(?<!\bto )(?<!\bto and )\b(?:including|incl|inclusive of|counting|and including)\s+(?:the\s+year\s+)?(\d{4})\b"
     r"|\b(\d{4})\s+(?:itself\s+)?(?:included|inclusive|counts(?:\s+too)?|is\s+included)\b"
 )
-_RX_NUM_BEFORE = re.compile(rf"(?<!\bin )(?<!\bevery )(?<!\beach )(?<!\bany )(?<!\bthe )\b{_NUM}\s+(?=[a-z])")
+_RX_NUM_BEFORE = re.compile(
+    rf"(?<!\bin )(?<!\bevery )(?<!\beach )(?<!\bany )(?<!\bthe )\b{_NUM}\s+(?=[a-z]|(?:19|20)?\d0s\b)"
+)
 """A number right before a word (a category in the plural makes it a count: "6 westerns")."""
 _RX_YEAR_NEXT = re.compile(
     rf"\b(1[89]\d\d|20\d\d)\s*,?\s*(?:({_alt(_words(_EN.raw, 'year_and_next', 'agent/data/lang/en.yaml'))})"
@@ -630,6 +633,8 @@ class SlotPasses(BuilderBase):
         for mt in _RX_NUM_BEFORE.finditer(m.norm):
             # "6 westerns", "half a dozen comedies": a number before a category in the plural counts the list
             k = m.token_at(mt.end())
+            while k < len(m.toks) and re.fullmatch(r"(?:19|20)?\d0s", m.toks[k]):
+                k += 1  # "7 90s westerns": the decade said between
             hit = self._category_at(k) if n is None and k < len(m.toks) and m.free(mt.start(), mt.end()) else None
             if hit is not None and m.toks[k + hit[1] - 1].endswith("s"):
                 m.take(mt.start(), mt.end())

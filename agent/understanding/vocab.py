@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from agent.understanding.cues import cue_words
-from agent.understanding.lexicon import Lexicon, lexicon
+from agent.understanding.lexicon import Lexicon, english_words, lexicon
 from agent.understanding.normalise import _ROMAN, STOP, title_variants, tokens
 from agent.understanding.types import Embedder
 from catalog.types import Dataset, Item
@@ -376,6 +376,8 @@ class CatalogVocab:
                         continue
                     if len(w) < 3 or (len(tok) <= 5 and len(w) < len(tok)):
                         continue  # a short word is not read as a shorter one ("fit" is not "fi")
+                    if w in (tok + "s", tok + "es"):
+                        continue  # a word is not its own plural or verb form misspelt ("weird" is not "weirds")
                     # a tie goes to swapped letters, then a dropped letter, then a wrong letter, then an extra one
                     same = len(w) == len(tok)
                     rank = (0 if sorted(w) == sorted(tok) else 2) if same else 1 if len(w) > len(tok) else 3
@@ -428,6 +430,7 @@ class CatalogVocab:
         """
         if len(tok) < 5 or not tok.isalpha() or tok in STOP or tok in self.lexicon.query_stop:
             return None
+        word_of_the_language = tok in english_words()  # "chill" is not "child", "kinds" not "kids"; but see below
         limit = 1 if len(tok) < 9 else max_distance
         pool = [
             p[0] for p in self.phrases if len(p) == 1 and p[0][:1] == tok[:1] and abs(len(p[0]) - len(tok)) <= limit
@@ -435,6 +438,8 @@ class CatalogVocab:
         best: list[tuple[int, str]] = []
         for word in pool:
             d = DamerauLevenshtein.distance(tok, word, score_cutoff=limit)
+            if word_of_the_language and not (len(word) == len(tok) + 1 and d == 1):
+                continue  # a real word is read as a category only when it is the category less one letter ("acton")
             if d <= limit:
                 best.append((d, word))
         if not best:
