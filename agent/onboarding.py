@@ -25,6 +25,7 @@ import numpy as np
 from agent.reply import OnboardingItem
 from agent.state import Constraints, DialogState
 from agent.understanding import Intent, SuggestedFeedback, Understanding, normalize, title_variants, tokens
+from agent.understanding.cues import _REFERENCE_LEAD
 from catalog import FeedbackKind
 
 if TYPE_CHECKING:
@@ -221,7 +222,11 @@ def read_answer(text: str, dialog: DialogState, engine: Engine, u: Understanding
     title_ids = [f.item_id for f in u.feedback if f.item_id not in card_refs]
     title_ids += [r.item_id for r in u.references if r.source in ("title", "embedding")]
     title_ids = [i for i in dict.fromkeys(title_ids) if i in by_id]
-    cue = bool(_LIKE_CUE.search(normalize(u.text or text)))
+    norm = normalize(u.text or text)
+    cue = bool(_LIKE_CUE.search(norm))
+    asked_like = {r.item_id for r in u.references if _named_as_reference(norm, r.text)}
+    if not cue and not picks and title_ids and set(title_ids) <= asked_like:
+        return None  # "ones closer to mr hollands opus": a wish for items like it, not a like of it
     bare = not rest or (bool(title_ids) and set(u.slots.reference_item_ids) <= set(title_ids) and not u.slots.query)
     if not picks and not title_ids:
         return None
@@ -244,6 +249,12 @@ def read_answer(text: str, dialog: DialogState, engine: Engine, u: Understanding
             "slots": slots,
         }
     )
+
+
+def _named_as_reference(norm: str, title_text: str) -> bool:
+    """Whether ``title_text`` stands in ``norm`` right after a reference lead ("something like", "closer to")."""
+    at = norm.find(title_text) if title_text else -1
+    return at > 0 and _REFERENCE_LEAD.search(norm[:at]) is not None
 
 
 def is_skip(text: str) -> bool:

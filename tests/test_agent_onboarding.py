@@ -112,6 +112,17 @@ def test_any_catalog_title_and_skip() -> None:
     assert not {c.item_id for c in skipped.cards} & {c.item_id for c in first.cards}
 
 
+def test_a_title_asked_for_as_a_reference_is_no_like() -> None:
+    """Right after the offer, "ones closer to <title>" asks for items like it: a reference, not a like the
+    cards would then claim ("Because you liked ...")."""
+    rec = shared_recommender()
+    s = sid()
+    _offer_turn(rec, s)
+    r = rec.chat(s, "got any closer to fargo")
+    assert rec.profile(s)["liked"] == [] and r.constraints["reference_item_ids"] == ["100"]
+    assert r.cards and not any("you liked" in c.explanation.lower() for c in r.cards)
+
+
 def test_tool_mode_offers_and_takes_answers(tmp_path: Path) -> None:
     script = iter([
         AIMessage(content="", tool_calls=[{"name": "update_constraints", "args": {"include_categories": ["Comedy"]}, "id": "c1"}]),

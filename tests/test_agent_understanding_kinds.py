@@ -2619,3 +2619,35 @@ def test_an_unknown_title_written_as_a_name_is_asked_about(vocab: CatalogVocab) 
 def test_an_unknown_title_in_lower_case_is_searched_and_said_so(vocab: CatalogVocab) -> None:
     _, u = _run(vocab, "any westerns like gravelmoor maybe")
     assert not u.clarify and any("gravelmoor" in n for n in u.notes)  # type: ignore[attr-defined]
+
+
+# --- held-out v38 kinds (several constraints at once) ---
+@pytest.mark.parametrize("message", ["westerns made after 1993", "after 1993, romance please"])
+def test_a_year_of_a_period_is_not_read_as_a_title_year(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.reference_item_ids == [] and st.constraints.year_min == 1994
+
+
+@pytest.mark.parametrize(
+    "second", ["change the count to 9", "set the number at 9", "the number should be 9", "make the total 9"]
+)
+def test_a_count_set_by_naming_it(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert (st.constraints.include_categories, st.constraints.n, st.constraints.query) == (["Western"], 9, "")
+
+
+def test_chinese_count_changed_by_naming_it(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "来点西部片", "数量改成9")
+    assert st.constraints.n == 9
+
+
+@pytest.mark.parametrize("message", ["something in the mold of fargo", "anything comparable to fargo, no war"])
+def test_more_reference_leads_leave_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.reference_item_ids == ["100"] and st.constraints.query == ""
+
+
+def test_keeping_a_slot_while_changing_another_is_no_query(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "6 westerns from the 70s", "keep the number, drop the decade")
+    c = st.constraints
+    assert (c.n, c.year_min, c.year_max, c.query) == (6, None, None, "")

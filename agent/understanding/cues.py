@@ -28,7 +28,8 @@ _RX_ORD = re.compile(r"\b(?:(the|your|that|this)\s+)?(?:very\s+)?" + _ORD + r"(?
 _RX_TOP_ONE = re.compile(rf"\bthe\s+top\s+(?:{_ITEMS})\b")
 _ITEM_NOUN = "|".join(re.escape(w) for w in all_item_nouns() if not w.endswith("s") and w not in ("one", "watch"))
 _RX_HASH = re.compile(
-    r"(?:#\s*|\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion|position|spot|slot|rank|entry"
+    r"(?:#\s*|(?<!\bmake the )(?<!\bset the )(?<!\bchange the )(?<!\bswitch the )(?<!\bbump the )(?<!\bup the )"
+    r"\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion|position|spot|slot|rank|entry"
     rf"|{_ITEM_NOUN})\s*\.?\s*#?\s*)(\d{{1,2}})\b(?!\s*(?:stars?|/|%|\d|more\b|of\b))"
 )
 """A list noun or the catalog's item noun and a number: "#3", "no. 2", "option 4", "movie 3", "position 4"."""
@@ -408,6 +409,13 @@ _RX_N_OF = re.compile(
 )
 """A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass), nor "if one
 of them is X" (a condition on the list)."""
+_RX_N_SET = re.compile(
+    r"\b(?:change|set|make|switch|put|bump|raise|lower|increase|decrease|reduce|up|cut)\s+(?:the\s+)?"
+    r"(?:count|number|amount|total|list length|length|list size|size)(?:\s+of\s+(?:them|results|picks))?\s+"
+    rf"(?:(?:up\s+|down\s+)?(?:to|at|into)\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|\d))"
+    rf"|\b(?:the\s+)?(?:count|number|amount|total)\s+(?:should be|must be|can be|is|of|at|to|becomes?|switch(?:ed)? to|changed to)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d))"
+)
+"""A count set by naming it: "change the count to 12", "make the number 12", "number switch to 12"."""
 _RX_N_ENOUGH = re.compile(
     rf"(?:^|[,.;:!?]\s*|\b(?:ok|okay|actually|maybe|just|only|so|and|but|hmm|then|now)\s+){_NUM}\s+"
     r"(?:(?:is|are|would be|will be|should be)\s+(?:(?:more than|quite|probably)\s+)?(?:enough|plenty)|will do|should do|would do"

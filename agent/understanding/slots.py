@@ -32,6 +32,7 @@ from agent.understanding.cues import (
     _RX_N_MAX,
     _RX_N_MORE,
     _RX_N_OF,
+    _RX_N_SET,
     _RX_N_UNLIMIT,
     _RX_NEWER,
     _RX_OLDER,
@@ -98,6 +99,7 @@ _RX_REMOVE_SLOT = re.compile(
 )
 """A removal naming a slot: "drop the year limit", "the decade doesn't matter", "no year limit",
 "doesn't matter what year"; not "either kind is fine" (any of the categories named)."""
+_RX_SET_TO_NUMBER = re.compile(rf"\s+(?:(?:up|down)\s+)?(?:to|at|into)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d))")
 _RX_THAT_KIND = re.compile(r"\b(?:that|those|this|these)\s+(?:kind|kinds|sort|sorts|type|types)\b")
 _AND = r"\s*,?\s*(?:and|&|plus|as well as)\s+"
 _RX_AND_SLOT = re.compile(rf"{_AND}{_DET}(?P<slot>{_SLOTS})(?:\s+(?:{_OBJ}))?\b")
@@ -612,7 +614,7 @@ class SlotPasses(BuilderBase):
         unlimited = m.matches(_RX_N_UNLIMIT)
         if unlimited:  # "no need to limit it to 14", "any amount"
             self.slots["clear_n"] = True
-        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH, _RX_N_MAX):
+        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH, _RX_N_MAX, _RX_N_SET):
             for mt in m.matches(rx):
                 if rx is _RX_N_MAX:
                     self.cue_spans.append((mt.start(), mt.end()))  # "no more than 5": no negation cue
@@ -658,6 +660,9 @@ class SlotPasses(BuilderBase):
         chain_ends: list[int] = []  # where a verb's list of removed slots ends ("forget the year and ...")
         for mt in m.matches(_RX_REMOVE_SLOT):
             word = mt.group("slot1") or mt.group("slot2") or mt.group("slot3") or mt.group("slot4") or ""
+            if _RX_SET_TO_NUMBER.match(m.norm, mt.end()):
+                self._release(mt.start(), mt.end())  # "change the count to 12": a new count, read by n_pass
+                continue
             if _RX_THAT_KIND.search(mt.group(0)) and self._names_category_before(mt.start()):
                 # "last time i sat through a war movie i regretted it, so skip that kind": that kind is the
                 # category just named (left out by the negation pass), not the category slot

@@ -26,6 +26,10 @@ _TITLE_CONTEXT_WORDS = _words(_EN.raw, "title_context", "agent/data/lang/en.yaml
 _TITLE_CONTEXT = re.compile(rf"\b(?:{_alt(_TITLE_CONTEXT_WORDS)})\b")
 """Words that make a title named anywhere a reference (``title_context`` in the language file)."""
 _QUERY_FILLERS = _EN.fillers
+_PERIOD_WORDS = frozenset(
+    {"after", "before", "since", "from", "until", "till", "than", "pre", "post", "past", "in", "circa", "by", "between"}
+)
+"""Words that make the year after them a period ("after 1993"), not part of a title."""
 _RX_REMOVED_BEFORE = re.compile(
     rf"\b(?:{_alt(w for w in _EN.removal_verbs if w not in _EN.neg_cues)})\s+(?:about\s+)?"
     r"(?:(?:the\s+)?(?:comparison|comparisons|link|links|connection|reference|references|similarity)\s+(?:with|to)\s+)?"
@@ -198,6 +202,14 @@ class TitlePasses(BuilderBase):
                 i += 1
                 continue
             s, ln, tm = found[0]
+            if any(
+                k > 0 and m.toks[k - 1] in _PERIOD_WORDS and re.fullmatch(r"\d{4}s?", m.toks[k])
+                for k in range(s, s + ln)
+            ):
+                for k in range(s, s + ln):  # "after 1993 romance": a period, not the year of "True Romance (1993)"
+                    m.used[k] = False
+                i += 1
+                continue
             if ln == 1 and (tm.score < 1.0 or len(t) < 4 or t in _QUERY_FILLERS or t in _TITLE_CONTEXT_WORDS):
                 m.used[s] = False  # a single common-looking word is not taken for a title
                 i += 1
