@@ -57,7 +57,7 @@ _NOT_ONE_OR_OTHER = re.compile(r"\bnot (?:just )?(?:one or the other|either or|e
 """Asking for both in other words ("ones that are both, not one or the other"): no "or" between options."""
 
 
-_SINGULAR_VERBS = frozenset({"is", "was", "isnt", "wasnt", "has", "hasnt", "does", "doesnt", "just"})
+_SINGULAR_VERBS = frozenset({"is", "was", "isnt", "wasnt", "has", "hasnt", "does", "doesnt"})
 _KIND_WORDS = frozenset({"of", "kind", "kinds", "sort", "sorts", "type", "types"})
 _ADDITIVE = frozenset({"as well", "too", "also", "as well please", "too please"})
 """Allowance words that only add ("X as well"): after a refusal they add one more left out."""
@@ -248,7 +248,7 @@ class NegationScope(BuilderBase):
         nm = _NEG_AFTER.match(after)
         if nm is None:
             return None
-        rest = after[nm.end() :].split()
+        rest = re.split(r"[.,;!?]", after[nm.end() :], maxsplit=1)[0].split()  # within the clause
         k = 0
         while k < len(rest) and (rest[k] in _LIGHT or rest[k] in _KIND_WORDS):
             k += 1
