@@ -268,6 +268,53 @@ class ConstraintUpdate(BaseModel):
         """True when applying this update changes nothing."""
         return self == ConstraintUpdate()
 
+    @classmethod
+    def between(cls, old: Constraints, new: Constraints) -> ConstraintUpdate:
+        """The update that turns ``old`` into ``new`` (``old.merge(update) == new``), naming only what differs.
+
+        Used where one message is read as several steps ("horror... no wait, romance"): the steps are
+        applied in turn, and the turn's update is the difference they made.
+        """
+        if new.diversity is None and old.diversity is not None:  # no field clears it: start from empty
+            return cls.between(Constraints(), new).model_copy(update={"reset": True})
+        d: dict[str, Any] = {}
+        inc_old, inc_new = old.include_categories, new.include_categories
+        if inc_new[: len(inc_old)] == inc_old:
+            d["include"] = inc_new[len(inc_old) :]
+        else:
+            d["replace_include"], d["include"] = True, list(inc_new)
+        if new.include_all != old.include_all or d.get("replace_include"):
+            d["include_all"] = new.include_all
+        exc_old, exc_new = old.exclude_categories, new.exclude_categories
+        kept = [c for c in exc_old if c in exc_new]
+        if exc_new[: len(kept)] == kept:
+            d["remove"] = [c for c in exc_old if c not in exc_new]
+            d["exclude"] = exc_new[len(kept) :]
+        else:  # the order changed: name them all again
+            d["remove"], d["exclude"] = list(exc_old), list(exc_new)
+        for lo, hi, clear in (("year_min", "year_max", "clear_years"), ("price_min", "price_max", "clear_prices")):
+            was, now = (getattr(old, lo), getattr(old, hi)), (getattr(new, lo), getattr(new, hi))
+            if now != was:
+                d[clear] = (now[0] is None and was[0] is not None) or (now[1] is None and was[1] is not None)
+                d[lo], d[hi] = now
+        if (new.include_brands, new.exclude_brands) != (old.include_brands, old.exclude_brands):
+            d["clear_brands"], d["brands"], d["exclude_brands"] = True, new.include_brands, new.exclude_brands
+        if new.rating_min != old.rating_min:
+            d["clear_rating"], d["rating_min"] = new.rating_min is None, new.rating_min
+        if new.features != old.features:
+            d["clear_features"], d["features"] = True, new.features
+        if (new.need, new.need_categories) != (old.need, old.need_categories):
+            d["need"], d["need_categories"] = new.need, new.need_categories
+        if new.reference_item_ids != old.reference_item_ids:
+            d["clear_references"], d["reference_item_ids"] = True, new.reference_item_ids
+        if new.query != old.query:
+            d["query"] = new.query
+        if new.n != old.n:
+            d["clear_n"], d["n"] = new.n is None, new.n
+        if new.diversity != old.diversity:
+            d["diversity"] = new.diversity
+        return cls(**d)
+
 
 class SessionFeedback(BaseModel):
     """This session's feedback, from user events only. An item is in at most one list."""

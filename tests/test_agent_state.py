@@ -92,6 +92,36 @@ def test_merge_is_idempotent_and_consistent(c: Constraints, u: ConstraintUpdate)
     assert Constraints.model_validate_json(once.model_dump_json()) == once
 
 
+@st.composite
+def rich_constraints(draw: st.DrawFn) -> Constraints:
+    """Constraints with every field drawn (brands, rating, features, need, include_all too)."""
+    base = draw(constraints()).model_dump()
+    brands = draw(st.lists(st.sampled_from(["Trekka", "Packwell", "Lumo"]), max_size=2, unique=True))
+    base.update(
+        include_all=draw(st.booleans()),
+        include_brands=brands[:1],
+        exclude_brands=brands[1:],
+        rating_min=draw(st.one_of(st.none(), st.sampled_from([3.0, 4.5]))),
+        features=draw(st.lists(st.sampled_from(["waterproof", "wireless"]), max_size=2)),
+        need=draw(st.sampled_from(["", "for running"])),
+    )
+    return Constraints(**base)
+
+
+@settings(max_examples=400, deadline=None)
+@given(old=rich_constraints(), new=rich_constraints())
+def test_the_update_between_two_constraints_leads_from_one_to_the_other(old: Constraints, new: Constraints) -> None:
+    update = ConstraintUpdate.between(old, new)
+    assert old.merge(update) == new
+    assert ConstraintUpdate.between(new, new).is_empty()
+
+
+def test_the_update_between_names_only_what_differs() -> None:
+    old = Constraints(include_categories=["Western"], exclude_categories=["Horror"], year_min=1970, n=5)
+    new = Constraints(include_categories=["Western", "War"], exclude_categories=["Horror"], year_min=1970, n=8)
+    assert ConstraintUpdate.between(old, new) == ConstraintUpdate(include=["War"], n=8)
+
+
 def test_refinement_semantics() -> None:
     c = Constraints().merge(ConstraintUpdate(include=["Sci-Fi"], year_min=1980, year_max=1989))
     c = c.merge(ConstraintUpdate(exclude=["Horror"]))

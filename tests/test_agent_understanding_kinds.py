@@ -2652,3 +2652,102 @@ def test_keeping_a_slot_while_changing_another_is_no_query(vocab: CatalogVocab) 
     st, _ = _run(vocab, "6 westerns from the 70s", "keep the number, drop the decade")
     c = st.constraints
     assert (c.n, c.year_min, c.year_max, c.query) == (6, None, None, "")
+
+
+# --- held-out v40 kinds (people new to the app: second thoughts, polite wording, greetings first) ---
+@pytest.mark.parametrize(
+    "message",
+    [
+        "please keep horror and war out of my picks",
+        "horror and war stay off my watchlist",
+        "keep horror and war out of the lineup",
+    ],
+)
+def test_kept_out_of_the_list_by_any_name_is_a_refusal(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, sorted(st.constraints.exclude_categories)) == ([], ["Horror", "War"])
+
+
+@pytest.mark.parametrize(
+    ("message", "inc", "years"),
+    [
+        ("westerns... no wait, war! from the 70s please", ["War"], (1970, 1979)),
+        ("a thriller from the 80s, or rather a mystery", ["Mystery"], (1980, 1989)),
+        ("comedies from the 60s - on second thought, the 50s", ["Comedy"], (1950, 1959)),
+        ("drama no wait crime", ["Crime"], (None, None)),
+    ],
+)
+def test_a_self_correction_replaces_only_what_it_says_again(
+    vocab: CatalogVocab, message: str, inc: list[str], years: tuple[int | None, int | None]
+) -> None:
+    st, u = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, (c.year_min, c.year_max), c.query) == (inc, years, "")
+    assert u.intent == Intent.RECOMMEND  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("message", "exc"),
+    [
+        ("no westerns... hmm no, i mean no musicals", ["Musical"]),
+        ("no westerns - wait, no musicals either", ["Musical", "Western"]),
+    ],
+)
+def test_a_corrected_exclusion_is_replaced_unless_it_adds(vocab: CatalogVocab, message: str, exc: list[str]) -> None:
+    st, _ = _run(vocab, message)
+    assert sorted(st.constraints.exclude_categories) == exc
+
+
+def test_a_correction_of_which_item_moves_the_feedback(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns")
+    u = understand("i really liked the first one... sorry, i meant the second one", st, vocab)
+    assert [f.item_id for f in u.feedback] == [st.shown[1]] and u.positions == [2]
+
+
+def test_a_period_forgotten_after_second_thoughts_keeps_the_new_bound(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns from the 50s, hmm actually no, forget the decade, anything before 1975")
+    c = st.constraints
+    assert (c.include_categories, c.year_min, c.year_max) == (["Western"], None, 1974)
+
+
+@pytest.mark.parametrize("greeting", ["Good morning!", "good morning,", "Good Morning."])
+def test_a_greeting_that_is_also_a_title_is_a_greeting(vocab: CatalogVocab, greeting: str) -> None:
+    st, _ = _run(vocab, f"{greeting} i really enjoy westerns")
+    assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Western"], [])
+
+
+@pytest.mark.parametrize("second", ["thinking it over, on reflection only westerns", "on reflection, westerns only"])
+def test_reflection_words_are_no_query(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "war or westerns", second)
+    assert (st.constraints.include_categories, st.constraints.query) == (["Western"], "")
+
+
+@pytest.mark.parametrize("second", ["actually horror could be fine", "horror would be perfectly ok now"])
+def test_a_category_refused_before_and_allowed_with_a_modal_is_only_allowed(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns, no horror or war", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories) == (["Western"], ["War"])
+
+
+def test_chinese_not_minding_a_refused_category_allows_it(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "来点战争片，不要恐怖片", "恐怖的我也不介意")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["War"], [])
+
+
+@pytest.mark.parametrize("second", ["ok, no filters at all please", "no constraints at all this time"])
+def test_no_filters_at_all_lifts_every_constraint_and_shows_a_list(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns from the 70s", second)
+    assert st.constraints.is_empty() and u.intent in (Intent.RECOMMEND, Intent.REFINE)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "second", ["id love to hear more about number 3", "can i learn a bit more about the third one?"]
+)
+def test_hearing_more_about_a_shown_item_describes_it(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns", second)
+    assert u.intent == Intent.DESCRIBE and [i.item_id for i in u.items] == [st.shown[2]]  # type: ignore[attr-defined]
+
+
+def test_chinese_first_time_is_no_position(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "你好，第一次来，想看战争片")
+    assert st.constraints.include_categories == ["War"] and u.positions == [] and not u.clarify  # type: ignore[attr-defined]

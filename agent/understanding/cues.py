@@ -55,7 +55,8 @@ _EXPLAIN = re.compile(
     r"why should i (?:watch|see|pick|choose|try))\b"
 )
 _DESCRIBE = re.compile(
-    r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|(?:say|tell me|talk|share|explain) (?:a (?:bit|little) )?more(?=\s*(?:[?.!,]|$|please|pls))|(?:say|write|share) (?:a (?:bit|little|few words|something) )(?:about|on)|"
+    r"\b(tell me (?:a (?:bit|little) )?(?:more )?about|tell me more\b|"
+    r"(?:hear|know|learn|read|find out) (?:a (?:bit|little|lot|tad) |some(?:thing)? |anything )?more (?:about|on)(?=\s+\S)|more about (?:it|that|this|that one|this one)|(?:say|tell me|talk|share) (?:a (?:bit|little) )?more (?:about|on)|(?:say|tell me|talk|share|explain) (?:a (?:bit|little) )?more(?=\s*(?:[?.!,]|$|please|pls))|(?:say|write|share) (?:a (?:bit|little|few words|something) )(?:about|on)|"
     r"what(?:s| is| are) (?:it|that|this|that one|this one|the \w+(?: \w+)?|#\d+|number \d+|option \d+) like|"
     r"what(?:s| is) (?:that|this|it|that one|this one)(?=\s*(?:[?.!,]|$))|"
     rf"(?:is|was) {_SHOWN_ONE} (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|"
@@ -209,7 +210,11 @@ _RESET_ALL = re.compile(
     r"(?!\s+(?:on|for|about|of|around|regarding)\b)"
     r"|\b(?:clear|wipe|erase|delete|scrap|scratch|ditch|drop|bin|toss|lose)\s+(?:all|everything)(?:\s+of)?(?:\s+(?:that|this|it))?"
     r"(?=\s*(?:[,.;!]+\s*)?(?:and\s+)?(?:lets\s+|let us\s+|well\s+|we\s+can\s+)?(?:start over|start again|start afresh|start fresh|begin again)\b)"
+    rf"|(?:^|[,.;!?]\s*|\b(?:with|and|just|but|so)\s+)(?:no|without|zero)\s+(?:(?:more|further|other|extra|special)\s+)?"
+    rf"(?:{_alt(_data_words('removal', 'whole_request'))})(?:\s+(?:at all|whatsoever|of any kind))?"
+    r"(?=\s*(?:[,.;!?]|$|please\b|pls\b|thanks\b|this time\b))"
 )
+"""Every constraint lifted, the list shown afresh: "clear all the filters", "could we start over? no filters at all"."""
 """A removal of the whole request ("remove both of those conditions", "clear all that, lets start over"): every
 constraint goes and the list is shown again, not one slot or an item."""
 
@@ -233,15 +238,23 @@ _REFERENCE_LEAD = re.compile(
     rf"\b(?:{_alt(_words(_EN.raw, 'reference_lead', 'agent/data/lang/en.yaml'))})\s+(?:the\s+|a\s+|an\s+)?$"
 )
 """Right before a title named as a reference ("something like <title>")."""
+_EN_FILE = "agent/data/lang/en.yaml"
 _SELF_CORRECTION = re.compile(
-    rf"(?:^|(?<=[,.;!?]))(?P<clause>[^,.;!?]+?)[\s.,;!?-]*"
-    rf"(?:\b(?:{_alt(_words(_EN.raw, 'self_correction', 'agent/data/lang/en.yaml'))})\b[\s,.!-]*)+"
-    rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_verbs', 'agent/data/lang/en.yaml'))})\b\s*"
+    r"(?:[,.;:!?\u2026)\u2013\u2014-]+\s*|(?<=\w)\s+(?="
+    rf"(?:{_alt(_words(_EN.raw, 'self_correction_unpunctuated', _EN_FILE))})\b))"
+    rf"(?P<cue>(?:\b(?:{_alt(_words(_EN.raw, 'self_correction', _EN_FILE))})\b[\s,.!-]*)*"
+    rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_verbs', _EN_FILE) | _words(_EN.raw, 'self_correction_alone', _EN_FILE))})"
+    r"\b)",
+    re.IGNORECASE,
 )
-"""A clause taken back by the correction right after it ("no thriller... wait sorry, i meant no documentary")."""
-_CORRECTION_WORDS = frozenset(
-    w for p in _words(_EN.raw, "self_correction", "agent/data/lang/en.yaml") for w in p.split()
+"""Where a message corrects what it said just before ("horror... no wait, romance", "no war, oops i meant no
+crime"): the cue starts the correction (applied to the raw text, so titles keep their capitals)."""
+_CORRECTION_ADDS = re.compile(rf"\b(?:{_alt(_words(_EN.raw, 'correction_additions', _EN_FILE))})\b", re.IGNORECASE)
+"""A correction that adds to what was said ("no horror... wait, no war either")."""
+_CORRECTION_CUE = re.compile(
+    rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_alone', _EN_FILE) | _words(_EN.raw, 'self_correction_verbs', _EN_FILE))})\b"
 )
+"""The words of a correction ("on reflection", "i meant"): read as cue words, never as a query."""
 _THEN_FOR_THAN = re.compile(rf"\b({_alt(_words(_EN.raw, 'then_for_than', 'agent/data/lang/en.yaml'))})\s+then\b")
 """A comparative before "then", a misspelt "than" ("not older then 1984")."""
 _QUOTED_EN = re.compile(
@@ -255,7 +268,9 @@ _COND_REFUSAL = re.compile(rf"\b(?:{_alt(_data_words('negation', 'conditional_re
 
 
 _ALLOW_AFTER = re.compile(
-    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))})\b(?!\s+as\b)"
+    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))}"
+    r"|(?:would|could|should|will|might|may|can|d|ll)\s+(?:(?:also|actually|probably|totally|honestly|really)\s+)?be\s+"
+    rf"(?:(?:also|totally|perfectly|actually)\s+)?(?:{_alt(_data_words('allowance', 'be_adjectives'))}))\b(?!\s+as\b)"
 )
 """After a category: it is fine ("horror is fine", "drama would work too")."""
 _ALLOW_BEFORE = re.compile(
@@ -267,6 +282,8 @@ _NEG_AFTER = re.compile(
     rf"|^\s*[?!.,]*\s*(?:{_alt(_data_words('negation', 'after_exclaim'))})\b"
     r"(?=\s*(?:[.!?,;]|$|(?:haha|hahaha|lol|lmao|thanks|thank you|pls|please|mate|x)\b))"  # not "X, definitely not Y"
     r"|^\s*(?:(?:on|at|to|for)\s+(?:me|us|him|her|them)\s*)?[,.;!?-]*\s*(?:none|no more|enough)\s+of\s+(?:that|those|it|them)\b"
+    r"|^[\s-]*(?:(?:is|are|stays?|goes|go)\s+)?(?:out\s+of|off|away\s+from)\s+(?:the|my|our|your|this|these|those|any)\s+"
+    rf"(?:\w+\s+)?(?:{_ITEMS}|{_alt(_data_words('negation', 'out_of_places'))})\b"
     rf"|^[\s,-]*(?:(?:though|tho|then)\b[\s,-]*)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
     rf"(?:{_alt(_data_words('negation', 'after_clause_end'))})(?=\s*(?:[,.;!?]|$))"
 )
@@ -453,7 +470,7 @@ _CUES = (
     _QUERY_CUES, _NEG_BEFORE_ANY, _ALLOW_ANY, _ALL_ANYWHERE, _ALL_BETWEEN,
     _COMPARE, _EXPLAIN, _DESCRIBE, _LIKE_FB, _DISLIKE_FB, _NOTINT_FB, _MORE_LIKE, _RATING, _GREET, _THANKS, _HELP,
     _RESET, _RESET_ALL, _DROP_THE_REST, _COND_REFUSAL, _ANAPHORIC, _UNDO, _DIV_UP, _DIV_DOWN, _MORE_ITEMS, _FRESH, _REPLACE, _CLEAR_REFS, _MEMORY_VIEW, _MEMORY_CLEAR,
-    _CUE_TRIGGER_WORDS,
+    _CUE_TRIGGER_WORDS, _CORRECTION_CUE,
 )  # fmt: skip
 
 

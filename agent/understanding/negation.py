@@ -43,6 +43,11 @@ _POSITIVE_AFTER = frozenset(
     {"instead", "please", "pls", "plz", "then"}
 )  # "..., westerns instead": a category followed by it is asked for
 _ONLY = frozenset({"just", "only", "simply", "purely", "strictly", "solely"})
+_ONLY_AFTER = re.compile(
+    rf"^\s*(?:(?:{'|'.join(re.escape(w) for w in all_item_nouns())})\s+)?(?:only|alone|exclusively|and nothing else)"
+    r"(?=\s*(?:[,.;!?]|$|please\b|pls\b|this time\b|now\b|thanks\b|thank you\b))"
+)
+"""Right after a category phrase: those alone ("westerns only please")."""
 _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_item_nouns())
 """Words that may stand between a coordinator and the phrase it joins ("or the romance movies")."""
 
@@ -165,6 +170,8 @@ class NegationScope(BuilderBase):
                     k -= 1
                 if k >= 0 and m.toks[k] in _ONLY:
                     self.only_these = True  # "just comedy": these categories replace the earlier ones
+                elif _ONLY_AFTER.match(m.norm[end:]):
+                    self.only_these = True  # "westerns only please": as "only westerns"
                 adjacent = last_end == i - 1 and groups and not re.search(r"[,.;!?/]", m.norm[m.ends[i - 1] : start])
                 # "both X and Y": two phrases that ask for all of them
                 between = m.toks[last_end + 1 : i] if groups else []

@@ -313,6 +313,12 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
         n = _zh_number(m.group(1), numerals)
         return f" #{n} " if n else m.group(0)
 
+    # "第一次用": the first time, not the first item
+    s = re.sub(
+        rf"第\s*({num})\s*(?:次|回|遍)",
+        lambda m: f" {'first' if _zh_number(m.group(1), numerals) == 1 else 'another'} time ",
+        s,
+    )
     s = re.sub(rf"第\s*({num})\s*[{counters}名位]?", position, s)
 
     def count(m: re.Match[str]) -> str:

@@ -32,7 +32,7 @@ from agent.understanding.cues import (
     _CLEAR_CATS,
     _CLEAR_REFS,
     _COMPARE,
-    _CORRECTION_WORDS,
+    _CORRECTION_ADDS,
     _CUES,
     _DEICTIC,
     _DESCRIBE,
@@ -135,12 +135,62 @@ _OFF_THE_ASKED = re.compile(
 _ARTICLES = frozenset({"the", "a", "an"})
 
 
-def _drop_corrected(mt: re.Match[str]) -> str:
-    """The corrected clause goes with its correction; a clause of correction words alone ("no wait, i mean X" as a
-    turn of its own) corrects the last turn and stays."""
-    if set(mt.group("clause").split()) <= _CORRECTION_WORDS:
-        return mt.group(0)
-    return " "
+def _read_correction(
+    text: str, state: DialogState, vocab: CatalogVocab, cfg: UnderstandConfig, depth: int
+) -> Understanding | None:
+    """A message that corrects itself ("horror... no wait, romance!", "no war, oops i meant no crime"), read as
+    two turns: the words before the last correction, then the correction in their light. What the correction
+    says again of a kind replaces what was said of it (the categories, the period, the count, as a second turn
+    would); its exclusions replace the ones before unless it says it adds ("no war either"). None when there is
+    no correction after something said, or the words before it ask for nothing."""
+    cut = None
+    for mt in _SELF_CORRECTION.finditer(text):
+        if re.search(r"\w", text[: mt.start()]) and re.search(r"\w", text[mt.end() :]):
+            cut = mt
+    if cut is None:
+        return None
+    before, after = text[: cut.start()], text[cut.start("cue") :]
+    first = _understand(before, state, vocab, cfg, depth + 1)
+    if first.slots.is_empty() and not (first.items or first.positions or first.feedback):
+        return None  # "hmm, no wait, i mean X": nothing to correct; the whole message is read as one
+    mid = apply_understanding(state, first)
+    second = _understand(after, mid, vocab, cfg, depth + 1)
+    if second.clarify and second.slots.is_empty():
+        return None  # "drama, i mean, i really love it": no correction, "it" is what was said before
+    if first.slots.exclude and second.slots.exclude and not _CORRECTION_ADDS.search(after):
+        # "no war... sorry, i meant no crime": the exclusion said before is taken back
+        mid = apply_understanding(
+            state, first.model_copy(update={"slots": first.slots.model_copy(update={"exclude": []})})
+        )
+    end = mid.with_update(second.slots)
+    u = second.model_copy(deep=True)
+    u.slots = ConstraintUpdate.between(state.constraints, end.constraints)
+    if second.intent in (Intent.CHITCHAT, Intent.HELP) or (
+        second.intent == Intent.REFINE and first.intent == Intent.RECOMMEND
+    ):
+        u.intent = first.intent  # "horror... no wait, romance": still a first request
+    named = list(second.items) or [
+        ItemRef(item_id=i, position=p, source="position") for p in second.positions if (i := state.shown_at(p))
+    ]
+    if named and first.items:  # "i like the second one... oops i meant the third one": another item
+        u.items, u.positions = named, list(second.positions)
+        if first.feedback and not second.feedback:
+            u.feedback = [f.model_copy(update={"item_id": it.item_id}) for f in first.feedback[:1] for it in named]
+    for field in ("items", "positions", "feedback", "asked_categories", "category_hints"):
+        if not getattr(u, field):
+            setattr(u, field, list(getattr(first, field)))
+    if not u.slots.reference_item_ids:
+        u.references = []
+    elif not u.references:
+        u.references = list(first.references)
+    u.wants_new_items = first.wants_new_items or second.wants_new_items
+    u.avoid_terms = list(dict.fromkeys([*first.avoid_terms, *second.avoid_terms]))
+    u.notes = list(dict.fromkeys([*first.notes, *second.notes]))
+    u.memory_action = second.memory_action or first.memory_action
+    u.memory_part = second.memory_part or first.memory_part
+    u.text = text
+    u.canonical = " ".join(p for p in (first.canonical, second.canonical) if p)
+    return u
 
 
 def _written_as_a_name(text: str, terms: str) -> bool:
@@ -154,6 +204,10 @@ def _written_as_a_name(text: str, terms: str) -> bool:
         if mt.group(1)[:1].isupper() and before and before[-1] not in ".!?\"'“‘«":
             return True
     return False
+
+
+_MAX_CORRECTIONS = 4
+"""Corrections read as steps in one message; more are read as plain text (a bound on the recursion)."""
 
 
 def understand(
@@ -171,6 +225,12 @@ def understand(
         The intent, the slot update (not yet merged: see :func:`apply_understanding`), the items
         referred to, suggested feedback, and notes. Never raises on a string message.
     """
+    return _understand(message, state, vocab, config, 0)
+
+
+def _understand(
+    message: str, state: DialogState | None, vocab: CatalogVocab, config: UnderstandConfig | None, depth: int
+) -> Understanding:
     cfg = config or UnderstandConfig()
     state = state or DialogState()
     raw = message if isinstance(message, str) else str(message)
@@ -181,8 +241,13 @@ def understand(
     flags: list[InjectionFlag] = detect_injection(text)
     canon = canonicalise(text, vocab.lexicon.domain.name)
     norm0 = normalize(canon.text)
-    if canon.lang == "en":  # "no thriller... wait sorry, i meant no documentary": the corrected clause is not read
-        norm0 = _SELF_CORRECTION.sub(_drop_corrected, norm0).strip() or norm0
+    if canon.lang == "en" and depth < _MAX_CORRECTIONS:
+        corrected = _read_correction(text, state, vocab, cfg, depth)
+        if corrected is not None:
+            corrected.injection = sorted({f.rule for f in flags})
+            corrected.notes = [*notes, *corrected.notes]
+            return corrected
+    if canon.lang == "en":
         norm0 = _THEN_FOR_THAN.sub(r"\1 than", norm0)  # "not older then 1984"
     msg = _Msg(vocab.respell(norm0) if canon.lang == "en" else norm0)
     b = _Builder(msg, state, vocab, cfg)

@@ -324,6 +324,12 @@ class SlotPasses(BuilderBase):
                 continue
             if re.match(r"\s+(?:time|times|go|round|viewing|watch|try|attempt|rewatch)\b", after):
                 continue  # "for the third time", "my second viewing": how often, not a place in the list
+            if re.match(
+                r"\s+(?:part|parts|bit|bits|change|changes|step|steps|message|messages|request|requests|edit|edits"
+                r"|filter|filters|condition|conditions|sentence|point|points|question|questions|turn|reply)\b",
+                m.norm[mt.end() :],
+            ):
+                continue  # "undo that last part", "the second condition": a part of the talk, not of the list
             if self._told_of(m.token_at(mt.end()), category=not noun):
                 continue  # "the last horror we tried": one the person watched once, not a place in the list
             if (

@@ -9,6 +9,7 @@ from difflib import SequenceMatcher
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
     _DISLIKE_TITLE,
+    _GREET,
     _LIKE_TRIGGER,
     _NO_REF_BEFORE,
     _PEOPLE,
@@ -144,6 +145,14 @@ class TitlePasses(BuilderBase):
 
     def titles_pass(self) -> None:
         m = self.msg
+        greet = _GREET.match(m.norm)
+        if greet and re.match(r"\s*(?:[!.?;,]|$)", m.norm[greet.end() :]):
+            # "Good morning! I enjoy crime", "good morning": a greeting, not the title "Good Morning", unless a
+            # longer title starts there
+            n = len(m.span_tokens(0, greet.end()))
+            whole = self.vocab.match_title(m.toks[:8])
+            if whole is None or whole.length <= n or whole.score < self.cfg.title_threshold_bare:
+                m.take(0, greet.end())
         for mt in re.finditer(r'"([^"]{2,80})"', m.norm):
             i = m.token_at(mt.start(1))
             for _s, _l, tm in self._title_at(i, self.cfg.title_threshold - 0.1, chain=False):
