@@ -2751,3 +2751,88 @@ def test_hearing_more_about_a_shown_item_describes_it(vocab: CatalogVocab, secon
 def test_chinese_first_time_is_no_position(vocab: CatalogVocab) -> None:
     st, u = _run(vocab, "你好，第一次来，想看战争片")
     assert st.constraints.include_categories == ["War"] and u.positions == [] and not u.clarify  # type: ignore[attr-defined]
+
+
+# --- held-out v41 kinds (second thoughts and corrections; casual Chinese) ---
+@pytest.mark.parametrize(
+    ("message", "inc", "refs", "years"),
+    [
+        ("westerns from the 50s. hmm, wait, no, i meant anything after 1962", ["Western"], [], (1963, None)),
+        ("war, actually no, something like fargo instead", [], ["100"], (None, None)),
+        ("a comedy that's also romance... actually only comedy, drop the romance part", ["Comedy"], [], (None, None)),
+    ],
+)
+def test_a_correction_takes_back_what_it_says_again(
+    vocab: CatalogVocab, message: str, inc: list[str], refs: list[str], years: tuple[int | None, int | None]
+) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.reference_item_ids, (c.year_min, c.year_max)) == (
+        inc,
+        [],
+        refs,
+        years,
+    )
+
+
+def test_i_said_but_i_meant_corrects_the_last_turn(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "war films from the 80s", "sorry, i said the 80s but i meant anything after 1991")
+    c = st.constraints
+    assert (c.include_categories, c.year_min, c.year_max) == (["War"], 1992, None)
+
+
+def test_a_bare_actually_adds_a_refusal(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "no westerns. actually, i dont want war")
+    assert sorted(st.constraints.exclude_categories) == ["War", "Western"]
+
+
+@pytest.mark.parametrize("second", ["make them all westerns", "actually make those westerns"])
+def test_make_them_x_replaces_the_category(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "some war films", second)
+    assert st.constraints.include_categories == ["Western"]
+
+
+@pytest.mark.parametrize(
+    ("message", "inc", "exc"),
+    [
+        ("想看西部片，啊不对，还是战争片吧", ["War"], []),
+        ("不要恐怖！哦不是，我的意思是不要西部", [], ["Western"]),
+        ("不要恐怖！哦不是，我的意思是也不要西部", [], ["Horror", "Western"]),
+    ],
+)
+def test_chinese_corrections_in_one_message(vocab: CatalogVocab, message: str, inc: list[str], exc: list[str]) -> None:
+    st, u = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, sorted(c.exclude_categories), u.language) == (inc, exc, "zh")  # type: ignore[attr-defined]
+
+
+def test_chinese_correction_of_the_last_turn_replaces_its_category(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "来6部西部片", "我说错了，是战争片")
+    assert (st.constraints.include_categories, st.constraints.n) == (["War"], 6)
+
+
+def test_english_item_noun_in_a_chinese_message_is_no_position(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "战争film来9部吧")
+    c = st.constraints
+    assert (c.include_categories, c.n, u.positions, u.clarify) == (["War"], 9, [], None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("messages", "years"),
+    [
+        (("westerns after 1970", "1969 works too"), (1969, None)),
+        (("westerns before 1960. oh, 1961 would be ok too",), (None, 1961)),
+        (("西部片，1975年以前的。1975年的也可以",), (None, 1975)),
+    ],
+)
+def test_a_year_said_to_be_fine_too_moves_the_bound(
+    vocab: CatalogVocab, messages: tuple[str, ...], years: tuple[int | None, int | None]
+) -> None:
+    st, _ = _run(vocab, *messages)
+    assert (st.constraints.year_min, st.constraints.year_max) == years
+
+
+@pytest.mark.parametrize("second", ["sorry, i meant anything before 1972", "我是说1972年以前的"])
+def test_a_period_said_as_a_correction_replaces_the_whole_period(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 50s", second)
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, 1971)

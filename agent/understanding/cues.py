@@ -141,7 +141,7 @@ _REPLACE = re.compile(
     r"^\W*(?:hmm+\s+|well\s+)?(?:no|nah|nope|naw|no no)\s*[,.!-]+\s*(?=[a-z])|"  # "nah, mystery": a correction
     r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)"
     r"(?![^.,;!?]*\b(?:too|as well|aswell|also)\b)(?=[a-z])|"
-    r"\b(instead|rather|prefer|this time|for a change|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it) (?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want|(?:would|might|could|will|d) be (?:better|nicer|preferable|more fun)|sounds better|(?:is|seems) a better (?:idea|choice|fit|pick))\b"
+    r"\b(instead|rather|prefer|this time|for a change|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it|them|those|these|them all|all of them|the list|the lot|everything) (?!(?:more|less|older|newer|shorter|longer)\b)(?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want|(?:would|might|could|will|d) be (?:better|nicer|preferable|more fun)|sounds better|(?:is|seems) a better (?:idea|choice|fit|pick))\b"
 )
 _REFINE_MARK = re.compile(r"\b(also|too|as well|add|plus|but|more|less|older|newer|only|without|no|not|except)\b")
 _MORE_ITEMS = re.compile(
@@ -241,7 +241,8 @@ _REFERENCE_LEAD = re.compile(
 _EN_FILE = "agent/data/lang/en.yaml"
 _SELF_CORRECTION = re.compile(
     r"(?:[,.;:!?\u2026)\u2013\u2014-]+\s*|(?<=\w)\s+(?="
-    rf"(?:{_alt(_words(_EN.raw, 'self_correction_unpunctuated', _EN_FILE))})\b))"
+    rf"(?:{_alt(_words(_EN.raw, 'self_correction_unpunctuated', _EN_FILE))})\b)"
+    rf"|(?<=\w)\s+but\s+(?=(?:{_alt(_words(_EN.raw, 'self_correction_verbs', _EN_FILE))})\b))"
     rf"(?P<cue>(?:\b(?:{_alt(_words(_EN.raw, 'self_correction', _EN_FILE))})\b[\s,.!-]*)*"
     rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_verbs', _EN_FILE) | _words(_EN.raw, 'self_correction_alone', _EN_FILE))})"
     r"\b)",
@@ -255,6 +256,11 @@ _CORRECTION_CUE = re.compile(
     rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_alone', _EN_FILE) | _words(_EN.raw, 'self_correction_verbs', _EN_FILE))})\b"
 )
 """The words of a correction ("on reflection", "i meant"): read as cue words, never as a query."""
+_CORRECTION_LEAD = re.compile(
+    rf"^\W*(?:\b(?:{_alt(_words(_EN.raw, 'self_correction', _EN_FILE))})\b[\s,.!-]*)*"
+    rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_verbs', _EN_FILE) | (_words(_EN.raw, 'self_correction_alone', _EN_FILE) - {'actually'}))})\b"
+)
+"""A message that starts by correcting what was said ("sorry, i meant ...", "no wait, ..."); not a bare "actually"."""
 _THEN_FOR_THAN = re.compile(rf"\b({_alt(_words(_EN.raw, 'then_for_than', 'agent/data/lang/en.yaml'))})\s+then\b")
 """A comparative before "then", a misspelt "than" ("not older then 1984")."""
 _QUOTED_EN = re.compile(

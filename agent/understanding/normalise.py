@@ -262,6 +262,10 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
         return f" \x00{len(quoted) - 1}\x00 "
 
     s = _QUOTED.sub(keep_quote, text)
+    # "动画的movie来12部": the domain's English item nouns in a Chinese message are its items (not "movie 12")
+    en_nouns = sorted({str(w) for w in lex.domain.nouns.get("en", ())}, key=len, reverse=True)
+    if en_nouns:
+        s = re.sub(rf"(?i)(?<![a-z])(?:{'|'.join(map(re.escape, en_nouns))})(?![a-z])", " items ", s)
     # phrases with a number character that is no number ("近几年" is recent, not a count of years)
     early = {str(k): str(v) for k, v in (raw.get("before_numbers") or {}).items()}
     for k in sorted(early, key=len, reverse=True):

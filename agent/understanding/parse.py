@@ -33,6 +33,7 @@ from agent.understanding.cues import (
     _CLEAR_REFS,
     _COMPARE,
     _CORRECTION_ADDS,
+    _CORRECTION_LEAD,
     _CUES,
     _DEICTIC,
     _DESCRIBE,
@@ -68,6 +69,7 @@ from agent.understanding.cues import (
     _UNDO,
     asks_all_anywhere,
 )
+from agent.understanding.lexicon import lexicon
 from agent.understanding.negation import NegationScope
 from agent.understanding.normalise import _Msg, canonicalise, normalize
 from agent.understanding.shop import ShopPasses
@@ -135,16 +137,49 @@ _OFF_THE_ASKED = re.compile(
 _ARTICLES = frozenset({"the", "a", "an"})
 
 
+def _taken_back(said: ConstraintUpdate) -> dict[str, Any]:
+    """What a correction takes back of the words before it: each kind it says again (what to look for, by
+    category or by title; the exclusions; the period; the count)."""
+    taken: dict[str, Any] = {}
+    if said.include or said.reference_item_ids:
+        taken |= {"include": [], "replace_include": False, "include_all": None}
+        taken |= {"reference_item_ids": [], "clear_references": False}
+    if said.exclude:
+        taken["exclude"] = []
+    if said.year_min is not None or said.year_max is not None or said.clear_years:
+        taken |= {"year_min": None, "year_max": None, "clear_years": False}
+    if said.n is not None or said.clear_n:
+        taken |= {"n": None, "clear_n": False}
+    return taken
+
+
+@functools.cache
+def _correction_rx(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """Where a message in ``lang`` corrects itself, and the words that make a correction an addition."""
+    if lang == "en":
+        return _SELF_CORRECTION, _CORRECTION_ADDS
+    raw = lexicon().languages[lang].raw if lang in lexicon().languages else {}
+    cues, adds = raw.get("self_correction"), raw.get("correction_additions")
+    if not cues:
+        return None
+    alts = "|".join(re.escape(str(w)) for w in sorted(cues, key=len, reverse=True))
+    add_alts = "|".join(re.escape(str(w)) for w in adds or ()) or "(?!)"
+    return re.compile(rf"[，,。.；;！!？?…~、\s]+\s*(?P<cue>(?:{alts}))"), re.compile(add_alts)
+
+
 def _read_correction(
-    text: str, state: DialogState, vocab: CatalogVocab, cfg: UnderstandConfig, depth: int
+    text: str, lang: str, state: DialogState, vocab: CatalogVocab, cfg: UnderstandConfig, depth: int
 ) -> Understanding | None:
     """A message that corrects itself ("horror... no wait, romance!", "no war, oops i meant no crime"), read as
     two turns: the words before the last correction, then the correction in their light. What the correction
-    says again of a kind replaces what was said of it (the categories, the period, the count, as a second turn
-    would); its exclusions replace the ones before unless it says it adds ("no war either"). None when there is
+    says again of a kind (what to look for, the exclusions, the period, the count) replaces what the words before
+    said of it, unless it says it adds ("no war either"). None when there is
     no correction after something said, or the words before it ask for nothing."""
+    rx = _correction_rx(lang)
+    if rx is None:
+        return None
     cut = None
-    for mt in _SELF_CORRECTION.finditer(text):
+    for mt in rx[0].finditer(text):
         if re.search(r"\w", text[: mt.start()]) and re.search(r"\w", text[mt.end() :]):
             cut = mt
     if cut is None:
@@ -157,11 +192,11 @@ def _read_correction(
     second = _understand(after, mid, vocab, cfg, depth + 1)
     if second.clarify and second.slots.is_empty():
         return None  # "drama, i mean, i really love it": no correction, "it" is what was said before
-    if first.slots.exclude and second.slots.exclude and not _CORRECTION_ADDS.search(after):
-        # "no war... sorry, i meant no crime": the exclusion said before is taken back
-        mid = apply_understanding(
-            state, first.model_copy(update={"slots": first.slots.model_copy(update={"exclude": []})})
-        )
+    taken = {} if rx[1].search(after) else _taken_back(second.slots)
+    if "actually" in cut.group("cue").lower().split()[-1:] and "exclude" in taken:
+        del taken["exclude"]  # "no horror. actually, i dont want war": a bare "actually" adds a refusal
+    if taken:  # "no war... sorry, i meant no crime": what the words before said of that kind is taken back
+        mid = apply_understanding(state, first.model_copy(update={"slots": first.slots.model_copy(update=taken)}))
     end = mid.with_update(second.slots)
     u = second.model_copy(deep=True)
     u.slots = ConstraintUpdate.between(state.constraints, end.constraints)
@@ -241,8 +276,8 @@ def _understand(
     flags: list[InjectionFlag] = detect_injection(text)
     canon = canonicalise(text, vocab.lexicon.domain.name)
     norm0 = normalize(canon.text)
-    if canon.lang == "en" and depth < _MAX_CORRECTIONS:
-        corrected = _read_correction(text, state, vocab, cfg, depth)
+    if depth < _MAX_CORRECTIONS:
+        corrected = _read_correction(text, canon.lang, state, vocab, cfg, depth)
         if corrected is not None:
             corrected.injection = sorted({f.rule for f in flags})
             corrected.notes = [*notes, *corrected.notes]
@@ -555,8 +590,13 @@ def _understand(
             # one's brand, feature and price wishes and stated need go with it (unless said again)
             slots.update(replace_include=True, clear_brands=True, clear_features=True, clear_prices=True)
             slots.setdefault("need", "")
-    if ("year_min" in slots or "year_max" in slots) and re.search(r"\b(?:instead|rather than|in place of)\b", norm):
-        slots["clear_years"] = True  # "anything after 1953 instead of that decade": the new period replaces the old
+    if ("year_min" in slots or "year_max" in slots) and (
+        re.search(r"\b(?:instead|rather than|in place of)\b", norm)
+        or (_CORRECTION_LEAD.match(msg.norm) and not _CORRECTION_ADDS.search(msg.norm))
+    ):
+        # "anything after 1953 instead of that decade", "sorry, i meant anything before 1969": the new period
+        # replaces the old one
+        slots["clear_years"] = True
     old_inc, old_exc = state.constraints.include_categories, state.constraints.exclude_categories
     emphatic = re.search(
         r"\b(?:definitely|absolutely|certainly|def|defo|really)\s+(?:no|not|nothing|none)\b"

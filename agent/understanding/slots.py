@@ -8,6 +8,7 @@ import numpy as np
 
 from agent.understanding.builder import BuilderBase
 from agent.understanding.cues import (
+    _ALLOW_AFTER,
     _CLEAR_AGE,
     _CLEAR_PRICE,
     _CLEAR_YEARS,
@@ -509,6 +510,17 @@ class SlotPasses(BuilderBase):
             if _RX_REPLACED_BEFORE.search(m.norm[: mt.start()]) and (lo is not None or hi is not None):
                 continue
             y = int(mt.group(1))
+            if _ALLOW_AFTER.match(m.norm[mt.end() :]):
+                # "nothing before 1970. oh, 1969 is fine too": the bound that left that year out moves to take it in
+                here = lo is not None or hi is not None
+                cur_lo = lo if here else self.state.constraints.year_min
+                cur_hi = hi if here else self.state.constraints.year_max
+                if cur_lo is not None and y < cur_lo:
+                    lo, hi = y, cur_hi
+                    continue
+                if cur_hi is not None and y > cur_hi:
+                    lo, hi = cur_lo, y
+                    continue
             lo, hi = y, y
         yr = vocab.year_range
         if yr is not None:
@@ -721,6 +733,8 @@ class SlotPasses(BuilderBase):
                 end += 1
             c = self.state.constraints
             asked = set(c.include_categories) | set(c.exclude_categories)
+            if self._take_said_before(m.token_at(v_start), cats):
+                asked |= set(cats)  # "fantasy musicals. forget the musical part": this message's own wish goes
             # a category the person asked for either way is no longer asked for; any other is excluded
             # ("remove the comedies" from a list that never asked for them)
             self.remove.extend(cat for cat in cats if cat in asked)
@@ -745,6 +759,20 @@ class SlotPasses(BuilderBase):
                 self._clear_slot(more.group("slot"), more.start(), more.end())
                 pos = more.end()
         self._category_rule_removal()
+
+    def _take_said_before(self, stop: int, cats: tuple[str, ...]) -> bool:
+        """Whether the message named ``cats`` before token ``stop``; those words are taken (not read again)."""
+        m, found, k = self.msg, False, 0
+        while k < stop:
+            hit = None if m.used[k] else self._category_at(k)
+            if hit is not None and set(hit[0]) == set(cats):
+                m.take_tokens(k, hit[1])
+                self.cat_tokens.update(range(k, k + hit[1]))
+                found = True
+                k += hit[1]
+            else:
+                k += 1
+        return found
 
     def _object_category(self, pos: int) -> tuple[int, tuple[tuple[str, ...], int]] | None:
         """The category phrase a removal names from character ``pos`` on (determiners skipped): its first token
