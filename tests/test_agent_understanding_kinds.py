@@ -2836,3 +2836,45 @@ def test_a_year_said_to_be_fine_too_moves_the_bound(
 def test_a_period_said_as_a_correction_replaces_the_whole_period(vocab: CatalogVocab, second: str) -> None:
     st, _ = _run(vocab, "westerns from the 50s", second)
     assert (st.constraints.year_min, st.constraints.year_max) == (None, 1971)
+
+
+# --- held-out v42 kinds (occasions and audiences told in long messages) ---
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Snow all week and the heating is broken. My brother and I are under blankets. Show us some westerns.",
+        "Long shift today, finally back and exhausted. westerns please",
+        "We got back from the beach late. Any westerns?",
+    ],
+)
+def test_the_occasion_told_around_a_request_is_no_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.query) == (["Western"], "")
+
+
+@pytest.mark.parametrize("message", ["boxing. nothing before 1990", "It's late. I want something about boxing."])
+def test_a_wish_in_a_request_sentence_stays_a_query(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.query == "boxing"
+
+
+@pytest.mark.parametrize(
+    ("message", "inc"),
+    [
+        ("The kids are asleep at last. westerns for the two of us", ["Western"]),
+        ("my whole family is visiting, they love war films", ["War"]),
+        ("westerns the kids can watch", ["Children's", "Western"]),
+        ("some family films from the 90s", ["Children's"]),
+        ("anything for my kids, no horror", ["Children's"]),
+    ],
+)
+def test_people_words_name_the_category_only_when_it_is_for_them(
+    vocab: CatalogVocab, message: str, inc: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    assert sorted(st.constraints.include_categories) == inc
+
+
+def test_a_title_said_twice_leaves_no_query(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "we keep quoting fargo at work. more like fargo please")
+    assert (st.constraints.reference_item_ids, st.constraints.query) == (["100"], "")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from agent.state import DialogState
+from agent.understanding.lexicon import all_item_nouns
 from agent.understanding.normalise import _Msg
 from agent.understanding.types import ItemRef, UnderstandConfig
 from agent.understanding.vocab import CatalogVocab
+
+_AUDIENCE_AS_KIND = re.compile(
+    rf"^[\s-]*(?:s\s+)?(?:(?:{'|'.join(re.escape(w) for w in all_item_nouns())}|stuff|fare|content|friendly|shows?)\b)"
+)
+"""After a people word: it names a kind of item ("kids movies", "family stuff", "kid-friendly")."""
 
 
 class BuilderBase:
@@ -54,8 +61,32 @@ class BuilderBase:
         for n in range(min(self.vocab.max_phrase, len(m.toks) - i), 0, -1):
             key = tuple(m.toks[i : i + n])
             if key in self.vocab.phrases and not any(m.used[i : i + n]):
+                if n == 1 and key[0] in self._audience and not self._wished_for(i):
+                    continue  # "the kids are asleep": who is there, not what they ask for
                 return self.vocab.phrases[key], n
         return None
+
+    @functools.cached_property
+    def _audience(self) -> frozenset[str]:
+        return frozenset(self.vocab.lexicon.domain.audience.get("en", ()))
+
+    def _wished_for(self, i: int) -> bool:
+        """Whether the people word at token ``i`` names what is asked for: before an item noun or a category
+        ("kids movies", "a family cartoon"), after "for" ("something for the kids"), as the ones who can watch
+        ("a film the kids can watch"), or as the whole message."""
+        m = self.msg
+        after = m.norm[m.ends[i] :]
+        before = m.norm[: m.starts[i]]
+        return bool(
+            len(m.toks) <= 2
+            or _AUDIENCE_AS_KIND.match(after)
+            or (i + 1 < len(m.toks) and m.toks[i + 1] not in self._audience and self._category_at(i + 1) is not None)
+            or re.search(
+                r"\b(?:for|suitable for|safe for|appropriate for|aimed at|made for)\s+(?:the\s+|my\s+|our\s+|young\s+|little\s+|small\s+)*$",
+                before,
+            )
+            or re.match(r"\s+(?:can|could|will|would|may)\s+(?:all\s+)?(?:watch|see|enjoy|handle|sit through)\b", after)
+        )
 
     def _names_category_before(self, char: int) -> bool:
         """Whether the message names a category phrase before character ``char``."""

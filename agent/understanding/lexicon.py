@@ -166,6 +166,8 @@ class DomainData:
     # what the catalog does not record, each with the questions that ask for it per language ({"what": {lang:
     # name}, "asks": {lang: phrases}}): a reply says it is not recorded instead of answering something else
     absent: tuple[dict[str, dict[str, tuple[str, ...] | str]], ...] = ()
+    # category synonyms that are people ("kids", "family"): a category only when the wish is for them
+    audience: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @functools.cache
@@ -208,6 +210,7 @@ def domain(name: str | None) -> DomainData:
         spoken={str(k): str(v) for k, v in (raw.get("spoken", {}) or {}).items()},
         claim_words={str(k): str(v) for k, v in (raw.get("claim_words", {}) or {}).items()},
         absent=tuple(_absent(a, f"{src}: absent[{k}]") for k, a in enumerate(raw.get("absent", []) or [])),
+        audience={lang: tuple(str(w) for w in v) for lang, v in (raw.get("audience", {}) or {}).items()},
     )
 
 
@@ -255,7 +258,10 @@ class Lexicon:
         """Words never kept as a free-text query."""
         en = self.en
         people = with_possessives(_words(en.raw, "people", "agent/data/lang/en.yaml"))
-        return en.stopwords | en.general_stopwords | en.fillers | self.item_nouns | en.neg_cues | en.neg_verbs | people
+        occasion = _words(en.raw, "occasion_words", "agent/data/lang/en.yaml")
+        return (
+            en.stopwords | en.general_stopwords | en.fillers | self.item_nouns | en.neg_cues | en.neg_verbs | people
+        ) | occasion
 
     @functools.cached_property
     def en_words(self) -> frozenset[str]:

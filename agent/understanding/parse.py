@@ -69,7 +69,7 @@ from agent.understanding.cues import (
     _UNDO,
     asks_all_anywhere,
 )
-from agent.understanding.lexicon import lexicon
+from agent.understanding.lexicon import _words, all_item_nouns, lexicon
 from agent.understanding.negation import NegationScope
 from agent.understanding.normalise import _Msg, canonicalise, normalize
 from agent.understanding.shop import ShopPasses
@@ -135,6 +135,37 @@ _OFF_THE_ASKED = re.compile(
 
 
 _ARTICLES = frozenset({"the", "a", "an"})
+
+
+_REQUEST_SIGNALS = _words(lexicon().en.raw, "request_signals", "agent/data/lang/en.yaml") | frozenset(all_item_nouns())
+
+
+def _occasion_tokens(msg: Any, b: Any) -> set[int]:
+    """The tokens of sentences that tell the occasion, not the wish, in a message of several sentences: no
+    category, title, number, item noun, request word or question mark ("It's date night and we finally got a
+    babysitter. Show me 3 westerns.": the first sentence is no query). Empty when no sentence is a request."""
+    bounds = [mt.end() for mt in re.finditer(r"[.!?;]+", msg.norm)]
+    if len(bounds) < 1 or bounds[-1] < len(msg.norm.rstrip()):
+        bounds.append(len(msg.norm))
+    if len(bounds) < 2:
+        return set()
+    titled = {k for ref in [*b.refs, *b.title_items] for k in range(len(msg.toks)) if msg.toks[k] in ref.text.split()}
+    sentences: list[tuple[list[int], bool]] = []
+    start = 0
+    for end in bounds:
+        ks = [k for k in range(len(msg.toks)) if start <= msg.starts[k] < end]
+        asks = (
+            len(ks) <= 1
+            or "?" in msg.norm[start:end]
+            or any(
+                k in b.cat_tokens or k in titled or msg.toks[k].isdigit() or msg.toks[k] in _REQUEST_SIGNALS for k in ks
+            )
+        )
+        sentences.append((ks, asks))
+        start = end
+    if not any(asks for _, asks in sentences):
+        return set()
+    return {k for ks, asks in sentences if not asks for k in ks}
 
 
 def _taken_back(said: ConstraintUpdate) -> dict[str, Any]:
@@ -326,6 +357,11 @@ def _understand(
     if item_cue and state.shown:
         b.shown_titles_pass()
     b.titles_pass()
+    for ref in [*b.refs, *b.title_items]:  # "quoting liar liar ... movies like liar liar": the title said twice
+        words, n = ref.text.split(), len(ref.text.split())
+        for k in range(len(msg.toks) - n + 1) if n >= 2 or len(ref.text) >= 4 else ():
+            if msg.toks[k : k + n] == words and not any(msg.used[k : k + n]):
+                msg.take_tokens(k, n)
     if (b.title_items or b.positions) and re.search(r"\bwhat(?: i)?s\b.*\babout\b", norm):
         # "whats first on the list about", "what's Fargo about": the item's description
         describe_cue = True
@@ -452,10 +488,19 @@ def _understand(
     # what the catalog does not record ("whos in the second one", "how long is it"): its words are no query
     absent = _absent_asked(lex, b.lang, msg.norm if b.lang == "en" else text, msg if b.lang == "en" else None)
 
-    # 5. the free-text query: content words nobody used, minus negated ones
+    # 5. the free-text query: content words nobody used, minus negated ones and the occasion told around them
     query_words: list[str] = []
+    context = _occasion_tokens(msg, b) if b.lang == "en" else set()
     for k, t in enumerate(msg.toks):
-        if msg.used[k] or t in _QUERY_STOP or t in ("$", "#", "€", "£") or len(t) < 2 or t in _ORD_WORDS or t.isdigit():
+        if (
+            msg.used[k]
+            or k in context
+            or t in _QUERY_STOP
+            or t in ("$", "#", "€", "£")
+            or len(t) < 2
+            or t in _ORD_WORDS
+            or t.isdigit()
+        ):
             continue
         if vocab.is_noise(t):  # a function word or filler misspelt ("recomend", "anythign")
             continue
