@@ -2878,3 +2878,34 @@ def test_people_words_name_the_category_only_when_it_is_for_them(
 def test_a_title_said_twice_leaves_no_query(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "we keep quoting fargo at work. more like fargo please")
     assert (st.constraints.reference_item_ids, st.constraints.query) == (["100"], "")
+
+
+@pytest.mark.parametrize(
+    ("message", "inc"),
+    [
+        ("孩子们睡着了，我想看西部片", ["Western"]),
+        ("周末带孩子去看电影，西部片吧", ["Western"]),
+        ("找几部给孩子看的西部片", ["Children's", "Western"]),
+    ],
+)
+def test_chinese_people_words_name_the_category_only_when_it_is_for_them(
+    vocab: CatalogVocab, message: str, inc: list[str]
+) -> None:
+    st, _ = _run(vocab, message)
+    assert sorted(st.constraints.include_categories) == inc
+
+
+@pytest.mark.parametrize(
+    ("message", "years"),
+    [("西部片，早于1970年的，1970年的不算", (None, 1969)), ("西部片，1970年以后的，1970年的也算", (1970, None))],
+)
+def test_chinese_whether_the_bound_year_counts(
+    vocab: CatalogVocab, message: str, years: tuple[int | None, int | None]
+) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.year_min, st.constraints.year_max) == years
+
+
+def test_people_and_days_are_not_one_word_titles(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "Saturday with the kids at home. I loved westerns as a kid, show me some")
+    assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Western"], [])

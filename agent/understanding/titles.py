@@ -27,6 +27,9 @@ _TITLE_CONTEXT_WORDS = _words(_EN.raw, "title_context", "agent/data/lang/en.yaml
 _TITLE_CONTEXT = re.compile(rf"\b(?:{_alt(_TITLE_CONTEXT_WORDS)})\b")
 """Words that make a title named anywhere a reference (``title_context`` in the language file)."""
 _QUERY_FILLERS = _EN.fillers
+_NOT_A_TITLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml") | _words(
+    _EN.raw, "occasion_words", "agent/data/lang/en.yaml"
+)
 _PERIOD_WORDS = frozenset(
     {"after", "before", "since", "from", "until", "till", "than", "pre", "post", "past", "in", "circa", "by", "between"}
 )
@@ -219,7 +222,9 @@ class TitlePasses(BuilderBase):
                     m.used[k] = False
                 i += 1
                 continue
-            if ln == 1 and (tm.score < 1.0 or len(t) < 4 or t in _QUERY_FILLERS or t in _TITLE_CONTEXT_WORDS):
+            if ln == 1 and (
+                tm.score < 1.0 or len(t) < 4 or t in _QUERY_FILLERS or t in _TITLE_CONTEXT_WORDS or t in _NOT_A_TITLE
+            ):  # "with the kids on friday": people and days, not the titles "Kids" and "Friday"
                 m.used[s] = False  # a single common-looking word is not taken for a title
                 i += 1
                 continue
