@@ -149,7 +149,12 @@ def _occasion_tokens(msg: Any, b: Any) -> set[int]:
         bounds.append(len(msg.norm))
     if len(bounds) < 2:
         return set()
-    titled = {k for ref in [*b.refs, *b.title_items] for k in range(len(msg.toks)) if msg.toks[k] in ref.text.split()}
+    titled: set[int] = set()
+    for ref in [*b.refs, *b.title_items]:  # where a title was named ("the" elsewhere is no title)
+        words = ref.text.split()
+        for k in range(len(msg.toks) - len(words) + 1) if words else ():
+            if msg.toks[k : k + len(words)] == words:
+                titled.update(range(k, k + len(words)))
     sentences: list[tuple[list[int], bool]] = []
     start = 0
     for end in bounds:
@@ -204,8 +209,8 @@ def _read_correction(
     """A message that corrects itself ("horror... no wait, romance!", "no war, oops i meant no crime"), read as
     two turns: the words before the last correction, then the correction in their light. What the correction
     says again of a kind (what to look for, the exclusions, the period, the count) replaces what the words before
-    said of it, unless it says it adds ("no war either"). None when there is
-    no correction after something said, or the words before it ask for nothing."""
+    said of it, unless it says it adds ("no war either"). None when there is no correction after something said,
+    or the words before it ask for nothing."""
     rx = _correction_rx(lang)
     if rx is None:
         return None
