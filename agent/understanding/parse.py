@@ -149,12 +149,7 @@ def _occasion_tokens(msg: Any, b: Any) -> set[int]:
         bounds.append(len(msg.norm))
     if len(bounds) < 2:
         return set()
-    titled: set[int] = set()
-    for ref in [*b.refs, *b.title_items]:  # where a title was named ("the" elsewhere is no title)
-        words = ref.text.split()
-        for k in range(len(msg.toks) - len(words) + 1) if words else ():
-            if msg.toks[k : k + len(words)] == words:
-                titled.update(range(k, k + len(words)))
+    titled = {j for _, k, n in _title_places(msg, b) for j in range(k, k + n)}  # ("the" elsewhere is no title)
     sentences: list[tuple[list[int], bool]] = []
     start = 0
     for end in bounds:
@@ -171,6 +166,18 @@ def _occasion_tokens(msg: Any, b: Any) -> set[int]:
     if not any(asks for _, asks in sentences):
         return set()
     return {k for ks, asks in sentences if not asks for k in ks}
+
+
+def _title_places(msg: Any, b: Any) -> list[tuple[ItemRef, int, int]]:
+    """Every place where the words of a title the message named stand together: (the reference, first token,
+    length)."""
+    places = []
+    for ref in [*b.refs, *b.title_items]:
+        words = ref.text.split()
+        for k in range(len(msg.toks) - len(words) + 1) if words else ():
+            if msg.toks[k : k + len(words)] == words:
+                places.append((ref, k, len(words)))
+    return places
 
 
 def _taken_back(said: ConstraintUpdate) -> dict[str, Any]:
@@ -362,11 +369,9 @@ def _understand(
     if item_cue and state.shown:
         b.shown_titles_pass()
     b.titles_pass()
-    for ref in [*b.refs, *b.title_items]:  # "quoting liar liar ... movies like liar liar": the title said twice
-        words, n = ref.text.split(), len(ref.text.split())
-        for k in range(len(msg.toks) - n + 1) if n >= 2 or len(ref.text) >= 4 else ():
-            if msg.toks[k : k + n] == words and not any(msg.used[k : k + n]):
-                msg.take_tokens(k, n)
+    for ref, k, n in _title_places(msg, b):  # "quoting liar liar ... movies like liar liar": the title said twice
+        if (n >= 2 or len(ref.text) >= 4) and not any(msg.used[k : k + n]):
+            msg.take_tokens(k, n)
     if (b.title_items or b.positions) and re.search(r"\bwhat(?: i)?s\b.*\babout\b", norm):
         # "whats first on the list about", "what's Fargo about": the item's description
         describe_cue = True
