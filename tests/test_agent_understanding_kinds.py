@@ -2909,3 +2909,51 @@ def test_chinese_whether_the_bound_year_counts(
 def test_people_and_days_are_not_one_word_titles(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "Saturday with the kids at home. I loved westerns as a kid, show me some")
     assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Western"], [])
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "forget about excluding animation",
+        "never mind about blocking animation, that rule is gone",
+        "drop the rule about leaving animation out",
+        "stop avoiding animation",
+    ],
+)
+def test_a_removal_of_an_exclusion_told_as_a_gerund_allows_it(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns, but no animation", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories, st.constraints.query) == (
+        ["Western"],
+        [],
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "inc", "exc", "years"),
+    [
+        ("mysteries, no sci-fi", "i know i said no sci-fi, but honestly it doesn't matter", ["Mystery"], [], None),
+        ("mysteries, no sci-fi", "no sci-fi, it's fine now", ["Mystery"], [], None),
+        ("mysteries from the 80s", "i told you the 80s earlier, never mind", ["Mystery"], [], None),
+        ("mysteries from the 80s", "remember i said mysteries? you can ignore that", [], [], (1980, 1989)),
+        ("悬疑片，不要科幻", "我之前说不要科幻的，现在也可以了", ["Mystery"], [], None),
+        ("悬疑片，不要科幻", "前面说不要科幻，算了", ["Mystery"], [], None),
+    ],
+)
+def test_a_rule_quoted_and_lifted_is_taken_back(
+    vocab: CatalogVocab,
+    first: str,
+    second: str,
+    inc: list[str],
+    exc: list[str],
+    years: tuple[int, int] | None,
+) -> None:
+    st, _ = _run(vocab, first, second)
+    c = st.constraints
+    got = (c.year_min, c.year_max) if c.year_min is not None or c.year_max is not None else None
+    assert (c.include_categories, c.exclude_categories, got) == (inc, exc, years)
+
+
+def test_a_new_refusal_before_a_lift_word_is_still_a_refusal(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "mysteries please", "no sci-fi, whatever")
+    assert st.constraints.exclude_categories == ["Sci-Fi"]

@@ -271,6 +271,75 @@ def _read_correction(
     return u
 
 
+def _loose(phrase: str) -> str:
+    """``phrase`` as a regex that allows an apostrophe after any letter ("doesnt" matches "doesn't")."""
+    return "".join(r"\s+" if ch == " " else re.escape(ch) + ("['’]?" if ch.isalpha() else "") for ch in phrase)
+
+
+@functools.cache
+def _quoted_rule_rx(lang: str) -> re.Pattern[str] | None:
+    """A whole message in ``lang`` that quotes a rule said before and lifts it (``quoted_rule`` in the
+    language file): the optional lead, the quoted words, a break, the lifting words."""
+    raw = lexicon().languages[lang].raw if lang in lexicon().languages else {}
+    data = raw.get("quoted_rule") or {}
+    if not data.get("lifts"):
+        return None
+    b = r"\b" if lang == "en" else ""
+
+    def alt(key: str) -> str:
+        words = sorted((str(w) for w in data.get(key) or ()), key=len, reverse=True)
+        return "|".join(_loose(w) for w in words) or "(?!)"
+
+    now = rf"(?:{b}(?:{alt('now')}){b}\s*[,，]?\s*)"
+    brk = r"[,，.。;；:：!！?？…\u2013\u2014~-]+"
+    return re.compile(
+        rf"\W*(?:(?P<lead>{alt('leads')}){b}\s*)?(?P<said>.+?)(?:\s*{b}(?:{alt('trails')}))?"
+        rf"(?:\s*{brk}\s*{now}?|\s*{now})(?:{alt('lifts')}){b}"
+        r"(?:\s*(?:please|pls|thanks|thx|now|then|吧|啦|了|哈))?[\s.!?。！？~]*",
+        re.IGNORECASE,
+    )
+
+
+def _read_quoted_rule(
+    text: str, lang: str, state: DialogState, vocab: CatalogVocab, cfg: UnderstandConfig, depth: int
+) -> Understanding | None:
+    """A message that quotes a rule and lifts it ("earlier i said no war, now that doesnt matter",
+    "刚才说不要战争，现在不限制了"): what the quoted words name (categories either way, the period, the count, the
+    titles) is taken back. Without a lead ("i said") the quoted words must name only rules in force ("no war,
+    that doesnt matter anymore" after "no war"). None when the message is not of that form."""
+    rx = _quoted_rule_rx(lang)
+    mt = rx.fullmatch(text.strip()) if rx is not None else None
+    if mt is None:
+        return None
+    first = _understand(mt.group("said"), state, vocab, cfg, depth + 1)
+    s, c = first.slots, state.constraints
+    cats = [*s.include, *s.exclude]
+    years = s.year_min is not None or s.year_max is not None
+    if not (cats or years or s.n is not None or s.reference_item_ids):
+        lifted = s.remove or s.allow or s.clear_years or s.clear_n or s.clear_references or s.clear_categories
+        return first.model_copy(update={"text": text}) if lifted else None  # "drop the X rule, that's gone"
+    in_force = (
+        set(s.include) <= set(c.include_categories)
+        and set(s.exclude) <= set(c.exclude_categories)
+        and (not years or (c.year_min, c.year_max) != (None, None))
+        and (s.n is None or c.n is not None)
+        and set(s.reference_item_ids) <= set(c.reference_item_ids)
+    )
+    if not (mt.group("lead") or in_force):
+        return None
+    u = first.model_copy(deep=True)
+    u.slots = ConstraintUpdate(
+        remove=list(dict.fromkeys(cats)),
+        clear_years=years,
+        clear_n=s.n is not None,
+        clear_references=bool(s.reference_item_ids),
+    )
+    u.intent, u.clarify = Intent.REFINE, None
+    u.items, u.positions, u.feedback, u.references = [], [], [], []
+    u.text = text
+    return u
+
+
 def _written_as_a_name(text: str, terms: str) -> bool:
     """Whether ``terms`` (normalised words) stand in ``text`` with a capital first letter, not at the start
     of a sentence, in a message that is not all capitals ("anything like Inception?")."""
@@ -320,7 +389,9 @@ def _understand(
     canon = canonicalise(text, vocab.lexicon.domain.name)
     norm0 = normalize(canon.text)
     if depth < _MAX_CORRECTIONS:
-        corrected = _read_correction(text, canon.lang, state, vocab, cfg, depth)
+        corrected = _read_quoted_rule(text, canon.lang, state, vocab, cfg, depth) or _read_correction(
+            text, canon.lang, state, vocab, cfg, depth
+        )
         if corrected is not None:
             corrected.injection = sorted({f.rule for f in flags})
             corrected.notes = [*notes, *corrected.notes]
