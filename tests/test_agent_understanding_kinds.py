@@ -2957,3 +2957,34 @@ def test_a_rule_quoted_and_lifted_is_taken_back(
 def test_a_new_refusal_before_a_lift_word_is_still_a_refusal(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "mysteries please", "no sci-fi, whatever")
     assert st.constraints.exclude_categories == ["Sci-Fi"]
+
+
+@pytest.mark.parametrize(
+    ("second", "pos"),
+    [("what's the 3rd one 'bout?", 3), ("tell me more 'bout no. 2 pls", 2), ("show 'em again, why the 4th one", 4)],
+)
+def test_an_apostrophe_for_cut_off_letters_is_not_a_quotation(vocab: CatalogVocab, second: str, pos: int) -> None:
+    st, u = _run(vocab, "comedies", second)
+    assert u.intent in (Intent.EXPLAIN, Intent.DESCRIBE) and [r.position for r in u.items] == [pos]
+    assert st.constraints.include_categories == ["Comedy"]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "i want them to be sci-fi too",
+        "would love em to be sci-fi as well",
+        "make sure they're sci-fi too",
+        "make sure theyre also sci-fi",
+        "i'd prefer those to be sci-fi as well",
+    ],
+)
+def test_wishing_the_list_were_another_category_too_asks_for_both(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "7 mysteries", second)
+    c = st.constraints
+    assert (sorted(c.include_categories), c.include_all, c.n) == (["Mystery", "Sci-Fi"], True, 7)
+
+
+def test_wishing_them_one_of_two_more_categories_stays_any_of(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "mysteries", "i want them to be sci-fi or thriller too")
+    assert not st.constraints.include_all

@@ -354,6 +354,9 @@ _RESET_KEEP = re.compile(r"\b(?:except|apart from|other than|besides|save for|bu
 _ALL_FOLLOW_UP_MODAL = re.compile(
     r"\b(?:(?:have|has|need|needs|must|should|got|gotta|ought)\s+(?:(?:all|each|also|really)\s+)?(?:to\s+)?be"
     r"|make\s+(?:them|em|it|those|these|the list)(?:\s+all)?"
+    r"|(?:want|like|love|prefer|need|wish|expect)\s+(?:them|em|it|those|these|the ones|all of them|each of them)"
+    r"(?:\s+(?:all|also))?\s+to\s+be"
+    r"|make\s+sure\s+(?:they|theyre|those|these|the ones|its|it)(?:\s+(?:are|r|re|is))?(?:\s+(?:all|also))?"
     r"|(?:ones|those|them|the ones)\s+(?:that|which|thats)(?:\s+(?:are|is|r))?"
     r"|(?:can|could|may)\s+(?:they|these|those|the ones|it)\s+(?:all\s+|also\s+)?be)\s+(?:\w+\s+)?$"
 )

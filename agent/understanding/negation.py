@@ -209,16 +209,23 @@ class NegationScope(BuilderBase):
             and (
                 asks_all_anywhere(m.norm)
                 or _ALL_FOLLOW_UP.search(m.norm[: m.starts[spans[0][0]]]) is not None
-                or (
-                    _ALL_FOLLOW_UP_MODAL.search(m.norm[: m.starts[spans[0][0]]]) is not None
-                    and _ALL_FOLLOW_UP_TOO.match(m.norm[m.ends[spans[0][1]] :]) is not None
-                )
+                or self._wished_too(spans[0])
             )
             and not re.search(r"\b(?:or|either)\b", _NOT_ONE_OR_OTHER.sub(" ", m.norm))
         ):
             # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
             # one and the asked ones at once
             self.include_all = self.all_with_earlier = True
+
+    def _wished_too(self, span: tuple[int, int]) -> bool:
+        """A wish that the list be the category at ``span`` as well ("they have to be X too", "make sure
+        they're also X")."""
+        m = self.msg
+        modal = _ALL_FOLLOW_UP_MODAL.search(m.norm[: m.starts[span[0]]])
+        return modal is not None and (
+            re.search(r"\balso\b", modal.group(0)) is not None
+            or _ALL_FOLLOW_UP_TOO.match(m.norm[m.ends[span[1]] :]) is not None
+        )
 
     def _all_between(self, spans: list[tuple[int, int]]) -> bool:
         """A relative clause between two asked-for categories asks for both, even with "as well" after the

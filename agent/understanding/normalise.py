@@ -10,6 +10,12 @@ from typing import Any
 from agent.understanding.lexicon import lexicon
 
 _APOS = re.compile(r"(?<=[a-z0-9])'(?=[a-z])|'(?=\d0s\b)|(?<=\d)'s\b|(?<=[a-z])'(?=\s|$)")
+_ELIDED = re.compile(
+    r"(?<![a-z0-9'])'(?=(?:"
+    + "|".join(map(re.escape, lexicon().languages["en"].raw.get("elided") or ()))
+    + r")\b(?!'))"
+)
+"""An apostrophe standing for cut-off letters at the start of a word ("'bout", "'em"), not an opening quote."""
 _TOKEN = re.compile(r"[a-z0-9]+|[#$€£]")
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8"}
 
@@ -20,6 +26,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.lower().replace("’", "'").replace("‘", "'").replace("`", "'").replace("“", '"').replace("”", '"')
+    text = _ELIDED.sub("", text)
     text = _APOS.sub(lambda m: "s" if m.group(0) == "'s" else "", text)
     text = text.replace("&", " and ")
     return re.sub(r"\s+", " ", text).strip()
