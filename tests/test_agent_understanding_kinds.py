@@ -2988,3 +2988,93 @@ def test_wishing_the_list_were_another_category_too_asks_for_both(vocab: Catalog
 def test_wishing_them_one_of_two_more_categories_stays_any_of(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "mysteries", "i want them to be sci-fi or thriller too")
     assert not st.constraints.include_all
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns i really hate",
+        "comedies are fine, westerns we cant stand",
+        "anything at all, only westerns i do not like, dont put them",
+    ],
+)
+def test_a_dislike_told_after_the_category_leaves_it_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Western" in st.constraints.exclude_categories and "Western" not in st.constraints.include_categories
+
+
+def test_a_dislike_of_something_else_after_the_category_keeps_it(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns i dont like anything too long")
+    assert st.constraints.include_categories == ["Western"]
+
+
+@pytest.mark.parametrize("second", ["恐怖的不想看", "恐怖这类的不要", "恐怖的别给我推荐", "恐怖的也不要"])
+def test_a_chinese_refusal_after_de_leaves_the_category_out(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "来几部喜剧", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], ["Horror"])
+
+
+@pytest.mark.parametrize(
+    "second", ["oops, not westerns, i meant comedies", "sorry typo - not westerns, i mean comedies please"]
+)
+def test_not_x_i_mean_y_after_asking_x_replaces_it_without_refusing_it(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 60s", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.query) == (["Comedy"], [], 1960, "")
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "honestly how old are they doesnt matter",
+        "how new the films are does not matter anymore",
+        "ok how old is the stuff doesnt matter now",
+    ],
+)
+def test_the_age_asked_in_any_word_order_then_lifted_clears_the_years(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "comedies, nothing too old", second)
+    assert (st.constraints.include_categories, st.constraints.year_min, st.constraints.year_max) == (
+        ["Comedy"],
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["6 of it please, comedies", "comedies, give me 6 of this kind", "i want comedies, 6 of em"],
+)
+def test_a_count_of_it_or_of_this_kind_is_the_count(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.n) == (["Comedy"], 6)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["films that are crime and in same time comedy", "crime and at same time comedy please"],
+)
+def test_in_same_time_without_an_article_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (sorted(st.constraints.include_categories), st.constraints.include_all) == (["Comedy", "Crime"], True)
+
+
+@pytest.mark.parametrize(
+    ("message", "kept"),
+    [
+        ("comedies please, my flatmate burned dinner again and the kitchen smells awful", ""),
+        ("westerns tonight and then sleep", ""),
+        ("a crime movie, we just got back from the beach and my feet hurt", ""),
+        ("crime movies, i moved houses last week and the boxes are everywhere. something about robots", "robots"),
+        ("crime movies, we hate gore", ""),
+    ],
+)
+def test_a_clause_of_the_persons_story_is_no_query(vocab: CatalogVocab, message: str, kept: str) -> None:
+    st, u = _run(vocab, message)
+    assert st.constraints.query == kept
+    if "gore" in message:
+        assert "gore" in u.avoid_terms  # type: ignore[attr-defined]
+
+
+def test_a_place_the_person_is_from_is_no_title(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "hi, im from Brazil, show me some comedies")
+    assert (st.constraints.reference_item_ids, st.constraints.include_categories) == ([], ["Comedy"])

@@ -427,13 +427,13 @@ _RX_SHOW_N = re.compile(
 """A bare count after a request verb: "comedies, show me 10"."""
 _RX_N_OF = re.compile(
     rf"(?<!\bnot )(?<!\bif )(?<!\bwhen )(?<!\bin case )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )"
-    rf"{_NUM}\s+of\s+(?:them|those|these)\b"
+    rf"{_NUM}\s+of\s+(?:them|those|these|em|it|that kind|this kind|that sort|this sort)\b"
     rf"|(?<!\bnot )\b(?!one\b){_NUM}\s+(?:of\s+(?:anything|something|any other kind|whatever)|others|other ones)\b"
     rf"|(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )(?!one\b){_NUM}\s+of\s+the\b(?=\s+(?:very\s+)?"
     rf"(?:latest|newest|best|top|oldest|most recent|greatest|finest)\s+(?:[a-z-]+\s+){{0,2}}(?:{_ITEMS})\b)"
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
 )
-"""A count: "10 of them", "just 5"; not "not just one of them" ("one of them is enough": see n_pass), nor "if one
+"""A count: "10 of them", "give me 4 of it", "just 5"; not "not just one of them" ("one of them is enough": see n_pass), nor "if one
 of them is X" (a condition on the list)."""
 _RX_N_SET = re.compile(
     r"\b(?:change|set|make|switch|put|bump|raise|lower|increase|decrease|reduce|up|cut)\s+(?:the\s+)?"

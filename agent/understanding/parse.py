@@ -21,6 +21,7 @@ words (never fillers) become the free-text query.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from typing import Any
 
@@ -168,6 +169,43 @@ def _occasion_tokens(msg: Any, b: Any) -> set[int]:
     return {k for ks, asks in sentences if not asks for k in ks}
 
 
+_STORY = lexicon().en.raw.get("story_clause") or {}
+_STORY_BREAK = re.compile(rf"[,;:.!?]+|\b(?:{'|'.join(map(re.escape, _STORY.get('breaks') or ()))})\b")
+_STORY_OPENERS = frozenset(str(w) for w in [*(_STORY.get("openers") or ()), *(_STORY.get("breaks") or ())])
+_STORY_STARTS = frozenset(str(w) for w in _STORY.get("subjects") or ())
+_STORY_WISHES = frozenset(str(w) for w in _STORY.get("wishes") or ())
+
+
+def _story_tokens(msg: Any, b: Any) -> set[int]:
+    """The tokens of clauses that tell a person's story inside a request (``story_clause`` in the language
+    file: "no animation, my boyfriend fell asleep halfway through", "3 options so we can vote"). Empty when no
+    clause asks for anything."""
+    titled = {j for _, k, n in _title_places(msg, b) for j in range(k, k + n)}
+    cuts = [0, *(mt.start() for mt in _STORY_BREAK.finditer(msg.norm)), len(msg.norm) + 1]
+    story: set[int] = set()
+    asking = told_before = False
+    for start, end in itertools.pairwise(cuts):
+        ks = [k for k in range(len(msg.toks)) if start <= msg.starts[k] < end]
+        words = [msg.toks[k] for k in ks]
+        asks = "?" in msg.norm[start:end] or any(
+            k in b.cat_tokens
+            or k in titled
+            or msg.toks[k].isdigit()
+            or msg.toks[k] in _REQUEST_SIGNALS
+            or msg.toks[k] in _STORY_WISHES
+            for k in ks
+        )
+        asking = asking or asks
+        lead = 0
+        while lead < len(words) and words[lead] in _STORY_OPENERS and words[lead] != "then":
+            lead += 1
+        told = lead < len(words) and words[lead] in _STORY_STARTS and len(words) > lead + 1
+        if not asks and (told or (told_before and not re.search(r"[.!?]", msg.norm[start : start + 1]))):
+            story.update(ks)  # "my son rolled his eyes so hard i ...": a clause going on with the story is story
+        told_before = not asks and (told or told_before)
+    return story if asking else set()
+
+
 def _title_places(msg: Any, b: Any) -> list[tuple[ItemRef, int, int]]:
     """Every place where the words of a title the message named stand together: (the reference, first token,
     length)."""
@@ -238,6 +276,11 @@ def _read_correction(
     taken = {} if rx[1].search(after) else _taken_back(second.slots)
     if "actually" in cut.group("cue").lower().split()[-1:] and "exclude" in taken:
         del taken["exclude"]  # "no horror. actually, i dont want war": a bare "actually" adds a refusal
+    slip = [c for c in first.slots.exclude if c in state.constraints.include_categories]
+    if slip and second.slots.include and not rx[1].search(after):
+        # "not X, i mean Y" after asking for X: X was the slip, taken back, not refused
+        taken["exclude"] = [c for c in first.slots.exclude if c not in slip]
+        taken["remove"] = list(dict.fromkeys([*first.slots.remove, *slip]))
     if taken:  # "no war... sorry, i meant no crime": what the words before said of that kind is taken back
         mid = apply_understanding(state, first.model_copy(update={"slots": first.slots.model_copy(update=taken)}))
     end = mid.with_update(second.slots)
@@ -572,6 +615,7 @@ def _understand(
     # 5. the free-text query: content words nobody used, minus negated ones and the occasion told around them
     query_words: list[str] = []
     context = _occasion_tokens(msg, b) if b.lang == "en" else set()
+    story = _story_tokens(msg, b) if b.lang == "en" else set()
     for k, t in enumerate(msg.toks):
         if (
             msg.used[k]
@@ -598,6 +642,8 @@ def _understand(
         refused_after = re.match(r"[\s-]*free\b(?!\s+(?:of|from)\b)", msg.norm[msg.ends[k] :])  # "gore-free"
         if b._negated(k) or b._is_negated_span(msg.starts[k]) or refused_after:
             b.avoid.append(t)
+            continue
+        if k in story:  # "so we can vote": the person's story, not what to search
             continue
         query_words.append(t)
     query = " ".join(query_words)[: cfg.max_query_chars].strip()

@@ -30,6 +30,8 @@ _QUERY_FILLERS = _EN.fillers
 _NOT_A_TITLE = _words(_EN.raw, "people", "agent/data/lang/en.yaml") | _words(
     _EN.raw, "occasion_words", "agent/data/lang/en.yaml"
 )
+_PLACE_BEFORE = re.compile(rf"\b(?:{_alt(_words(_EN.raw, 'place_before', 'agent/data/lang/en.yaml'))})\s+$")
+"""Words before a place ("i am from Brazil"): the one word after them is no title (``place_before``)."""
 _PERIOD_WORDS = frozenset(
     {"after", "before", "since", "from", "until", "till", "than", "pre", "post", "past", "in", "circa", "by", "between"}
 )
@@ -223,7 +225,12 @@ class TitlePasses(BuilderBase):
                 i += 1
                 continue
             if ln == 1 and (
-                tm.score < 1.0 or len(t) < 4 or t in _QUERY_FILLERS or t in _TITLE_CONTEXT_WORDS or t in _NOT_A_TITLE
+                tm.score < 1.0
+                or len(t) < 4
+                or t in _QUERY_FILLERS
+                or t in _TITLE_CONTEXT_WORDS
+                or t in _NOT_A_TITLE
+                or _PLACE_BEFORE.search(m.norm[: m.starts[s]])
             ):  # "with the kids on friday": people and days, not the titles "Kids" and "Friday"
                 m.used[s] = False  # a single common-looking word is not taken for a title
                 i += 1

@@ -49,6 +49,14 @@ class TitleMatch:
     length: int  # tokens consumed from the start of the span
 
 
+_AGE_ASKED = re.compile(
+    r"\bhow (old|new|recent) (?:(?:is|are|was|were) )?(?:(?:the|these|those|this|that|they|it|my|your|our) )?"
+    r"(?:[a-z]+ )?(?:(?:is|are|was|were) )?(?=(?:doesnt|does not|dont|do not|no longer|isnt|is not|not) )"
+)
+"""The age of the items asked in any word order before it is said not to matter ("how old is the film doesnt
+matter", "how old the ones are dont matter"): written "how old it is", as the removal's slot words have it."""
+
+
 @dataclass
 class CatalogVocab:
     """Categories, titles and ranges of one catalog, indexed for fast matching. Build once per catalog.
@@ -357,6 +365,7 @@ class CatalogVocab:
         """
         known, by_initial = self._spellings
         norm = self._shorthand.sub(lambda m: self._shorthands[m.group(0)], norm)
+        norm = _AGE_ASKED.sub(r"how \1 it is ", norm)
 
         def fix(m: re.Match[str]) -> str:
             tok = m.group(0)
