@@ -3078,3 +3078,43 @@ def test_a_clause_of_the_persons_story_is_no_query(vocab: CatalogVocab, message:
 def test_a_place_the_person_is_from_is_no_title(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "hi, im from Brazil, show me some comedies")
     assert (st.constraints.reference_item_ids, st.constraints.include_categories) == ([], ["Comedy"])
+
+
+@pytest.mark.parametrize(
+    "message", ["comedies. we'd like 6", "comedies, i'll take 6 please", "i would love 6 comedies"]
+)
+def test_a_count_after_a_polite_wish_is_the_count(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.n) == (["Comedy"], 6)
+
+
+@pytest.mark.parametrize("second", ["let the year thing go", "ok, let the period slide, keep the comedies"])
+def test_letting_a_rule_go_removes_it(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "comedies from the 80s", second)
+    assert (st.constraints.include_categories, st.constraints.year_min, st.constraints.year_max) == (
+        ["Comedy"],
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize("second", ["the horror genre is fine again", "恐怖题材的不排除了"])
+def test_a_category_named_with_its_genre_word_is_allowed_without_clearing_the_rest(
+    vocab: CatalogVocab, second: str
+) -> None:
+    st, _ = _run(vocab, "comedies, no horror", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], [])
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "i know i said no horror, it doesn't matter now, horror is allowed in",
+        "remember i said no horror? forget it. and show me 4",
+    ],
+)
+def test_words_after_a_lifted_quoted_rule_are_read_too(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "comedies, no horror", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories) == (["Comedy"], [])
+    assert c.n == (4 if "4" in second else None)

@@ -273,8 +273,10 @@ _COND_REFUSAL = re.compile(rf"\b(?:{_alt(_data_words('negation', 'conditional_re
 """In the sentence of a conditional category: what happens then is a refusal, so the category is left out."""
 
 
+_KIND_NOUNS = r"(?:stuff|ones|genre|genres|kind|type|category|side|bits|things)"
+"""Nouns after a category that name its kind ("the musical genre is ok now", "horror stuff is out")."""
 _ALLOW_AFTER = re.compile(
-    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:{_alt(_data_words('allowance', 'after'))}"
+    rf"^[\s-]*(?:(?:{_ITEMS}|{_KIND_NOUNS})\s+)?(?:{_alt(_data_words('allowance', 'after'))}"
     r"|(?:would|could|should|will|might|may|can|d|ll)\s+(?:(?:also|actually|probably|totally|honestly|really)\s+)?be\s+"
     rf"(?:(?:also|totally|perfectly|actually)\s+)?(?:{_alt(_data_words('allowance', 'be_adjectives'))}))\b(?!\s+as\b)"
 )
@@ -283,7 +285,7 @@ _ALLOW_BEFORE = re.compile(
     rf"\b(?:{_alt(_data_words('allowance', 'before'))})\s+(?:some\s+|a\s+little\s+|a\s+bit\s+of\s+|a\s+|an\s+)?$"
 )
 _NEG_AFTER = re.compile(
-    rf"^[\s-]*(?:(?:{_ITEMS}|stuff)\s+)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
+    rf"^[\s-]*(?:(?:{_ITEMS}|{_KIND_NOUNS})\s+)?(?:(?:{_alt(_data_words('negation', 'after_adverbs'))})\s+){{0,2}}"
     rf"(?:{_alt(_data_words('negation', 'after'))})\b(?!\s+(?:of|from|there|here|yet|today|lately|recently)\b)"
     rf"|^\s*[?!.,]*\s*(?:{_alt(_data_words('negation', 'after_exclaim'))})\b"
     r"(?=\s*(?:[.!?,;]|$|(?:haha|hahaha|lol|lmao|thanks|thank you|pls|please|mate|x)\b))"  # not "X, definitely not Y"
@@ -421,7 +423,8 @@ _RX_ONE = re.compile(
 """One item: "just one", "a single movie"; not "not just one of them" (a wish for several), nor "both in one
 movie" (one item with both), nor "X and Y combined, like one movie thats both" (what each item is)."""
 _RX_SHOW_N = re.compile(
-    rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|make (?:it|that|them|the list)|"
+    rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|"
+    rf"(?:id|wed|i would|we would|ill|i will|we will)\s+(?:like|love|take|have|want|need)|make (?:it|that|them|the list)|"
     rf"(?:cut|narrow|trim|whittle|bring|get) (?:it|that|them|the list) down to|(?:reduce|shorten) (?:it|that|them|the list) to|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them|the list) to|cap (?:it|that|them|the list) at|lower (?:it|that) to|keep (?:it|that|them|the list) (?:to|at)|stick to|hold it at)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""

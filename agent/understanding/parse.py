@@ -338,7 +338,8 @@ def _quoted_rule_rx(lang: str) -> re.Pattern[str] | None:
     return re.compile(
         rf"\W*(?:(?P<lead>{alt('leads')}){b}\s*)?(?P<said>.+?)(?:\s*{b}(?:{alt('trails')}))?"
         rf"(?:\s*{brk}\s*{now}?|\s*{now})(?:{alt('lifts')}){b}"
-        r"(?:\s*(?:please|pls|thanks|thx|now|then|吧|啦|了|哈))?[\s.!?。！？~]*",
+        r"(?:\s*(?:please|pls|thanks|thx|now|then|吧|啦|了|哈))?[\s.!?。！？~]*"
+        rf"(?:\s*{brk}?\s*(?P<rest>\w.*?))?[\s.!?。！？~]*",
         re.IGNORECASE,
     )
 
@@ -348,8 +349,9 @@ def _read_quoted_rule(
 ) -> Understanding | None:
     """A message that quotes a rule and lifts it ("earlier i said no war, now that doesnt matter",
     "刚才说不要战争，现在不限制了"): what the quoted words name (categories either way, the period, the count, the
-    titles) is taken back. Without a lead ("i said") the quoted words must name only rules in force ("no war,
-    that doesnt matter anymore" after "no war"). None when the message is not of that form."""
+    titles) is taken back, and any words after the lift are read after it. Without a lead ("i said") the quoted
+    words must name only rules in force ("no war, that doesnt matter anymore" after "no war"). None when the
+    message is not of that form."""
     rx = _quoted_rule_rx(lang)
     mt = rx.fullmatch(text.strip()) if rx is not None else None
     if mt is None:
@@ -380,6 +382,11 @@ def _read_quoted_rule(
     u.intent, u.clarify = Intent.REFINE, None
     u.items, u.positions, u.feedback, u.references = [], [], [], []
     u.text = text
+    if mt.group("rest"):  # "..., but thats fine now, X can be in there": the rest, as said of the rules then
+        mid = apply_understanding(state, u)
+        second = _understand(mt.group("rest"), state, vocab, cfg, depth + 1)
+        u.slots = ConstraintUpdate.between(c, mid.with_update(second.slots).constraints)
+        u.notes = list(dict.fromkeys([*u.notes, *second.notes]))
     return u
 
 

@@ -686,6 +686,10 @@ class SlotPasses(BuilderBase):
                 # category just named (left out by the negation pass), not the category slot
                 self._release(mt.start(), mt.end())
                 continue
+            if _slot_of(word) == "categories" and self._category_right_before(mt.start()):
+                # "the musical genre is ok now": that category's genre, read by the allowance pass, not every one
+                self._release(mt.start(), mt.end())
+                continue
             found.append((word, mt.start(), mt.end()))
             end = mt.end()
             while mt.group("slot1") and (more := _RX_AND_SLOT.match(m.norm, end)) and m.free(more.start(), more.end()):
@@ -759,6 +763,16 @@ class SlotPasses(BuilderBase):
                 self._clear_slot(more.group("slot"), more.start(), more.end())
                 pos = more.end()
         self._category_rule_removal()
+
+    def _category_right_before(self, pos: int) -> bool:
+        """Whether a category phrase ends right before character ``pos`` ("musical" in "musical genre")."""
+        m = self.msg
+        i = m.token_at(pos)
+        for k in range(max(0, i - 3), i):
+            hit = self._category_at(k)
+            if hit is not None and k + hit[1] == i:
+                return not re.search(r"[,.;:!?]", m.norm[m.ends[i - 1] : pos])  # not "not only war, any genre"
+        return False
 
     def _take_said_before(self, stop: int, cats: tuple[str, ...]) -> bool:
         """Whether the message named ``cats`` before token ``stop``; those words are taken (not read again)."""

@@ -57,6 +57,13 @@ _AGE_ASKED = re.compile(
 matter", "how old the ones are dont matter"): written "how old it is", as the removal's slot words have it."""
 
 
+_LET_GO = re.compile(
+    r"\blet ((?:the|that|this|those|these|my|your|our) (?:[a-z0-9-]+ ){1,2}?)"
+    r"(?:go|slide)\b(?! (?:to|and|with|for|see|check)\b)"
+)
+"""A rule let go ("let the decade go", "let that slide"): written as the removal it is ("drop the decade")."""
+
+
 @dataclass
 class CatalogVocab:
     """Categories, titles and ranges of one catalog, indexed for fast matching. Build once per catalog.
@@ -366,6 +373,7 @@ class CatalogVocab:
         known, by_initial = self._spellings
         norm = self._shorthand.sub(lambda m: self._shorthands[m.group(0)], norm)
         norm = _AGE_ASKED.sub(r"how \1 it is ", norm)
+        norm = _LET_GO.sub(r"drop \1", norm)
 
         def fix(m: re.Match[str]) -> str:
             tok = m.group(0)
