@@ -3118,3 +3118,21 @@ def test_words_after_a_lifted_quoted_rule_are_read_too(vocab: CatalogVocab, seco
     c = st.constraints
     assert (c.include_categories, c.exclude_categories) == (["Comedy"], [])
     assert c.n == (4 if "4" in second else None)
+
+
+@pytest.mark.parametrize(
+    "message", ["please avoid both sci-fi and horror", "exclude either sci-fi or horror from the picks"]
+)
+def test_a_refusal_before_both_or_either_leaves_out_every_named_category(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert (c.include_categories, sorted(c.exclude_categories), c.include_all) == ([], ["Horror", "Sci-Fi"], False)
+
+
+@pytest.mark.parametrize(
+    "second", ["leave the horror exclusion in place but lose the decade", "drop the decade, keep that horror rule"]
+)
+def test_a_rule_kept_while_another_goes_stays_as_it_was(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "comedies from the 80s, no horror", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max) == (["Comedy"], ["Horror"], None, None)

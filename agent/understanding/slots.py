@@ -13,6 +13,7 @@ from agent.understanding.cues import (
     _CLEAR_PRICE,
     _CLEAR_YEARS,
     _DECADE_WORDS,
+    _DROP_THE_REST,
     _NEG_AFTER,
     _NEG_BEFORE_RX,
     _NUM,
@@ -269,6 +270,13 @@ def _ord(s: str) -> int:
     if s in _ORD_WORDS:
         return _ORD_WORDS[s]
     return int(re.match(r"\d+", s).group(0))  # type: ignore[union-attr]
+
+
+_RX_KEEP_BEFORE = re.compile(
+    r"\b(?:keep|keeping|leave|leaving|stick with|retain|maintain|hold on to|hold onto)\s+"
+    r"(?:(?:the|that|this|my|your|our|those|these)\s+)?$"
+)
+"""Right before a rule kept as it is ("keep the war ban", "leave the decade filter")."""
 
 
 class SlotPasses(BuilderBase):
@@ -846,6 +854,13 @@ class SlotPasses(BuilderBase):
             end = i + n
             if not set(cats) <= asked:
                 i += n
+                continue
+            kept = None if _DROP_THE_REST.search(m.norm) else _RX_KEEP_BEFORE.search(m.norm[: m.starts[i]])
+            if kept is not None and end < len(m.toks) and m.toks[end] in _REMOVE_OBJECTS:
+                # "keep the war ban but forget the year limit": that rule stays as it is, nothing asked anew
+                self.cat_tokens.update(range(i, end))
+                m.take(kept.start(), m.ends[end])
+                i = end + 1
                 continue
             mt = None
             if end < len(m.toks) and m.toks[end] in _REMOVE_OBJECTS:
