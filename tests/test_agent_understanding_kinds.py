@@ -3136,3 +3136,25 @@ def test_a_rule_kept_while_another_goes_stays_as_it_was(vocab: CatalogVocab, sec
     st, _ = _run(vocab, "comedies from the 80s, no horror", second)
     c = st.constraints
     assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max) == (["Comedy"], ["Horror"], None, None)
+
+
+@pytest.mark.parametrize(
+    "message", ["mystery and sci-fi, not only one of the two", "mystery plus sci-fi, not just either one"]
+)
+def test_not_just_one_of_them_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (sorted(st.constraints.include_categories), st.constraints.include_all) == (["Mystery", "Sci-Fi"], True)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "ok you dont need to restrict it to mysteries",
+        "please scratch mysteries off",
+        "knock the mysteries off the list",
+    ],
+)
+def test_a_category_taken_off_or_no_longer_limited_to_goes(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "mysteries or thrillers from the 70s", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min) == (["Thriller"], [], 1970)

@@ -58,7 +58,9 @@ _NOT_JUST = re.compile(r"\bnot (?:just|only|merely|simply|solely)\s+(?:the\s+)?(
 """Before a category already asked for: named again beside another, not a new option ("not just horror")."""
 
 
-_NOT_ONE_OR_OTHER = re.compile(r"\bnot (?:just )?(?:one or the other|either or|either one|one or another)\b")
+_NOT_ONE_OR_OTHER = re.compile(
+    r"\bnot (?:just |only )?(?:one or the other|either or|either one|one or another|one of (?:them|the two))\b"
+)
 """Asking for both in other words ("ones that are both, not one or the other"): no "or" between options."""
 
 

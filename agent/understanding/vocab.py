@@ -57,6 +57,12 @@ _AGE_ASKED = re.compile(
 matter", "how old the ones are dont matter"): written "how old it is", as the removal's slot words have it."""
 
 
+_TAKEN_OFF = re.compile(
+    r"\b(take|cross|knock|strike|scratch) ((?:(?:the|that|those|these|all|any|my) )?[a-z-]+(?: [a-z-]+)?) "
+    r"(?:off|out)\b(?: (?:of )?(?:the|my|this|your) (?:list|lists|mix|search|request|picks|results))?"
+)
+"""A category taken off with the particle after it ("take horror off", "cross the westerns off the list"):
+written as the removal it is ("remove horror")."""
 _LET_GO = re.compile(
     r"\blet ((?:the|that|this|those|these|my|your|our) (?:[a-z0-9-]+ ){1,2}?)"
     r"(?:go|slide)\b(?! (?:to|and|with|for|see|check)\b)"
@@ -405,7 +411,14 @@ class CatalogVocab:
                     self._respelt[tok] = hit
             return hit
 
-        return re.sub(r"(?<![\w'-])[a-z]+(?![\w'-])", fix, norm)
+        norm = re.sub(r"(?<![\w'-])[a-z]+(?![\w'-])", fix, norm)
+
+        def taken_off(m: re.Match[str]) -> str:
+            skip = ("the", "that", "those", "these", "all", "any", "my")
+            words = [w for w in re.findall(r"[a-z0-9]+", m.group(2)) if w not in skip]
+            return f"remove {m.group(2)}" if tuple(words) in self.phrases else m.group(0)
+
+        return _TAKEN_OFF.sub(taken_off, norm)
 
     def is_noise(self, tok: str) -> bool:
         """A word that is never a free-text query: a function word, filler or chat shorthand of the
