@@ -3158,3 +3158,22 @@ def test_a_category_taken_off_or_no_longer_limited_to_goes(vocab: CatalogVocab, 
     st, _ = _run(vocab, "mysteries or thrillers from the 70s", second)
     c = st.constraints
     assert (c.include_categories, c.exclude_categories, c.year_min) == (["Thriller"], [], 1970)
+
+
+@pytest.mark.parametrize(
+    "message", ["we really dont enjoy sci-fi, anything else is fine", "i never watch sci-fi. mysteries?"]
+)
+def test_a_dislike_told_before_the_category_leaves_it_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.exclude_categories == ["Sci-Fi"] and "Sci-Fi" not in st.constraints.include_categories
+
+
+@pytest.mark.parametrize("message", ["mysteries, perhaps 8?", "mysteries... 8 or so", "mysteries, roughly 8 please"])
+def test_a_hedged_count_is_the_count(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.n) == (["Mystery"], 8)
+
+
+def test_a_hedged_year_is_no_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "mysteries from around 1990")
+    assert st.constraints.n is None

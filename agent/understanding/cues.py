@@ -435,8 +435,11 @@ _RX_N_OF = re.compile(
     rf"|(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )(?!one\b){_NUM}\s+of\s+the\b(?=\s+(?:very\s+)?"
     rf"(?:latest|newest|best|top|oldest|most recent|greatest|finest)\s+(?:[a-z-]+\s+){{0,2}}(?:{_ITEMS})\b)"
     rf"|(?<!\bnot )\b(?:just|only)\s+{_NUM}\b(?!\s*(?:stars?|/|%|\d|of\b|or\b))"
+    rf"|\b(?:maybe|perhaps|around|roughly|approximately|approx|like|say)\s+{_NUM}\b(?:\s*(?:or so|ish))?"
+    r"(?=\s*(?:[?.!,;]|$|(?:please|pls|thanks|thx|would be (?:nice|good|great|fine))\b))"
+    rf"|\b{_NUM}\s+(?:maybe|perhaps|or so|ish)\b(?=\s*(?:[?.!,;]|$))"
 )
-"""A count: "10 of them", "give me 4 of it", "just 5"; not "not just one of them" ("one of them is enough": see n_pass), nor "if one
+"""A count: "10 of them", "give me 4 of it", "just 5", "maybe 5?"; not "not just one of them" ("one of them is enough": see n_pass), nor "if one
 of them is X" (a condition on the list)."""
 _RX_N_SET = re.compile(
     r"\b(?:change|set|make|switch|put|bump|raise|lower|increase|decrease|reduce|up|cut)\s+(?:the\s+)?"
