@@ -11,9 +11,7 @@ from agent.understanding.lexicon import lexicon
 
 _APOS = re.compile(r"(?<=[a-z0-9])'(?=[a-z])|'(?=\d0s\b)|(?<=\d)'s\b|(?<=[a-z])'(?=\s|$)")
 _ELIDED = re.compile(
-    r"(?<![a-z0-9'])'(?=(?:"
-    + "|".join(map(re.escape, lexicon().languages["en"].raw.get("elided") or ()))
-    + r")\b(?!'))"
+    r"(?<![a-z0-9'])'(?=(?:" + "|".join(map(re.escape, lexicon().en.raw.get("elided") or ())) + r")\b(?!'))"
 )
 """An apostrophe standing for cut-off letters at the start of a word ("'bout", "'em"), not an opening quote."""
 _TOKEN = re.compile(r"[a-z0-9]+|[#$€£]")

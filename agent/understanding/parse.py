@@ -141,7 +141,25 @@ _ARTICLES = frozenset({"the", "a", "an"})
 _REQUEST_SIGNALS = _words(lexicon().en.raw, "request_signals", "agent/data/lang/en.yaml") | frozenset(all_item_nouns())
 
 
-def _occasion_tokens(msg: Any, b: Any) -> set[int]:
+def _titled(msg: Any, b: Any) -> set[int]:
+    """The tokens where a title the message named stands ("the" elsewhere is no title)."""
+    return {j for _, k, n in _title_places(msg, b) for j in range(k, k + n)}
+
+
+def _span_asks(msg: Any, b: Any, titled: set[int], ks: list[int], start: int, end: int, wishes: frozenset[str]) -> bool:
+    """Whether the tokens ``ks`` (text ``start:end``) ask for something: a category, title, number, item noun,
+    request word, one of ``wishes`` or a question mark."""
+    return "?" in msg.norm[start:end] or any(
+        k in b.cat_tokens
+        or k in titled
+        or msg.toks[k].isdigit()
+        or msg.toks[k] in _REQUEST_SIGNALS
+        or msg.toks[k] in wishes
+        for k in ks
+    )
+
+
+def _occasion_tokens(msg: Any, b: Any, titled: set[int]) -> set[int]:
     """The tokens of sentences that tell the occasion, not the wish, in a message of several sentences: no
     category, title, number, item noun, request word or question mark ("It's date night and we finally got a
     babysitter. Show me 3 westerns.": the first sentence is no query). Empty when no sentence is a request."""
@@ -150,19 +168,11 @@ def _occasion_tokens(msg: Any, b: Any) -> set[int]:
         bounds.append(len(msg.norm))
     if len(bounds) < 2:
         return set()
-    titled = {j for _, k, n in _title_places(msg, b) for j in range(k, k + n)}  # ("the" elsewhere is no title)
     sentences: list[tuple[list[int], bool]] = []
     start = 0
     for end in bounds:
         ks = [k for k in range(len(msg.toks)) if start <= msg.starts[k] < end]
-        asks = (
-            len(ks) <= 1
-            or "?" in msg.norm[start:end]
-            or any(
-                k in b.cat_tokens or k in titled or msg.toks[k].isdigit() or msg.toks[k] in _REQUEST_SIGNALS for k in ks
-            )
-        )
-        sentences.append((ks, asks))
+        sentences.append((ks, len(ks) <= 1 or _span_asks(msg, b, titled, ks, start, end, frozenset())))
         start = end
     if not any(asks for _, asks in sentences):
         return set()
@@ -176,28 +186,20 @@ _STORY_STARTS = frozenset(str(w) for w in _STORY.get("subjects") or ())
 _STORY_WISHES = frozenset(str(w) for w in _STORY.get("wishes") or ())
 
 
-def _story_tokens(msg: Any, b: Any) -> set[int]:
+def _story_tokens(msg: Any, b: Any, titled: set[int]) -> set[int]:
     """The tokens of clauses that tell a person's story inside a request (``story_clause`` in the language
     file: "no animation, my boyfriend fell asleep halfway through", "3 options so we can vote"). Empty when no
     clause asks for anything."""
-    titled = {j for _, k, n in _title_places(msg, b) for j in range(k, k + n)}
     cuts = [0, *(mt.start() for mt in _STORY_BREAK.finditer(msg.norm)), len(msg.norm) + 1]
     story: set[int] = set()
     asking = told_before = False
     for start, end in itertools.pairwise(cuts):
         ks = [k for k in range(len(msg.toks)) if start <= msg.starts[k] < end]
         words = [msg.toks[k] for k in ks]
-        asks = "?" in msg.norm[start:end] or any(
-            k in b.cat_tokens
-            or k in titled
-            or msg.toks[k].isdigit()
-            or msg.toks[k] in _REQUEST_SIGNALS
-            or msg.toks[k] in _STORY_WISHES
-            for k in ks
-        )
+        asks = _span_asks(msg, b, titled, ks, start, end, _STORY_WISHES)
         asking = asking or asks
         lead = 0
-        while lead < len(words) and words[lead] in _STORY_OPENERS and words[lead] != "then":
+        while lead < len(words) and words[lead] in _STORY_OPENERS:
             lead += 1
         told = lead < len(words) and words[lead] in _STORY_STARTS and len(words) > lead + 1
         if not asks and (told or (told_before and not re.search(r"[.!?]", msg.norm[start : start + 1]))):
@@ -621,8 +623,9 @@ def _understand(
 
     # 5. the free-text query: content words nobody used, minus negated ones and the occasion told around them
     query_words: list[str] = []
-    context = _occasion_tokens(msg, b) if b.lang == "en" else set()
-    story = _story_tokens(msg, b) if b.lang == "en" else set()
+    titled = _titled(msg, b) if b.lang == "en" else set()
+    context = _occasion_tokens(msg, b, titled) if b.lang == "en" else set()
+    story = _story_tokens(msg, b, titled) if b.lang == "en" else set()
     for k, t in enumerate(msg.toks):
         if (
             msg.used[k]
