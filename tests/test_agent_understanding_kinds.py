@@ -3177,3 +3177,75 @@ def test_a_hedged_count_is_the_count(vocab: CatalogVocab, message: str) -> None:
 def test_a_hedged_year_is_no_count(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "mysteries from around 1990")
     assert st.constraints.n is None
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "i asked for no horror earlier, but the kids went to bed so horror is fine now",
+        "i told you no horror earlier but whatever, horror is ok now",
+    ],
+)
+def test_earlier_after_i_said_is_when_it_was_said_not_a_period(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "6 mysteries, no horror", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max, c.n) == (
+        ["Mystery"], [], None, None, 6
+    )  # fmt: skip
+
+
+def test_earlier_than_a_year_after_i_asked_is_still_a_period(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "mysteries", "i asked for ones earlier than 1975")
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, 1974)
+
+
+@pytest.mark.parametrize(
+    "second",
+    ["what i told you about horror still applies, but only 6", "the bit about horror still holds. 6 of them please"],
+)
+def test_a_rule_only_talked_about_is_neither_asked_for_nor_lifted(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns without horror", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.n) == (["Western"], ["Horror"], 6)
+
+
+@pytest.mark.parametrize(
+    ("second", "pos"),
+    [("how old is number 2", 2), ("what year is #4 from", 4), ("when did the 5th one come out", 5)],
+)
+def test_asking_an_items_age_is_about_that_item(vocab: CatalogVocab, second: str, pos: int) -> None:
+    _, u = _run(vocab, "westerns", second)
+    assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [pos]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("message", "n"), [("pick 5 westerns", 5), ("could you pick 7 thrillers for me?", 7)])
+def test_pick_n_and_a_category_is_a_count(vocab: CatalogVocab, message: str, n: int) -> None:
+    st, u = _run(vocab, message)
+    assert st.constraints.n == n and not u.clarify  # type: ignore[attr-defined]
+
+
+def test_pick_n_alone_after_a_list_is_still_a_place(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "westerns", "pick 3 was great")
+    assert [r.position for r in u.items] == [3]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("message", ["crime thats thriller too please", "find me crime thats thriller as well"])
+def test_x_thats_y_too_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (sorted(st.constraints.include_categories), st.constraints.include_all) == (["Crime", "Thriller"], True)
+
+
+@pytest.mark.parametrize("second", ["forget all of that, let's start again", "ignore everything and start fresh"])
+def test_lifting_everything_and_starting_over_shows_the_list_afresh(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "thrillers from the 80s, no crime", second)
+    c = st.constraints
+    assert u.intent == Intent.REFINE  # type: ignore[attr-defined]
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max) == ([], [], None, None)
+
+
+@pytest.mark.parametrize(
+    "message", ["my favourite is casino, show me 6 like it", "my favorite is casino. 6 like it please"]
+)
+def test_a_count_after_a_title_is_the_count_and_the_request_verb_no_title(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Casino (1995)"] and st.constraints.n == 6

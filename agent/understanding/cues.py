@@ -27,10 +27,13 @@ _ORD = r"(second\s+(?:to\s+)?last|penultimate|first|second|third|fourth|fifth|si
 _RX_ORD = re.compile(r"\b(?:(the|your|that|this)\s+)?(?:very\s+)?" + _ORD + r"(?:\s+(" + _NOUN + r"))?\b")
 _RX_TOP_ONE = re.compile(rf"\bthe\s+top\s+(?:{_ITEMS})\b")
 _ITEM_NOUN = "|".join(re.escape(w) for w in all_item_nouns() if not w.endswith("s") and w not in ("one", "watch"))
+_PLURAL_ITEMS = "|".join(re.escape(w) for w in all_item_nouns() if w.endswith("s") and w != "ones") + "|ones|picks|recs"
+"""Item nouns in the plural: after "pick 3" they make it a count ("pick 3 comedies"), not the third pick."""
 _RX_HASH = re.compile(
     r"(?:#\s*|(?<!\bmake the )(?<!\bset the )(?<!\bchange the )(?<!\bswitch the )(?<!\bbump the )(?<!\bup the )"
     r"\b(?:number|num|no|nr|item|option|pick|choice|recommendation|suggestion|position|spot|slot|rank|entry"
     rf"|{_ITEM_NOUN})\s*\.?\s*#?\s*)(\d{{1,2}})\b(?!\s*(?:stars?|/|%|\d|more\b|of\b))"
+    rf"(?!(?:\s+[a-z]+){{0,2}}\s+(?:{_PLURAL_ITEMS})\b)"
 )
 """A list noun or the catalog's item noun and a number: "#3", "no. 2", "option 4", "movie 3", "position 4"."""
 _RX_HASH_WORD = re.compile(
@@ -62,6 +65,9 @@ _DESCRIBE = re.compile(
     rf"(?:is|was) {_SHOWN_ONE} (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|"
     rf"what (?:kind|sort|type|genre) (?:of (?:(?:{_ITEMS}|thing)\s+)?)?(?:is|was) (?:{_SHOWN_ONE}|it|that|this|that one|this one)"
     r"(?=\s*(?:[?.!,;]|$))|"
+    # its age or year ("how old is the 3rd one", "what year is it from", "when did number 2 come out")
+    rf"(?:how (?:old|new|recent) (?:is|was)|what year (?:is|was|did)|when (?:was|did|is)) (?:{_SHOWN_ONE}|it|that|this|that one|this one)"
+    r"(?: (?:from|made|released|out|come out|came out|filmed|shot))?(?=\s*(?:[?.!,;]|$))|"
     r"what(?:s| is|(?: even| exactly| again| actually) is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe(?! (?:as|it as|them as|that as|this as)\b)|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
@@ -208,7 +214,7 @@ _RESET_ALL = re.compile(
     rf"\b(?:{_alt(_data_words('removal', 'verbs'))})\s+(?:(?:{_alt(_data_words('removal', 'everything'))})\s+)?"
     rf"(?:(?:the|my|those|these|your|our|that|of)\s+)?(?:{_alt(_data_words('removal', 'whole_request'))})\b"
     r"(?!\s+(?:on|for|about|of|around|regarding)\b)"
-    r"|\b(?:clear|wipe|erase|delete|scrap|scratch|ditch|drop|bin|toss|lose)\s+(?:all|everything)(?:\s+of)?(?:\s+(?:that|this|it))?"
+    rf"|\b(?:{_alt(_data_words('removal', 'verbs'))})\s+(?:all|everything)(?:\s+of)?(?:\s+(?:that|this|it))?"
     r"(?=\s*(?:[,.;!]+\s*)?(?:and\s+)?(?:lets\s+|let us\s+|well\s+|we\s+can\s+)?(?:start over|start again|start afresh|start fresh|begin again)\b)"
     rf"|(?:^|[,.;!?]\s*|\b(?:with|and|just|but|so)\s+)(?:no|without|zero)\s+(?:(?:more|further|other|extra|special)\s+)?"
     rf"(?:{_alt(_data_words('removal', 'whole_request'))})(?:\s+(?:at all|whatsoever|of any kind))?"
@@ -219,6 +225,8 @@ _RESET_ALL = re.compile(
 constraint goes and the list is shown again, not one slot or an item."""
 
 
+_MENTIONED_BEFORE = re.compile(rf"\b(?:{_alt(_data_words('negation', 'mentioned_before'))})\s+(?:the\s+)?$")
+"""A rule only talked about before its category ("what i said about X still stands"): no wish either way."""
 _NEUTRAL_BEFORE = re.compile(
     rf"\b(?:{_alt(_data_words('negation', 'neutral_before'))})\s+(?:the\s+)?$"
     rf"|(?<!\bnot )(?<!\bbut not )(?<!\bjust not )(?<!\bnever )\b(?:even\s+)?if\s+(?:(?:{_alt(_data_words('negation', 'neutral_if_who'))})\s+)"
@@ -402,6 +410,13 @@ _RX_RECENT = re.compile(
 _RX_CLASSIC = re.compile(
     rf"\b(classics?|golden age|vintage|black and white|oldies|old school|old fashioned|old (?:{_ITEMS}|stuff|classics))\b|\bsomething old\b|\bold\b(?!\s+(?:is|are|was)\b)"
 )
+_TALK_SAYS = _alt(_data_words("talk_time", "says"))
+_TALK_WHENS = _alt(_data_words("talk_time", "whens"))
+_RX_TALK_TIME = re.compile(
+    rf"\b(?:{_TALK_SAYS})\b[^.,;!?]{{0,60}}?\b(?P<when>{_TALK_WHENS})\b(?!\s+(?:than\s+)?(?:the\s+)?(?:\d|'\d|[a-z]+ties\b))"
+    rf"|\b(?P<lead>{_TALK_WHENS})\s*,?\s*(?=(?:{_TALK_SAYS})\b)"
+)
+"""Conversation time ("i said no X earlier", "earlier you showed me"): the ``when`` or ``lead`` word is no period."""
 _RX_OLDER = re.compile(r"\b(older|earlier|less recent|from before|not as new|not so new|older ones)\b")
 _RX_NEWER = re.compile(r"\b(newer|more recent|more modern|later ones|not as old|not so old|less old|fresher)\b")
 
@@ -415,7 +430,8 @@ _RX_PRICE_ANY = re.compile(_MONEY)
 
 _RX_TOP_N = re.compile(rf"\b(?:top|best)[\s-]*{_NUM}\b")
 _RX_N = re.compile(
-    rf"(?<!\bin )(?<!\bevery )(?<!\bevry )(?<!\beach )(?<!\bany )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?|(?:19|20)?\d0s)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows|classics|oldies|picks|recs)\b)"
+    rf"(?<!\bin )(?<!\bevery )(?<!\bevry )(?<!\beach )(?<!\bany )\b{_NUM}(?=\s+(?:(?:more|good|great|other|new|different|old|older|recent|similar|fun|[a-z]+(?:-[a-z]+|'s)?|(?:19|20)?\d0s)\s+){{0,3}}(?:{_ITEMS}|ones|things|choices|shows|classics|oldies|picks|recs)\b"
+    r"|(?:\s+more)?\s+(?:like|similar to)\s+(?:it|that|this|that one|this one|them|those|these)\b)"
 )
 _RX_ONE = re.compile(
     rf"(?<!\bnot )\b(?:just|only)\s+(?:one|1)\b(?!\s+(?:of|or|and)\b)|(?<!\bin )\b(?:one|1|a single)\s+(?:good\s+)?(?:{_ITEMS})\b(?<!s)"

@@ -19,6 +19,7 @@ from agent.understanding.cues import (
     _ANAPHORIC,
     _COND_REFUSAL,
     _IF_CATEGORY,
+    _MENTIONED_BEFORE,
     _NEG_AFTER,
     _NEG_BEFORE_RX,
     _NEG_CUES,
@@ -140,6 +141,12 @@ class NegationScope(BuilderBase):
                     neutral = neutral or cond  # "westerns; if one of them is war, whatever": no wish either way
             if (allowed and set(cats) & excluded_before) or (neutral and set(cats) <= excluded_before):
                 self.allow.extend(cats)  # "horror is fine now": an excluded category is allowed again
+            elif not allowed and (mention := _MENTIONED_BEFORE.search(before)):
+                # "what i said about X still stands": a rule talked about, no new wish either way
+                m.take(mention.start() + max(0, start - 60), end)
+                self.cat_tokens.update(range(i, i + n))
+                i += n
+                continue
             elif neutral:  # "im not against war or anything, but ...": neither asked for nor left out
                 m.take(neutral.start() + max(0, start - 60), end)
                 self.cat_tokens.update(range(i, i + n))

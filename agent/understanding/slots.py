@@ -47,6 +47,7 @@ from agent.understanding.cues import (
     _RX_RANGE,
     _RX_RECENT,
     _RX_SHOW_N,
+    _RX_TALK_TIME,
     _RX_TOP_N,
     _RX_TOP_ONE,
     _RX_UNTIL_NOW,
@@ -315,6 +316,11 @@ class SlotPasses(BuilderBase):
                     self.add_position(a, mt.group(0), mt.start())
                     self.add_position(b, mt.group(0), mt.start())
         for mt in m.matches(_RX_HASH):
+            span, k = m.span_tokens(mt.start(), mt.end()), m.token_at(mt.end())
+            if m.toks[span[0]] == "pick" and k < len(m.toks) and self._category_at(k) is not None:
+                for t in span:  # "pick 3 comedies": a count, not the third pick
+                    m.used[t] = False
+                continue
             self.add_position(int(mt.group(1)), mt.group(0), mt.start())
         for mt in m.matches(_RX_HASH_WORD):
             self.add_position(_NUM_WORDS[mt.group(1)], mt.group(0), mt.start())
@@ -403,6 +409,9 @@ class SlotPasses(BuilderBase):
 
     def years_pass(self) -> None:
         m = self.msg
+        for mt in _RX_TALK_TIME.finditer(m.norm):  # "i said no X earlier": when it was said, no period
+            g = "when" if mt.group("when") else "lead"
+            m.take(mt.start(g), mt.end(g))
         if m.matches(_RX_PERIOD_TOO) or m.matches(_RX_PERIOD_REPLACED):
             # "the 1980s is too narrow, make it 1964 or later", "after 1960 instead of the 40s": the old period goes
             self.slots["clear_years"] = True

@@ -116,7 +116,7 @@ class TitlePasses(BuilderBase):
 
     def _title_at(self, i: int, threshold: float, *, chain: bool = True) -> list[tuple[int, int, TitleMatch]]:
         """Catalog titles starting at token ``i`` (and chained by and/or/commas)."""
-        m, out = self.msg, []
+        m, out = self.msg, list[tuple[int, int, TitleMatch]]()
         while i < len(m.toks):
             run = m.free_run(i)
             if not run or run[0] in ("this", "that", "it", "them", "those", "these", "one"):
@@ -128,6 +128,8 @@ class TitlePasses(BuilderBase):
                 break
             if tm is None or tm.score < threshold:
                 break
+            if out and tm.length == 1 and run[0] in _QUERY_FILLERS:
+                break  # "i love fargo, show me 4 like it": a request verb after the comma, not the title "Show"
             if re.fullmatch(r"1[89]\d\d|20\d\d", run[0]) and run[0] not in self.vocab.items[tm.idx].title:
                 break  # "after 1954 - war": a year, then a category, not a title the year is no part of
             if i > 0 and m.toks[i - 1] in _POSSESSIVES and all(t in _PEOPLE for t in m.toks[i : i + tm.length]):
