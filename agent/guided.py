@@ -26,6 +26,7 @@ from agent.reply import ItemCard, OnboardingItem, Reply
 from agent.state import DialogState
 from agent.understanding import Intent, Understanding, apply_understanding, understand
 from agent.wording import wording
+from catalog.titles import display_title
 from ranker.evidence import Evidence
 
 RECOMMENDING = {Intent.RECOMMEND, Intent.REFINE, Intent.FEEDBACK}
@@ -265,12 +266,30 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
     if focused:
         if not evidence:
             return say("not_found")
+        if intent == Intent.COMPARE and u.asked_age:
+            # "which of these is the most recent?": the catalog's years, never the ranking's confidence
+            dated = [(y, ev) for ev in evidence if (y := e.dataset.item(ev.item_id).year) is not None]
+            if dated:
+                year = (max if u.asked_age == "newest" else min)(y for y, _ in dated)
+                titles = [display_title(ev.title) for y, ev in dated if y == year]
+                joined = say("list_and").join(
+                    [say("list_comma").join(titles[:-1]), titles[-1]] if len(titles) > 1 else titles
+                )
+                verb = say("is_one") if len(titles) == 1 else say("is_many")
+                return say(f"age_{u.asked_age}", titles=joined, year=year, **{"is": verb})
         if intent == Intent.COMPARE and len(evidence) >= 2:
             a, b = evidence[0], evidence[1]
             ca = a.trust.confidence if a.trust else 0.0
             cb = b.trust.confidence if b.trust else 0.0
             better = a if ca >= cb else b
-            return say("compare", a=a.title, b=b.title, ca=f"{ca:.0%}", cb=f"{cb:.0%}", better=better.title)
+            return say(
+                "compare",
+                a=display_title(a.title),
+                b=display_title(b.title),
+                ca=f"{ca:.0%}",
+                cb=f"{cb:.0%}",
+                better=display_title(better.title),
+            )
         if intent == Intent.DESCRIBE and u.asked_categories:
             # "is the fifth one a horror movie?": answered from the catalog's own categories for the item
             listed = e.dataset.item(evidence[0].item_id).categories
@@ -279,12 +298,14 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
             missing = [x for x in u.asked_categories if x not in listed]
             if not missing:
                 asked = say("and").join(lex.label(x, lang) for x in u.asked_categories)
-                return say("is_category_yes", title=evidence[0].title, cats=asked, listed=listing)
+                return say("is_category_yes", title=display_title(evidence[0].title), cats=asked, listed=listing)
             asked = say("or").join(lex.label(x, lang) for x in missing)
-            return say("is_category_no", title=evidence[0].title, cats=asked, listed=listing or say("none"))
+            return say(
+                "is_category_no", title=display_title(evidence[0].title), cats=asked, listed=listing or say("none")
+            )
         if intent == Intent.DESCRIBE:
-            return say("describe", title=evidence[0].title)
-        return say("why", title=evidence[0].title)
+            return say("describe", title=display_title(evidence[0].title))
+        return say("why", title=display_title(evidence[0].title))
     if not evidence and intent in FOCUSED:  # "why that one?" with no item resolved: ask, never claim "no match"
         return say("which_one")
     if not evidence:

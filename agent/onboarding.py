@@ -47,6 +47,12 @@ _SKIP = re.compile(
     r"nope|no|not really|no thanks|not those|(?:i )?(?:havent|have not|never) seen (?:any|them|those|these)(?: of them)?)"
     r"\W*$"
 )
+_ABOUT_THE_CARDS = re.compile(
+    r"\b(?:looks|sounds|seems|look|sound)\b"
+    r"|\b(?:anything|something|stuff|others?|ones?|more)\s+(?:else\s+)?(?:like|similar to)\s+(?:it|this|that|them|those)\b"
+)
+"""A first impression or a wish for more like it ("the second one looks fun", "anything else like it"): about a
+card not yet watched, so its positions are the cards' positions, not the offered titles'."""
 _LIKE_CUE = re.compile(r"\b(like|liked|love|loved|enjoy|enjoyed|adore|adored|favou?rites?|great|good)\b")
 # a bare number is a position only next to these ("2 and 4", "#3", "number 5", "I liked 2")
 _NUM_BEFORE = frozenset({"#", "number", "nr", "no", "and", "or", "liked", "loved", "enjoyed", "like", "love"})
@@ -225,6 +231,8 @@ def read_answer(text: str, dialog: DialogState, engine: Engine, u: Understanding
     norm = normalize(u.text or text)
     cue = bool(_LIKE_CUE.search(norm))
     asked_like = {r.item_id for r in u.references if _named_as_reference(norm, r.text)}
+    if not title_ids and _ABOUT_THE_CARDS.search(norm):
+        return None  # "the second one looks fun, anything else like it?": the second card, not the second offer
     if not cue and not picks and title_ids and set(title_ids) <= asked_like:
         return None  # "ones closer to mr hollands opus": a wish for items like it, not a like of it
     bare = not rest or (bool(title_ids) and set(u.slots.reference_item_ids) <= set(title_ids) and not u.slots.query)

@@ -162,3 +162,14 @@ def test_answer_parsing_of_positions_titles_and_non_answers(ml100k: Any) -> None
     for other in ("something from the last decade", "show me 5 more", "I like all comedies", "a 1995 comedy"):
         assert picks(other) == [], other
     assert is_skip("Skip") and is_skip("none of these") and not is_skip("no horror")
+
+
+def test_an_impression_right_after_the_offer_is_about_the_cards() -> None:
+    """Right after the offer, "the first one looks fun, anything else like it?" is about the first card (not yet watched),
+    not an answer naming the first offered title."""
+    rec = shared_recommender()
+    s = sid()
+    r1 = _offer_turn(rec, s)
+    rec.chat(s, "the first one looks fun, anything else like it?")
+    liked = [x["item_id"] for x in rec.profile(s)["liked"]]
+    assert r1.onboarding[0].item_id not in liked and liked == [r1.cards[0].item_id]

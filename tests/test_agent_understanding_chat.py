@@ -113,3 +113,14 @@ def test_tools_mode_falls_back_to_the_parser_without_a_valid_proposal(tmp_path: 
     assert len(reply.cards) == 3
     assert all("Western" in c.categories and (c.year or 9999) < 1970 for c in reply.cards)
     assert any("no structured proposal" in n for n in reply.notes)
+
+
+def test_which_shown_item_is_oldest_is_answered_from_the_years() -> None:
+    rec = shared_recommender()
+    s = sid()
+    r1 = rec.chat(s, "a few dramas please")
+    years = [c.year for c in r1.cards if c.year is not None]
+    r2 = rec.chat(s, "which one is the earliest?")
+    first = r2.text.splitlines()[0]
+    assert r2.intent == "compare" and f"({min(years)})" in first and "oldest" in first
+    assert "confidence" not in first

@@ -9,6 +9,7 @@ import pytest
 from agent.state import DialogState
 from agent.understanding import CatalogVocab, Intent, UnderstandConfig, apply_understanding, understand
 from agent.understanding.normalise import canonicalise
+from catalog.types import FeedbackKind
 
 
 @pytest.fixture(scope="module")
@@ -3249,3 +3250,113 @@ def test_lifting_everything_and_starting_over_shows_the_list_afresh(vocab: Catal
 def test_a_count_after_a_title_is_the_count_and_the_request_verb_no_title(vocab: CatalogVocab, message: str) -> None:
     st, _ = _run(vocab, message)
     assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Casino (1995)"] and st.constraints.n == 6
+
+
+@pytest.mark.parametrize("second", ["年代不重要了，删掉这个条件", "年代随便，取消那个限制"])
+def test_zh_this_limit_after_the_period_is_let_go_is_that_period(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "八十年代的科幻片", second)
+    c = st.constraints
+    assert (c.include_categories, c.year_min, c.year_max, u.clarify) == (["Sci-Fi"], None, None, None)  # type: ignore[attr-defined]
+
+
+def test_zh_a_refused_category_that_no_longer_matters_is_allowed_not_asked(vocab: CatalogVocab) -> None:
+    for second in ("恐怖的也无所谓", "恐怖随便"):
+        st, _ = _run(vocab, "给我几部喜剧，不要恐怖片", second)
+        assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], []), second
+
+
+@pytest.mark.parametrize("second", ["forget the count, just the standard number", "back to your normal list length"])
+def test_the_usual_count_takes_the_count_back(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "12 westerns", second)
+    assert (st.constraints.include_categories, st.constraints.n, st.constraints.query) == (["Western"], None, "")
+
+
+def test_top_before_a_category_is_no_search_word(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "top thriller films")
+    assert (st.constraints.include_categories, st.constraints.query) == (["Thriller"], "")
+
+
+@pytest.mark.parametrize(
+    ("second", "intent", "pos"),
+    [
+        ("more on the 2nd one", Intent.DESCRIBE, 2),
+        ("more about film #5", Intent.DESCRIBE, 5),
+        ("your top pick, why?", Intent.EXPLAIN, 1),
+    ],
+)
+def test_more_on_one_item_and_the_top_pick_are_about_that_item(
+    vocab: CatalogVocab, second: str, intent: Intent, pos: int
+) -> None:
+    _, u = _run(vocab, "westerns", second)
+    assert u.intent == intent and [r.position for r in u.items] == [pos]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("second", "age", "positions"),
+    [
+        ("which of them is the newest", "newest", list(range(1, 11))),
+        ("which is older, the 1st or the 3rd?", "oldest", [1, 3]),
+        ("这几部哪一部最老？", "oldest", list(range(1, 11))),
+    ],
+)
+def test_which_shown_item_is_newest_or_oldest_is_a_question_about_them(
+    vocab: CatalogVocab, second: str, age: str, positions: list[int]
+) -> None:
+    st, u = _run(vocab, "westerns", second)
+    assert (u.intent, u.asked_age) == (Intent.COMPARE, age)  # type: ignore[attr-defined]
+    assert [r.position for r in u.items] == positions  # type: ignore[attr-defined]
+    assert (st.constraints.year_min, st.constraints.year_max) == (None, None)
+
+
+def test_older_than_a_year_is_still_a_period_not_a_question(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "which ones are older than 1960")
+    assert u.intent != Intent.COMPARE and st.constraints.year_max == 1959  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["my brother has already watched the 2nd one", "we saw number 2 already"])
+def test_someone_having_seen_a_shown_item_is_not_interested_in_it(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "westerns", second)
+    assert [(f.kind, f.item_id) for f in u.feedback] == [(FeedbackKind.NOT_INTERESTED, st.shown[1])]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("message", ["something light hearted for tonight", "a goofy film", "a feel-good movie"])
+def test_light_hearted_words_ask_for_comedy(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.query) == (["Comedy"], "")
+
+
+def test_what_someone_loves_is_no_search_word(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "my mum loves dramas, what would she enjoy?")
+    assert (st.constraints.include_categories, st.constraints.query) == (["Drama"], "")
+
+
+@pytest.mark.parametrize("message", ["what do other people watch?", "whats trending"])
+def test_asking_what_others_like_is_a_request_for_the_popular_list(vocab: CatalogVocab, message: str) -> None:
+    st, u = _run(vocab, message)
+    assert u.intent == Intent.RECOMMEND and st.constraints.is_empty()  # type: ignore[attr-defined]
+
+
+def test_more_like_a_shown_item_by_position_but_older_is_older_than_that_item(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns")
+    first = st.shown[0]
+    st, _ = _run(vocab, "westerns", "anything similar to the 1st one but older?")
+    assert st.constraints.reference_item_ids == [first]
+    assert st.constraints.year_max == vocab.year_of(first) - 1  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("message", ["westerns from roughly 1960", "a western, 1960ish", "westerns circa 1960 please"])
+def test_a_year_said_loosely_is_that_year_and_its_neighbours(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    m = UnderstandConfig().approx_year_margin
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.query) == (1960 - m, 1960 + m, "")
+
+
+def test_a_hedged_count_next_to_a_year_leaves_the_year_exact(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "about 4 westerns from 1960")
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.n) == (1960, 1960, 4)
+
+
+def test_not_x_i_mean_y_replaces_only_x_among_several_asked(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "thrillers or mysteries please", "not thrillers, i meant westerns")
+    assert sorted(st.constraints.include_categories) == ["Mystery", "Western"]
+    assert st.constraints.exclude_categories == []

@@ -25,7 +25,9 @@ _NUM = r"(\d{1,3}|" + "|".join(sorted((re.escape(k) for k in _NUM_WORDS), key=le
 _NOUN = rf"(?:{_ITEMS})"
 _ORD = r"(second\s+(?:to\s+)?last|penultimate|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|bottom|\d{1,2}(?:st|nd|rd|th))"
 _RX_ORD = re.compile(r"\b(?:(the|your|that|this)\s+)?(?:very\s+)?" + _ORD + r"(?:\s+(" + _NOUN + r"))?\b")
-_RX_TOP_ONE = re.compile(rf"\bthe\s+top\s+(?:{_ITEMS})\b")
+_RX_TOP_ONE = re.compile(
+    rf"\bthe\s+top\s+(?:{_ITEMS})\b|\b(?:your\s+)?top\s+(?:pick|one|choice|result|recommendation|suggestion|option|entry)\b"
+)
 _ITEM_NOUN = "|".join(re.escape(w) for w in all_item_nouns() if not w.endswith("s") and w not in ("one", "watch"))
 _PLURAL_ITEMS = "|".join(re.escape(w) for w in all_item_nouns() if w.endswith("s") and w != "ones") + "|ones|picks|recs"
 """Item nouns in the plural: after "pick 3" they make it a count ("pick 3 comedies"), not the third pick."""
@@ -65,6 +67,9 @@ _DESCRIBE = re.compile(
     rf"(?:is|was) {_SHOWN_ONE} (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|"
     rf"what (?:kind|sort|type|genre) (?:of (?:(?:{_ITEMS}|thing)\s+)?)?(?:is|was) (?:{_SHOWN_ONE}|it|that|this|that one|this one)"
     r"(?=\s*(?:[?.!,;]|$))|"
+    # more on one item ("more on the third one", "more on movie number 4"), not on a kind ("more on mysteries")
+    rf"more (?:on|about) (?:{_SHOWN_ONE}|it|that|this|that one|this one|(?:{_ITEM_NOUN}) (?:number |no |#)?\d{{1,2}})"
+    r"(?=\s*(?:[?.!,;]|$|please|pls))|"
     # its age or year ("how old is the 3rd one", "what year is it from", "when did number 2 come out")
     rf"(?:how (?:old|new|recent) (?:is|was)|what year (?:is|was|did)|when (?:was|did|is)) (?:{_SHOWN_ONE}|it|that|this|that one|this one)"
     r"(?: (?:from|made|released|out|come out|came out|filmed|shot))?(?=\s*(?:[?.!,;]|$))|"
@@ -73,11 +78,12 @@ _DESCRIBE = re.compile(
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe(?! (?:as|it as|them as|that as|this as)\b)|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
 _IMPRESSION = re.compile(
-    r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)\b"
+    r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent|fun|cool|nice|"
+    r"promising|intriguing|neat|lovely)\b"
 )
 """A first impression ("sounds good"): with a question about the item it is the question, not a like."""
 _LIKE_FB = re.compile(
-    r"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent)|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
+    r"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent|fun|cool|nice|promising|intriguing|neat|lovely)|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
 )
 _DISLIKE_FB = re.compile(
     r"\b(i (?:really )?(?:didnt|did not|dont|do not|wouldnt) (?:like|enjoy|care for|love)|i (?:really )?(?:hate|hated|dislike|disliked|cant stand|can not stand)|(?:was|is|looks|sounds|seems) (?:bad|terrible|awful|boring|lame|dull|meh)|thumbs down|not a fan of|not my (?:thing|taste|cup of tea)|bad (?:pick|choice|suggestion))\b"
@@ -85,11 +91,16 @@ _DISLIKE_FB = re.compile(
 _NOTINT_FB = re.compile(
     r"\b(not interested|(?<!\bthing )(?<!\bthings )(?<!\bone )(?<!\bones )(?<!\bthat )(?<!\bwhich )(?<!\bever )"
     rf"{_NOT_AFTER_ITEM}(?:ive|i have|i already|already) (?:seen|watched)|"
-    r"seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |no thanks|not for me|not that one|not this one)"
+    r"seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |no thanks|not for me|not that one|not this one|"
+    # someone else has seen it ("he has seen the first one already", "my dad saw number 3 already")
+    rf"{_NOT_AFTER_ITEM}(?:(?:he|she|they|we|(?:my|our) \w+) (?:has|have|had|already|has already|have already|had already)"
+    r"|hes|shes|theyve|weve) (?:already )?(?:seen|watched)|"
+    rf"(?:seen|watched|saw) (?:{_SHOWN_ONE}|it|that|this|them|those) already)"
 )
 _MORE_LIKE = re.compile(
     r"\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)"
-    r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:like|similar to)\s+(?:this|that|it|these|those|them)\b"
+    r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+(?:this|that|it|these|those|them)\b"
+    rf"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+(?={_SHOWN_ONE})"
 )
 _RATING = re.compile(r"\b(\d(?:\.\d)?)\s*(?:/\s*(5|10)\b|stars?\b|out of (5|10)\b)")
 _DEICTIC = re.compile(r"\b(that one|this one|that|this|it|those|these|them|they)\b")
@@ -209,6 +220,17 @@ def _data_words(section: str, key: str) -> frozenset[str]:
     raw = _EN.raw.get(section, {}) or {}
     return _words(raw, key, f"agent/data/lang/en.yaml {section}")
 
+
+_AGE_SUPERLATIVE = re.compile(
+    rf"\b(?:(?P<newest>{_alt(_data_words('age_superlative', 'newest'))})|(?P<oldest>{_alt(_data_words('age_superlative', 'oldest'))}))\b(?!\s+than\b)"
+)
+"""Which shown item is the newest or the oldest: with a comparison cue, answered from the catalog's years."""
+
+_POPULAR_ASK = re.compile(
+    rf"\bwhat (?:do|does|are|is|did) (?:{_alt(_data_words('popular_ask', 'who'))}) (?:\w+ )?"
+    rf"(?:{_alt(_data_words('popular_ask', 'verbs'))})\b|\b(?:{_alt(_data_words('popular_ask', 'phrases'))})\b"
+)
+"""What others like ("what do people usually like here?"): the popular list."""
 
 _RESET_ALL = re.compile(
     rf"\b(?:{_alt(_data_words('removal', 'verbs'))})\s+(?:(?:{_alt(_data_words('removal', 'everything'))})\s+)?"
@@ -476,7 +498,8 @@ _RX_N_UNLIMIT = re.compile(
     rf"(?:(?:it|them|the list|that|this|us|me)\s+)?(?:to|at)\s+(?:just\s+|only\s+)?{_NUM}\b"
     r"|\b(?:any (?:amount|number|count|length|quantity|list length)|as many as (?:you (?:like|want|have|can)|possible)|"
     r"no (?:limit|cap|maximum|max) on (?:how many|the number|the count|numbers|the amount|quantity)|unlimited|"
-    r"however many|(?:the )?number (?:doesnt|does not|dont) matter)\b"
+    r"however many|(?:the )?number (?:doesnt|does not|dont) matter|"
+    r"(?:the )?(?:usual|default|normal|standard|regular) (?:amount|number|count|length|list length|list size|size))\b"
 )
 """A count taken back, or any list length: "no need to limit it to 14", "dont cap it at 5", "any amount"."""
 _RX_N_MAX = re.compile(

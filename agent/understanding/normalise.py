@@ -20,13 +20,14 @@ _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "vi
 
 def normalize(text: str) -> str:
     """Lower-case, accent-free, apostrophes dropped inside words ("children's" -> "childrens",
-    "'80s" -> "80s"), ``&`` -> ``and``, whitespace collapsed. Punctuation is kept."""
+    "'80s" -> "80s"), ``&`` -> ``and``, "1975ish" -> "1975 ish", whitespace collapsed. Punctuation is kept."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.lower().replace("’", "'").replace("‘", "'").replace("`", "'").replace("“", '"').replace("”", '"')
     text = _ELIDED.sub("", text)
     text = _APOS.sub(lambda m: "s" if m.group(0) == "'s" else "", text)
     text = text.replace("&", " and ")
+    text = re.sub(r"\b(\d{4}s?)-?ish\b", r"\1 ish", text)  # "1975ish", "80s-ish": the number and its hedge
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -336,8 +337,9 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
             return m.group(0)
         return " a " if n == 1 else f" {n} items "
 
-    # "1985年本身" is the year itself, "两个都要" is both, "其中一个就行" / "满足一个就行" is either: none is a count
-    s = re.sub(rf"(?<!其中)(?<!满足)(?<!任意)(?<!任何)({num})\s*[{counters}](?![身都])", count, s)
+    # "1985年本身" is the year itself, "两个都要" is both, "其中一个就行" / "满足一个就行" is either, "哪一部" asks which:
+    # none is a count
+    s = re.sub(rf"(?<!其中)(?<!满足)(?<!任意)(?<!任何)(?<!哪)({num})\s*[{counters}](?![身都])", count, s)
     for vague in sorted(raw.get("vague_counts") or [], key=len, reverse=True):
         s = s.replace(vague, " ")
 
@@ -350,6 +352,10 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     for cats, words in lex.domain.combinations:
         for w in words.get("zh", ()):
             table[w] = " ".join(" ".join(tokens(c)) for c in cats)
+    for verb in raw.get("taking_back_verbs") or ():
+        for this in raw.get("demonstratives") or ():
+            for noun, en in (raw.get("rule_nouns") or {}).items():
+                table[f"{verb}{this}{noun}"] = f"remove that {en}"  # "去掉这个限制": the rule just named
     s = _zh_frames(s, raw, [w for per in lex.domain.categories.values() for w in per.get("zh", ())])
     longest = max((len(k) for k in table), default=1)
     neg_values = {str(v) for v in (raw.get("negation_values") or [])}
@@ -416,7 +422,7 @@ def canonicalise(text: str, dataset: str | None = None) -> CanonicalText:
     end_scope()
     canon = re.sub(r"\x00(\d+)\x00", lambda m: f'"{quoted[int(m.group(1))]}"', "".join(out))
     # "犯罪的不排除了": a 的 right before what is said of the phrase names the phrase (no scope end)
-    canon = re.sub(r"\s;\s+(?=(?:items\s+)?is (?:ok|okay|fine|out)\b)", " ", canon)
+    canon = re.sub(r"\s;\s+(?=(?:items\s+)?(?:is (?:ok|okay|fine|out)|doesnt matter|whatever)\b)", " ", canon)
     return CanonicalText(
         re.sub(r"\s+", " ", canon).strip(), "zh", unknown, list(dict.fromkeys(unplaced)),
         list(dict.fromkeys(unplaced_negated)),

@@ -28,6 +28,7 @@ from typing import Any
 from agent.safety import InjectionFlag, clean_text, detect_injection
 from agent.state import ConstraintUpdate, DialogState
 from agent.understanding.cues import (
+    _AGE_SUPERLATIVE,
     _ALL,
     _ALL_EITHER,
     _CLEAR_CATS,
@@ -56,6 +57,7 @@ from agent.understanding.cues import (
     _NOTINT_FB,
     _ORD_WORDS,
     _PEOPLE,
+    _POPULAR_ASK,
     _QUERY_STOP,
     _QUOTED_EN,
     _RATING,
@@ -283,6 +285,8 @@ def _read_correction(
         # "not X, i mean Y" after asking for X: X was the slip, taken back, not refused
         taken["exclude"] = [c for c in first.slots.exclude if c not in slip]
         taken["remove"] = list(dict.fromkeys([*first.slots.remove, *slip]))
+        # the others asked before stay ("westerns and comedies" -> "not westerns, i mean dramas": comedies and dramas)
+        second = second.model_copy(update={"slots": second.slots.model_copy(update={"replace_include": False})})
     if taken:  # "no war... sorry, i meant no crime": what the words before said of that kind is taken back
         mid = apply_understanding(state, first.model_copy(update={"slots": first.slots.model_copy(update=taken)}))
     end = mid.with_update(second.slots)
@@ -673,8 +677,12 @@ def _understand(
     rating = _RATING.search(norm)
     intent: Intent | None = None
     items: list[ItemRef] = []
-    if compare_cue and (len(target_refs) >= 2 or (has_deictic and len(state.shown) >= 2) or _ALL.search(norm)):
+    # "which of these is the most recent?", "which one came out earliest": the shown items by the catalog's years
+    age = _AGE_SUPERLATIVE.search(norm) if re.search(r"\bwhich\b", norm) and len(state.shown) >= 2 else None
+    if age or (compare_cue and (len(target_refs) >= 2 or (has_deictic and len(state.shown) >= 2) or _ALL.search(norm))):
         intent = Intent.COMPARE
+        if age:
+            u.asked_age = "newest" if age.group("newest") else "oldest"
         items = (
             target_refs
             if len(target_refs) >= 2
@@ -888,6 +896,7 @@ def _understand(
             or slots.get("replace_include")
             or unplaced_wish
             or lift_all
+            or _POPULAR_ASK.search(norm)
         ):
             if state.shown or (state.turn > 0 and not state.constraints.is_empty()):
                 intent = Intent.REFINE

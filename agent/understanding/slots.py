@@ -273,6 +273,11 @@ def _ord(s: str) -> int:
     return int(re.match(r"\d+", s).group(0))  # type: ignore[union-attr]
 
 
+_RX_YEAR_HEDGE = re.compile(
+    rf"\b(?:{_alt(_words(_EN.raw, 'year_hedge_before', 'agent/data/lang/en.yaml'))})\s+(?:the year\s+)?(?P<y>(?:19|20)\d\d)\b(?!s)"
+    rf"|\b(?P<y2>(?:19|20)\d\d)\s*(?:{_alt(_words(_EN.raw, 'year_hedge_after', 'agent/data/lang/en.yaml'))})\b"
+)
+"""A single year said loosely: "around 1990", "1975ish"."""
 _RX_KEEP_BEFORE = re.compile(
     r"\b(?:keep|keeping|leave|leaving|stick with|retain|maintain|hold on to|hold onto)\s+"
     r"(?:(?:the|that|this|my|your|our|those|these)\s+)?$"
@@ -543,6 +548,9 @@ class SlotPasses(BuilderBase):
         if yr is not None:
             shown_years = sorted(y for y in (vocab.year_of(i) for i in self.state.shown) if y is not None)
             ref_year = shown_years[len(shown_years) // 2] if shown_years else None
+            named = {self.state.shown_at(p) for p in self.positions} - {None}
+            if len(named) == 1 and (year := vocab.year_of(named.pop())) is not None:  # type: ignore[arg-type]
+                ref_year = year  # "like the second one but a bit older": older than that one, not than the list
             median = int(np.nanmedian(vocab.years))
             # relative wishes move the window: the opposite bound is dropped
             explicit = lo is not None or hi is not None
@@ -576,6 +584,12 @@ class SlotPasses(BuilderBase):
                 hi = yr[1] - cfg.classic_age
             if lo is not None and hi is not None and lo > hi:
                 lo = None
+        # "around 1990" is 1988-1992, unless a margin is said ("around 1992, give or take a year")
+        loose = lo is not None and lo == hi and not _RX_YEAR_TOLERANCE.search(m.norm)
+        hedge = _RX_YEAR_HEDGE.search(m.norm) if loose else None
+        if hedge and lo is not None and int(hedge.group("y") or hedge.group("y2")) == lo:
+            lo, hi = lo - cfg.approx_year_margin, lo + cfg.approx_year_margin  # "from around 1990": 1988-1992
+            m.take(hedge.start(), hedge.end())
         for mt in m.matches(_RX_YEAR_TOLERANCE):
             margin = int(mt.group(1)) if mt.group(1) else _EN.number_words.get(mt.group(2), 1)
             lo = lo - margin if lo is not None else None

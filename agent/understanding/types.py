@@ -47,6 +47,7 @@ class UnderstandConfig(BaseModel):
     diversity_step: float = Field(0.3, ge=0, le=1, description="How far 'more variety' / 'more of the same' moves it.")
     recent_years: int = Field(5, ge=1, description='"Recent" = the catalog\'s last this-many years.')
     classic_age: int = Field(30, ge=1, description='"Classic/old" = at least this many years before the newest item.')
+    approx_year_margin: int = Field(2, ge=0, description='"Around 1990" = this many years either side of it.')
     not_old_age: int = Field(20, ge=1, description='"Not too old" = at most this many years before the newest item.')
     fuzzy_category_distance: int = Field(
         2, ge=0, le=3, description="Most edits (transpositions count one) for a misspelt category word of 9+ letters."
@@ -120,6 +121,9 @@ class Understanding(BaseModel):
     category_hints: list[str] = Field(default_factory=list, description="Soft category guesses (embeddings).")
     asked_categories: list[str] = Field(
         default_factory=list, description='Categories a question asks of an item ("is the fifth one a horror movie?").'
+    )
+    asked_age: Literal["newest", "oldest"] | None = Field(
+        None, description='Which item the question asks for by age ("which of these is the most recent?").'
     )
     clarify: str | None = Field(None, description="A question to ask instead of guessing.")
     notes: list[str] = Field(default_factory=list, description="What was ignored or adjusted, and why.")
