@@ -3360,3 +3360,52 @@ def test_not_x_i_mean_y_replaces_only_x_among_several_asked(vocab: CatalogVocab)
     st, _ = _run(vocab, "thrillers or mysteries please", "not thrillers, i meant westerns")
     assert sorted(st.constraints.include_categories) == ["Mystery", "Western"]
     assert st.constraints.exclude_categories == []
+
+
+def test_a_refusal_said_to_be_nice_stays_a_refusal(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "hello, first time here. anything except westerns would be fine")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], ["Western"])
+
+
+def test_that_one_before_a_category_is_the_item_asked_about_not_a_count(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "westerns", "one thing about #3: is that one musicals too?")
+    assert st.constraints.n is None and [r.position for r in u.items] == [3]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["they should all be war", "and they all need to be war"])
+def test_they_should_all_be_y_asks_for_both(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "8 westerns", second)
+    assert (sorted(st.constraints.include_categories), st.constraints.include_all) == (["War", "Western"], True)
+
+
+@pytest.mark.parametrize("message", ["part western, part comedy please", "a film thats half western half comedy"])
+def test_part_x_part_y_asks_for_both(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (sorted(st.constraints.include_categories), st.constraints.include_all) == (["Comedy", "Western"], True)
+
+
+def test_part_of_me_is_no_combination(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, though part of me wants comedy too")
+    assert st.constraints.include_all is False
+
+
+@pytest.mark.parametrize("first", ["Hey, I just signed up.", "so bear with me, westerns?"])
+def test_signing_up_and_bear_with_me_are_no_search_words(vocab: CatalogVocab, first: str) -> None:
+    st, _ = _run(vocab, first, "westerns please")
+    assert (st.constraints.include_categories, st.constraints.query) == (["Western"], "")
+
+
+@pytest.mark.parametrize(("second", "n"), [("6 please, nothing too old", 6), ("just 3 pls", 3)])
+def test_a_bare_count_with_please_is_the_count(vocab: CatalogVocab, second: str, n: int) -> None:
+    st, _ = _run(vocab, "war films", second)
+    assert st.constraints.n == n
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["weve seen casino already, three times. more along those lines?", "ive watched casino already; anything similar?"],
+)
+def test_seen_a_title_and_wanting_more_like_it_is_a_reference(vocab: CatalogVocab, message: str) -> None:
+    st, u = _run(vocab, message)
+    assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Casino (1995)"]
+    assert st.constraints.query == "" and not u.feedback  # type: ignore[attr-defined]

@@ -102,6 +102,10 @@ _MORE_LIKE = re.compile(
     r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+(?:this|that|it|these|those|them)\b"
     rf"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+(?={_SHOWN_ONE})"
 )
+_MORE_ALONG = re.compile(
+    r"\b(?:along|in) (?:those|these|the same|similar) lines\b|\b(?:something|anything|more|others?|ones?) similar\b"
+)
+"""More of what was just named, said without "like" ("more along those lines?", "anything similar?")."""
 _RATING = re.compile(r"\b(\d(?:\.\d)?)\s*(?:/\s*(5|10)\b|stars?\b|out of (5|10)\b)")
 _DEICTIC = re.compile(r"\b(that one|this one|that|this|it|those|these|them|they)\b")
 _ALL = re.compile(r"\b(all of them|them all|all of these|all of those|all three|all two|both|each of them|all)\b")
@@ -344,7 +348,7 @@ _POSSESSIVES = _words(_EN.raw, "possessives", "agent/data/lang/en.yaml")
 _PEOPLE_OWNING = with_possessives(_PEOPLE)
 """People in the possessive, before whom they own ("my neighbours kids", "my sister's kids")."""
 _ALL_ANYWHERE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'anywhere'))})\b")
-_ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b")
+_ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})\b(?!\s+of\b)")
 _LIST_NOT_ITEM = re.compile(rf"\b(?:{_alt(_data_words('combination', 'list_not_item'))})\b")
 _ALL_EITHER = re.compile(
     rf"\b(?:{_alt(_data_words('combination', 'either'))})\b"
@@ -460,6 +464,10 @@ _RX_ONE = re.compile(
 )
 """One item: "just one", "a single movie"; not "not just one of them" (a wish for several), nor "both in one
 movie" (one item with both), nor "X and Y combined, like one movie thats both" (what each item is)."""
+_RX_N_PLEASE = re.compile(
+    rf"(?:^|[,.;:!?]\s*|\band\s+)(?:just\s+|only\s+)?{_NUM}\s*,?\s*(?:please|pls|plz|thanks|thx)\b"
+)
+"""A bare count with a please, at the start of a sentence: "9 please, not too old", "westerns. 4 pls"."""
 _RX_SHOW_N = re.compile(
     rf"\b(?:show|give|get|find|recommend|suggest|list|pick|(?:i |we )?(?:only |just )?(?:want|need)|"
     rf"(?:id|wed|i would|we would|ill|i will|we will)\s+(?:like|love|take|have|want|need)|make (?:it|that|them|the list)|"

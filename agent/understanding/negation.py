@@ -118,6 +118,8 @@ class NegationScope(BuilderBase):
             )
             if allowed and negated and am and not _ALLOW_BEFORE.search(before) and am.group(0).strip() in _ADDITIVE:
                 allowed = False  # "leave out anything thats crime as well": one more left out, not allowed
+            elif allowed and am and not _ALLOW_BEFORE.search(before) and _NEG_BEFORE_RX.search(before):
+                allowed = False  # "anything but crime would be great", "no horror would be nice": the refusal is nice
             if am and allowed:
                 m.take(end, end + am.end())
             excluded_before = set(self.state.constraints.exclude_categories) | set(self.exclude)

@@ -52,6 +52,7 @@ from agent.understanding.cues import (
     _LIKE_FB,
     _MEMORY_CLEAR,
     _MEMORY_VIEW,
+    _MORE_ALONG,
     _MORE_ITEMS,
     _MORE_LIKE,
     _NOTINT_FB,
@@ -496,6 +497,8 @@ def _understand(
     if item_cue and state.shown:
         b.shown_titles_pass()
     b.titles_pass()
+    if notint_cue and (b.refs or b.title_items) and (more_like or _MORE_ALONG.search(norm)):
+        notint_cue = False  # "we've seen X already. more along those lines?": seen, and more like it wanted
     for ref, k, n in _title_places(msg, b):  # "quoting liar liar ... movies like liar liar": the title said twice
         if (n >= 2 or len(ref.text) >= 4) and not any(msg.used[k : k + n]):
             msg.take_tokens(k, n)

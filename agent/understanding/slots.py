@@ -34,6 +34,7 @@ from agent.understanding.cues import (
     _RX_N_MAX,
     _RX_N_MORE,
     _RX_N_OF,
+    _RX_N_PLEASE,
     _RX_N_SET,
     _RX_N_UNLIMIT,
     _RX_NEWER,
@@ -663,7 +664,17 @@ class SlotPasses(BuilderBase):
         unlimited = m.matches(_RX_N_UNLIMIT)
         if unlimited:  # "no need to limit it to 14", "any amount"
             self.slots["clear_n"] = True
-        for rx in (_RX_TOP_N, _RX_N_MORE, _RX_N, _RX_SHOW_N, _RX_N_OF, _RX_N_ENOUGH, _RX_N_MAX, _RX_N_SET):
+        for rx in (
+            _RX_TOP_N,
+            _RX_N_MORE,
+            _RX_N,
+            _RX_SHOW_N,
+            _RX_N_PLEASE,
+            _RX_N_OF,
+            _RX_N_ENOUGH,
+            _RX_N_MAX,
+            _RX_N_SET,
+        ):
             for mt in m.matches(rx):
                 if rx is _RX_N_MAX:
                     self.cue_spans.append((mt.start(), mt.end()))  # "no more than 5": no negation cue
@@ -686,6 +697,16 @@ class SlotPasses(BuilderBase):
             k = m.token_at(mt.end())
             while k < len(m.toks) and re.fullmatch(r"(?:19|20)?\d0s", m.toks[k]):
                 k += 1  # "7 90s westerns": the decade said between
+            if mt.group(1) == "one" and m.prev_word(mt.start()) in (
+                "that",
+                "this",
+                "the",
+                "which",
+                "each",
+                "every",
+                "any",
+            ):
+                continue  # "is that one childrens as well?": "that one" is the item asked about, not a count
             hit = self._category_at(k) if n is None and k < len(m.toks) and m.free(mt.start(), mt.end()) else None
             if hit is not None and m.toks[k + hit[1] - 1].endswith("s"):
                 m.take(mt.start(), mt.end())
