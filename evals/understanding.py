@@ -218,6 +218,8 @@ def _fill(t: Template, f: _Fill, rng: np.random.Generator, zh_titles: list[str])
     y = int(rng.integers(1950, 1996))
     n = int(rng.integers(2, 16))
     pos = int(rng.integers(1, 6))
+    if "focus" in t.expect and any("{n}" in turn for turn in t.turns):
+        pos = min(pos, n)  # "3 westerns" then "why the fifth?" asks back: a position within the list asked for
     t1, t1_id = f.titles[int(rng.integers(len(f.titles)))]
     values = {
         "g1": f.surface(g1), "g2": f.surface(g2), "a_g1": _article(f.surface(g1)), "a_g2": _article(f.surface(g2)),

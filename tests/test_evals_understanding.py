@@ -70,3 +70,14 @@ def test_a_wrong_reading_is_counted_as_a_failure(vocab: CatalogVocab) -> None:
     case.expect = {**case.expect, "include": case.expect["exclude"], "exclude": case.expect["include"]}
     out = run_parser(case, vocab)
     assert not out.exact and "include" in out.why
+
+
+def test_a_position_asked_after_a_count_is_within_that_count(vocab: CatalogVocab, tmp_path: Path) -> None:
+    """ "{n} westerns" then "why the {ord}?" must not ask about the fifth of three (the right reply is a question)."""
+    (tmp_path / "dev.yaml").write_text(
+        "version: t/1\ntemplates:\n  - id: t-pos-1\n    category: position_reference\n    lang: en\n"
+        '    turns: ["{n} {g1} {items}", "why the {ord} one?"]\n    expect: {include: [g1], n: n, focus: pos}\n',
+        encoding="utf-8",
+    )
+    cases = build_cases(vocab, splits=("dev",), suite_dir=tmp_path, per_template=40)
+    assert cases and all(c.pos is not None and c.pos <= int(c.turns[0].split()[0]) for c in cases)
