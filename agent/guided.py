@@ -249,6 +249,9 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
     def say(key: str, **values: Any) -> str:
         return lex.reply(lang, key, **values)
 
+    def joined(words: list[str]) -> str:  # "A, B and C" in the reply's language
+        return say("list_and").join([say("list_comma").join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
     if u.clarify:
         return u.clarify
     if intent == Intent.HELP or (intent == Intent.CHITCHAT and not evidence):
@@ -272,11 +275,8 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
             if dated:
                 year = (max if u.asked_age == "newest" else min)(y for y, _ in dated)
                 titles = [display_title(ev.title) for y, ev in dated if y == year]
-                joined = say("list_and").join(
-                    [say("list_comma").join(titles[:-1]), titles[-1]] if len(titles) > 1 else titles
-                )
                 verb = say("is_one") if len(titles) == 1 else say("is_many")
-                return say(f"age_{u.asked_age}", titles=joined, year=year, **{"is": verb})
+                return say(f"age_{u.asked_age}", titles=joined(titles), year=year, **{"is": verb})
         if intent == Intent.COMPARE and len(evidence) >= 2:
             a, b = evidence[0], evidence[1]
             ca = a.trust.confidence if a.trust else 0.0
@@ -294,7 +294,7 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
             # "is the fifth one a horror movie?": answered from the catalog's own categories for the item
             listed = e.dataset.item(evidence[0].item_id).categories
             kinds = [lex.label(x, lang) for x in listed]
-            listing = say("list_and").join([say("list_comma").join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+            listing = joined(kinds)
             missing = [x for x in u.asked_categories if x not in listed]
             if not missing:
                 asked = say("and").join(lex.label(x, lang) for x in u.asked_categories)

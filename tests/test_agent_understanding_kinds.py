@@ -3409,3 +3409,12 @@ def test_seen_a_title_and_wanting_more_like_it_is_a_reference(vocab: CatalogVoca
     st, u = _run(vocab, message)
     assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Casino (1995)"]
     assert st.constraints.query == "" and not u.feedback  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["good evening! a western, nothing about war please", "westerns, none involving war", "westerns not about war"],
+)
+def test_nothing_about_x_leaves_x_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], ["War"])
