@@ -57,6 +57,7 @@ class Engine:
     warming: set[str] = field(default_factory=set)  # parts still warming up in the background (agent.warmup)
     # behaviour weight of each history entry (catalog.splits.user_history_weights), aligned with ``histories``
     history_weights: list[np.ndarray] = field(default_factory=list)
+    _twins: dict[int, list[int]] | None = None  # item index -> its other catalog entries (Engine.twins)
     # the store's tombstone stamp this process has applied (another replica's deletions change it)
     tombstone_version: tuple[int, float] | None = None
     _tombstone_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -153,6 +154,16 @@ class Engine:
     def item_idx(self, item_id: str) -> int | None:
         return self.dataset.item_index.get(item_id)
 
+    def twins(self, i: int) -> list[int]:
+        """Other catalog entries of the same item (same title and year under another id: ml-100k lists a few
+        films twice), so a liked or asked-about item is never recommended back under its other id."""
+        if self._twins is None:
+            groups: dict[tuple[str, int | None], list[int]] = {}
+            for k, it in enumerate(self.dataset.items):
+                groups.setdefault((it.title.casefold().strip(), it.year), []).append(k)
+            self._twins = {k: [x for x in g if x != k] for g in groups.values() if len(g) > 1 for k in g}
+        return self._twins.get(i, [])
+
     def profile(self, state: DialogState) -> Profile:
         """The user's history plus this session's feedback, as the ranker sees it.
 
@@ -188,6 +199,9 @@ class Engine:
                 weights.append(-cfg.dislike_penalty)
                 seen.add(i)
         exclude = [self.item_idx(x) for x in (*fb.disliked, *fb.not_interested)]
+        # the other catalog entries of what the person liked or asked about in this session are not recommended back
+        # (the stored history is left as the batch lists saw it: agent.batch.known_user_profile)
+        exclude += [t for x in boosted if (i := self.item_idx(x)) is not None for t in self.twins(i)]
         return Profile(
             np.asarray(hist, dtype=np.int64),
             np.asarray(weights, dtype=np.float32),

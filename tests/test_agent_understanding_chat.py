@@ -124,3 +124,19 @@ def test_which_shown_item_is_oldest_is_answered_from_the_years() -> None:
     first = r2.text.splitlines()[0]
     assert r2.intent == "compare" and f"({min(years)})" in first and "oldest" in first
     assert "confidence" not in first
+
+
+def test_a_liked_title_listed_twice_is_not_recommended_back_under_its_other_id() -> None:
+    """ml-100k lists a few films twice under two ids; liking one must not bring the other back as a pick
+    ("Because you liked X: X")."""
+    rec = shared_recommender()
+    groups: dict[tuple[str, int | None], list[Any]] = {}
+    for it in rec.engine.dataset.items:
+        groups.setdefault((it.title.casefold(), it.year), []).append(it)
+    twins = [g for g in groups.values() if len(g) == 2 and not g[0].title.endswith(", The")]
+    assert twins
+    for a, b in twins[:3]:
+        s = sid()
+        r = rec.chat(s, f"{a.title} was great")
+        shown = {c.item_id for c in r.cards}
+        assert r.cards and not shown & {a.item_id, b.item_id}, (a.title, [c.title for c in r.cards])

@@ -3418,3 +3418,19 @@ def test_seen_a_title_and_wanting_more_like_it_is_a_reference(vocab: CatalogVoca
 def test_nothing_about_x_leaves_x_out(vocab: CatalogVocab, message: str) -> None:
     st, _ = _run(vocab, message)
     assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], ["War"])
+
+
+def test_more_like_it_after_one_title_is_about_that_title(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "casino was great", "got any more like it?")
+    assert not u.clarify and [vocab.label(r.item_id) for r in u.items] == ["Casino (1995)"]  # type: ignore[attr-defined]
+
+
+def test_more_like_it_after_a_list_alone_still_asks_which(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "westerns", "got any more like it?")
+    assert u.clarify  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["nice, but id prefer they werent war", "ok. I'd rather they weren't war though"])
+def test_rather_they_werent_x_leaves_x_out_and_keeps_the_rest(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns please", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], ["War"])

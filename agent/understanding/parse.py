@@ -584,6 +584,14 @@ def _understand(
             ]
         if len(state.shown) == 1:
             return [ItemRef(item_id=state.shown[0], position=1, source="focus")]
+        if more_like and len(state.constraints.reference_item_ids) == 1:
+            # "fargo was great" then "find me more like it": "it" is the one title the talk is about
+            ref = state.constraints.reference_item_ids[0]
+            return [
+                ItemRef(
+                    item_id=ref, position=(state.shown.index(ref) + 1) if ref in state.shown else None, source="focus"
+                )
+            ]
         return []
 
     targets = list(b.targets)
