@@ -271,7 +271,7 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
             return say("not_found")
         if intent == Intent.COMPARE and u.asked_age:
             # "which of these is the most recent?": the catalog's years, never the ranking's confidence
-            dated = [(y, ev) for ev in evidence if (y := e.dataset.item(ev.item_id).year) is not None]
+            dated = [(ev.year, ev) for ev in evidence if ev.year is not None]
             if dated:
                 year = (max if u.asked_age == "newest" else min)(y for y, _ in dated)
                 titles = [display_title(ev.title) for y, ev in dated if y == year]

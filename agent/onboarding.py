@@ -25,7 +25,7 @@ import numpy as np
 from agent.reply import OnboardingItem
 from agent.state import Constraints, DialogState
 from agent.understanding import Intent, SuggestedFeedback, Understanding, normalize, title_variants, tokens
-from agent.understanding.cues import _REFERENCE_LEAD
+from agent.understanding.cues import _MORE_LIKE, _REFERENCE_LEAD
 from catalog import FeedbackKind
 
 if TYPE_CHECKING:
@@ -47,10 +47,7 @@ _SKIP = re.compile(
     r"nope|no|not really|no thanks|not those|(?:i )?(?:havent|have not|never) seen (?:any|them|those|these)(?: of them)?)"
     r"\W*$"
 )
-_ABOUT_THE_CARDS = re.compile(
-    r"\b(?:looks|sounds|seems|look|sound)\b"
-    r"|\b(?:anything|something|stuff|others?|ones?|more)\s+(?:else\s+)?(?:like|similar to)\s+(?:it|this|that|them|those)\b"
-)
+_ABOUT_THE_CARDS = re.compile(rf"\b(?:looks|sounds|seems|look|sound)\b|{_MORE_LIKE.pattern}")
 """A first impression or a wish for more like it ("the second one looks fun", "anything else like it"): about a
 card not yet watched, so its positions are the cards' positions, not the offered titles'."""
 _LIKE_CUE = re.compile(r"\b(like|liked|love|loved|enjoy|enjoyed|adore|adored|favou?rites?|great|good)\b")

@@ -77,13 +77,15 @@ _DESCRIBE = re.compile(
     rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe(?! (?:as|it as|them as|that as|this as)\b)|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
-_IMPRESSION = re.compile(
-    r"\b(?:looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent|fun|cool|nice|"
-    r"promising|intriguing|neat|lovely)\b"
+_GOOD = (
+    r"(?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent|fun|cool|nice|promising|intriguing|neat|"
+    r"lovely)"
 )
+"""What a first impression or a like calls an item ("looks fun", "was great")."""
+_IMPRESSION = re.compile(rf"\b(?:looks|sounds|seems) {_GOOD}\b")
 """A first impression ("sounds good"): with a question about the item it is the question, not a like."""
 _LIKE_FB = re.compile(
-    r"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) (?:great|good|awesome|amazing|perfect|interesting|fantastic|excellent|fun|cool|nice|promising|intriguing|neat|lovely)|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
+    rf"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) {_GOOD}|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
 )
 _DISLIKE_FB = re.compile(
     r"\b(i (?:really )?(?:didnt|did not|dont|do not|wouldnt) (?:like|enjoy|care for|love)|i (?:really )?(?:hate|hated|dislike|disliked|cant stand|can not stand)|(?:was|is|looks|sounds|seems) (?:bad|terrible|awful|boring|lame|dull|meh)|thumbs down|not a fan of|not my (?:thing|taste|cup of tea)|bad (?:pick|choice|suggestion))\b"
@@ -99,8 +101,8 @@ _NOTINT_FB = re.compile(
 )
 _MORE_LIKE = re.compile(
     r"\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)"
-    r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+(?:this|that|it|these|those|them)\b"
-    rf"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+(?={_SHOWN_ONE})"
+    r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+"
+    rf"(?:(?:this|that|it|these|those|them)\b|(?={_SHOWN_ONE}))"
 )
 _MORE_ALONG = re.compile(
     r"\b(?:along|in) (?:those|these|the same|similar) lines\b|\b(?:something|anything|more|others?|ones?) similar\b"

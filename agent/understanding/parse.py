@@ -575,23 +575,18 @@ def _understand(
 
     # deictic targets ("that one", "them")
     def deictic() -> list[ItemRef]:
+        def focused(x: str) -> ItemRef:
+            return ItemRef(item_id=x, position=(state.shown.index(x) + 1) if x in state.shown else None, source="focus")
+
         if _ALL.search(norm) and state.shown:
             return [ItemRef(item_id=x, position=k, source="all_shown") for k, x in enumerate(state.shown, start=1)]
         if state.focus:
-            return [
-                ItemRef(item_id=x, position=(state.shown.index(x) + 1) if x in state.shown else None, source="focus")
-                for x in state.focus
-            ]
+            return [focused(x) for x in state.focus]
         if len(state.shown) == 1:
             return [ItemRef(item_id=state.shown[0], position=1, source="focus")]
         if more_like and len(state.constraints.reference_item_ids) == 1:
             # "fargo was great" then "find me more like it": "it" is the one title the talk is about
-            ref = state.constraints.reference_item_ids[0]
-            return [
-                ItemRef(
-                    item_id=ref, position=(state.shown.index(ref) + 1) if ref in state.shown else None, source="focus"
-                )
-            ]
+            return [focused(state.constraints.reference_item_ids[0])]
         return []
 
     targets = list(b.targets)

@@ -274,6 +274,8 @@ def _ord(s: str) -> int:
     return int(re.match(r"\d+", s).group(0))  # type: ignore[union-attr]
 
 
+_ONE_AS_PRONOUN_AFTER = frozenset({"that", "this", "the", "which", "each", "every", "any"})
+"""Words after which "one" names an item ("is that one childrens as well?"), not a count."""
 _RX_YEAR_HEDGE = re.compile(
     rf"\b(?:{_alt(_words(_EN.raw, 'year_hedge_before', 'agent/data/lang/en.yaml'))})\s+(?:the year\s+)?(?P<y>(?:19|20)\d\d)\b(?!s)"
     rf"|\b(?P<y2>(?:19|20)\d\d)\s*(?:{_alt(_words(_EN.raw, 'year_hedge_after', 'agent/data/lang/en.yaml'))})\b"
@@ -697,15 +699,7 @@ class SlotPasses(BuilderBase):
             k = m.token_at(mt.end())
             while k < len(m.toks) and re.fullmatch(r"(?:19|20)?\d0s", m.toks[k]):
                 k += 1  # "7 90s westerns": the decade said between
-            if mt.group(1) == "one" and m.prev_word(mt.start()) in (
-                "that",
-                "this",
-                "the",
-                "which",
-                "each",
-                "every",
-                "any",
-            ):
+            if mt.group(1) == "one" and m.prev_word(mt.start()) in _ONE_AS_PRONOUN_AFTER:
                 continue  # "is that one childrens as well?": "that one" is the item asked about, not a count
             hit = self._category_at(k) if n is None and k < len(m.toks) and m.free(mt.start(), mt.end()) else None
             if hit is not None and m.toks[k + hit[1] - 1].endswith("s"):
