@@ -27,6 +27,7 @@ from agent.state import Constraints, DialogState
 from agent.understanding import Intent, SuggestedFeedback, Understanding, normalize, title_variants, tokens
 from agent.understanding.cues import _MORE_LIKE, _REFERENCE_LEAD
 from catalog import FeedbackKind
+from catalog.titles import display_title
 
 if TYPE_CHECKING:
     from agent.engine import Engine
@@ -127,7 +128,7 @@ def onboarding_items(
     return [
         OnboardingItem(
             item_id=ds.items[i].item_id,
-            title=ds.items[i].title,
+            title=display_title(ds.items[i].title),
             year=ds.items[i].year,
             categories=list(ds.items[i].categories),
         )
@@ -142,7 +143,6 @@ def _label(item: OnboardingItem) -> str:
 def offer_line(items: list[OnboardingItem], language: str = "en") -> str:
     """The one line that invites an answer (catalog titles only), in the person's ``language``
     (``offer`` of ``agent/data/lang/explain-<language>.yaml``)."""
-    from agent.grounding import display_title
     from agent.wording import wording
 
     w = wording(language)
@@ -150,7 +150,7 @@ def offer_line(items: list[OnboardingItem], language: str = "en") -> str:
         names = ", ".join(_label(it) for it in items)
     else:
         names = w.raw["list_sep"].join(
-            w.title(display_title(it.title)) + (w.say("year", year=it.year) if it.year else "") for it in items
+            w.title(it.title) + (w.say("year", year=it.year) if it.year else "") for it in items
         )
     return w.say("offer", names=names)
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from catalog.titles import display_title
 from catalog.types import Item
 from ranker.evidence import Evidence, HistoryAttribution, TrustReport
 
@@ -17,7 +18,9 @@ class ItemCard(BaseModel):
 
     position: int = Field(ge=1, description="1-based position in the list.")
     item_id: str
-    title: str
+    title: str = Field(
+        description="The title as people write it ('The Usual Suspects', not the catalog's 'Usual Suspects, The')."
+    )
     year: int | None = None
     categories: list[str] = Field(default_factory=list)
     description: str = Field("", description="Item description (generated with provenance, or empty).")
@@ -46,7 +49,7 @@ class ItemCard(BaseModel):
         return cls(
             position=position,
             item_id=ev.item_id,
-            title=ev.title,
+            title=display_title(ev.title),
             year=ev.year,
             categories=list(ev.categories),
             description=description,
@@ -68,7 +71,7 @@ class OnboardingItem(BaseModel):
     """A title offered to a new person to react to (a like lands as a session like)."""
 
     item_id: str
-    title: str
+    title: str = Field(description="The title as people write it (articles in front).")
     year: int | None = None
     categories: list[str] = Field(default_factory=list)
 

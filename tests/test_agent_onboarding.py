@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage
 from agent.onboarding import ONBOARDING_SIZE, train_counts
 from agent.recommender import Recommender
 from agent.reply import Reply
+from catalog.titles import display_title
 from tests.test_agent_recommender import ScriptedModel, _with_llm
 from tests.ui_helpers import shared_recommender
 
@@ -40,8 +41,9 @@ def test_new_session_gets_an_offer_within_the_constraints() -> None:
     assert len(set(ids)) == len(ids) and not set(ids) & {c.item_id for c in r.cards}
     items = [e.dataset.items[e.dataset.item_index[i]] for i in ids]
     assert all("Comedy" in it.categories for it in items)  # the offer honours the constraints too
-    # titles and facts come from the catalog, and the reply names each of them in its last line
-    assert [o.title for o in r.onboarding] == [it.title for it in items]
+    # titles and facts come from the catalog (written as people write them: "The Usual Suspects"), and the
+    # reply names each of them in its last line
+    assert [o.title for o in r.onboarding] == [display_title(it.title) for it in items]
     last = r.text.splitlines()[-1]
     assert last.startswith("New here?") and all(_label(rec, i) in last for i in ids)
     # diverse: several categories besides the one asked for

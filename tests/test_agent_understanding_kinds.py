@@ -3434,3 +3434,85 @@ def test_more_like_it_after_a_list_alone_still_asks_which(vocab: CatalogVocab) -
 def test_rather_they_werent_x_leaves_x_out_and_keeps_the_rest(vocab: CatalogVocab, second: str) -> None:
     st, _ = _run(vocab, "westerns please", second)
     assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], ["War"])
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "westerns are a no-go, same goes for musicals",
+        "I'll skip westerns. ditto musicals",
+        "westerns aren't my thing and neither are musicals",
+        "westerns are out, musicals too",
+    ],
+)
+def test_a_later_clause_saying_the_same_of_another_category_leaves_it_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, sorted(st.constraints.exclude_categories)) == (
+        [],
+        ["Musical", "Western"],
+    )
+
+
+def test_saying_the_same_after_an_allowance_asks_for_both(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns are fine, and so are musicals")
+    assert (sorted(st.constraints.include_categories), st.constraints.exclude_categories) == (
+        ["Musical", "Western"],
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    "message", ["thrillers that remind me of the usual suspects", "anything that reminded us of the usual suspects"]
+)
+def test_remind_me_of_a_title_in_any_form_is_a_reference(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["The Usual Suspects (1995)"]
+    assert st.constraints.query == ""
+
+
+@pytest.mark.parametrize(
+    ("second", "positions"),
+    [("my parents saw the first two already", [1, 2]), ("the last 3 look dull", [-3, -2, -1])],
+)
+def test_the_first_or_last_few_of_the_list_are_those_items(
+    vocab: CatalogVocab, second: str, positions: list[int]
+) -> None:
+    st, u = _run(vocab, "6 westerns", second)
+    n = len(st.shown)
+    assert sorted(r.position for r in u.items) == [p if p > 0 else n + p + 1 for p in positions]  # type: ignore[attr-defined]
+    assert u.feedback  # type: ignore[attr-defined]
+
+
+def test_top_n_without_feedback_is_still_a_count(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "6 westerns", "just give me your top 4")
+    assert st.constraints.n == 4 and not u.items  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["nah, none of these", "we've watched them all", "these all seem meh"])
+def test_turning_down_the_whole_list_is_about_every_shown_item(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "3 westerns", second)
+    assert len(st.shown) > 2 and not u.clarify  # type: ignore[attr-defined]
+    assert [r.position for r in u.items] == list(range(1, len(st.shown) + 1))  # type: ignore[attr-defined]
+
+
+def test_not_having_seen_them_all_is_no_feedback(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "3 westerns", "i havent watched them all")
+    assert not u.feedback  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["ive seen those, find me musicals", "nope, not these. show me musicals"])
+def test_turning_down_the_list_then_asking_for_a_category_switches_to_it(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "3 westerns", second)
+    assert st.constraints.include_categories == ["Musical"]
+
+
+def test_asking_for_a_category_too_after_feedback_adds_it(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "3 westerns", "ive seen the second one, show me musicals too")
+    assert sorted(st.constraints.include_categories) == ["Musical", "Western"]
+
+
+@pytest.mark.parametrize("message", ["no musicals would be great", "westerns. and no war would be ideal"])
+def test_a_refusal_followed_by_would_be_nice_leaves_the_category_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert "Musical" in st.constraints.exclude_categories or "War" in st.constraints.exclude_categories
+    assert not {"Musical", "War"} & set(st.constraints.include_categories)

@@ -49,6 +49,11 @@ _RX_PAIR = re.compile(
 _RX_BARE = re.compile(
     rf"\b(?:why|explain|about|like|liked|loved|compare|on)\s+(\d{{1,2}})\b(?!\s*(?:{_ITEMS}|more|stars?|/|\d))"
 )
+_RX_ENDS_K = re.compile(
+    rf"\b(?:the|your|those|these)\s+(?P<end>first|top|last|bottom|final)\s+(?P<k>two|three|four|five|2|3|4|5)\b"
+    rf"(?:\s+(?:{_ITEMS}|ones|picks|titles|of them|of those|of these))?(?!\s*(?:more\b|stars?\b|/))"
+)
+"""The first or last few of the list shown ("they've seen the first two", "the last 3 look dull")."""
 _RX_FIRST_K = re.compile(rf"\b(?:the\s+)?(?:first|top)\s+(two|three|four|five|2|3|4|5)\b(?!\s*(?:{_ITEMS}))")
 
 _COMPARE = re.compile(
@@ -88,7 +93,7 @@ _LIKE_FB = re.compile(
     rf"\b(i (?:really |totally |absolutely )?(?:like|love|enjoy|adore|dig)|(?:really |totally |absolutely )?(?:liked|loved|enjoyed|adored)|(?:was|is|looks|sounds|seems) {_GOOD}|great (?:pick|choice|one|suggestion)|good (?:pick|choice|one|suggestion)|love (?:it|that|this)|thumbs up|nice one|favou?rite)\b"
 )
 _DISLIKE_FB = re.compile(
-    r"\b(i (?:really )?(?:didnt|did not|dont|do not|wouldnt) (?:like|enjoy|care for|love)|i (?:really )?(?:hate|hated|dislike|disliked|cant stand|can not stand)|(?:was|is|looks|sounds|seems) (?:bad|terrible|awful|boring|lame|dull|meh)|thumbs down|not a fan of|not my (?:thing|taste|cup of tea)|bad (?:pick|choice|suggestion))\b"
+    r"\b(i (?:really )?(?:didnt|did not|dont|do not|wouldnt) (?:like|enjoy|care for|love)|i (?:really )?(?:hate|hated|dislike|disliked|cant stand|can not stand)|(?:was|is|were|are|looks?|sounds?|seems?) (?:bad|terrible|awful|boring|lame|dull|meh)|thumbs down|not a fan of|not my (?:thing|taste|cup of tea)|bad (?:pick|choice|suggestion))\b"
 )
 _NOTINT_FB = re.compile(
     r"\b(not interested|(?<!\bthing )(?<!\bthings )(?<!\bone )(?<!\bones )(?<!\bthat )(?<!\bwhich )(?<!\bever )"
@@ -97,10 +102,14 @@ _NOTINT_FB = re.compile(
     # someone else has seen it ("he has seen the first one already", "my dad saw number 3 already")
     rf"{_NOT_AFTER_ITEM}(?:(?:he|she|they|we|(?:my|our) \w+) (?:has|have|had|already|has already|have already|had already)"
     r"|hes|shes|theyve|weve) (?:already )?(?:seen|watched)|"
-    rf"(?:seen|watched|saw) (?:{_SHOWN_ONE}|it|that|this|them|those) already)"
+    rf"(?:seen|watched|saw) (?:{_SHOWN_ONE}|it|that|this|them|those) already|"
+    # the whole list turned down ("none of those", "seen them all")
+    r"none of (?:these|those|them)(?! (?:are|is|should|can|may|must|have|has|to)\b)|"
+    r"(?<!\bnot )(?<!\bnever )(?<!\bhavent )(?<!\bhasnt )(?<!\bhadnt )(?<!\bnt )"
+    r"(?:seen|watched) (?:them all|all of (?:them|these|those)|all (?:these|those)|each of them|every one of them))"
 )
 _MORE_LIKE = re.compile(
-    r"\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)"
+    r"(?<!\bno )(?<!\bnot )(?<!\bany )(?<!\bwithout )\bmore (?:like|of) (?:this|that|it|these|those)\b|\bmore like (?=#|\bnumber\b|\bthe\b|\d)"
     r"|\b(?:anything|something|stuff|others?|ones?|any more)\s+(?:else\s+)?(?:like|similar to)\s+"
     rf"(?:(?:this|that|it|these|those|them)\b|(?={_SHOWN_ONE}))"
 )
@@ -110,6 +119,9 @@ _MORE_ALONG = re.compile(
 """More of what was just named, said without "like" ("more along those lines?", "anything similar?")."""
 _RATING = re.compile(r"\b(\d(?:\.\d)?)\s*(?:/\s*(5|10)\b|stars?\b|out of (5|10)\b)")
 _DEICTIC = re.compile(r"\b(that one|this one|that|this|it|those|these|them|they)\b")
+_PLURAL_DEICTIC = re.compile(r"\b(?:those|these|them|they|theyre|any of (?:them|these|those))\b")
+_SINGULAR_DEICTIC = re.compile(r"\b(?:that one|this one|that|this|it|its|thats)\b")
+"""With a plural deictic and no singular one ("those look boring", "i dont like any of these"): all shown."""
 _ALL = re.compile(r"\b(all of them|them all|all of these|all of those|all three|all two|both|each of them|all)\b")
 
 _GREET = re.compile(r"^\W*(hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day))\b")
@@ -179,14 +191,15 @@ _DIV_DOWN = re.compile(
 
 _REF_TRIGGER = re.compile(
     rf"\b(?:(?:more |something |stuff |anything |(?:{_ITEMS}) )?like|similar to|such as|(?:along|on|in) the lines? of|"
-    r"in the (?:style|vein|spirit) of|reminds? me of|same as|comparable to|as good as|fans? of|"
-    r"(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|in the same (?:vein|league|mould|mold) as|"
+    r"in the (?:style|vein|spirit) of|remind(?:s|ed|ing)? (?:me|us|you|him|her|them) of|same as|comparable to|"
+    r"as good as|fans? of|(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|"
+    r"in the same (?:vein|league|mould|mold) as|"
     rf"if i (?:liked|loved|enjoyed)|i (?:really )?(?:liked|loved|enjoyed|adored|love|enjoy)|my favou?rite (?:(?:{_ITEMS}) )?is|"
     r"tell me (?:more )?about|describe|(?:what is|whats)(?!\s+(?:similar|like|close|comparable|akin|related))|info (?:on|about)|details (?:on|about|of)|plot of|compare|"
     r"why (?:did you (?:recommend|suggest|pick|choose|show) )?|vs|versus|between)\s+"
 )
 _LIKE_TRIGGER = re.compile(
-    r"like|similar|such as|style|vein|spirit|reminds|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of|"
+    r"like|similar|such as|style|vein|spirit|remind|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of|"
     r"close to|closest to|closer to|related to|akin to|equivalent to|alike to|nearest to|league as|mou?ld as"
 )
 _NO_REF_BEFORE = frozenset(
@@ -332,6 +345,15 @@ _NEG_AFTER = re.compile(
     rf"(?:{_alt(_data_words('negation', 'after_clause_end'))})(?=\s*(?:[,.;!?]|$))"
 )
 """After a category: it is out ("horror is out", "keep horror out of it", "gore-free")."""
+_CARRY_BEFORE = re.compile(
+    rf"(?:^|[,.;!]|\b(?:and|plus)\b)\s*(?:(?:and|oh|plus|also)\s+)?(?:{_alt(_data_words('negation', 'carry_before'))})"
+    r"\s+(?:(?:the|any|all|a|an)\s+)?$"
+)
+"""Between a category and the next: the next is said the same of ("horror is a no, and so is drama")."""
+_CARRY_AFTER = re.compile(
+    rf"\s*(?:{_alt(_data_words('negation', 'carry_after'))})(?=\s*(?:[,.;!?]|$|thanks\b|thank you\b))"
+)
+"""After a category on its own in a clause: it is said the same of as the one before ("horror is out, war too")."""
 _RX_RELATIVE_REFUSAL = re.compile(
     r"\s*(?:are|were|is|was|re|s)\s+(?:just\s+|simply\s+)?(?:the|my|our|his|her|their)\s+(?:\w+\s+)?"
     rf"(?:{_alt(_data_words('negation', 'relative_heads'))})\s+(?:(?:that|which)\s+)?"

@@ -17,6 +17,8 @@ from agent.understanding.cues import (
     _ALLOW_AFTER,
     _ALLOW_BEFORE,
     _ANAPHORIC,
+    _CARRY_AFTER,
+    _CARRY_BEFORE,
     _COND_REFUSAL,
     _IF_CATEGORY,
     _MENTIONED_BEFORE,
@@ -55,6 +57,12 @@ _LIGHT = frozenset({"a", "an", "the", "any", "some", "more"}) | frozenset(all_it
 
 _SUBJECTS = frozenset({"i", "he", "she", "they", "we", "you", "who", "it", "everyone", "everybody", "nobody"})
 """Subject pronouns: the word after one is its verb ("she cries at ..."), never a misspelt category."""
+_NO_RIGHT_BEFORE = re.compile(
+    r"(?:^|[,.;!?]\s*|\b(?:and|but|so|just|please|maybe|ideally|honestly)\s+)(?:no|zero|without|nothing)\s+"
+    r"(?:(?:more|any|of the|of that)\s+)?$"
+)
+"""A clause's "no" right before a category: with an allowance after it, the refusal is what would be nice
+("no horror would be nice")."""
 _NOT_JUST = re.compile(r"\bnot (?:just|only|merely|simply|solely)\s+(?:the\s+)?(?:one\s+)?$")
 """Before a category already asked for: named again beside another, not a new option ("not just horror")."""
 
@@ -83,6 +91,7 @@ class NegationScope(BuilderBase):
         optional = False  # a category added as one more option ("drama would work too"): any of them
         last_end = -2
         group_start = 0
+        last_cat: tuple[int, bool] | None = None  # end of the category phrase before, and whether it is left out
         blanked = self.cue_blanked_norm()  # cue words other passes read are no negation before a category
         while i < len(m.toks):
             if m.used[i]:
@@ -115,10 +124,16 @@ class NegationScope(BuilderBase):
                 or self._negated(i)
                 or _NEG_BEFORE_RX.search(before)
                 or self._joined_to_excluded(i)  # "steer clear of film-noir and drama"
+                or self._carried_refusal(last_cat, start, end)  # "horror is a no, and so is drama"
             )
             if allowed and negated and am and not _ALLOW_BEFORE.search(before) and am.group(0).strip() in _ADDITIVE:
                 allowed = False  # "leave out anything thats crime as well": one more left out, not allowed
-            elif allowed and am and not _ALLOW_BEFORE.search(before) and _NEG_BEFORE_RX.search(before):
+            elif (
+                allowed
+                and am
+                and not _ALLOW_BEFORE.search(before)
+                and (_NEG_BEFORE_RX.search(before) or _NO_RIGHT_BEFORE.search(before))
+            ):
                 allowed = False  # "anything but crime would be great", "no horror would be nice": the refusal is nice
             if am and allowed:
                 m.take(end, end + am.end())
@@ -202,6 +217,7 @@ class NegationScope(BuilderBase):
                 last_end = i + n - 1
             self.cat_tokens.update(range(i, i + n))
             m.take_tokens(i, n)
+            last_cat = (end, set(cats) <= set(self.exclude))
             i += n
         if groups and not (self.positions or self.title_items or self.targets):
             self._anaphoric_refusals(groups, spans)
@@ -227,6 +243,24 @@ class NegationScope(BuilderBase):
             # "they should be romance too, both at once" / "they also have to be romance" after "drama": the new
             # one and the asked ones at once
             self.include_all = self.all_with_earlier = True
+
+    def _carried_refusal(self, last_cat: tuple[int, bool] | None, start: int, end: int) -> bool:
+        """Whether the category phrase at ``start``-``end`` is said the same of as the one before it, which was
+        left out: "romance is a no for me, and so is drama", "westerns are out, musicals too". The cue words
+        are taken."""
+        if last_cat is None or not last_cat[1]:
+            return False
+        m = self.msg
+        gap = m.norm[last_cat[0] : start]
+        if (cue := _CARRY_BEFORE.search(gap)) is not None and m.free(last_cat[0] + cue.start(), start):
+            m.take(last_cat[0] + cue.start(), start)
+            return True
+        if re.search(r"(?:[,.;!]|\b(?:and|plus)\b)\s*(?:(?:and|plus|oh)\s+)?(?:(?:the|any|all)\s+)?$", gap) and (
+            cue := _CARRY_AFTER.match(m.norm, end)
+        ):
+            m.take(end, cue.end())
+            return True
+        return False
 
     def _wished_too(self, span: tuple[int, int]) -> bool:
         """A wish that the list be the category at ``span`` as well ("they have to be X too", "make sure

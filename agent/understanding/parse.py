@@ -58,6 +58,7 @@ from agent.understanding.cues import (
     _NOTINT_FB,
     _ORD_WORDS,
     _PEOPLE,
+    _PLURAL_DEICTIC,
     _POPULAR_ASK,
     _QUERY_STOP,
     _QUOTED_EN,
@@ -69,6 +70,7 @@ from agent.understanding.cues import (
     _RESET_ALL,
     _RESET_KEEP,
     _SELF_CORRECTION,
+    _SINGULAR_DEICTIC,
     _THEN_FOR_THAN,
     _UNDO,
     asks_all_anywhere,
@@ -493,7 +495,7 @@ def _understand(
     item_cue = compare_cue or explain_cue or describe_cue or like_cue or dislike_cue or notint_cue or more_like
 
     # 1. items named by position or by a shown title; then catalog titles
-    b.positions_pass(compare_cue)
+    b.positions_pass(compare_cue, item_cue=item_cue)
     if item_cue and state.shown:
         b.shown_titles_pass()
     b.titles_pass()
@@ -578,7 +580,8 @@ def _understand(
         def focused(x: str) -> ItemRef:
             return ItemRef(item_id=x, position=(state.shown.index(x) + 1) if x in state.shown else None, source="focus")
 
-        if _ALL.search(norm) and state.shown:
+        plural = _PLURAL_DEICTIC.search(norm) and not _SINGULAR_DEICTIC.search(norm) and len(state.focus) <= 1
+        if (_ALL.search(norm) or plural) and state.shown:
             return [ItemRef(item_id=x, position=k, source="all_shown") for k, x in enumerate(state.shown, start=1)]
         if state.focus:
             return [focused(x) for x in state.focus]
@@ -671,6 +674,15 @@ def _understand(
 
     # 6. intent
     fb: list[SuggestedFeedback] = []
+
+    def fresh_topic(slots: dict[str, Any]) -> None:
+        """A fresh request on a new topic: the asked categories, references and years start over."""
+        slots["replace_include"] = True
+        slots.setdefault("clear_references", True)
+        if "year_min" not in slots and "year_max" not in slots:
+            slots["clear_years"] = True
+        slots["query"] = query
+
     target_refs = targets + [r for r in b.title_items if r.item_id not in {t.item_id for t in targets}]
 
     def pick_targets(allow_deictic: bool = True) -> list[ItemRef]:
@@ -767,6 +779,17 @@ def _understand(
         # lately, no more of it... what crime movies u got") is the request, not feedback to ask about
         if kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED) and intent == Intent.FEEDBACK:
             query = ""
+        asked = _FRESH.search(norm)
+        if (
+            kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED)
+            and intent == Intent.REFINE
+            and asked
+            and b.include
+            and not (b.all_with_earlier or _REFINE_MARK.search(norm[asked.start() :]))
+        ):
+            # "seen them all, show me comedies": the list turned down and a new request, not one more option
+            intent = Intent.RECOMMEND
+            fresh_topic(slots)
 
     # references ("like X") become slots
     if intent in (None, Intent.REFINE, Intent.RECOMMEND) and b.refs:
@@ -909,13 +932,10 @@ def _understand(
             else:
                 intent = Intent.RECOMMEND
             new_topic = bool(b.include or b.refs or query or slots.get("need"))
-            if fresh and new_topic and not _REFINE_MARK.search(norm) and not b.all_with_earlier:
+            asked = _FRESH.search(norm)
+            if asked and new_topic and not _REFINE_MARK.search(norm[asked.start() :]) and not b.all_with_earlier:
                 intent = Intent.RECOMMEND
-                slots["replace_include"] = True
-                slots.setdefault("clear_references", True)
-                if "year_min" not in slots and "year_max" not in slots:
-                    slots["clear_years"] = True
-                slots["query"] = query
+                fresh_topic(slots)
             elif (_REPLACE.search(norm) or b.only_these) and b.include and not b.all_with_earlier:
                 # "no wait, they must all be X too": a correction that adds to the asked ones replaces nothing
                 slots["replace_include"] = True

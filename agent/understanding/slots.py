@@ -26,6 +26,7 @@ from agent.understanding.cues import (
     _RX_CLASSIC,
     _RX_CMP,
     _RX_DECADE,
+    _RX_ENDS_K,
     _RX_FIRST_K,
     _RX_HASH,
     _RX_HASH_WORD,
@@ -311,8 +312,16 @@ class SlotPasses(BuilderBase):
         if negated:
             self.neg_positions.add(p)
 
-    def positions_pass(self, compare_cue: bool) -> None:
+    def positions_pass(self, compare_cue: bool, *, item_cue: bool = False) -> None:
+        """Items named by their place in the list shown; with ``item_cue`` (a message about shown items) also
+        the first or last few of it ("they've seen the first two")."""
         m = self.msg
+        if item_cue and self.state.shown:
+            for mt in m.matches(_RX_ENDS_K):
+                k = _num(mt.group("k")) or 2
+                last = mt.group("end") in ("last", "bottom", "final")
+                for p in range(-k, 0) if last else range(1, k + 1):
+                    self.add_position(p, mt.group(0), mt.start())
         if compare_cue:
             for mt in m.matches(_RX_FIRST_K):
                 k = _num(mt.group(1)) or 2

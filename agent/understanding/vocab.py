@@ -19,6 +19,7 @@ from agent.understanding.cues import cue_words
 from agent.understanding.lexicon import Lexicon, english_words, lexicon
 from agent.understanding.normalise import _ROMAN, STOP, title_variants, tokens
 from agent.understanding.types import Embedder
+from catalog.titles import display_title
 from catalog.types import Dataset, Item
 
 
@@ -259,12 +260,12 @@ class CatalogVocab:
         return int(self.years[i])
 
     def label(self, item_id: str) -> str:
-        """ "Title (year)" for messages."""
+        """ "Title (year)" for messages, the title as people write it ("The Usual Suspects (1995)")."""
         i = self.item_pos.get(item_id)
         if i is None:
             return item_id
         it = self.items[i]
-        return f"{it.title} ({it.year})" if it.year else it.title
+        return f"{display_title(it.title)} ({it.year})" if it.year else display_title(it.title)
 
     # --- titles ---------------------------------------------------------------------------
     def _keys(self, tok: str) -> list[str]:
