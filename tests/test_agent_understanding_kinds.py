@@ -3516,3 +3516,35 @@ def test_a_refusal_followed_by_would_be_nice_leaves_the_category_out(vocab: Cata
     st, _ = _run(vocab, message)
     assert "Musical" in st.constraints.exclude_categories or "War" in st.constraints.exclude_categories
     assert not {"Musical", "War"} & set(st.constraints.include_categories)
+
+
+@pytest.mark.parametrize("message", ["got anything non-western?", "non musical films please"])
+def test_non_before_a_category_leaves_it_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, len(st.constraints.exclude_categories), st.constraints.query) == (
+        [],
+        1,
+        "",
+    )
+
+
+def test_non_before_other_words_is_no_refusal(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "some non-stop westerns")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], [])
+
+
+@pytest.mark.parametrize("message", ["each one needs to be western and comedy", "they've gotta be crime and comedy"])
+def test_what_each_item_must_be_asks_for_all_of_it(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert len(st.constraints.include_categories) == 2 and st.constraints.include_all
+
+
+def test_what_they_may_be_with_or_is_any_of_them(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "they've gotta be crime or comedy")
+    assert len(st.constraints.include_categories) == 2 and not st.constraints.include_all
+
+
+@pytest.mark.parametrize("second", ["westerns too, we dont mind", "go ahead and show westerns"])
+def test_permission_for_a_left_out_category_lifts_the_exclusion(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "comedies, no westerns", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], [])

@@ -328,6 +328,8 @@ _ALLOW_AFTER = re.compile(
     rf"^[\s-]*(?:(?:{_ITEMS}|{_KIND_NOUNS})\s+)?(?:{_alt(_data_words('allowance', 'after'))}"
     r"|(?:would|could|should|will|might|may|can|d|ll)\s+(?:(?:also|actually|probably|totally|honestly|really)\s+)?be\s+"
     rf"(?:(?:also|totally|perfectly|actually)\s+)?(?:{_alt(_data_words('allowance', 'be_adjectives'))}))\b(?!\s+as\b)"
+    r"|^\s*(?:(?:too|as well|also)\s*)?[,;:-]+\s*(?:honestly\s+|really\s+|actually\s+)?"
+    rf"(?:{_alt(_data_words('allowance', 'after_clause'))})(?=\s*(?:[,.;!?]|$))"
 )
 """After a category: it is fine ("horror is fine", "drama would work too")."""
 _ALLOW_BEFORE = re.compile(

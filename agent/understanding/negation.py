@@ -299,6 +299,8 @@ class NegationScope(BuilderBase):
             r"\b(?:that|which)\s+(?:are|is|r)\s+(?:both\s+)?$", m.norm[: m.starts[first]]
         ):
             return True  # "movies that are children's and drama": one relative clause naming both
+        if all(re.fullmatch(r"\s*and\s*", g) for g in gaps) and _ALL_FOLLOW_UP_MODAL.search(m.norm[: m.starts[first]]):
+            return True  # "it has to be X and Y", "they must be X and Y": what each item must be
         return asks_all_anywhere(m.norm)
 
     def _neg_after(self, after: str) -> re.Match[str] | None:
