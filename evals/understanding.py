@@ -16,8 +16,8 @@ Two figures per category and split:
   categories and whether all are required, excluded categories, year bounds, list length,
   reference items, an empty free-text query; a focused item for position references; a question
   back for titles the catalog cannot spell);
-* **honoured** (``--full``, the real recommender): every item shown in the last turn honours what
-  was asked (the expected categories and years; the referenced item itself is not shown; a
+* **honoured** (``--full``, the real recommender): every item shown in the last turn (after a closing
+  chit-chat turn such as "thanks!", the last list shown) honours what was asked (the expected categories and years; the referenced item itself is not shown; a
   position reference shows that item; a question back shows none). An empty list where items
   were asked for is not honoured.
 
@@ -359,12 +359,12 @@ def run_full(case: Case, rec: Any, session_id: str) -> Outcome:
     """The case through the real recommender (guided mode): exact match and honoured."""
     e = rec.engine
     prev: list[str] = []
-    reply = None
+    reply = listed = None
     for msg in case.turns:
         before = prev
         reply = rec.chat(session_id, msg)
         if reply.cards and reply.intent in ("recommend", "refine", "feedback"):
-            prev = [c.item_id for c in reply.cards]
+            prev, listed = [c.item_id for c in reply.cards], reply
     assert reply is not None
     dialog = rec._dialog(session_id)
     expected_item = before[case.pos - 1] if case.pos is not None and len(before) >= case.pos else None
@@ -377,7 +377,10 @@ def run_full(case: Case, rec: Any, session_id: str) -> Outcome:
     elif case.pos is not None:
         out.honoured = bool(focus) and focus == [expected_item]
     else:
-        items = [e.dataset.items[e.dataset.item_index[c.item_id]] for c in reply.cards]
+        # after a closing "thanks!" (chit-chat, no cards) the list the person is looking at is the last one shown
+        closing = not reply.cards and reply.intent in ("help", "chitchat") and listed is not None
+        shown = listed if closing and listed is not None else reply
+        items = [e.dataset.items[e.dataset.item_index[c.item_id]] for c in shown.cards]
         out.honoured = bool(items) and all(honours(it, case) for it in items)
     return out
 

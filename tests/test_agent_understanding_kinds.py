@@ -3548,3 +3548,55 @@ def test_what_they_may_be_with_or_is_any_of_them(vocab: CatalogVocab) -> None:
 def test_permission_for_a_left_out_category_lifts_the_exclusion(vocab: CatalogVocab, second: str) -> None:
     st, _ = _run(vocab, "comedies, no westerns", second)
     assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], [])
+
+
+def test_a_category_after_a_near_article_is_no_near_miss_of_a_title(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "awesome! then war films please")
+    assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["War"], [])
+
+
+def test_a_title_that_is_an_article_and_a_category_is_still_a_title(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "anything similar to the war?")
+    assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["The War (1994)"]
+
+
+@pytest.mark.parametrize("message", ["ive tried one of these apps before", "my sister has one of those"])
+def test_one_of_these_as_a_thing_of_that_kind_is_no_count(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert st.constraints.n is None
+
+
+def test_one_of_those_asked_for_is_still_a_count(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns", "just give me one of those")
+    assert st.constraints.n == 1
+
+
+@pytest.mark.parametrize("second", ["hmm, there's crime in the list. get rid of those", "crime too? neither of them"])
+def test_a_refusal_of_those_after_a_category_said_of_the_list_leaves_it_out(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "no westerns", second)
+    assert st.constraints.include_categories == [] and "Crime" in st.constraints.exclude_categories
+
+
+@pytest.mark.parametrize(
+    "message", ["hi chatbot, horror pls", "hullo mate, horror films asap", "horror films, and go easy on me im new"]
+)
+def test_greetings_and_what_people_ask_of_the_app_are_no_search_words(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.query) == (["Horror"], "")
+
+
+@pytest.mark.parametrize("message", ["anything that resembles star wars", "films resembling star wars, but older"])
+def test_resembling_a_title_is_a_reference(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert [vocab.label(i) for i in st.constraints.reference_item_ids] == ["Star Wars (1977)"]
+    assert st.constraints.query == ""
+
+
+@pytest.mark.parametrize(("second", "first_positions"), [("take the third one out please", [3]), ("take em off", None)])
+def test_taking_shown_items_out_is_not_interested_in_them(
+    vocab: CatalogVocab, second: str, first_positions: list[int] | None
+) -> None:
+    st, u = _run(vocab, "3 westerns", second)
+    want = first_positions or list(range(1, len(st.shown) + 1))
+    assert [r.position for r in u.items] == want  # type: ignore[attr-defined]
+    assert {f.kind for f in u.feedback} == {FeedbackKind.NOT_INTERESTED}  # type: ignore[attr-defined]

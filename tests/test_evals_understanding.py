@@ -8,7 +8,16 @@ import pytest
 
 import evals
 from agent.understanding import CatalogVocab
-from evals.understanding import CATEGORIES, build_cases, evaluate_understanding, load_templates, run_parser
+from evals.understanding import (
+    CATEGORIES,
+    Case,
+    build_cases,
+    evaluate_understanding,
+    load_templates,
+    run_full,
+    run_parser,
+)
+from tests.ui_helpers import shared_recommender
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +90,13 @@ def test_a_position_asked_after_a_count_is_within_that_count(vocab: CatalogVocab
     )
     cases = build_cases(vocab, splits=("dev",), suite_dir=tmp_path, per_template=40)
     assert cases and all(c.pos is not None and c.pos <= int(c.turns[0].split()[0]) for c in cases)
+
+
+@pytest.mark.parametrize(("asked", "honoured"), [("Western", True), ("Musical", False)])
+def test_honoured_after_a_closing_thanks_judges_the_last_list_shown(asked: str, honoured: bool) -> None:
+    """A conversation that ends with "thanks!" shows no items in its last turn; the list the person is
+    looking at is the one before it, and it is judged against what was asked (a Musical ask is not met by
+    westerns, so the judgement can fail)."""
+    case = Case("t", "multi_turn", "dev", "en", ["3 westerns please", "thanks!"], {"include": [asked]})
+    out = run_full(case, shared_recommender(), f"eval-thanks-{asked}")
+    assert out.honoured is honoured

@@ -98,7 +98,11 @@ _DISLIKE_FB = re.compile(
 _NOTINT_FB = re.compile(
     r"\b(not interested|(?<!\bthing )(?<!\bthings )(?<!\bone )(?<!\bones )(?<!\bthat )(?<!\bwhich )(?<!\bever )"
     rf"{_NOT_AFTER_ITEM}(?:ive|i have|i already|already) (?:seen|watched)|"
-    r"seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |no thanks|not for me|not that one|not this one|"
+    r"seen (?:it|that|this|them|those) already|(?:remove|drop|hide|skip|ditch|lose) |"
+    r"take (?:it|that|this|them|those|these|that one|this one|em|(?:the |number |no |#)?"
+    r"(?:\d{1,2}|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)(?:st|nd|rd|th)?(?: one)?)"
+    r" (?:out|off)\b|"
+    r"take (?:out|off) (?:it|that|this|them|those|these|that one|this one)\b|no thanks|not for me|not that one|not this one|"
     # someone else has seen it ("he has seen the first one already", "my dad saw number 3 already")
     rf"{_NOT_AFTER_ITEM}(?:(?:he|she|they|we|(?:my|our) \w+) (?:has|have|had|already|has already|have already|had already)"
     r"|hes|shes|theyve|weve) (?:already )?(?:seen|watched)|"
@@ -191,7 +195,7 @@ _DIV_DOWN = re.compile(
 
 _REF_TRIGGER = re.compile(
     rf"\b(?:(?:more |something |stuff |anything |(?:{_ITEMS}) )?like|similar to|such as|(?:along|on|in) the lines? of|"
-    r"in the (?:style|vein|spirit) of|remind(?:s|ed|ing)? (?:me|us|you|him|her|them) of|same as|comparable to|"
+    r"in the (?:style|vein|spirit) of|remind(?:s|ed|ing)? (?:me|us|you|him|her|them) of|resembl(?:e|es|ing)|same as|comparable to|"
     r"as good as|fans? of|(?:close|closest|closer|related|akin|equivalent|alike|nearest) to|"
     r"in the same (?:vein|league|mould|mold) as|"
     rf"if i (?:liked|loved|enjoyed)|i (?:really )?(?:liked|loved|enjoyed|adored|love|enjoy)|my favou?rite (?:(?:{_ITEMS}) )?is|"
@@ -199,7 +203,7 @@ _REF_TRIGGER = re.compile(
     r"why (?:did you (?:recommend|suggest|pick|choose|show) )?|vs|versus|between)\s+"
 )
 _LIKE_TRIGGER = re.compile(
-    r"like|similar|such as|style|vein|spirit|remind|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of|"
+    r"like|similar|such as|style|vein|spirit|remind|resembl|same as|comparable|as good as|fans? of|liked|loved|enjoy|adored|favou?rite|lines of|"
     r"close to|closest to|closer to|related to|akin to|equivalent to|alike to|nearest to|league as|mou?ld as"
 )
 _NO_REF_BEFORE = frozenset(
@@ -500,8 +504,10 @@ _RX_SHOW_N = re.compile(
     rf"(?:cut|narrow|trim|whittle|bring|get) (?:it|that|them|the list) down to|(?:reduce|shorten) (?:it|that|them|the list) to|change (?:it|that) to|bump (?:it|that) (?:up )?to|limit (?:it|that|them|the list) to|cap (?:it|that|them|the list) at|lower (?:it|that) to|keep (?:it|that|them|the list) (?:to|at)|stick to|hold it at)\s+(?:me\s+|us\s+)?(?:the\s+)?(?:top\s+)?{_NUM}\b(?!\s*(?:stars?|/|%|more|\d|st\b|nd\b|rd\b|th\b|of\b))"
 )
 """A bare count after a request verb: "comedies, show me 10"."""
+_EXPERIENCED = "".join(rf"(?<!\b{w} )" for w in sorted(_words(_EN.raw, "one_of_these_after", _EN_FILE)))
+"""Lookbehinds: "never used one of these before", "i have one of those": a thing of that kind, not a count."""
 _RX_N_OF = re.compile(
-    rf"(?<!\bnot )(?<!\bif )(?<!\bwhen )(?<!\bin case )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )"
+    rf"(?<!\bnot )(?<!\bif )(?<!\bwhen )(?<!\bin case ){_EXPERIENCED}\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )"
     rf"{_NUM}\s+of\s+(?:them|those|these|em|it|that kind|this kind|that sort|this sort)\b"
     rf"|(?<!\bnot )\b(?!one\b){_NUM}\s+(?:of\s+(?:anything|something|any other kind|whatever)|others|other ones)\b"
     rf"|(?<!\bnot )\b(?:(?:just|only)\s+)?(?<!\bnot just )(?<!\bnot only )(?!one\b){_NUM}\s+of\s+the\b(?=\s+(?:very\s+)?"

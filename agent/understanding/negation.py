@@ -342,6 +342,7 @@ class NegationScope(BuilderBase):
                 continue
             self._refuse_groups(groups, spans, j)
             m.take(ana.start(), ana.end())
+            self.cue_spans.append((ana.start(), ana.end()))  # "take those out": the category's, not the items'
         j = len(spans) - 1
         while j >= 0:
             # "crime and mystery are the two things i never liked": what the phrases are is a refusal

@@ -558,6 +558,8 @@ def _understand(
         dislike_cue = False
     if notint_cue and about_category(_NOTINT_FB):
         notint_cue = False  # "skip horror": a category to leave out, not an item
+    if notint_cue and all(any(s <= mt.start() < e for s, e in b.cue_spans) for mt in _NOTINT_FB.finditer(norm)):
+        notint_cue = False  # "i see some X in there, take those out": the refusal of that category
 
     # cue phrases are not query words
     for rx in _CUES:

@@ -114,7 +114,10 @@ _RX_REMOVE_THAT = re.compile(
     r"(?!\s+(?:on|against|for|of|about|to|\w+\s+(?:on|against|for|of)\b))"
 )
 """A removal naming no slot, only "that filter" (the rule the same message names)."""
-_RX_REMOVE_IT = re.compile(rf"\b(?:{_VERBS})\s+(?:that|it|this)\b(?=\s*(?:[.,;!?]|$|please|pls|too|as well|then|now))")
+_RX_REMOVE_IT = re.compile(
+    rf"\b(?:(?:{_VERBS})\s+(?:that|it|this)|take\s+(?:that|it|this)\s+(?:off|out))\b"
+    r"(?=\s*(?:[.,;!?]|$|please|pls|too|as well|then|now))"
+)
 """A bare "drop that" in a message that removes a named slot: the same removal."""
 _AND_ALSO = r"^\W*(?:(?:oh|ok|okay)\s+)?(?:and|also|plus)\s+"
 _RX_AND_ALSO_SLOT = re.compile(

@@ -128,6 +128,8 @@ class TitlePasses(BuilderBase):
                 break
             if tm is None or tm.score < threshold:
                 break
+            if tm.score < 1.0 and any(self._category_at(k) for k in range(i, i + tm.length)):
+                break  # "then war movies": a category, not a near miss of the title "The War"
             if out and tm.length == 1 and run[0] in _QUERY_FILLERS:
                 break  # "i love fargo, show me 4 like it": a request verb after the comma, not the title "Show"
             if re.fullmatch(r"1[89]\d\d|20\d\d", run[0]) and run[0] not in self.vocab.items[tm.idx].title:
