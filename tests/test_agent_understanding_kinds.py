@@ -3600,3 +3600,27 @@ def test_taking_shown_items_out_is_not_interested_in_them(
     want = first_positions or list(range(1, len(st.shown) + 1))
     assert [r.position for r in u.items] == want  # type: ignore[attr-defined]
     assert {f.kind for f in u.feedback} == {FeedbackKind.NOT_INTERESTED}  # type: ignore[attr-defined]
+
+
+def test_turning_down_the_list_then_x_instead_puts_x_in_its_place(vocab: CatalogVocab) -> None:
+    st, u = _run(vocab, "6 westerns", "nah, none of these tempt me. comedies instead")
+    assert st.constraints.include_categories == ["Comedy"] and not u.avoid_terms  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("second", ["actually westerns are fine, you can remove that", "westerns are ok now, drop it"])
+def test_allowing_a_category_again_then_drop_that_is_the_same_rule(vocab: CatalogVocab, second: str) -> None:
+    st, u = _run(vocab, "comedies, no westerns", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Comedy"], [])
+    assert not u.clarify and not u.feedback  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("first", ["good morning :P", "Good morning =)"])
+def test_a_greeting_before_a_smiley_is_no_title(vocab: CatalogVocab, first: str) -> None:
+    st, _ = _run(vocab, first, "horror films please")
+    assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Horror"], [])
+
+
+@pytest.mark.parametrize("first", ["started using it today", "just downloaded the app!"])
+def test_how_new_a_person_is_to_the_app_gives_no_search_words(vocab: CatalogVocab, first: str) -> None:
+    st, _ = _run(vocab, first, "horror films pls")
+    assert (st.constraints.include_categories, st.constraints.query) == (["Horror"], "")

@@ -716,7 +716,7 @@ def _understand(
         items = pick_targets()
         if not items:
             u.clarify = u.clarify or (ask("which_one_short") if state.shown else ask("which_item"))
-    if notint_cue and b.remove and _RX_REMOVE_IT.search(norm) and not (targets or b.title_items):
+    if notint_cue and (b.remove or b.allow) and _RX_REMOVE_IT.search(norm) and not (targets or b.title_items):
         notint_cue = False  # "the X part isnt essential, drop it": "it" is the category taken back, not an item
     if intent is None and (
         like_cue or dislike_cue or notint_cue or more_like or rating or b.neg_positions or b.disliked_titles
@@ -792,6 +792,14 @@ def _understand(
             # "seen them all, show me comedies": the list turned down and a new request, not one more option
             intent = Intent.RECOMMEND
             fresh_topic(slots)
+        elif (
+            kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED)
+            and intent == Intent.REFINE
+            and b.include
+            and (_REPLACE.search(norm) or b.only_these)
+            and not b.all_with_earlier
+        ):
+            slots["replace_include"] = True  # "none of those appeal to me, try X instead": X in their place
 
     # references ("like X") become slots
     if intent in (None, Intent.REFINE, Intent.RECOMMEND) and b.refs:

@@ -155,7 +155,7 @@ class TitlePasses(BuilderBase):
     def titles_pass(self) -> None:
         m = self.msg
         greet = _GREET.match(m.norm)
-        if greet and re.match(r"\s*(?:[!.?;,]|$)", m.norm[greet.end() :]):
+        if greet and re.match(r"\s*(?:[^\w\s]|$)", m.norm[greet.end() :]):
             # "Good morning! I enjoy crime", "good morning": a greeting, not the title "Good Morning", unless a
             # longer title starts there
             n = len(m.span_tokens(0, greet.end()))
