@@ -3624,3 +3624,16 @@ def test_a_greeting_before_a_smiley_is_no_title(vocab: CatalogVocab, first: str)
 def test_how_new_a_person_is_to_the_app_gives_no_search_words(vocab: CatalogVocab, first: str) -> None:
     st, _ = _run(vocab, first, "horror films pls")
     assert (st.constraints.include_categories, st.constraints.query) == (["Horror"], "")
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns, but absolutely not musicals okay?", "westerns but never musicals fine?"]
+)
+def test_ok_after_a_refused_category_checks_the_refusal_was_heard(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], ["Musical"])
+
+
+def test_ok_after_a_category_alone_still_allows_it(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns, no musicals", "musicals ok")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], [])

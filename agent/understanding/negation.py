@@ -75,6 +75,8 @@ _NOT_ONE_OR_OTHER = re.compile(
 
 _SINGULAR_VERBS = frozenset({"is", "was", "isnt", "wasnt", "has", "hasnt", "does", "doesnt"})
 _KIND_WORDS = frozenset({"of", "kind", "kinds", "sort", "sorts", "type", "types"})
+_BARE_OK = frozenset({"ok", "okay", "alright", "all right", "fine"})
+"""Allowance words that, right after a refused category, only ask whether the refusal was heard."""
 _ADDITIVE = frozenset({"as well", "too", "also", "as well please", "too please"})
 """Allowance words that only add ("X as well"): after a refusal they add one more left out."""
 
@@ -128,6 +130,8 @@ class NegationScope(BuilderBase):
             )
             if allowed and negated and am and not _ALLOW_BEFORE.search(before) and am.group(0).strip() in _ADDITIVE:
                 allowed = False  # "leave out anything thats crime as well": one more left out, not allowed
+            elif allowed and negated and am and am.group(0).strip() in _BARE_OK:
+                allowed = False  # "definitely not X ok?": a check that the refusal was heard, not an allowance
             elif (
                 allowed
                 and am
