@@ -3637,3 +3637,39 @@ def test_ok_after_a_refused_category_checks_the_refusal_was_heard(vocab: Catalog
 def test_ok_after_a_category_alone_still_allows_it(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "westerns, no musicals", "musicals ok")
     assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], [])
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns or comedies... actually why not both?", "westerns or comedies? lets do both"]
+)
+def test_why_not_both_after_the_options_asks_for_all_of_them(vocab: CatalogVocab, message: str) -> None:
+    st, u = _run(vocab, message)
+    assert sorted(st.constraints.include_categories) == ["Comedy", "Western"] and st.constraints.include_all
+    assert u.intent == Intent.RECOMMEND  # type: ignore[attr-defined]
+
+
+def test_why_not_an_item_is_still_a_question_about_it(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "3 westerns", "why not the third one?")
+    assert u.intent == Intent.EXPLAIN  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns up to 1980. No -- 1980 onwards, sorry", "westerns from 1980 or later. nope, 1980 or earlier!"]
+)
+def test_a_sentence_starting_no_and_a_dash_corrects_the_one_before(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    c = st.constraints
+    assert c.include_categories == ["Western"] and (c.year_min is None) != (c.year_max is None)
+    assert (c.year_min or c.year_max) == 1980
+
+
+@pytest.mark.parametrize("second", ["20 of them, no wait, 12", "200 of those... whoops, typo, 12"])
+def test_a_correction_that_is_a_bare_number_is_the_count(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns", second)
+    assert (st.constraints.n, st.constraints.query) == (12, "")
+
+
+@pytest.mark.parametrize("second", ["ugh, I got it backwards. I meant after 1980", "no, had it backwards - after 1980"])
+def test_words_about_ones_own_slip_are_no_search_words(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns before 1980", second)
+    assert (st.constraints.year_min, st.constraints.year_max, st.constraints.query) == (1981, None, "")

@@ -60,7 +60,7 @@ _COMPARE = re.compile(
     r"\b(compare|comparing|comparison|vs|versus|difference|differences|differ|which (?:one |of (?:them|these|those) )?(?:is|should|would|do)|better than|(?<!\bone )or the(?! other\b))\b"
 )
 _EXPLAIN = re.compile(
-    r"\b(why|whyd|whys|how come|what makes|what led you to|explain|explanation|reason|reasons|justify|what made you|because of what|"
+    r"\b(why(?! not (?:both|all of them|all three|all|mix them|combine them)\b)|whyd|whys|how come|what makes|what led you to|explain|explanation|reason|reasons|justify|what made you|because of what|"
     r"what(?:s| is) (?:so )?(?:good|great|special|interesting|appealing) about|what do you (?:like|see) (?:in|about)|"
     r"why should i (?:watch|see|pick|choose|try))\b"
 )
@@ -298,7 +298,9 @@ _SELF_CORRECTION = re.compile(
     rf"|(?<=\w)\s+but\s+(?=(?:{_alt(_words(_EN.raw, 'self_correction_verbs', _EN_FILE))})\b))"
     rf"(?P<cue>(?:\b(?:{_alt(_words(_EN.raw, 'self_correction', _EN_FILE))})\b[\s,.!-]*)*"
     rf"\b(?:{_alt(_words(_EN.raw, 'self_correction_verbs', _EN_FILE) | _words(_EN.raw, 'self_correction_alone', _EN_FILE))})"
-    r"\b)",
+    r"\b"
+    # a sentence that starts with "no" and a dash or comma ("horror from 1970 or earlier. No -- from 1970 or later")
+    r"|(?:(?<=[.;!?\u2026]\s)|(?<=[.;!?\u2026]))(?:no|nope|nah)(?=\s*(?:--|-|\u2013|\u2014|,|:)\s*\w))",
     re.IGNORECASE,
 )
 """Where a message corrects what it said just before ("horror... no wait, romance", "no war, oops i meant no
@@ -382,10 +384,15 @@ _ALL_BETWEEN = re.compile(rf"\b(?:{_alt(_data_words('combination', 'between'))})
 _LIST_NOT_ITEM = re.compile(rf"\b(?:{_alt(_data_words('combination', 'list_not_item'))})\b")
 _ALL_EITHER = re.compile(
     rf"\b(?:{_alt(_data_words('combination', 'either'))})\b"
-    r"|\b(?:dont|doesnt|do not|does not|neednt|need not|not|wont|shouldnt|no need for (?:them|it|each|every one))"
+    r"|\b(?<!\bwhy )(?:dont|doesnt|do not|does not|neednt|need not|not|wont|shouldnt|no need for (?:them|it|each|every one))"
     r"\s+(?:\w+\s+){0,3}?(?:be\s+)?both\b(?!\s+(?:of|or)\b)"  # "they dont each have to be both"
 )
 """The categories already asked need not all be met at once ("either is fine")."""
+
+
+_BOTH_PLEASE = re.compile(rf"\b(?:{_alt(_data_words('combination', 'both_leads'))})\s+(?:them\s+)?both\b")
+"""Both asked for after the options were named ("crime or film-noir... why not both?"): all at once, even
+with an "or" between them."""
 
 
 def asks_all_anywhere(norm: str) -> bool:

@@ -17,6 +17,7 @@ from agent.understanding.cues import (
     _ALLOW_AFTER,
     _ALLOW_BEFORE,
     _ANAPHORIC,
+    _BOTH_PLEASE,
     _CARRY_AFTER,
     _CARRY_BEFORE,
     _COND_REFUSAL,
@@ -293,6 +294,8 @@ class NegationScope(BuilderBase):
         m = self.msg
         first = spans[0][0]
         gaps = [m.norm[m.ends[a_end] : m.starts[b_start]] for (_, a_end), (b_start, _) in itertools.pairwise(spans)]
+        if _BOTH_PLEASE.search(m.norm):
+            return True  # "crime or film-noir... why not both?"
         if any(re.search(r"\b(?:or|either|nor)\b", g) for g in gaps) or m.prev_word(m.starts[first]) == "either":
             return False
         if _ALL_EITHER.search(m.norm):

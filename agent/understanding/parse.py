@@ -241,6 +241,10 @@ def _taken_back(said: ConstraintUpdate) -> dict[str, Any]:
     return taken
 
 
+_BARE_NUMBER_END = re.compile(r"(?:^|[\s,.:;!-])(\d{1,3})\s*(?:please|pls|thanks|instead)?[\s.!]*$", re.IGNORECASE)
+"""A correction that ends in a bare number: the count said again."""
+
+
 @functools.cache
 def _correction_rx(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     """Where a message in ``lang`` corrects itself, and the words that make a correction an addition."""
@@ -278,6 +282,12 @@ def _read_correction(
         return None  # "hmm, no wait, i mean X": nothing to correct; the whole message is read as one
     mid = apply_understanding(state, first)
     second = _understand(after, mid, vocab, cfg, depth + 1)
+    bare = _BARE_NUMBER_END.search(after)
+    if first.slots.n is not None and second.slots.is_empty() and bare and len(re.findall(r"\d+", after)) == 1:
+        # "12 of them, no wait, 15", "150 -- oops, extra zero, 15": the count said again
+        n = min(int(bare.group(1)), cfg.max_n)
+        if n >= 1:
+            second = second.model_copy(update={"slots": second.slots.model_copy(update={"n": n}), "clarify": None})
     if second.clarify and second.slots.is_empty():
         return None  # "drama, i mean, i really love it": no correction, "it" is what was said before
     taken = {} if rx[1].search(after) else _taken_back(second.slots)
