@@ -3673,3 +3673,20 @@ def test_a_correction_that_is_a_bare_number_is_the_count(vocab: CatalogVocab, se
 def test_words_about_ones_own_slip_are_no_search_words(vocab: CatalogVocab, second: str) -> None:
     st, _ = _run(vocab, "westerns before 1980", second)
     assert (st.constraints.year_min, st.constraints.year_max, st.constraints.query) == (1981, None, "")
+
+
+@pytest.mark.parametrize(
+    ("second", "position"),
+    [("the third one my sister saw last week", 3), ("we watched number 2 ages ago", 2), ("i saw the 1st one on tv", 1)],
+)
+def test_a_shown_item_someone_watched_told_as_a_story_is_not_interested(
+    vocab: CatalogVocab, second: str, position: int
+) -> None:
+    _, u = _run(vocab, "4 westerns", second)
+    assert [r.position for r in u.items] == [position]  # type: ignore[attr-defined]
+    assert {f.kind for f in u.feedback} == {FeedbackKind.NOT_INTERESTED}  # type: ignore[attr-defined]
+
+
+def test_watching_something_else_yesterday_is_no_feedback(vocab: CatalogVocab) -> None:
+    _, u = _run(vocab, "4 westerns", "we watched the news yesterday, more westerns please")
+    assert not u.feedback and not u.clarify  # type: ignore[attr-defined]

@@ -107,6 +107,12 @@ _NOTINT_FB = re.compile(
     rf"{_NOT_AFTER_ITEM}(?:(?:he|she|they|we|(?:my|our) \w+) (?:has|have|had|already|has already|have already|had already)"
     r"|hes|shes|theyve|weve) (?:already )?(?:seen|watched)|"
     rf"(?:seen|watched|saw) (?:{_SHOWN_ONE}|it|that|this|them|those) already|"
+    # someone's own viewing told as a story ("the 2nd one we saw last month", "my dad watched number 3 years ago")
+    r"(?:i|we|he|she|they|my \w+|our \w+) (?:saw|watched|caught|rewatched)"
+    r"(?= (?:(?:it|that|this|them|those|that one|this one|number \d+|no \d+|#\d+|(?:the )?(?:\d+(?:st|nd|rd|th)|"
+    r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)(?: one)?) )?"
+    r"(?:already|before|last \w+|yesterday|recently|"
+    r"(?:ages|years|months|weeks|days) ago|a while (?:ago|back)|at the cinema|in the cinema|in theaters|on tv|twice)\b)|"
     # the whole list turned down ("none of those", "seen them all")
     r"none of (?:these|those|them)(?! (?:are|is|should|can|may|must|have|has|to)\b)|"
     r"(?<!\bnot )(?<!\bnever )(?<!\bhavent )(?<!\bhasnt )(?<!\bhadnt )(?<!\bnt )"
