@@ -150,8 +150,8 @@ def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, brow
     assert "New here?" in page.locator("#tr-onboard-hint").inner_text()
     offered = chips.all_inner_texts()
     assert len(offered) == 5
-    titles = {f"{it.title} ({it.year})" if it.year else it.title for it in rec.engine.dataset.items}
-    assert all(t.strip() in titles for t in offered), offered  # catalog titles, shown as text
+    titles = {rec.engine.vocab.label(it.item_id) for it in rec.engine.dataset.items}
+    assert all(t.strip() in titles for t in offered), offered  # catalog titles as people write them, shown as text
     assert "New here?" in page.locator("#tr-chat").inner_text()
     assert "new to you: this rests on" in cards.first.inner_text()  # the cold-start flag in words
     img = page.locator("#tr-shap img").first
@@ -165,7 +165,7 @@ def test_new_user_sees_onboarding_cold_start_words_and_a_chart(server: str, brow
     chips.first.click()
     page.wait_for_function("document.querySelector('#tr-status').innerText.startsWith('Liked')", timeout=TURN_MS)
     assert picked.rsplit(" (", 1)[0] in page.locator("#tr-memory").inner_text()
-    item_id = next(it.item_id for it in rec.engine.dataset.items if f"{it.title} ({it.year})" == picked)
+    item_id = next(it.item_id for it in rec.engine.dataset.items if rec.engine.vocab.label(it.item_id) == picked)
     from catalog import Store
 
     with Store(rec.engine.workspace.store_path) as store:
