@@ -687,13 +687,21 @@ def _understand(
     # 6. intent
     fb: list[SuggestedFeedback] = []
 
-    def fresh_topic(slots: dict[str, Any]) -> None:
-        """A fresh request on a new topic: the asked categories, references and years start over."""
-        slots["replace_include"] = True
-        slots.setdefault("clear_references", True)
-        if "year_min" not in slots and "year_max" not in slots:
-            slots["clear_years"] = True
-        slots["query"] = query
+    def fresh_or_replaced(new_topic: bool) -> bool:
+        """A fresh request on a new topic ("show me X"): the asked categories, references and years start over,
+        and True (a new list, not a refinement). Else a correction ("X instead", "just X") puts the categories
+        named in place of the asked ones ("no wait, they must all be X too" adds to them: replaces nothing)."""
+        asked = _FRESH.search(norm)
+        if asked and new_topic and not _REFINE_MARK.search(norm[asked.start() :]) and not b.all_with_earlier:
+            slots["replace_include"] = True
+            slots.setdefault("clear_references", True)
+            if "year_min" not in slots and "year_max" not in slots:
+                slots["clear_years"] = True
+            slots["query"] = query
+            return True
+        if (_REPLACE.search(norm) or b.only_these) and b.include and not b.all_with_earlier:
+            slots["replace_include"] = True
+        return False
 
     target_refs = targets + [r for r in b.title_items if r.item_id not in {t.item_id for t in targets}]
 
@@ -791,25 +799,15 @@ def _understand(
         # lately, no more of it... what crime movies u got") is the request, not feedback to ask about
         if kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED) and intent == Intent.FEEDBACK:
             query = ""
-        asked = _FRESH.search(norm)
         if (
             kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED)
             and intent == Intent.REFINE
-            and asked
             and b.include
-            and not (b.all_with_earlier or _REFINE_MARK.search(norm[asked.start() :]))
+            and fresh_or_replaced(True)
         ):
             # "seen them all, show me comedies": the list turned down and a new request, not one more option
+            # ("none of those appeal to me, try X instead": X in their place, a refinement)
             intent = Intent.RECOMMEND
-            fresh_topic(slots)
-        elif (
-            kind in (FeedbackKind.DISLIKE, FeedbackKind.NOT_INTERESTED)
-            and intent == Intent.REFINE
-            and b.include
-            and (_REPLACE.search(norm) or b.only_these)
-            and not b.all_with_earlier
-        ):
-            slots["replace_include"] = True  # "none of those appeal to me, try X instead": X in their place
 
     # references ("like X") become slots
     if intent in (None, Intent.REFINE, Intent.RECOMMEND) and b.refs:
@@ -952,13 +950,8 @@ def _understand(
             else:
                 intent = Intent.RECOMMEND
             new_topic = bool(b.include or b.refs or query or slots.get("need"))
-            asked = _FRESH.search(norm)
-            if asked and new_topic and not _REFINE_MARK.search(norm[asked.start() :]) and not b.all_with_earlier:
+            if fresh_or_replaced(new_topic):
                 intent = Intent.RECOMMEND
-                fresh_topic(slots)
-            elif (_REPLACE.search(norm) or b.only_these) and b.include and not b.all_with_earlier:
-                # "no wait, they must all be X too": a correction that adds to the asked ones replaces nothing
-                slots["replace_include"] = True
             if query and "query" not in slots:
                 slots["query"] = query
         elif reset:
