@@ -3690,3 +3690,33 @@ def test_a_shown_item_someone_watched_told_as_a_story_is_not_interested(
 def test_watching_something_else_yesterday_is_no_feedback(vocab: CatalogVocab) -> None:
     _, u = _run(vocab, "4 westerns", "we watched the news yesterday, more westerns please")
     assert not u.feedback and not u.clarify  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "hmm, scrap that. stuff similar to fargo",
+        "no wait, cancel that - movies like fargo instead",
+        "ok forget it, something along the lines of fargo",
+        "what about something like fargo instead?",
+    ],
+)
+def test_a_title_asked_in_place_of_the_categories_replaces_them(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "musicals from the 1950s", second)
+    c = st.constraints
+    assert (c.include_categories, c.reference_item_ids) == ([], ["100"])
+
+
+def test_a_title_instead_of_another_title_keeps_the_categories(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime films like heat", "something like fargo instead")
+    assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Crime"], ["100"])
+
+
+def test_a_title_asked_besides_the_categories_keeps_them(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime films", "but something like fargo")
+    assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Crime"], ["100"])
+
+
+def test_narrowing_down_to_a_title_keeps_the_categories(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "crime films", "ok now narrow that down to ones a little like fargo")
+    assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Crime"], ["100"])

@@ -145,15 +145,21 @@ _MEMORY_VIEW = re.compile(
 _MEMORY_CLEAR = re.compile(
     r"\b(?:forget|clear|delete|erase|remove|reset|wipe) (?:all )?(?:of )?(?:my|what i) (likes|liked|dislikes|disliked|preferences|ratings|history|feedback|memory|profile|filters|constraints|said)\b(?!\s+about)"
 )
-_UNDO = re.compile(
+_UNDO_HEAD = (
     r"^\s*(?:(?:actually|ok|okay|oh|hmm|um|no|nah|wait|sorry|oops|hm)[\s,.!]+)*(?:please\s+)?"
     r"(?:scrap|scratch|undo|cancel|forget|ignore|disregard|strike|take back|revert|reverse|(?:i\s+)?take\s+(?:that|it|this)\s+back"
     r"|i\s+(?:take|takes)\s+back)"
     r"(?:\s+(?:that|this|it|the last (?:one|change|bit|thing)|what i (?:just )?said|my last (?:message|request|change)|"
-    r"that last (?:one|change|bit|part)))?(?:\s+(?:back|please|pls|then))?\s*[.!]*\s*$|"
+    r"that last (?:one|change|bit|part)))?(?:\s+(?:back|please|pls|then))?"
+)
+_UNDO = re.compile(
+    _UNDO_HEAD + r"\s*[.!]*\s*$|"
     r"^\s*(?:go back|back to (?:what it was|before|the previous (?:one|list|filters))|undo)\s*[.!]*\s*$"
 )
 """A message that only takes back the last change ("actually scrap that", "undo", "go back")."""
+_UNDO_LEAD = re.compile(_UNDO_HEAD + r"\s*(?:[.,;:!]+|-+|\u2014)\s*(?=\w)")
+"""A message that opens by taking back the last request and then says what to do ("actually, forget that. something
+like <title>"): what follows is asked in its place."""
 _RESET = re.compile(
     r"\b(start over|start again|start from scratch|from scratch|start fresh|fresh start|start afresh|clean slate|reset|new search|clear (?:all|everything|the filters|filters)|forget (?:all|everything|it all|about it)|never ?mind)\b"
     r"|\b(?:scratch|scrap|ditch|drop|cancel|undo|wipe|erase|lose|delete|bin|toss) (?:all|everything|it all)"
@@ -184,7 +190,7 @@ _FRESH = re.compile(
 )
 _REPLACE = re.compile(
     r"^\W*(?:hmm+\s+|well\s+)?(?:no|nah|nope|naw|no no)\s*[,.!-]+\s*(?=[a-z])|"  # "nah, mystery": a correction
-    r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want)"
+    r"(?:^|\bok |\bokay |\bso |\bright )now (?!also\b|too\b|add|more\b|show|give|find|i want|narrow|limit|filter)"
     r"(?![^.,;!?]*\b(?:too|as well|aswell|also)\b)(?=[a-z])|"
     r"\b(instead|rather|prefer|this time|for a change|no wait|wait no|actually no|what about|how about|changed my mind|change of plan|on second thought|scratch that|switch to|i meant|i mean|meant to (?:say|type|write)|switch that to|switch it to|change to|change that to|change it to|make (?:that|it|them|those|these|them all|all of them|the list|the lot|everything) (?!(?:more|less|older|newer|shorter|longer)\b)(?=\w)|swap (?:that |it )?(?:for|to)|go with|now (?:show|give|find|i want)|actually i want|(?:would|might|could|will|d) be (?:better|nicer|preferable|more fun)|sounds better|(?:is|seems) a better (?:idea|choice|fit|pick))\b"
 )

@@ -73,6 +73,7 @@ from agent.understanding.cues import (
     _SINGULAR_DEICTIC,
     _THEN_FOR_THAN,
     _UNDO,
+    _UNDO_LEAD,
     asks_all_anywhere,
 )
 from agent.understanding.lexicon import _words, all_item_nouns, lexicon
@@ -699,8 +700,13 @@ def _understand(
                 slots["clear_years"] = True
             slots["query"] = query
             return True
-        if (_REPLACE.search(norm) or b.only_these) and b.include and not b.all_with_earlier:
-            slots["replace_include"] = True
+        if (_REPLACE.search(norm) or b.only_these or _UNDO_LEAD.match(norm)) and not b.all_with_earlier:
+            if b.include:
+                slots["replace_include"] = True
+            elif b.refs and not state.constraints.reference_item_ids:
+                # "war movies" then "forget that, something like <title> instead": the title takes the place of
+                # the asked categories (a title said instead of another one replaces just that one)
+                slots["replace_include"] = True
         return False
 
     target_refs = targets + [r for r in b.title_items if r.item_id not in {t.item_id for t in targets}]
