@@ -3720,3 +3720,36 @@ def test_a_title_asked_besides_the_categories_keeps_them(vocab: CatalogVocab) ->
 def test_narrowing_down_to_a_title_keeps_the_categories(vocab: CatalogVocab) -> None:
     st, _ = _run(vocab, "crime films", "ok now narrow that down to ones a little like fargo")
     assert (st.constraints.include_categories, st.constraints.reference_item_ids) == (["Crime"], ["100"])
+
+
+@pytest.mark.parametrize(("message", "n"), [("6 western pls", 6), ("12 horror thx", 12), ("one western", None)])
+def test_a_number_before_a_category_typed_without_the_plural_counts(
+    vocab: CatalogVocab, message: str, n: int | None
+) -> None:
+    st, _ = _run(vocab, message)  # "one western" is the control: a list of one is asked with "just one"
+    assert st.constraints.n == n and len(st.constraints.include_categories) == 1
+
+
+@pytest.mark.parametrize("second", ["oops meant musical", "sry, meant musical", "ugh meant musical"])
+def test_meant_without_a_subject_corrects_the_category(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "western", second)
+    assert st.constraints.include_categories == ["Musical"]
+
+
+@pytest.mark.parametrize(
+    "message", ["westerns fine, musicals not okay", "western ok musical not ok", "westerns yes musicals not fine"]
+)
+def test_a_category_followed_by_not_ok_is_left_out(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], ["Musical"])
+
+
+@pytest.mark.parametrize(
+    ("second", "position"),
+    [("the 4th one is what", 4), ("so number 2 is what exactly", 2), ("what exactly is the third", 3)],
+)
+def test_what_an_item_is_asked_the_other_way_round_describes_it(
+    vocab: CatalogVocab, second: str, position: int
+) -> None:
+    _, u = _run(vocab, "5 westerns", second)
+    assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [position]  # type: ignore[attr-defined]

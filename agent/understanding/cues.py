@@ -79,7 +79,9 @@ _DESCRIBE = re.compile(
     rf"(?:how (?:old|new|recent) (?:is|was)|what year (?:is|was|did)|when (?:was|did|is)) (?:{_SHOWN_ONE}|it|that|this|that one|this one)"
     r"(?: (?:from|made|released|out|come out|came out|filmed|shot))?(?=\s*(?:[?.!,;]|$))|"
     r"what(?:s| is|(?: even| exactly| again| actually) is) (?:in |at )?(?:the (?:one|\w+) (?:in|at) )?(?:#\s*\d+|(?:number|no|option|pick|spot|slot|position|rank) \d+)(?=\s*(?:[?.!,]|$))|"
-    rf"what(?:s| is| about) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
+    rf"what(?:s| is| about|(?: even| exactly| again| actually) is) (?:the\s+)?(?:very\s+)?{_ORD}(?:\s+(?:one|pick|option|item|entry|result|{_ITEM_NOUN}))?(?=\s*(?:[?.!,]|$))|"
+    # the question asked the other way round ("and the second is what exactly", "#3 is what?")
+    rf"(?:{_SHOWN_ONE}|(?:the\s+)?{_ORD}(?:\s+one)?) (?:is|was) what(?: (?:exactly|again|even|now|then))?(?=\s*(?:[?.!,]|$))|"
     r"what(?:s| is) (?:the (?:story|premise|deal|plot)|up) (?:of|with|in)|what(?:s| is) the (?:story|premise|plot|deal)(?= there| here| with it|\s*(?:[?.!,]|$))|what(?: i)?s (?:it|that|this|that one|this one|the \w+ one|#\d+|number \d+|(?:the )?(?:very )?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|\d{1,2}(?:st|nd|rd|th))(?: \w+){0,2}) about|(?:the )?(?:rundown|lowdown|low down|scoop|gist|summary|synopsis) (?:on|of|for)|describe(?! (?:as|it as|them as|that as|this as)\b)|more (?:info|information|details) (?:on|about)|details (?:on|about|of)|(?:more |any |some )?details(?=\s*(?:[?.!]|$|please|pls))|(?:is|was) (?:it|that|this|that one|this one) (?:any good|worth (?:it|watching|seeing|a (?:watch|look|try)))|plot|synopsis|summary|who(?:s| is)? (?:in|is in|stars|starring|directed|plays|acts)|cast of|info (?:on|about))\b"
 )
 _GOOD = (

@@ -687,6 +687,8 @@ def _understand(
 
     # 6. intent
     fb: list[SuggestedFeedback] = []
+    # "sorry meant comedy", "i meant after 1990": what the message says again of a kind replaces the old one
+    corrects = bool(_CORRECTION_LEAD.match(msg.norm)) and not _CORRECTION_ADDS.search(msg.norm)
 
     def fresh_or_replaced(new_topic: bool) -> bool:
         """A fresh request on a new topic ("show me X"): the asked categories, references and years start over,
@@ -700,7 +702,7 @@ def _understand(
                 slots["clear_years"] = True
             slots["query"] = query
             return True
-        if (_REPLACE.search(norm) or b.only_these or _UNDO_LEAD.match(norm)) and not b.all_with_earlier:
+        if (_REPLACE.search(norm) or b.only_these or _UNDO_LEAD.match(norm) or corrects) and not b.all_with_earlier:
             if b.include:
                 slots["replace_include"] = True
             elif b.refs and not state.constraints.reference_item_ids:
@@ -834,8 +836,7 @@ def _understand(
             slots.update(replace_include=True, clear_brands=True, clear_features=True, clear_prices=True)
             slots.setdefault("need", "")
     if ("year_min" in slots or "year_max" in slots) and (
-        re.search(r"\b(?:instead|rather than|in place of)\b", norm)
-        or (_CORRECTION_LEAD.match(msg.norm) and not _CORRECTION_ADDS.search(msg.norm))
+        re.search(r"\b(?:instead|rather than|in place of)\b", norm) or corrects
     ):
         # "anything after 1953 instead of that decade", "sorry, i meant anything before 1969": the new period
         # replaces the old one

@@ -714,7 +714,8 @@ class SlotPasses(BuilderBase):
             if mt.group(1) == "one" and m.prev_word(mt.start()) in _ONE_AS_PRONOUN_AFTER:
                 continue  # "is that one childrens as well?": "that one" is the item asked about, not a count
             hit = self._category_at(k) if n is None and k < len(m.toks) and m.free(mt.start(), mt.end()) else None
-            if hit is not None and m.toks[k + hit[1] - 1].endswith("s"):
+            if hit is not None and (m.toks[k + hit[1] - 1].endswith("s") or (_num(mt.group(1)) or 0) >= 2):
+                # "8 documentary pls", "5 horror": typed without the plural, a number of two or more still counts
                 m.take(mt.start(), mt.end())
                 n = _num(mt.group(1))
         if n is not None:
