@@ -134,7 +134,10 @@ class GuidedTurn:
         dialog = DialogState.from_graph(s["dialog"])
         u = Understanding.model_validate(s["understanding"])
         evidence: list[dict[str, Any]] = []
-        for ref in u.items[:4]:
+        # a question over the whole shown list ("are any of these from before 1990?", "which is the newest?") is
+        # answered over every shown item; the cards are the items the answer names
+        named = _answer_items(e, u)
+        for ref in [r for r in u.items if named is None or r.item_id in named][:4]:
             i = e.item_idx(ref.item_id)
             if i is None:
                 continue
@@ -267,16 +270,18 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
     if intent == Intent.RESET:
         return say("reset")
     if focused:
+        if intent == Intent.COMPARE and u.asked_of_list:
+            return _list_check(e, u, say, joined)
+        named = _answer_items(e, u)
+        if intent == Intent.COMPARE and u.asked_age and named:
+            # "which of these is the most recent?": the catalog's years of every shown item, never the ranking's
+            # confidence
+            items = [e.dataset.item(x) for x in named]
+            titles = [display_title(it.title) for it in items]
+            verb = say("is_one") if len(titles) == 1 else say("is_many")
+            return say(f"age_{u.asked_age}", titles=joined(titles), year=items[0].year, **{"is": verb})
         if not evidence:
             return say("not_found")
-        if intent == Intent.COMPARE and u.asked_age:
-            # "which of these is the most recent?": the catalog's years, never the ranking's confidence
-            dated = [(ev.year, ev) for ev in evidence if ev.year is not None]
-            if dated:
-                year = (max if u.asked_age == "newest" else min)(y for y, _ in dated)
-                titles = [display_title(ev.title) for y, ev in dated if y == year]
-                verb = say("is_one") if len(titles) == 1 else say("is_many")
-                return say(f"age_{u.asked_age}", titles=joined(titles), year=year, **{"is": verb})
         if intent == Intent.COMPARE and len(evidence) >= 2:
             a, b = evidence[0], evidence[1]
             ca = a.trust.confidence if a.trust else 0.0
@@ -341,6 +346,61 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         line = say("need_differs", need=c.need, need_categories=say("or").join(need_cats), usual=say("and").join(usual))
         head = line + " " + head
     return head
+
+
+def _fits(e: Engine, u: Understanding, item_id: str) -> bool:
+    """Whether a shown item has every category and lies in the years a question about the list names."""
+    item, lo, hi = e.dataset.item(item_id), u.asked_year_min, u.asked_year_max
+    if any(x not in item.categories for x in u.asked_categories):
+        return False
+    if lo is None and hi is None:
+        return True
+    return item.year is not None and (lo is None or item.year >= lo) and (hi is None or item.year <= hi)
+
+
+def _answer_items(e: Engine, u: Understanding) -> list[str] | None:
+    """The shown items the answer to a question over the whole list names: those that fit ("are any of these
+    from before 1990?"), or the newest / oldest by the catalog's years; None for any other turn."""
+    shown = [r.item_id for r in u.items]
+    if u.intent == Intent.COMPARE and u.asked_of_list:
+        return [x for x in shown if _fits(e, u, x)]
+    if u.intent == Intent.COMPARE and u.asked_age:
+        years = {x: e.dataset.item(x).year for x in shown}
+        dated = [y for y in years.values() if y is not None]
+        if not dated:
+            return None
+        best = max(dated) if u.asked_age == "newest" else min(dated)
+        return [x for x in shown if years[x] == best]
+    return None
+
+
+def _list_check(e: Engine, u: Understanding, say: Any, joined: Any) -> str:
+    """ "are any of these from before 1990?": which shown items fit the asked categories and years, from the
+    catalog's own records of every shown item (each sentence true whatever the question's quantifier: none,
+    some or all fit)."""
+    lang, lo, hi = u.language, u.asked_year_min, u.asked_year_max
+    fits: list[str] = []
+    if u.asked_categories:
+        cats = say("list_and").join(e.vocab.lexicon.label(x, lang) for x in u.asked_categories)
+        fits.append(say("fit_categories", cats=cats))
+    if lo is not None and hi is not None:
+        fits.append(say("fit_years_between", lo=lo, hi=hi))
+    elif lo is not None:
+        fits.append(say("fit_years_from", lo=lo))
+    elif hi is not None:
+        fits.append(say("fit_years_to", hi=hi))
+    fit, n = say("fit_join").join(fits), len(u.items)
+    hits = [e.dataset.item(x) for x in _answer_items(e, u) or []]
+    if not hits:
+        return say("list_check_none", n=n, fit=fit, **{"is": say("is_one")})
+    if len(hits) == n:
+        return say("list_check_all", n=n, fit=fit)
+    titles = [
+        say("titled_year", title=display_title(it.title), year=it.year) if it.year else display_title(it.title)
+        for it in hits
+    ]
+    verb = say("is_one") if len(hits) == 1 else say("is_many")
+    return say("list_check_some", count=len(hits), n=n, fit=fit, titles=joined(titles), **{"is": verb})
 
 
 def _money(v: float) -> str:

@@ -258,6 +258,12 @@ def _data_words(section: str, key: str) -> frozenset[str]:
     return _words(raw, key, f"agent/data/lang/en.yaml {section}")
 
 
+_LIST_QUESTION = re.compile(
+    r"^\W*(?:(?:so|and|but|hmm|ok|okay|also|wait|um|quick question|just curious|out of curiosity)\W+)*"
+    rf"(?:(?:{_alt(_data_words('list_question', 'leads'))})\b(?:(?!\b(?:you|u|ya|we|i)\b).)*\b(?:{_alt(_data_words('list_question', 'lists'))})\b"
+    rf"|(?:{_alt(_data_words('list_question', 'lists'))})\b[^.,;:!?]*\?\W*$)"  # one clause: "these all look dated. any newer?" is a request
+)
+"""A question whether the shown items fit a wish ("are any of these from before 1990?"): checked, not searched."""
 _AGE_SUPERLATIVE = re.compile(
     rf"\b(?:(?P<newest>{_alt(_data_words('age_superlative', 'newest'))})|(?P<oldest>{_alt(_data_words('age_superlative', 'oldest'))}))\b(?!\s+than\b)"
 )

@@ -50,6 +50,7 @@ from agent.understanding.cues import (
     _ITEM_IS_QUESTION,
     _ITEM_IS_QUESTION_NOT,
     _LIKE_FB,
+    _LIST_QUESTION,
     _MEMORY_CLEAR,
     _MEMORY_VIEW,
     _MORE_ALONG,
@@ -725,7 +726,24 @@ def _understand(
     items: list[ItemRef] = []
     # "which of these is the most recent?", "which one came out earliest": the shown items by the catalog's years
     age = _AGE_SUPERLATIVE.search(norm) if re.search(r"\bwhich\b", norm) and len(state.shown) >= 2 else None
-    if age or (compare_cue and (len(target_refs) >= 2 or (has_deictic and len(state.shown) >= 2) or _ALL.search(norm))):
+    asked_years = {k: slots[k] for k in ("year_min", "year_max") if slots.get(k) is not None}
+    if (
+        state.shown
+        and (b.include or asked_years)
+        and not (b.exclude or target_refs or b.refs)
+        and _LIST_QUESTION.search(norm)
+        and not _ITEM_IS_QUESTION_NOT.search(norm)
+    ):
+        # "are any of these from before 1990?", "are they all comedies?": each shown item is checked against
+        # what the question names (the answer lists those that fit); nothing is searched or changed
+        intent = Intent.COMPARE
+        u.asked_of_list, u.asked_categories = True, list(b.include)
+        u.asked_year_min, u.asked_year_max = asked_years.get("year_min"), asked_years.get("year_max")
+        items = [ItemRef(item_id=x, position=k, source="all_shown") for k, x in enumerate(state.shown, 1)]
+        b.include, b.include_all = [], False
+    elif age or (
+        compare_cue and (len(target_refs) >= 2 or (has_deictic and len(state.shown) >= 2) or _ALL.search(norm))
+    ):
         intent = Intent.COMPARE
         if age:
             u.asked_age = "newest" if age.group("newest") else "oldest"

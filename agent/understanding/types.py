@@ -125,6 +125,13 @@ class Understanding(BaseModel):
     asked_age: Literal["newest", "oldest"] | None = Field(
         None, description='Which item the question asks for by age ("which of these is the most recent?").'
     )
+    asked_of_list: bool = Field(
+        False,
+        description='A question whether the shown items fit a wish ("are any of these from before 1990?"): the '
+        "asked categories and years are checked against each shown item, not searched.",
+    )
+    asked_year_min: int | None = Field(None, description="The earliest year such a question asks about.")
+    asked_year_max: int | None = Field(None, description="The latest year such a question asks about.")
     clarify: str | None = Field(None, description="A question to ask instead of guessing.")
     notes: list[str] = Field(default_factory=list, description="What was ignored or adjusted, and why.")
     injection: list[str] = Field(default_factory=list, description="Prompt-injection-like rules matched (log only).")
