@@ -3753,3 +3753,46 @@ def test_what_an_item_is_asked_the_other_way_round_describes_it(
 ) -> None:
     _, u = _run(vocab, "5 westerns", second)
     assert u.intent == Intent.DESCRIBE and [r.position for r in u.items] == [position]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "second", ["never mind the categories, the 1980s are fine", "drop all the genres but keep it 80s"]
+)
+def test_dropping_the_genres_lifts_the_left_out_ones_too(vocab: CatalogVocab, second: str) -> None:
+    st, _ = _run(vocab, "westerns from the 1980s without musicals", second)
+    c = st.constraints
+    assert (c.include_categories, c.exclude_categories, c.year_min, c.year_max) == ([], [], 1980, 1989)
+
+
+def test_dropping_the_genres_keeps_a_category_left_out_again(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns without musicals", "drop the genres, still no musicals though")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], ["Musical"])
+
+
+def test_dropping_the_genre_keeps_the_left_out_one(vocab: CatalogVocab) -> None:
+    st, _ = _run(vocab, "westerns without musicals", "never mind the genre")
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == ([], ["Musical"])
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "ok we dont mind if its musical after all",
+        "hmm its fine if theyre musicals",
+        "wouldnt mind if they were musicals",
+    ],
+)
+def test_not_minding_if_they_are_a_left_out_category_lets_it_back_without_asking_for_it(
+    vocab: CatalogVocab, second: str
+) -> None:
+    st, _ = _run(vocab, "westerns but no musicals", second)
+    assert (st.constraints.include_categories, st.constraints.exclude_categories) == (["Western"], [])
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["got westerns you could direct me to?", "widen it to every western you have", "pls point me to a western"],
+)
+def test_words_asking_to_be_guided_or_for_a_wider_list_are_no_search_words(vocab: CatalogVocab, message: str) -> None:
+    st, _ = _run(vocab, message)
+    assert (st.constraints.include_categories, st.constraints.query) == (["Western"], "")

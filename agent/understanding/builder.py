@@ -31,6 +31,7 @@ class BuilderBase:
         self.refs: list[ItemRef] = []
         self.title_items: list[ItemRef] = []
         self.removed_refs: list[str] = []  # references taken back by title ("forget <title>")
+        self.genres_lifted = False  # "forget the genres": every category rule goes, the left-out ones too
         self.disliked_titles: list[ItemRef] = []
         self.positions: list[int] = []
         self.neg_positions: set[int] = set()

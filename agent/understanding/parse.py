@@ -1031,6 +1031,9 @@ def _understand(
     if intent in (Intent.EXPLAIN, Intent.DESCRIBE, Intent.COMPARE):
         # an explain/compare turn does not change the constraints
         slots = {k: v for k, v in slots.items() if k in ("n",)}
+    if b.genres_lifted:  # "forget the genres": the left-out ones go too, unless said again ("but still no X")
+        lifted = [c for c in state.constraints.exclude_categories if c not in slots.get("exclude", [])]
+        slots["allow"] = list(dict.fromkeys([*slots.get("allow", []), *lifted]))
     try:
         u.slots = ConstraintUpdate(**slots)
     except ValueError as e:  # defensive: a slot out of range never breaks a turn

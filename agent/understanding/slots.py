@@ -867,6 +867,9 @@ class SlotPasses(BuilderBase):
             self.years_removed_at = start if self.years_removed_at is None else min(start, self.years_removed_at)
         elif slot == "categories":
             self.slots["clear_categories"] = True
+            if word.endswith("s"):
+                # "forget the genres, keep the 70s": every rule on the kind goes, the ones left out as well
+                self.genres_lifted = True
         elif slot == "references":
             self.slots["clear_references"] = True
         elif slot == "query":
