@@ -317,13 +317,7 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         return say("no_match")
     cats = c.include_categories or c.need_categories
     what = say("and" if c.include_all else "or").join(lex.label(x, lang) for x in cats)
-    years = ""
-    if c.year_min is not None and c.year_max is not None:
-        years = say("years_between", lo=c.year_min, hi=c.year_max)
-    elif c.year_min is not None:
-        years = say("years_from", lo=c.year_min)
-    elif c.year_max is not None:
-        years = say("years_to", hi=c.year_max)
+    years = _period(say, "years", c.year_min, c.year_max)
     if c.exclude_categories:  # what was left out is part of what the list is
         years += say("without", cats=say("or").join(lex.label(x, lang) for x in c.exclude_categories))
     if c.price_min is not None and c.price_max is not None:
@@ -346,6 +340,17 @@ def _headline(e: Engine, dialog: DialogState, u: Understanding, evidence: list[E
         line = say("need_differs", need=c.need, need_categories=say("or").join(need_cats), usual=say("and").join(usual))
         head = line + " " + head
     return head
+
+
+def _period(say: Any, key: str, lo: int | None, hi: int | None) -> str:
+    """A period in the reply's words from the templates ``<key>_between`` / ``_from`` / ``_to``; "" for none."""
+    if lo is not None and hi is not None:
+        return str(say(f"{key}_between", lo=lo, hi=hi))
+    if lo is not None:
+        return str(say(f"{key}_from", lo=lo))
+    if hi is not None:
+        return str(say(f"{key}_to", hi=hi))
+    return ""
 
 
 def _fits(e: Engine, u: Understanding, item_id: str) -> bool:
@@ -383,12 +388,8 @@ def _list_check(e: Engine, u: Understanding, say: Any, joined: Any) -> str:
     if u.asked_categories:
         cats = say("list_and").join(e.vocab.lexicon.label(x, lang) for x in u.asked_categories)
         fits.append(say("fit_categories", cats=cats))
-    if lo is not None and hi is not None:
-        fits.append(say("fit_years_between", lo=lo, hi=hi))
-    elif lo is not None:
-        fits.append(say("fit_years_from", lo=lo))
-    elif hi is not None:
-        fits.append(say("fit_years_to", hi=hi))
+    if lo is not None or hi is not None:
+        fits.append(_period(say, "fit_years", lo, hi))
     fit, n = say("fit_join").join(fits), len(u.items)
     hits = [e.dataset.item(x) for x in _answer_items(e, u) or []]
     if not hits:
